@@ -1,0 +1,17 @@
+/*
+ * admin.h -- the admin console: the virtual database "pgperf" that
+ * answers SHOW commands and RELOAD, PAUSE, RESUME, SHUTDOWN.
+ */
+#ifndef PGPERF_ADMIN_H
+#define PGPERF_ADMIN_H
+
+#include "pgperf/proxy_types.h"
+
+#define ADMIN_DBNAME "pgperf"
+
+/* Send the login reply for an authenticated admin client. */
+void admin_welcome(struct client *cl);
+/* Handle input from a client in CL_ADMIN. */
+void admin_input(struct client *cl);
+
+#endif

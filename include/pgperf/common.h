@@ -1,0 +1,62 @@
+/*
+ * common.h -- small definitions every pgperf module shares: the status
+ * enum, attribute macros and the allocation wrappers.
+ */
+#ifndef PGPERF_COMMON_H
+#define PGPERF_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PGPERF_VERSION "0.1.0"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define WARN_UNUSED __attribute__((warn_unused_result))
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#define UNUSED __attribute__((unused))
+
+/*
+ * One status enum for fallible functions.  The name table is generated from
+ * the same list so that the two cannot drift apart.
+ */
+#define PGP_STATUS_LIST(X)                                                     \
+	X(PGP_OK, "ok")                                                        \
+	X(PGP_NEED_MORE, "need more bytes")                                    \
+	X(PGP_ERR_PROTO, "protocol violation")                                 \
+	X(PGP_ERR_TOO_BIG, "message too large")                                \
+	X(PGP_ERR_NOMEM, "out of memory")                                      \
+	X(PGP_ERR_AUTH, "authentication failed")                               \
+	X(PGP_ERR_CONFIG, "configuration error")                               \
+	X(PGP_ERR_IO, "i/o error")                                             \
+	X(PGP_ERR_UNSUPPORTED, "unsupported")
+
+enum pgp_status {
+#define PGP_STATUS_ENUM(name, text) name,
+	PGP_STATUS_LIST(PGP_STATUS_ENUM)
+#undef PGP_STATUS_ENUM
+};
+
+const char *pgp_status_str(enum pgp_status st);
+
+/*
+ * Allocation wrappers.  Every allocation in pgperf goes through these so that
+ * tests can make the N-th allocation fail (pgp_alloc_fail_after).  They
+ * return NULL on failure like malloc; callers must check.
+ */
+void *pgp_malloc(size_t n);
+void *pgp_calloc(size_t n, size_t size);
+void *pgp_realloc(void *p, size_t n);
+char *pgp_strdup(const char *s);
+char *pgp_strndup(const char *s, size_t n);
+void pgp_free(void *p);
+/* Make the allocation after the next `n` ones fail; -1 disables. */
+void pgp_alloc_fail_after(long n);
+
+/* Monotonic clock in microseconds. */
+int64_t pgp_now_us(void);
+
+/* Constant-time comparison for secrets. */
+bool pgp_secure_equal(const void *a, const void *b, size_t n);
+
+#endif

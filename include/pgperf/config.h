@@ -1,0 +1,136 @@
+/*
+ * config.h -- the configuration snapshot.  A snapshot is immutable once
+ * loaded; RELOAD builds a new one and swaps it in, so code holding the old
+ * one for the duration of a callback is never surprised.
+ */
+#ifndef PGPERF_CONFIG_H
+#define PGPERF_CONFIG_H
+
+#include "pgperf/auth.h"
+#include "pgperf/common.h"
+
+enum auth_type { AUTH_TRUST, AUTH_MD5, AUTH_SCRAM };
+enum pool_mode { POOL_SESSION, POOL_TRANSACTION };
+enum tls_mode {
+	TLS_DISABLE,
+	TLS_ALLOW,
+	TLS_PREFER,
+	TLS_REQUIRE,
+	TLS_VERIFY_CA,
+	TLS_VERIFY_FULL
+};
+
+/* One entry of [databases]: where a client-visible database really lives. */
+struct db_def {
+	char *name;	/* owned: client-visible name, or "*" */
+	char *connstr;	/* owned: the text as written, without the password */
+	char *host;	/* owned: host name, IP, or a unix socket directory */
+	int port;
+	char *dbname;	/* owned; NULL = the client-visible name */
+	char *user;	/* owned; NULL = the client's user */
+	char *password; /* owned; NULL = from the auth file */
+	int pool_size;	/* -1 = default_pool_size */
+	int min_pool_size; /* -1 = min_pool_size */
+	int pool_mode;	/* -1 = pool_mode */
+};
+
+struct config {
+	char *path; /* owned; NULL when started without a file */
+
+	/* [pgperf] */
+	char *listen_addr;
+	int listen_port;
+	char *unix_socket_dir;
+	int auth_type;
+	char *auth_file;
+	char *admin_users;
+	char *stats_users;
+	int pool_mode;
+	int default_pool_size;
+	int min_pool_size;
+	int max_client_conn;
+	int max_db_connections;
+	int64_t query_wait_timeout;   /* ms; 0 = forever */
+	int64_t server_connect_timeout; /* ms */
+	int64_t server_idle_timeout;  /* ms; 0 = never */
+	int64_t server_lifetime;      /* ms; 0 = forever */
+	int64_t server_check_delay;   /* ms */
+	int64_t client_login_timeout; /* ms; 0 = forever */
+	int64_t shutdown_timeout;     /* ms; 0 = wait forever */
+	char *server_reset_query;
+	char *server_check_query;
+	int client_tls_sslmode;
+	char *client_tls_cert_file;
+	char *client_tls_key_file;
+	char *client_tls_ca_file;
+	int server_tls_sslmode;
+	char *server_tls_ca_file;
+	char *logfile;
+	char *pidfile;
+	int log_level;
+	int max_packet_size;
+	char *application_name_add_host; /* reserved, unused */
+
+	/* [databases] */
+	struct db_def *dbs; /* owned array */
+	int ndbs;
+
+	/* the auth file (or the single user of --upstream), loaded with it */
+	struct userlist users;
+};
+
+struct config *config_new_defaults(void);
+void config_free(struct config *cfg);
+
+/*
+ * Load an ini file into a fresh snapshot.  On any error returns
+ * PGP_ERR_CONFIG and writes "FILE:LINE: message" into err; nothing is
+ * half-applied.
+ */
+enum pgp_status config_load_file(const char *path, struct config **out,
+				 char *err, size_t errlen) WARN_UNUSED;
+/* Parse one ini file into an existing snapshot (no final checks). */
+enum pgp_status config_parse_file(struct config *cfg, const char *path,
+				  char *err, size_t errlen) WARN_UNUSED;
+/* Parse ini text (for tests and the loader). `name` labels error messages. */
+enum pgp_status config_parse(struct config *cfg, const char *name,
+			     const char *text, char *err,
+			     size_t errlen) WARN_UNUSED;
+/* Set one [pgperf] key from text, with the same validation as the file. */
+enum pgp_status config_set(struct config *cfg, const char *key,
+			   const char *value, char *err,
+			   size_t errlen) WARN_UNUSED;
+/* Add a [databases] entry. */
+enum pgp_status config_add_db(struct config *cfg, const char *name,
+			      const char *connstr, char *err,
+			      size_t errlen) WARN_UNUSED;
+/*
+ * Configure from a postgresql:// URL: the URL's database (and `*`) route to
+ * its host, and its user/password become the one user clients log in with.
+ */
+enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
+				      char *err, size_t errlen) WARN_UNUSED;
+/* Checks that need the whole snapshot; loads the auth file. */
+enum pgp_status config_finish(struct config *cfg, char *err,
+			      size_t errlen) WARN_UNUSED;
+
+/* Exact name first, then "*"; NULL when neither exists. */
+const struct db_def *config_find_db(const struct config *cfg, const char *name);
+/* Is `user` listed in a comma-separated list such as admin_users? */
+bool config_user_listed(const char *list, const char *user);
+
+typedef void (*config_show_fn)(void *arg, const char *key, const char *value,
+			       const char *def, bool reloadable);
+/* Report every [pgperf] key with its current value and default. */
+void config_show(const struct config *cfg, config_show_fn fn, void *arg);
+/* Is a change of `key` between two snapshots only effective on restart? */
+bool config_needs_restart(const struct config *a, const struct config *b,
+			  const char **key);
+
+/* Copy one [pgperf] key's value from `src` into `dst`. */
+bool config_copy_key(struct config *dst, const struct config *src,
+		     const char *key);
+const char *config_auth_type_name(int t);
+const char *config_pool_mode_name(int m);
+
+#endif

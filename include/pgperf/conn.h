@@ -1,0 +1,41 @@
+/*
+ * conn.h -- what client and server connections share: sending built
+ * messages, moving relayed bytes with back-pressure, and peer addresses.
+ */
+#ifndef PGPERF_CONN_H
+#define PGPERF_CONN_H
+
+#include "pgperf/proxy_types.h"
+
+#include <sys/socket.h>
+
+/*
+ * Back-pressure: when the peer's output holds more than CONN_HIGH_WATER
+ * bytes, reading from the source stops until it drains below
+ * CONN_LOW_WATER.  Memory per connection pair stays bounded no matter how
+ * slowly a client reads a large result.
+ */
+#define CONN_HIGH_WATER (256 * 1024)
+#define CONN_LOW_WATER (64 * 1024)
+
+void conn_init(struct conn *c, struct pgperf *pp, struct bufferevent *bev);
+/* Queue a built message; false when the buffer is incomplete or I/O failed. */
+bool conn_send(struct conn *c, const struct wbuf *b);
+/* Queue an ErrorResponse. */
+void conn_send_error(struct conn *c, const char *severity, const char *sqlstate,
+		     const char *message);
+/* Bytes waiting to be written, including those under a TLS filter. */
+size_t conn_pending_output(const struct conn *c);
+/* Move `n` bytes of src's input to dst's output. */
+void conn_move(struct conn *src, struct conn *dst, size_t n);
+/* Stop reading `src` if `dst` is backed up; true if it did. */
+bool conn_throttle_if_full(struct conn *src, struct conn *dst);
+/* Called from dst's write callback: resume src if dst has drained. */
+bool conn_unthrottle_if_drained(struct conn *src, struct conn *dst);
+/* Fill addr/port fields from a socket address. */
+void conn_describe_addr(const struct sockaddr *sa, char *addr, size_t len,
+			int *port);
+/* Wall clock in microseconds, for SHOW columns. */
+int64_t conn_wall_us(void);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * proxy_types.h -- the types the proxy's connection modules share: the
+ * daemon (`struct pgperf`), connections, clients, servers and pools.
+ * Types only; the functions live in client.h, server.h, pool.h, daemon.h.
+ *
+ * Ownership: the daemon owns pools; a pool owns its servers and the clients
+ * attached to it; a client and a server linked together only borrow each
+ * other.  Every client and server is on exactly one list at a time, the one
+ * for its state, and only client_set_state()/server_set_state() move it.
+ */
+#ifndef PGPERF_PROXY_TYPES_H
+#define PGPERF_PROXY_TYPES_H
+
+#include "pgperf/config.h"
+#include "pgperf/kv.h"
+#include "pgperf/list.h"
+#include "pgperf/scram.h"
+#include "pgperf/wire.h"
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+struct bufferevent;
+struct evconnlistener;
+struct pool;
+struct client;
+struct server;
+
+/* What clients and servers share: the socket and its buffers. */
+struct conn {
+	struct pgperf *pp;	 /* borrowed */
+	struct bufferevent *bev; /* owned; NULL once freed */
+	uint64_t id;
+	char label[160];   /* "C-12 appdb/alice@127.0.0.1:50122" */
+	char addr[64];	   /* peer address */
+	int port;	   /* peer port; 0 on unix sockets */
+	char local_addr[64];
+	int local_port;
+	bool tls;
+	bool throttled;	   /* reads stopped until the peer drains */
+	bool closing;	   /* close requested: flushing, then reaped */
+	bool dead;	   /* the peer is gone: free without flushing */
+	int64_t connect_us;   /* wall-clock microseconds, for SHOW */
+	int64_t close_deadline_us; /* monotonic: stop flushing after this */
+	uint32_t fwd_remaining; /* bytes of the current message still to pass on */
+};
+
+enum client_state {
+	CL_STARTUP,	/* reading the startup packet (maybe after TLS) */
+	CL_AUTH,	/* password / SASL exchange */
+	CL_WAIT_SERVER, /* authenticated, queued for a server connection */
+	CL_SETUP,	/* linked; its startup parameters are being applied */
+	CL_ACTIVE,	/* linked and relaying */
+	CL_ADMIN,	/* talking to the admin console */
+	CL_CLOSING,	/* flushing its last bytes; reaped soon */
+};
+
+enum auth_step { AUTH_STEP_NONE, AUTH_STEP_MD5, AUTH_STEP_SASL_FIRST,
+		 AUTH_STEP_SASL_FINAL };
+
+struct client {
+	struct conn c;
+	enum client_state state;
+	struct list node;     /* on the list of its state */
+	struct list all_node; /* on pp->all_clients */
+	struct pool *pool;     /* borrowed; set once authenticated */
+	struct server *server; /* borrowed; the linked server */
+
+	char *user;	/* owned */
+	char *database; /* owned */
+	struct kvlist params; /* owned: startup parameters to apply */
+	char *app_name;	      /* borrowed from params, may be NULL */
+	bool unix_socket;
+	int proto_minor;
+
+	/* our BackendKeyData for this client, for CancelRequest */
+	uint32_t cancel_pid;
+	uint32_t cancel_key;
+
+	/* authentication */
+	enum auth_step auth_step;
+	uint8_t md5_salt[4];
+	struct scram_server scram;
+	bool auth_user_known;
+	bool admin;
+	bool admin_readonly;
+
+	int64_t login_start_us; /* monotonic */
+	int64_t wait_start_us;	/* monotonic; when it began to wait */
+	int64_t request_us;	/* wall clock of the last request */
+	bool drain_pending; /* close at the next idle point (SIGTERM) */
+};
+
+enum server_state {
+	SV_CONNECTING, /* TCP connect in progress */
+	SV_TLS_WAIT,   /* sent SSLRequest, waiting for 'S' or 'N' */
+	SV_LOGIN,      /* startup packet sent, authenticating */
+	SV_IDLE,       /* in the pool, ready */
+	SV_SETUP,      /* linked; applying the client's parameters */
+	SV_ACTIVE,     /* linked and relaying */
+	SV_RESET,      /* running server_reset_query after a client left */
+	SV_CHECK,      /* running server_check_query before reuse */
+	SV_CLOSING,    /* being closed; reaped soon */
+};
+
+struct server {
+	struct conn c;
+	enum server_state state;
+	struct list node;
+	struct pool *pool;     /* borrowed */
+	struct client *client; /* borrowed: the client it serves */
+
+	uint32_t backend_pid;
+	uint32_t backend_key;
+	struct kvlist params; /* owned: ParameterStatus values */
+	char tx_status;	      /* from the last ReadyForQuery */
+	int rfq_pending;      /* ReadyForQuery messages still to come */
+	bool unsynced;	      /* extended-protocol messages without a Sync */
+	bool got_fatal;	      /* the server sent a FATAL error */
+	bool close_needed;    /* close instead of reusing */
+	struct scram_client scram;
+
+	/* error seen while running setup/reset/check on our own account */
+	char err_sqlstate[6];
+	char err_message[256];
+
+	int64_t created_us;    /* monotonic */
+	int64_t idle_since_us; /* monotonic */
+	int64_t state_since_us; /* monotonic */
+	int64_t request_us;	/* wall clock of the last use */
+};
+
+/* Where a pool's servers connect, derived from a [databases] entry. */
+struct pool_target {
+	char *host;	/* owned */
+	int port;
+	char *dbname;	/* owned */
+	char *user;	/* owned: login user on the server */
+	char *password; /* owned: plain or md5 hash; NULL = none */
+	int pool_size;
+	int min_pool_size;
+	int pool_mode;
+};
+
+struct pool {
+	struct list node; /* on pp->pools */
+	struct pgperf *pp; /* borrowed */
+	char *database;	   /* owned: client-visible */
+	char *user;	   /* owned: client user */
+	struct pool_target target;
+
+	struct list waiting;	    /* clients in CL_WAIT_SERVER, FIFO */
+	struct list active_clients; /* clients in CL_SETUP/CL_ACTIVE */
+	struct list login_servers;  /* SV_CONNECTING/SV_TLS_WAIT/SV_LOGIN */
+	struct list idle_servers;   /* SV_IDLE, most recently used last */
+	struct list active_servers; /* SV_SETUP/SV_ACTIVE */
+	struct list tested_servers; /* SV_RESET/SV_CHECK */
+
+	bool dispatch_pending;	 /* the reaper should run pool_dispatch */
+	int64_t next_connect_us; /* monotonic; back-off after failures */
+	int64_t backoff_us;
+	struct event *retry_ev;	 /* owned: wakes the pool after back-off */
+	char last_error_state[6];
+	char last_error[256];
+
+	/* counters for SHOW POOLS / SHOW STATS */
+	uint64_t total_logins;
+	uint64_t total_wait_us;
+};
+
+/* The daemon: everything the I/O thread owns.  No mutable globals. */
+struct pgperf {
+	struct event_base *base; /* owned */
+	struct config *cfg;	 /* owned: the current snapshot */
+	char *config_path;	 /* owned; NULL without a file */
+	char *upstream_url;	 /* owned; NULL without --upstream */
+	char *listen_override;	 /* owned: --listen HOST:PORT */
+
+	struct evconnlistener *listeners[16]; /* owned */
+	int nlisteners;
+	char unix_socket_path[256];
+
+	SSL_CTX *client_tls; /* owned; NULL when client TLS is off */
+	SSL_CTX *server_tls; /* owned; NULL when server TLS is off */
+
+	struct list pools;
+	struct list all_clients;
+	struct list login_clients; /* CL_STARTUP, CL_AUTH */
+	struct list admin_clients; /* CL_ADMIN */
+	struct list reap_clients;  /* CL_CLOSING */
+	struct list reap_servers;  /* SV_CLOSING */
+	struct event *reap_ev;	   /* owned */
+	struct event *tick_ev;	   /* owned: once a second maintenance */
+	struct event *sig_ev[4];   /* owned */
+
+	int nclients;
+	uint64_t next_id;
+	bool paused;
+	bool draining;	/* SIGTERM: no new clients, close at idle points */
+	int64_t drain_start_us;
+	int exit_code;
+};
+
+#endif

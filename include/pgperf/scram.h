@@ -1,0 +1,77 @@
+/*
+ * scram.h -- SCRAM-SHA-256 (RFC 5802, RFC 7677) for both sides: pgperf
+ * verifies clients against a stored secret or password, and logs in to
+ * PostgreSQL with a password.  No channel binding is offered (pgperf
+ * advertises only "SCRAM-SHA-256").  No I/O here.
+ */
+#ifndef PGPERF_SCRAM_H
+#define PGPERF_SCRAM_H
+
+#include "pgperf/common.h"
+
+#define SCRAM_KEY_LEN 32
+#define SCRAM_DEFAULT_ITERATIONS 4096
+#define SCRAM_MECHANISM "SCRAM-SHA-256"
+
+/* Parsed "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>". */
+struct scram_secret {
+	int iterations;
+	uint8_t salt[64];
+	size_t salt_len;
+	uint8_t stored_key[SCRAM_KEY_LEN];
+	uint8_t server_key[SCRAM_KEY_LEN];
+};
+
+bool scram_parse_secret(const char *text, struct scram_secret *out) WARN_UNUSED;
+/* Derive a secret from a plain password with the given salt. */
+bool scram_secret_from_password(const char *password, const uint8_t *salt,
+				size_t salt_len, int iterations,
+				struct scram_secret *out) WARN_UNUSED;
+
+/* Server side: pgperf authenticating a client. */
+struct scram_server {
+	struct scram_secret secret;
+	char *client_first_bare; /* owned */
+	char *server_first;	 /* owned */
+	char *nonce;		 /* owned: client nonce + server nonce */
+	int step;
+};
+
+void scram_server_init(struct scram_server *s, const struct scram_secret *sec);
+void scram_server_free(struct scram_server *s);
+/*
+ * Handle the client-first-message.  `server_nonce` (base64 text) may be NULL
+ * to draw a random one.  On success *out is an owned server-first-message.
+ */
+enum pgp_status scram_server_first(struct scram_server *s, const char *msg,
+				   size_t len, const char *server_nonce,
+				   char **out) WARN_UNUSED;
+/* Handle client-final-message; PGP_ERR_AUTH on a bad proof. */
+enum pgp_status scram_server_final(struct scram_server *s, const char *msg,
+				   size_t len, char **out) WARN_UNUSED;
+
+/* Client side: pgperf logging in to PostgreSQL. */
+struct scram_client {
+	char *password;		 /* owned */
+	char *client_nonce;	 /* owned */
+	char *client_first_bare; /* owned */
+	uint8_t server_signature[SCRAM_KEY_LEN];
+	int step;
+};
+
+bool scram_client_init(struct scram_client *c, const char *password);
+void scram_client_free(struct scram_client *c);
+/* client-first-message; `nonce` may be NULL to draw a random one. */
+enum pgp_status scram_client_first(struct scram_client *c, const char *user,
+				   const char *nonce, char **out) WARN_UNUSED;
+enum pgp_status scram_client_final(struct scram_client *c, const char *msg,
+				   size_t len, char **out) WARN_UNUSED;
+/* Check the server-final-message's signature. */
+enum pgp_status scram_client_verify(struct scram_client *c, const char *msg,
+				    size_t len) WARN_UNUSED;
+
+/* Base64 (standard alphabet, padded).  Decode returns -1 on bad input. */
+size_t b64_encode(const uint8_t *src, size_t len, char *dst);
+long b64_decode(const char *src, size_t len, uint8_t *dst, size_t dstcap);
+
+#endif

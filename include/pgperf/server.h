@@ -1,0 +1,32 @@
+/*
+ * server.h -- the server side: connecting and logging in to PostgreSQL,
+ * applying a client's parameters, relaying replies, resetting and checking
+ * connections between clients.
+ */
+#ifndef PGPERF_SERVER_H
+#define PGPERF_SERVER_H
+
+#include "pgperf/proxy_types.h"
+
+/* Start a new server connection for `pool`; NULL if it could not start. */
+struct server *server_connect(struct pool *pool);
+/* The only writer of sv->state: moves it to the list of the new state. */
+void server_set_state(struct server *sv, enum server_state st);
+/*
+ * Close a server connection.  A linked client is told (08006) and closed
+ * too unless the server already sent it a FATAL error.  Safe to call from
+ * the server's own callbacks.
+ */
+void server_close(struct server *sv, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void server_free(struct server *sv);
+/* Give an idle server to a client; applies its parameters, then welcomes it. */
+void server_link(struct server *sv, struct client *cl);
+/* The client is done with this server: reset it for the next, or close it. */
+void server_release(struct server *sv);
+/* Run server_check_query before reuse. */
+void server_start_check(struct server *sv);
+/* Relay the server's input to the linked client. */
+void server_relay(struct server *sv);
+const char *server_state_name(enum server_state st);
+
+#endif

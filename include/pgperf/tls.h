@@ -1,0 +1,30 @@
+/*
+ * tls.h -- OpenSSL contexts for both sides and wrapping a plain
+ * bufferevent in TLS after the SSLRequest exchange.
+ */
+#ifndef PGPERF_TLS_H
+#define PGPERF_TLS_H
+
+#include "pgperf/config.h"
+
+#include <openssl/ssl.h>
+
+struct bufferevent;
+struct event_base;
+
+/* Context for accepting TLS from clients; NULL with err on failure. */
+SSL_CTX *tls_client_side_ctx(const struct config *cfg, char *err, size_t errlen);
+/* Context for connecting to PostgreSQL with TLS; NULL with err on failure. */
+SSL_CTX *tls_server_side_ctx(const struct config *cfg, char *err, size_t errlen);
+/*
+ * Wrap `plain` in a TLS filter.  On success the returned bufferevent owns
+ * `plain`; on failure NULL is returned and `plain` is untouched.
+ * `verify_host` (connecting side only) enables host name checking.
+ */
+struct bufferevent *tls_wrap(struct event_base *base, struct bufferevent *plain,
+			     SSL_CTX *ctx, bool accepting,
+			     const char *verify_host);
+/* Describe the last OpenSSL error, for logs. */
+const char *tls_last_error(void);
+
+#endif

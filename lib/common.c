@@ -1,0 +1,100 @@
+/*
+ * common.c -- status names, allocation wrappers with failure injection, and
+ * the clock.
+ */
+#include "pgperf/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const status_names[] = {
+#define PGP_STATUS_NAME(name, text) text,
+	PGP_STATUS_LIST(PGP_STATUS_NAME)
+#undef PGP_STATUS_NAME
+};
+
+const char *pgp_status_str(enum pgp_status st)
+{
+	if ((size_t)st >= ARRAY_SIZE(status_names))
+		return "unknown status";
+	return status_names[st];
+}
+
+/* Failure injection countdown; only tests set it, so no locking is needed. */
+static long alloc_fail_countdown = -1;
+
+void pgp_alloc_fail_after(long n)
+{
+	alloc_fail_countdown = n;
+}
+
+static bool alloc_should_fail(void)
+{
+	if (alloc_fail_countdown < 0)
+		return false;
+	if (alloc_fail_countdown == 0)
+		return true;
+	alloc_fail_countdown--;
+	return false;
+}
+
+void *pgp_malloc(size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return malloc(n ? n : 1);
+}
+
+void *pgp_calloc(size_t n, size_t size)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return calloc(n ? n : 1, size ? size : 1);
+}
+
+void *pgp_realloc(void *p, size_t n)
+{
+	if (alloc_should_fail())
+		return NULL;
+	return realloc(p, n ? n : 1);
+}
+
+char *pgp_strndup(const char *s, size_t n)
+{
+	char *d = pgp_malloc(n + 1);
+
+	if (!d)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *pgp_strdup(const char *s)
+{
+	return s ? pgp_strndup(s, strlen(s)) : NULL;
+}
+
+void pgp_free(void *p)
+{
+	free(p);
+}
+
+int64_t pgp_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool pgp_secure_equal(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= x[i] ^ y[i];
+	return acc == 0;
+}

@@ -1,0 +1,482 @@
+/*
+ * admin.c -- the admin console, reached by connecting to the virtual
+ * database "pgperf".  It speaks the simple query protocol only; the column
+ * names follow PgBouncer's where the concept is the same, so existing
+ * scripts and exporters keep working.
+ */
+#include "pgperf/admin.h"
+
+#include "pgperf/client.h"
+#include "pgperf/conn.h"
+#include "pgperf/daemon.h"
+#include "pgperf/log.h"
+#include "pgperf/pool.h"
+#include "pgperf/server.h"
+
+#include <ctype.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define ADMIN_QUERY_MAX (64 * 1024)
+#define ADMIN_MAX_COLS 24
+
+/* A result set under construction: rows are built straight into `out`. */
+struct admin_result {
+	struct wbuf *out;
+	int ncols;
+	int nrows;
+};
+
+static void result_begin(struct admin_result *r, struct wbuf *out,
+			 const char *const *cols, int ncols)
+{
+	r->out = out;
+	r->ncols = ncols;
+	r->nrows = 0;
+	wire_build_row_description(out, cols, ncols);
+}
+
+static void result_row(struct admin_result *r, const char *const *vals)
+{
+	wire_build_data_row(r->out, vals, r->ncols);
+	r->nrows++;
+}
+
+static void result_end(struct admin_result *r, const char *tag)
+{
+	wire_build_command_complete(r->out, tag);
+}
+
+/* Formatting helpers writing into caller-provided scratch buffers. */
+static const char *fmt_int(char *buf, long long v)
+{
+	snprintf(buf, 32, "%lld", v);
+	return buf;
+}
+
+static const char *fmt_time(char *buf, int64_t wall_us)
+{
+	time_t t = (time_t)(wall_us / 1000000);
+	struct tm tm;
+
+	if (wall_us <= 0)
+		return NULL;
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return buf;
+}
+
+void admin_welcome(struct client *cl)
+{
+	static const char *const params[][2] = {
+		{"server_version", "15.0"},
+		{"server_encoding", "UTF8"},
+		{"client_encoding", "UTF8"},
+		{"DateStyle", "ISO, MDY"},
+		{"TimeZone", "UTC"},
+		{"integer_datetimes", "on"},
+		{"standard_conforming_strings", "on"},
+		{"is_superuser", "off"},
+	};
+	struct wbuf b;
+
+	wb_init(&b);
+	wire_build_auth(&b, WIRE_AUTH_OK, NULL, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(params); i++)
+		wire_build_param_status(&b, params[i][0], params[i][1]);
+	wire_build_param_status(&b, "application_name",
+				cl->app_name ? cl->app_name : "");
+	wire_build_backend_key(&b, cl->cancel_pid, cl->cancel_key);
+	wire_build_ready(&b, 'I');
+	if (!conn_send(&cl->c, &b))
+		client_close(cl, "53200", "out of memory");
+	wb_free(&b);
+}
+
+/* ---- SHOW commands ---- */
+
+static void show_pools(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {
+		"database",   "user",	    "cl_active",  "cl_waiting",
+		"cl_active_cancel_req", "cl_waiting_cancel_req",
+		"sv_active",  "sv_active_cancel", "sv_being_canceled",
+		"sv_idle",    "sv_used",    "sv_tested",  "sv_login",
+		"maxwait",    "maxwait_us", "pool_mode"};
+	struct admin_result r;
+	struct list *pos;
+	int64_t now = pgp_now_us();
+
+	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	list_for_each(pos, &pp->pools) {
+		struct pool *p = list_entry(pos, struct pool, node);
+		char b[12][32];
+		int64_t maxwait = 0;
+		const char *v[16];
+
+		if (!list_empty(&p->waiting)) {
+			struct client *first =
+				list_entry(p->waiting.next, struct client, node);
+
+			maxwait = now - first->wait_start_us;
+		}
+		v[0] = p->database;
+		v[1] = p->user;
+		v[2] = fmt_int(b[0], (long long)list_count(&p->active_clients));
+		v[3] = fmt_int(b[1], (long long)list_count(&p->waiting));
+		v[4] = "0";
+		v[5] = "0";
+		v[6] = fmt_int(b[2], (long long)list_count(&p->active_servers));
+		v[7] = "0";
+		v[8] = "0";
+		v[9] = fmt_int(b[3], (long long)list_count(&p->idle_servers));
+		v[10] = "0";
+		v[11] = fmt_int(b[4], (long long)list_count(&p->tested_servers));
+		v[12] = fmt_int(b[5], (long long)list_count(&p->login_servers));
+		v[13] = fmt_int(b[6], (long long)(maxwait / 1000000));
+		v[14] = fmt_int(b[7], (long long)(maxwait % 1000000));
+		v[15] = config_pool_mode_name(pool_effective_mode(p));
+		result_row(&r, v);
+	}
+	result_end(&r, "SHOW");
+}
+
+static const char *const conn_cols[] = {
+	"type",	      "user",	    "database",	   "state",
+	"addr",	      "port",	    "local_addr",  "local_port",
+	"connect_time", "request_time", "wait",	   "wait_us",
+	"close_needed", "ptr",	    "link",	   "remote_pid",
+	"tls",	      "application_name"};
+
+static void client_row(struct admin_result *r, struct client *cl, int64_t now)
+{
+	char b[10][48];
+	const char *v[18];
+	int64_t wait = cl->state == CL_WAIT_SERVER ? now - cl->wait_start_us : 0;
+
+	v[0] = "C";
+	v[1] = cl->user ? cl->user : "";
+	v[2] = cl->database ? cl->database : "";
+	v[3] = client_state_name(cl->state);
+	v[4] = cl->c.addr;
+	v[5] = fmt_int(b[0], cl->c.port);
+	v[6] = cl->c.local_addr;
+	v[7] = fmt_int(b[1], cl->c.local_port);
+	v[8] = fmt_time(b[2], cl->c.connect_us);
+	v[9] = fmt_time(b[3], cl->request_us ? cl->request_us : cl->c.connect_us);
+	v[10] = fmt_int(b[4], (long long)(wait / 1000000));
+	v[11] = fmt_int(b[5], (long long)(wait % 1000000));
+	v[12] = cl->drain_pending ? "1" : "0";
+	snprintf(b[6], sizeof(b[6]), "C-%llu", (unsigned long long)cl->c.id);
+	v[13] = b[6];
+	if (cl->server)
+		snprintf(b[7], sizeof(b[7]), "S-%llu",
+			 (unsigned long long)cl->server->c.id);
+	else
+		b[7][0] = '\0';
+	v[14] = b[7];
+	v[15] = fmt_int(b[8], cl->cancel_pid);
+	v[16] = cl->c.tls ? "TLS" : "";
+	v[17] = cl->app_name ? cl->app_name : "";
+	result_row(r, v);
+}
+
+static void show_clients(struct pgperf *pp, struct wbuf *out)
+{
+	struct admin_result r;
+	struct list *pos;
+	int64_t now = pgp_now_us();
+
+	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
+	list_for_each(pos, &pp->all_clients) {
+		struct client *cl = list_entry(pos, struct client, all_node);
+
+		if (cl->state != CL_CLOSING)
+			client_row(&r, cl, now);
+	}
+	result_end(&r, "SHOW");
+}
+
+static void server_row(struct admin_result *r, struct server *sv)
+{
+	char b[8][48];
+	const char *v[18];
+
+	v[0] = "S";
+	v[1] = sv->pool->target.user;
+	v[2] = sv->pool->target.dbname;
+	v[3] = server_state_name(sv->state);
+	v[4] = sv->pool->target.host;
+	v[5] = fmt_int(b[0], sv->pool->target.port);
+	v[6] = "";
+	v[7] = "0";
+	v[8] = fmt_time(b[1], sv->c.connect_us);
+	v[9] = fmt_time(b[2], sv->request_us ? sv->request_us : sv->c.connect_us);
+	v[10] = "0";
+	v[11] = "0";
+	v[12] = sv->close_needed ? "1" : "0";
+	snprintf(b[3], sizeof(b[3]), "S-%llu", (unsigned long long)sv->c.id);
+	v[13] = b[3];
+	if (sv->client)
+		snprintf(b[4], sizeof(b[4]), "C-%llu",
+			 (unsigned long long)sv->client->c.id);
+	else
+		b[4][0] = '\0';
+	v[14] = b[4];
+	v[15] = fmt_int(b[5], sv->backend_pid);
+	v[16] = sv->c.tls ? "TLS" : "";
+	v[17] = kv_get(&sv->params, "application_name")
+			? kv_get(&sv->params, "application_name")
+			: "";
+	result_row(r, v);
+}
+
+static void show_servers(struct pgperf *pp, struct wbuf *out)
+{
+	struct admin_result r;
+	struct list *pos, *spos;
+
+	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
+	list_for_each(pos, &pp->pools) {
+		struct pool *p = list_entry(pos, struct pool, node);
+		struct list *lists[] = {&p->active_servers, &p->idle_servers,
+					&p->tested_servers, &p->login_servers};
+
+		for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+			list_for_each(spos, lists[i])
+				server_row(&r, list_entry(spos, struct server, node));
+	}
+	result_end(&r, "SHOW");
+}
+
+static void show_databases(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {
+		"name",	     "host",	      "port",	       "database",
+		"force_user", "pool_size",    "min_pool_size", "reserve_pool",
+		"pool_mode", "max_connections", "current_connections",
+		"paused",    "disabled"};
+	struct admin_result r;
+	const struct config *cfg = pp->cfg;
+
+	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	for (int i = 0; i < cfg->ndbs; i++) {
+		const struct db_def *d = &cfg->dbs[i];
+		char b[6][32];
+		const char *v[13];
+		int current = 0;
+		struct list *pos;
+
+		list_for_each(pos, &pp->pools) {
+			struct pool *p = list_entry(pos, struct pool, node);
+
+			if (config_find_db(cfg, p->database) == d)
+				current += pool_server_count(p);
+		}
+		v[0] = d->name;
+		v[1] = d->host;
+		v[2] = fmt_int(b[0], d->port);
+		v[3] = d->dbname ? d->dbname : "";
+		v[4] = d->user ? d->user : "";
+		v[5] = fmt_int(b[1], d->pool_size >= 0 ? d->pool_size
+						       : cfg->default_pool_size);
+		v[6] = fmt_int(b[2], d->min_pool_size >= 0 ? d->min_pool_size
+							   : cfg->min_pool_size);
+		v[7] = "0";
+		v[8] = config_pool_mode_name(d->pool_mode >= 0 ? d->pool_mode
+							       : cfg->pool_mode);
+		v[9] = fmt_int(b[3], cfg->max_db_connections);
+		v[10] = fmt_int(b[4], current);
+		v[11] = pp->paused ? "1" : "0";
+		v[12] = "0";
+		result_row(&r, v);
+	}
+	result_end(&r, "SHOW");
+}
+
+static void config_row(void *arg, const char *key, const char *value,
+		       const char *def, bool reloadable)
+{
+	const char *v[4] = {key, value, def, reloadable ? "yes" : "no"};
+
+	result_row(arg, v);
+}
+
+static void show_config(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {"key", "value", "default", "changeable"};
+	struct admin_result r;
+
+	result_begin(&r, out, cols, 4);
+	config_show(pp->cfg, config_row, &r);
+	result_end(&r, "SHOW");
+}
+
+static void show_version(struct wbuf *out)
+{
+	static const char *const cols[] = {"version"};
+	const char *v[] = {"pgperf " PGPERF_VERSION};
+	struct admin_result r;
+
+	result_begin(&r, out, cols, 1);
+	result_row(&r, v);
+	result_end(&r, "SHOW");
+}
+
+/* ---- dispatch ---- */
+
+/* Does `cmd` equal `word` case-insensitively, ignoring repeated spaces? */
+static bool cmd_is(const char *cmd, const char *word)
+{
+	while (*cmd && *word) {
+		if (*word == ' ') {
+			if (!isspace((unsigned char)*cmd))
+				return false;
+			while (isspace((unsigned char)*cmd))
+				cmd++;
+			word++;
+			continue;
+		}
+		if (tolower((unsigned char)*cmd) != tolower((unsigned char)*word))
+			return false;
+		cmd++;
+		word++;
+	}
+	return *cmd == '\0' && *word == '\0';
+}
+
+/* Run one command; returns false if the client was closed. */
+static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
+{
+	struct pgperf *pp = cl->c.pp;
+	char *end = sql + strlen(sql);
+	char err[512];
+
+	while (isspace((unsigned char)*sql))
+		sql++;
+	while (end > sql && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
+		*--end = '\0';
+	if (!*sql) {
+		size_t start = wb_begin(out, 'I'); /* EmptyQueryResponse */
+
+		wb_end(out, start);
+		return true;
+	}
+	if (cmd_is(sql, "show pools"))
+		show_pools(pp, out);
+	else if (cmd_is(sql, "show clients"))
+		show_clients(pp, out);
+	else if (cmd_is(sql, "show servers"))
+		show_servers(pp, out);
+	else if (cmd_is(sql, "show databases"))
+		show_databases(pp, out);
+	else if (cmd_is(sql, "show config"))
+		show_config(pp, out);
+	else if (cmd_is(sql, "show version"))
+		show_version(out);
+	else if (strncasecmp(sql, "set ", 4) == 0)
+		/* drivers set things like application_name: accept quietly */
+		wire_build_command_complete(out, "SET");
+	else if (cl->admin_readonly &&
+		 (cmd_is(sql, "reload") || cmd_is(sql, "pause") ||
+		  cmd_is(sql, "resume") || cmd_is(sql, "shutdown")))
+		wire_build_error(out, "ERROR", "42501",
+				 "admin commands need a user in admin_users");
+	else if (cmd_is(sql, "reload")) {
+		if (daemon_reload(pp, err, sizeof(err)))
+			wire_build_command_complete(out, "RELOAD");
+		else
+			wire_build_error(out, "ERROR", "F0000", err);
+	} else if (cmd_is(sql, "pause")) {
+		pp->paused = true;
+		log_info("%s: PAUSE", cl->c.label);
+		wire_build_command_complete(out, "PAUSE");
+	} else if (cmd_is(sql, "resume")) {
+		log_info("%s: RESUME", cl->c.label);
+		wire_build_command_complete(out, "RESUME");
+		daemon_resume(pp);
+	} else if (cmd_is(sql, "shutdown")) {
+		log_info("%s: SHUTDOWN", cl->c.label);
+		daemon_stop_now(pp);
+		client_close(cl, "57P01", "pgperf is shutting down");
+		return false;
+	} else {
+		snprintf(err, sizeof(err),
+			 "unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW VERSION, RELOAD, PAUSE, RESUME, SHUTDOWN)",
+			 sql);
+		wire_build_error(out, "ERROR", "42601", err);
+	}
+	return true;
+}
+
+void admin_input(struct client *cl)
+{
+	struct evbuffer *in = bufferevent_get_input(cl->c.bev);
+	struct wbuf out;
+
+	wb_init(&out);
+	while (!cl->c.closing) {
+		uint8_t hdr[5], *msg;
+		uint32_t len;
+		size_t avail = evbuffer_get_length(in);
+
+		if (avail < 5)
+			break;
+		evbuffer_copyout(in, hdr, 5);
+		len = wire_get_u32(hdr + 1);
+		if (wire_check_header(WIRE_FROM_CLIENT, hdr[0], len,
+				      ADMIN_QUERY_MAX) != PGP_OK) {
+			client_close(cl, "08P01", "invalid message to admin console");
+			break;
+		}
+		if (avail < (size_t)len + 1)
+			break;
+		msg = evbuffer_pullup(in, (ssize_t)len + 1);
+		if (!msg) {
+			client_close(cl, "53200", "out of memory");
+			break;
+		}
+		switch (hdr[0]) {
+		case 'Q': {
+			char *sql = pgp_strndup((const char *)msg + 5, len - 4);
+
+			evbuffer_drain(in, (size_t)len + 1);
+			if (!sql) {
+				client_close(cl, "53200", "out of memory");
+				break;
+			}
+			if (admin_command(cl, sql, &out))
+				wire_build_ready(&out, 'I');
+			pgp_free(sql);
+			break;
+		}
+		case 'X':
+			evbuffer_drain(in, (size_t)len + 1);
+			client_close(cl, NULL, "admin client terminated");
+			break;
+		case 'S':
+			evbuffer_drain(in, (size_t)len + 1);
+			wire_build_ready(&out, 'I');
+			break;
+		case 'P': /* Parse: the extended protocol is not served here */
+			evbuffer_drain(in, (size_t)len + 1);
+			wire_build_error(&out, "ERROR", "0A000",
+					 "the admin console supports only simple queries");
+			break;
+		default: /* the rest of an extended batch: skipped until Sync */
+			evbuffer_drain(in, (size_t)len + 1);
+			break;
+		}
+		if (!cl->c.closing && out.len && !conn_send(&cl->c, &out)) {
+			client_close(cl, NULL, "cannot send admin reply");
+			break;
+		}
+		wb_reset(&out);
+	}
+	wb_free(&out);
+}

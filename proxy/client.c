@@ -1,0 +1,401 @@
+/*
+ * client.c -- a client connection's life after accept: its state machine,
+ * its one close path, and relaying its messages to the linked server.
+ *
+ * Relaying inspects only each message's 5-byte header (type and length);
+ * bodies stream through without being copied whole, so a 50 MB COPY or a
+ * 1 GB bytea costs no more memory than the back-pressure window.
+ */
+#include "pgperf/client.h"
+
+#include "pgperf/admin.h"
+#include "pgperf/conn.h"
+#include "pgperf/daemon.h"
+#include "pgperf/log.h"
+#include "pgperf/pool.h"
+#include "pgperf/server.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* How long a closing client may take to read its last error message. */
+#define CLIENT_FLUSH_TIMEOUT_US (5 * 1000000)
+
+static const char *const client_state_names[] = {
+	[CL_STARTUP] = "login",	   [CL_AUTH] = "login",
+	[CL_WAIT_SERVER] = "waiting", [CL_SETUP] = "active",
+	[CL_ACTIVE] = "active",	   [CL_ADMIN] = "active",
+	[CL_CLOSING] = "closing",
+};
+
+const char *client_state_name(enum client_state st)
+{
+	return client_state_names[st];
+}
+
+void client_update_label(struct client *cl)
+{
+	if (cl->user)
+		snprintf(cl->c.label, sizeof(cl->c.label), "C-%llu %s/%s@%s:%d%s",
+			 (unsigned long long)cl->c.id, cl->database, cl->user,
+			 cl->c.addr, cl->c.port, cl->c.tls ? " (tls)" : "");
+	else
+		snprintf(cl->c.label, sizeof(cl->c.label), "C-%llu %s:%d%s",
+			 (unsigned long long)cl->c.id, cl->c.addr, cl->c.port,
+			 cl->c.tls ? " (tls)" : "");
+}
+
+/* The list a client in state `st` lives on. */
+static struct list *client_list_for(struct client *cl, enum client_state st)
+{
+	struct pgperf *pp = cl->c.pp;
+
+	switch (st) {
+	case CL_STARTUP:
+	case CL_AUTH:
+		return &pp->login_clients;
+	case CL_WAIT_SERVER:
+		return &cl->pool->waiting;
+	case CL_SETUP:
+	case CL_ACTIVE:
+		return &cl->pool->active_clients;
+	case CL_ADMIN:
+		return &pp->admin_clients;
+	case CL_CLOSING:
+		return &pp->reap_clients;
+	}
+	return NULL;
+}
+
+void client_set_state(struct client *cl, enum client_state st)
+{
+	/* legal moves: forward through login, back only to closing */
+	if (cl->state == CL_CLOSING && st != CL_CLOSING) {
+		log_error("%s: illegal state change %d -> %d", cl->c.label,
+			  cl->state, st);
+		return;
+	}
+	if ((st == CL_WAIT_SERVER || st == CL_SETUP || st == CL_ACTIVE) &&
+	    !cl->pool) {
+		log_error("%s: state %d without a pool", cl->c.label, st);
+		return;
+	}
+	list_del(&cl->node);
+	list_append(client_list_for(cl, st), &cl->node);
+	if (st == CL_WAIT_SERVER)
+		cl->wait_start_us = pgp_now_us();
+	cl->state = st;
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg);
+static void client_write_cb(struct bufferevent *bev, void *arg);
+static void client_event_cb(struct bufferevent *bev, short what, void *arg);
+
+void client_install_callbacks(struct client *cl)
+{
+	bufferevent_setcb(cl->c.bev, client_read_cb, client_write_cb,
+			  client_event_cb, cl);
+	bufferevent_enable(cl->c.bev, EV_READ | EV_WRITE);
+}
+
+/* A process-unique, unpredictable BackendKeyData for a new client. */
+static void client_make_cancel_key(struct client *cl)
+{
+	uint32_t r[2] = {0, 0};
+
+	if (RAND_bytes((unsigned char *)r, sizeof(r)) != 1) {
+		r[0] = (uint32_t)cl->c.id;
+		r[1] = (uint32_t)pgp_now_us();
+	}
+	/* a positive pid keeps tools that print it as signed happy */
+	cl->cancel_pid = (r[0] & 0x7fffffffu) | 1u;
+	cl->cancel_key = r[1];
+}
+
+void client_accept(struct pgperf *pp, int fd, const struct sockaddr *sa,
+		   bool unix_socket)
+{
+	struct client *cl;
+	struct bufferevent *bev;
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	int one = 1;
+
+	/* far beyond max_client_conn: refuse without spending memory */
+	if (pp->nclients >= 2 * pp->cfg->max_client_conn + 16) {
+		close(fd);
+		return;
+	}
+	if (!unix_socket) {
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	}
+	cl = pgp_calloc(1, sizeof(*cl));
+	bev = cl ? bufferevent_socket_new(pp->base, fd, BEV_OPT_CLOSE_ON_FREE)
+		 : NULL;
+	if (!bev) {
+		pgp_free(cl);
+		close(fd);
+		log_error("out of memory accepting a client");
+		return;
+	}
+	conn_init(&cl->c, pp, bev);
+	cl->unix_socket = unix_socket;
+	conn_describe_addr(sa, cl->c.addr, sizeof(cl->c.addr), &cl->c.port);
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) == 0)
+		conn_describe_addr((struct sockaddr *)&local, cl->c.local_addr,
+				   sizeof(cl->c.local_addr), &cl->c.local_port);
+	client_update_label(cl);
+	client_make_cancel_key(cl);
+	list_init(&cl->node);
+	list_append(&pp->all_clients, &cl->all_node);
+	list_append(&pp->login_clients, &cl->node);
+	cl->state = CL_STARTUP;
+	cl->login_start_us = pgp_now_us();
+	pp->nclients++;
+	client_install_callbacks(cl);
+	clog_debug(cl, "accepted");
+}
+
+void client_close(struct client *cl, const char *sqlstate, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	struct server *sv = cl->server;
+
+	if (cl->state == CL_CLOSING)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (sqlstate) {
+		clog_info(cl, "closing: %s (%s)", msg, sqlstate);
+		conn_send_error(&cl->c, "FATAL", sqlstate, msg);
+	} else {
+		clog_debug(cl, "closing: %s", msg);
+	}
+	if (sv) {
+		cl->server = NULL;
+		sv->client = NULL;
+		server_release(sv);
+	}
+	client_set_state(cl, CL_CLOSING);
+	cl->c.closing = true;
+	cl->c.close_deadline_us = pgp_now_us() + CLIENT_FLUSH_TIMEOUT_US;
+	if (cl->c.bev)
+		bufferevent_disable(cl->c.bev, EV_READ);
+	daemon_schedule_reap(cl->c.pp);
+}
+
+void client_free(struct client *cl)
+{
+	list_del(&cl->node);
+	list_del(&cl->all_node);
+	if (cl->c.bev)
+		bufferevent_free(cl->c.bev);
+	kv_free(&cl->params);
+	scram_server_free(&cl->scram);
+	pgp_free(cl->user);
+	pgp_free(cl->database);
+	cl->c.pp->nclients--;
+	pgp_free(cl);
+}
+
+void client_welcome(struct client *cl)
+{
+	struct server *sv = cl->server;
+	struct wbuf b;
+
+	wb_init(&b);
+	wire_build_auth(&b, WIRE_AUTH_OK, NULL, 0);
+	for (int i = 0; i < sv->params.n; i++)
+		wire_build_param_status(&b, sv->params.items[i].name,
+					sv->params.items[i].value);
+	wire_build_backend_key(&b, cl->cancel_pid, cl->cancel_key);
+	wire_build_ready(&b, sv->tx_status ? sv->tx_status : 'I');
+	if (!conn_send(&cl->c, &b)) {
+		wb_free(&b);
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	wb_free(&b);
+	client_set_state(cl, CL_ACTIVE);
+	server_set_state(sv, SV_ACTIVE);
+	clog_debug(cl, "linked to S-%llu", (unsigned long long)sv->c.id);
+	/* anything the client pipelined behind its startup */
+	client_relay(cl);
+}
+
+/* Is the client between transactions with nothing in flight? */
+static bool client_is_idle(const struct client *cl)
+{
+	const struct server *sv = cl->server;
+
+	if (!sv)
+		return true;
+	return sv->tx_status == 'I' && sv->rfq_pending == 0 &&
+	       cl->c.fwd_remaining == 0 && sv->c.fwd_remaining == 0 &&
+	       evbuffer_get_length(bufferevent_get_input(cl->c.bev)) == 0;
+}
+
+void client_drain(struct client *cl)
+{
+	switch (cl->state) {
+	case CL_ACTIVE:
+		if (!client_is_idle(cl)) {
+			cl->drain_pending = true;
+			return;
+		}
+		/* fall through */
+	case CL_STARTUP:
+	case CL_AUTH:
+	case CL_WAIT_SERVER:
+	case CL_SETUP:
+	case CL_ADMIN:
+		client_close(cl, "57P01",
+			     "terminating connection due to administrator command");
+		return;
+	case CL_CLOSING:
+		return;
+	}
+}
+
+void client_relay(struct client *cl)
+{
+	struct server *sv = cl->server;
+	struct evbuffer *in;
+	uint32_t max = (uint32_t)cl->c.pp->cfg->max_packet_size + 1;
+
+	if (cl->state != CL_ACTIVE || !sv || cl->c.throttled)
+		return;
+	in = bufferevent_get_input(cl->c.bev);
+	while (!cl->c.closing) {
+		size_t avail = evbuffer_get_length(in);
+		uint8_t hdr[5];
+		uint32_t len;
+		enum pgp_status st;
+
+		if (cl->c.fwd_remaining) {
+			size_t n = avail < cl->c.fwd_remaining ? avail
+							       : cl->c.fwd_remaining;
+
+			if (n == 0)
+				break;
+			conn_move(&cl->c, &sv->c, n);
+			cl->c.fwd_remaining -= (uint32_t)n;
+			if (cl->c.fwd_remaining)
+				break;
+			continue;
+		}
+		if (avail < 5)
+			break;
+		evbuffer_copyout(in, hdr, 5);
+		len = wire_get_u32(hdr + 1);
+		st = wire_check_header(WIRE_FROM_CLIENT, hdr[0], len, max);
+		if (st == PGP_ERR_TOO_BIG) {
+			client_close(cl, "08P01",
+				     "message of %u bytes exceeds max_packet_size", len);
+			return;
+		}
+		if (st != PGP_OK) {
+			client_close(cl, "08P01",
+				     len < 4 ? "invalid message length %u"
+					     : "invalid frontend message type %u",
+				     len < 4 ? len : hdr[0]);
+			return;
+		}
+		switch (hdr[0]) {
+		case 'X': /* Terminate: the server stays for the next client */
+			client_close(cl, NULL, "client terminated");
+			return;
+		case 'Q': /* Query: one ReadyForQuery ends it */
+		case 'F': /* FunctionCall: likewise */
+			sv->rfq_pending++;
+			cl->request_us = conn_wall_us();
+			break;
+		case 'S': /* Sync: ends an extended-protocol batch */
+			sv->rfq_pending++;
+			sv->unsynced = false;
+			cl->request_us = conn_wall_us();
+			break;
+		case 'P': /* Parse */
+		case 'B': /* Bind */
+		case 'E': /* Execute */
+		case 'D': /* Describe */
+		case 'C': /* Close */
+			sv->unsynced = true;
+			break;
+		default: /* Flush, COPY data, password: pass through */
+			break;
+		}
+		cl->c.fwd_remaining = len + 1;
+	}
+	conn_throttle_if_full(&cl->c, &sv->c);
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *cl = arg;
+
+	switch (cl->state) {
+	case CL_STARTUP:
+	case CL_AUTH:
+		client_login_input(cl);
+		break;
+	case CL_ACTIVE:
+		client_relay(cl);
+		break;
+	case CL_ADMIN:
+		admin_input(cl);
+		break;
+	case CL_WAIT_SERVER:
+	case CL_SETUP:
+		/* kept until linked; a flood before that is a violation */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 1024 * 1024)
+			client_close(cl, "08P01", "too much data before login completed");
+		break;
+	case CL_CLOSING:
+		evbuffer_drain(bufferevent_get_input(bev),
+			       evbuffer_get_length(bufferevent_get_input(bev)));
+		break;
+	}
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *cl = arg;
+
+	(void)bev;
+	if (cl->c.closing) {
+		daemon_schedule_reap(cl->c.pp);
+		return;
+	}
+	if (cl->server && conn_unthrottle_if_drained(&cl->server->c, &cl->c))
+		server_relay(cl->server);
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *cl = arg;
+
+	(void)bev;
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	/* nothing more can be written: free without waiting */
+	cl->c.dead = true;
+	if (cl->c.closing) {
+		daemon_schedule_reap(cl->c.pp);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		client_close(cl, NULL, "client connection error");
+	else
+		client_close(cl, NULL, "client disconnected");
+}

@@ -1,0 +1,626 @@
+/*
+ * client_login.c -- a client's way in: the startup packet, SSLRequest and
+ * GSSENCRequest, CancelRequest, and password authentication (trust, md5,
+ * SCRAM-SHA-256) against the auth file.  A failed login says only
+ * "password authentication failed" (28P01): nothing about which part was
+ * wrong, and nothing secret reaches the log.
+ */
+#include "pgperf/admin.h"
+#include "pgperf/client.h"
+#include "pgperf/conn.h"
+#include "pgperf/log.h"
+#include "pgperf/pool.h"
+#include "pgperf/tls.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/util.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Password and SASL messages are small; anything larger is hostile. */
+#define AUTH_MSG_MAX 10000u
+
+static void client_auth_done(struct client *cl);
+
+/* ---- cancel ---- */
+
+/* A one-shot connection carrying a CancelRequest to PostgreSQL. */
+struct cancel_req {
+	struct bufferevent *bev; /* owned */
+	uint8_t packet[16];
+};
+
+static void cancel_free(struct cancel_req *cr)
+{
+	bufferevent_free(cr->bev);
+	pgp_free(cr);
+}
+
+static void cancel_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	/* the packet is out; PostgreSQL closes the connection itself */
+	cancel_free(arg);
+}
+
+static void cancel_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct cancel_req *cr = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		bufferevent_write(bev, cr->packet, sizeof(cr->packet));
+		return;
+	}
+	cancel_free(cr);
+}
+
+/* Send a CancelRequest for `sv`'s backend on a new connection. */
+static void cancel_forward(struct pgperf *pp, struct server *sv)
+{
+	struct cancel_req *cr;
+	struct wbuf b;
+	struct evutil_addrinfo hints, *res = NULL;
+	char portbuf[16];
+	const struct pool_target *t = &sv->pool->target;
+
+	cr = pgp_calloc(1, sizeof(*cr));
+	if (!cr)
+		return;
+	wb_init(&b);
+	wb_u32(&b, 16);
+	wb_u32(&b, WIRE_CANCEL_CODE);
+	wb_u32(&b, sv->backend_pid);
+	wb_u32(&b, sv->backend_key);
+	if (b.failed || b.len != 16) {
+		wb_free(&b);
+		pgp_free(cr);
+		return;
+	}
+	memcpy(cr->packet, b.data, 16);
+	wb_free(&b);
+	cr->bev = bufferevent_socket_new(pp->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!cr->bev) {
+		pgp_free(cr);
+		return;
+	}
+	bufferevent_setcb(cr->bev, NULL, cancel_write_cb, cancel_event_cb, cr);
+	if (t->host[0] == '/') {
+		struct sockaddr_un un;
+
+		memset(&un, 0, sizeof(un));
+		un.sun_family = AF_UNIX;
+		snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.%d",
+			 t->host, t->port);
+		if (bufferevent_socket_connect(cr->bev, (struct sockaddr *)&un,
+					       sizeof(un)) != 0)
+			cancel_free(cr);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(portbuf, sizeof(portbuf), "%d", t->port);
+	if (evutil_getaddrinfo(t->host, portbuf, &hints, &res) != 0 || !res) {
+		cancel_free(cr);
+		return;
+	}
+	if (bufferevent_socket_connect(cr->bev, res->ai_addr,
+				       (int)res->ai_addrlen) != 0)
+		cancel_free(cr);
+	evutil_freeaddrinfo(res);
+}
+
+static void handle_cancel(struct client *cl, uint32_t pid, uint32_t key)
+{
+	struct pgperf *pp = cl->c.pp;
+	struct list *pos;
+
+	list_for_each(pos, &pp->all_clients) {
+		struct client *target = list_entry(pos, struct client, all_node);
+
+		if (target == cl || target->cancel_pid != pid)
+			continue;
+		if (!pgp_secure_equal(&target->cancel_key, &key, sizeof(key)))
+			break;
+		/* only the server serving that client right now is told */
+		if (target->server && target->server->backend_pid &&
+		    target->state == CL_ACTIVE) {
+			clog_debug(target, "forwarding cancel request");
+			cancel_forward(pp, target->server);
+		}
+		break;
+	}
+	client_close(cl, NULL, "cancel request handled");
+}
+
+/* ---- startup ---- */
+
+/*
+ * Split PostgreSQL's `options` startup parameter into settings.  Accepts
+ * "-c name=value", "-cname=value" and "--name=value", words separated by
+ * spaces, a backslash escaping the next character.
+ */
+static bool parse_options(struct client *cl, const char *opts, char *err,
+			  size_t errlen)
+{
+	const char *p = opts;
+	char word[1024];
+	bool expect_setting = false;
+
+	for (;;) {
+		size_t n = 0;
+		const char *setting, *eq;
+		char name[128];
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		while (*p && *p != ' ' && *p != '\t') {
+			if (*p == '\\' && p[1])
+				p++;
+			if (n + 1 >= sizeof(word)) {
+				snprintf(err, errlen, "startup option too long");
+				return false;
+			}
+			word[n++] = *p++;
+		}
+		word[n] = '\0';
+		if (expect_setting) {
+			setting = word;
+			expect_setting = false;
+		} else if (strcmp(word, "-c") == 0) {
+			expect_setting = true;
+			continue;
+		} else if (strncmp(word, "-c", 2) == 0) {
+			setting = word + 2;
+		} else if (strncmp(word, "--", 2) == 0) {
+			setting = word + 2;
+		} else {
+			snprintf(err, errlen,
+				 "unsupported startup option \"%s\" (only -c name=value and --name=value)",
+				 word);
+			return false;
+		}
+		eq = strchr(setting, '=');
+		if (!eq || eq == setting || (size_t)(eq - setting) >= sizeof(name)) {
+			snprintf(err, errlen, "invalid startup option \"%s\"", word);
+			return false;
+		}
+		memcpy(name, setting, (size_t)(eq - setting));
+		name[eq - setting] = '\0';
+		for (char *q = name; *q; q++)
+			if (*q == '-')
+				*q = '_';
+		if (!kv_set(&cl->params, name, eq + 1)) {
+			snprintf(err, errlen, "out of memory");
+			return false;
+		}
+	}
+	if (expect_setting) {
+		snprintf(err, errlen, "-c without a setting in startup options");
+		return false;
+	}
+	return true;
+}
+
+static void send_auth_request(struct client *cl, uint32_t code,
+			      const void *extra, size_t len)
+{
+	struct wbuf b;
+
+	wb_init(&b);
+	wire_build_auth(&b, code, extra, len);
+	if (!conn_send(&cl->c, &b))
+		client_close(cl, NULL, "cannot send authentication request");
+	wb_free(&b);
+}
+
+static void start_md5(struct client *cl)
+{
+	if (RAND_bytes(cl->md5_salt, sizeof(cl->md5_salt)) != 1) {
+		client_close(cl, "XX000", "cannot generate a salt");
+		return;
+	}
+	cl->auth_step = AUTH_STEP_MD5;
+	client_set_state(cl, CL_AUTH);
+	send_auth_request(cl, WIRE_AUTH_MD5, cl->md5_salt, 4);
+}
+
+/* Prepare the SCRAM verifier: from the auth file, or a decoy that fails. */
+static void start_sasl(struct client *cl, const struct auth_user *u)
+{
+	struct scram_secret sec;
+	uint8_t salt[16];
+	static const char mechs[] = SCRAM_MECHANISM "\0";
+	bool ok = false;
+
+	if (RAND_bytes(salt, sizeof(salt)) != 1) {
+		client_close(cl, "XX000", "cannot generate a salt");
+		return;
+	}
+	if (u && u->kind == SECRET_SCRAM)
+		ok = scram_parse_secret(u->secret, &sec);
+	else if (u && u->kind == SECRET_PLAIN)
+		ok = scram_secret_from_password(u->secret, salt, sizeof(salt),
+						SCRAM_DEFAULT_ITERATIONS, &sec);
+	if (!ok) {
+		/* unknown user: run the exchange to the end and fail then */
+		memset(&sec, 0, sizeof(sec));
+		memcpy(sec.salt, salt, sizeof(salt));
+		sec.salt_len = sizeof(salt);
+		sec.iterations = SCRAM_DEFAULT_ITERATIONS;
+		if (RAND_bytes(sec.stored_key, SCRAM_KEY_LEN) != 1 ||
+		    RAND_bytes(sec.server_key, SCRAM_KEY_LEN) != 1) {
+			client_close(cl, "XX000", "cannot generate a key");
+			return;
+		}
+		cl->auth_user_known = false;
+	}
+	scram_server_init(&cl->scram, &sec);
+	memset(&sec, 0, sizeof(sec));
+	cl->auth_step = AUTH_STEP_SASL_FIRST;
+	client_set_state(cl, CL_AUTH);
+	send_auth_request(cl, WIRE_AUTH_SASL, mechs, sizeof(mechs));
+}
+
+static void start_auth(struct client *cl)
+{
+	const struct config *cfg = cl->c.pp->cfg;
+	const struct auth_user *u = userlist_find(&cfg->users, cl->user);
+
+	cl->auth_user_known = u != NULL;
+	switch (cfg->auth_type) {
+	case AUTH_TRUST:
+		client_auth_done(cl);
+		return;
+	case AUTH_MD5:
+		/* like PostgreSQL: md5 with a SCRAM secret means SCRAM */
+		if (u && u->kind == SECRET_SCRAM)
+			start_sasl(cl, u);
+		else
+			start_md5(cl);
+		return;
+	case AUTH_SCRAM:
+	default:
+		/* an md5 hash cannot answer SCRAM: fall back to md5 */
+		if (u && u->kind == SECRET_MD5)
+			start_md5(cl);
+		else
+			start_sasl(cl, u);
+		return;
+	}
+}
+
+static void auth_failed(struct client *cl)
+{
+	clog_info(cl, "password authentication failed");
+	client_close(cl, "28P01", "password authentication failed for user \"%s\"",
+		     cl->user);
+}
+
+/* Handle a complete startup-phase packet of `len` bytes. */
+static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
+{
+	struct pgperf *pp = cl->c.pp;
+	struct startup_packet sp;
+	const char *why = NULL;
+	const char *unknown[WIRE_MAX_STARTUP_PARAMS];
+	int nunknown = 0;
+	char err[256];
+
+	if (wire_parse_startup(buf, len, &sp, &why) != PGP_OK) {
+		client_close(cl, "08P01", "%s", why);
+		return;
+	}
+	switch (sp.code) {
+	case WIRE_SSL_CODE: {
+		struct bufferevent *tls;
+
+		if (cl->c.tls) {
+			client_close(cl, "08P01", "SSLRequest inside TLS");
+			return;
+		}
+		if (!pp->client_tls || cl->unix_socket) {
+			bufferevent_write(cl->c.bev, "N", 1);
+			return;
+		}
+		/* bytes after the request would bypass TLS (CVE-2021-23222) */
+		if (evbuffer_get_length(bufferevent_get_input(cl->c.bev)) > 0) {
+			client_close(cl, "08P01",
+				     "received unencrypted data after SSL request");
+			return;
+		}
+		bufferevent_write(cl->c.bev, "S", 1);
+		tls = tls_wrap(pp->base, cl->c.bev, pp->client_tls, true, NULL);
+		if (!tls) {
+			client_close(cl, NULL, "cannot start TLS: %s",
+				     tls_last_error());
+			return;
+		}
+		cl->c.bev = tls;
+		cl->c.tls = true;
+		client_update_label(cl);
+		client_install_callbacks(cl);
+		return;
+	}
+	case WIRE_GSSENC_CODE:
+		bufferevent_write(cl->c.bev, "N", 1);
+		return;
+	case WIRE_CANCEL_CODE:
+		handle_cancel(cl, sp.cancel_pid, sp.cancel_key);
+		return;
+	default:
+		break;
+	}
+
+	cl->user = pgp_strdup(sp.user);
+	cl->database = pgp_strdup(sp.database);
+	if (!cl->user || !cl->database) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	cl->proto_minor = (int)(sp.code & 0xffff);
+	client_update_label(cl);
+	for (int i = 0; i < sp.nparams; i++) {
+		const char *name = sp.params[i].name, *value = sp.params[i].value;
+
+		if (strncmp(name, "_pq_.", 5) == 0) {
+			unknown[nunknown++] = name;
+		} else if (strcmp(name, "replication") == 0) {
+			if (strcmp(value, "false") != 0 && strcmp(value, "0") != 0 &&
+			    strcmp(value, "off") != 0 && strcmp(value, "no") != 0) {
+				client_close(cl, "08P01",
+					     "replication connections are not supported by pgperf");
+				return;
+			}
+		} else if (strcmp(name, "options") == 0) {
+			if (!parse_options(cl, value, err, sizeof(err))) {
+				client_close(cl, "22023", "%s", err);
+				return;
+			}
+		} else if (!kv_set(&cl->params, name, value)) {
+			client_close(cl, "53200", "out of memory");
+			return;
+		}
+	}
+	cl->app_name = (char *)kv_get(&cl->params, "application_name");
+
+	if (pp->cfg->client_tls_sslmode >= TLS_REQUIRE && !cl->c.tls &&
+	    !cl->unix_socket) {
+		client_close(cl, "28000", "TLS is required (client_tls_sslmode)");
+		return;
+	}
+	if (pp->nclients > pp->cfg->max_client_conn) {
+		client_close(cl, "53300",
+			     "sorry, too many clients already (max_client_conn %d)",
+			     pp->cfg->max_client_conn);
+		return;
+	}
+	if (pp->draining) {
+		client_close(cl, "57P03", "pgperf is shutting down");
+		return;
+	}
+	if (cl->proto_minor > 0 || nunknown > 0) {
+		struct wbuf b;
+
+		/* we speak 3.0 and none of the _pq_ extensions */
+		wb_init(&b);
+		wire_build_negotiate_version(&b, 0, unknown, nunknown);
+		(void)conn_send(&cl->c, &b);
+		wb_free(&b);
+	}
+	cl->admin = strcmp(cl->database, ADMIN_DBNAME) == 0;
+	start_auth(cl);
+}
+
+/* One step in CL_STARTUP: false when more bytes are needed. */
+static bool startup_step(struct client *cl)
+{
+	struct evbuffer *in = bufferevent_get_input(cl->c.bev);
+	uint8_t buf[WIRE_MAX_STARTUP_LEN];
+	uint8_t hdr[4];
+	uint32_t len;
+
+	if (evbuffer_get_length(in) < 4)
+		return false;
+	evbuffer_copyout(in, hdr, 4);
+	len = wire_get_u32(hdr);
+	if (len < 8 || len > WIRE_MAX_STARTUP_LEN) {
+		client_close(cl, "08P01", "invalid length of startup packet");
+		return false;
+	}
+	if (evbuffer_get_length(in) < len)
+		return false;
+	evbuffer_remove(in, buf, len);
+	handle_startup(cl, buf, len);
+	return cl->state == CL_STARTUP && !cl->c.closing;
+}
+
+/* ---- authentication messages ---- */
+
+static void handle_password(struct client *cl, const uint8_t *body, size_t len)
+{
+	const struct auth_user *u =
+		userlist_find(&cl->c.pp->cfg->users, cl->user);
+	struct wcursor c;
+
+	wc_init(&c, body, len);
+	switch (cl->auth_step) {
+	case AUTH_STEP_MD5: {
+		const char *resp;
+		size_t rlen;
+		char hash[36], expect[36];
+
+		if (!wc_cstr(&c, &resp, &rlen) || wc_remaining(&c) != 0) {
+			client_close(cl, "08P01", "malformed password message");
+			return;
+		}
+		if (!u || u->kind == SECRET_SCRAM || rlen != 35) {
+			auth_failed(cl);
+			return;
+		}
+		if (u->kind == SECRET_PLAIN)
+			md5_password_hash(cl->user, u->secret, hash);
+		else
+			memcpy(hash, u->secret, 36);
+		md5_salted_response(hash, cl->md5_salt, expect);
+		memset(hash, 0, sizeof(hash));
+		if (!pgp_secure_equal(expect, resp, 35)) {
+			auth_failed(cl);
+			return;
+		}
+		client_auth_done(cl);
+		return;
+	}
+	case AUTH_STEP_SASL_FIRST: {
+		const char *mech;
+		int32_t ilen;
+		const uint8_t *data;
+		char *reply = NULL;
+		enum pgp_status st;
+
+		if (!wc_cstr(&c, &mech, NULL) || !wc_i32(&c, &ilen) || ilen < 0 ||
+		    !wc_bytes(&c, (size_t)ilen, &data) || wc_remaining(&c) != 0) {
+			client_close(cl, "08P01", "malformed SASLInitialResponse message");
+			return;
+		}
+		if (strcmp(mech, SCRAM_MECHANISM) != 0) {
+			client_close(cl, "08P01",
+				     "client selected an invalid SASL authentication mechanism");
+			return;
+		}
+		st = scram_server_first(&cl->scram, (const char *)data,
+					(size_t)ilen, NULL, &reply);
+		if (st != PGP_OK) {
+			client_close(cl, "08P01", "malformed SCRAM message");
+			return;
+		}
+		cl->auth_step = AUTH_STEP_SASL_FINAL;
+		send_auth_request(cl, WIRE_AUTH_SASL_CONTINUE, reply, strlen(reply));
+		pgp_free(reply);
+		return;
+	}
+	case AUTH_STEP_SASL_FINAL: {
+		char *reply = NULL;
+		enum pgp_status st;
+
+		st = scram_server_final(&cl->scram, (const char *)body, len, &reply);
+		if (st == PGP_ERR_AUTH || (st == PGP_OK && !cl->auth_user_known)) {
+			pgp_free(reply);
+			auth_failed(cl);
+			return;
+		}
+		if (st != PGP_OK) {
+			client_close(cl, "08P01", "malformed SCRAM message");
+			return;
+		}
+		send_auth_request(cl, WIRE_AUTH_SASL_FINAL, reply, strlen(reply));
+		pgp_free(reply);
+		scram_server_free(&cl->scram);
+		client_auth_done(cl);
+		return;
+	}
+	case AUTH_STEP_NONE:
+		break;
+	}
+	client_close(cl, "08P01", "unexpected password message");
+}
+
+/* One step in CL_AUTH: false when more bytes are needed. */
+static bool auth_step(struct client *cl)
+{
+	struct evbuffer *in = bufferevent_get_input(cl->c.bev);
+	uint8_t hdr[5], *msg;
+	uint32_t len;
+
+	if (evbuffer_get_length(in) < 5)
+		return false;
+	evbuffer_copyout(in, hdr, 5);
+	len = wire_get_u32(hdr + 1);
+	if (hdr[0] == 'X') {
+		client_close(cl, NULL, "client gave up during authentication");
+		return false;
+	}
+	if (hdr[0] != 'p') {
+		client_close(cl, "08P01",
+			     "expected password response, got message type %d",
+			     hdr[0]);
+		return false;
+	}
+	if (len < 4 || len > AUTH_MSG_MAX) {
+		client_close(cl, "08P01", "invalid password message length %u", len);
+		return false;
+	}
+	if (evbuffer_get_length(in) < (size_t)len + 1)
+		return false;
+	msg = evbuffer_pullup(in, (ssize_t)len + 1);
+	if (!msg) {
+		client_close(cl, "53200", "out of memory");
+		return false;
+	}
+	handle_password(cl, msg + 5, len - 4);
+	if (cl->c.bev)
+		evbuffer_drain(in, (size_t)len + 1);
+	return cl->state == CL_AUTH && !cl->c.closing;
+}
+
+void client_login_input(struct client *cl)
+{
+	for (;;) {
+		if (cl->c.closing)
+			return;
+		if (cl->state == CL_STARTUP) {
+			if (!startup_step(cl))
+				return;
+		} else if (cl->state == CL_AUTH) {
+			if (!auth_step(cl))
+				return;
+		} else {
+			return;
+		}
+	}
+}
+
+/* ---- after authentication ---- */
+
+static void client_auth_done(struct client *cl)
+{
+	struct pgperf *pp = cl->c.pp;
+	struct pool *pool;
+	char err[256];
+
+	if (cl->admin) {
+		bool admin = config_user_listed(pp->cfg->admin_users, cl->user);
+		bool stats = config_user_listed(pp->cfg->stats_users, cl->user);
+
+		if (!admin && !stats) {
+			client_close(cl, "28000",
+				     "user \"%s\" is not allowed to use the admin console",
+				     cl->user);
+			return;
+		}
+		cl->admin_readonly = !admin;
+		client_set_state(cl, CL_ADMIN);
+		clog_info(cl, "login to the admin console");
+		admin_welcome(cl);
+		return;
+	}
+	if (!config_find_db(pp->cfg, cl->database)) {
+		client_close(cl, "3D000", "database \"%s\" does not exist",
+			     cl->database);
+		return;
+	}
+	pool = pool_get(pp, cl->database, cl->user, err, sizeof(err));
+	if (!pool) {
+		client_close(cl, "53200", "%s", err);
+		return;
+	}
+	clog_debug(cl, "login ok");
+	pool_enqueue(pool, cl);
+}

@@ -1,0 +1,914 @@
+/*
+ * config.c -- the ini loader and the table of every [pgperf] key: its type,
+ * default, bounds and whether RELOAD can change it.  Defaults go through the
+ * same parser as user values, so a default can never be invalid.
+ */
+#include "pgperf/config.h"
+
+#include "pgperf/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_MS, CFG_ENUM };
+
+struct cfg_enum {
+	const char *name;
+	int value;
+};
+
+static const struct cfg_enum auth_types[] = {
+	{"trust", AUTH_TRUST}, {"md5", AUTH_MD5},
+	{"scram-sha-256", AUTH_SCRAM}, {NULL, 0}};
+static const struct cfg_enum pool_modes[] = {
+	{"session", POOL_SESSION}, {"transaction", POOL_TRANSACTION}, {NULL, 0}};
+static const struct cfg_enum tls_modes[] = {
+	{"disable", TLS_DISABLE},     {"allow", TLS_ALLOW},
+	{"prefer", TLS_PREFER},	      {"require", TLS_REQUIRE},
+	{"verify-ca", TLS_VERIFY_CA}, {"verify-full", TLS_VERIFY_FULL},
+	{NULL, 0}};
+static const struct cfg_enum log_levels[] = {
+	{"error", LOG_ERROR}, {"warning", LOG_WARNING}, {"info", LOG_INFO},
+	{"debug", LOG_DEBUG}, {"noise", LOG_NOISE},	{NULL, 0}};
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	const char *def;
+	bool reload; /* RELOAD applies it; otherwise only a restart does */
+	long long min, max;
+	const struct cfg_enum *enums;
+};
+
+#define K(name, type, def, reload, min, max, enums)                            \
+	{#name, type, offsetof(struct config, name), def, reload, min, max, enums}
+
+static const struct cfg_key keys[] = {
+	K(listen_addr, CFG_STR, "127.0.0.1", false, 0, 0, NULL),
+	K(listen_port, CFG_INT, "6432", false, 1, 65535, NULL),
+	K(unix_socket_dir, CFG_STR, "", false, 0, 0, NULL),
+	K(auth_type, CFG_ENUM, "scram-sha-256", true, 0, 0, auth_types),
+	K(auth_file, CFG_STR, "", true, 0, 0, NULL),
+	K(admin_users, CFG_STR, "", true, 0, 0, NULL),
+	K(stats_users, CFG_STR, "", true, 0, 0, NULL),
+	K(pool_mode, CFG_ENUM, "session", true, 0, 0, pool_modes),
+	K(default_pool_size, CFG_INT, "20", true, 1, 100000, NULL),
+	K(min_pool_size, CFG_INT, "5", true, 0, 100000, NULL),
+	K(max_client_conn, CFG_INT, "1000", true, 1, 1000000, NULL),
+	K(max_db_connections, CFG_INT, "0", true, 0, 1000000, NULL),
+	K(query_wait_timeout, CFG_MS, "120", true, 0, 0, NULL),
+	K(server_connect_timeout, CFG_MS, "15", true, 1, 0, NULL),
+	K(server_idle_timeout, CFG_MS, "600", true, 0, 0, NULL),
+	K(server_lifetime, CFG_MS, "3600", true, 0, 0, NULL),
+	K(server_check_delay, CFG_MS, "30", true, 0, 0, NULL),
+	K(client_login_timeout, CFG_MS, "60", true, 0, 0, NULL),
+	K(shutdown_timeout, CFG_MS, "0", true, 0, 0, NULL),
+	K(server_reset_query, CFG_STR, "DISCARD ALL", true, 0, 0, NULL),
+	K(server_check_query, CFG_STR, "select 1", true, 0, 0, NULL),
+	K(client_tls_sslmode, CFG_ENUM, "disable", false, 0, 0, tls_modes),
+	K(client_tls_cert_file, CFG_STR, "", false, 0, 0, NULL),
+	K(client_tls_key_file, CFG_STR, "", false, 0, 0, NULL),
+	K(client_tls_ca_file, CFG_STR, "", false, 0, 0, NULL),
+	K(server_tls_sslmode, CFG_ENUM, "prefer", true, 0, 0, tls_modes),
+	K(server_tls_ca_file, CFG_STR, "", true, 0, 0, NULL),
+	K(logfile, CFG_STR, "", true, 0, 0, NULL),
+	K(pidfile, CFG_STR, "", false, 0, 0, NULL),
+	K(log_level, CFG_ENUM, "info", true, 0, 0, log_levels),
+	K(max_packet_size, CFG_INT, "1073741823", true, 1024, 1073741823, NULL),
+};
+
+#undef K
+
+static const char *enum_name(const struct cfg_enum *e, int v)
+{
+	for (; e->name; e++)
+		if (e->value == v)
+			return e->name;
+	return "?";
+}
+
+const char *config_auth_type_name(int t)
+{
+	return enum_name(auth_types, t);
+}
+
+const char *config_pool_mode_name(int m)
+{
+	return enum_name(pool_modes, m);
+}
+
+static const struct cfg_key *find_key(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Parse "1.5", "250ms", "30s", "2min", "1h" into milliseconds. */
+static bool parse_duration_ms(const char *s, int64_t *out)
+{
+	char *end;
+	double v, mult = 1000.0;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || v < 0 || !isfinite(v))
+		return false;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mult = 1000.0;
+	else if (strcmp(end, "ms") == 0)
+		mult = 1.0;
+	else if (strcmp(end, "min") == 0)
+		mult = 60000.0;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000.0;
+	else
+		return false;
+	if (v * mult > 1e15)
+		return false;
+	*out = (int64_t)(v * mult);
+	return true;
+}
+
+static enum pgp_status set_key(struct config *cfg, const struct cfg_key *k,
+			       const char *value, char *err, size_t errlen)
+{
+	char *field = (char *)cfg + k->offset;
+
+	switch (k->type) {
+	case CFG_STR: {
+		char **dst = (char **)(void *)field;
+		char *copy = pgp_strdup(value);
+
+		if (!copy) {
+			snprintf(err, errlen, "out of memory");
+			return PGP_ERR_NOMEM;
+		}
+		pgp_free(*dst);
+		*dst = copy;
+		return PGP_OK;
+	}
+	case CFG_INT: {
+		char *end;
+		long long v;
+
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		if (end == value || *end || errno || v < k->min || v > k->max) {
+			snprintf(err, errlen,
+				 "invalid value \"%s\" for %s: expected an integer from %lld to %lld",
+				 value, k->name, k->min, k->max);
+			return PGP_ERR_CONFIG;
+		}
+		*(int *)(void *)field = (int)v;
+		return PGP_OK;
+	}
+	case CFG_MS: {
+		int64_t ms;
+
+		if (!parse_duration_ms(value, &ms) || ms < k->min) {
+			snprintf(err, errlen,
+				 "invalid value \"%s\" for %s: expected seconds (or a number with ms, s, min or h)",
+				 value, k->name);
+			return PGP_ERR_CONFIG;
+		}
+		*(int64_t *)(void *)field = ms;
+		return PGP_OK;
+	}
+	case CFG_ENUM:
+		for (const struct cfg_enum *e = k->enums; e->name; e++) {
+			if (strcasecmp(e->name, value) == 0) {
+				*(int *)(void *)field = e->value;
+				return PGP_OK;
+			}
+		}
+		{
+			char choices[200] = "";
+
+			for (const struct cfg_enum *e = k->enums; e->name;
+			     e++) {
+				if (choices[0])
+					strncat(choices, ", ",
+						sizeof(choices) - strlen(choices) - 1);
+				strncat(choices, e->name,
+					sizeof(choices) - strlen(choices) - 1);
+			}
+			snprintf(err, errlen,
+				 "invalid value \"%s\" for %s: expected one of %s",
+				 value, k->name, choices);
+		}
+		return PGP_ERR_CONFIG;
+	}
+	return PGP_ERR_CONFIG;
+}
+
+enum pgp_status config_set(struct config *cfg, const char *key,
+			   const char *value, char *err, size_t errlen)
+{
+	const struct cfg_key *k = find_key(key);
+
+	if (!k) {
+		snprintf(err, errlen, "unknown key \"%s\" in section [pgperf]",
+			 key);
+		return PGP_ERR_CONFIG;
+	}
+	return set_key(cfg, k, value, err, errlen);
+}
+
+struct config *config_new_defaults(void)
+{
+	struct config *cfg = pgp_calloc(1, sizeof(*cfg));
+	char err[256];
+
+	if (!cfg)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (set_key(cfg, &keys[i], keys[i].def, err, sizeof(err)) !=
+		    PGP_OK) {
+			config_free(cfg);
+			return NULL;
+		}
+	}
+	return cfg;
+}
+
+static void db_def_free(struct db_def *d)
+{
+	pgp_free(d->name);
+	pgp_free(d->connstr);
+	pgp_free(d->host);
+	pgp_free(d->dbname);
+	pgp_free(d->user);
+	if (d->password)
+		memset(d->password, 0, strlen(d->password));
+	pgp_free(d->password);
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (keys[i].type == CFG_STR)
+			pgp_free(*(char **)(void *)((char *)cfg + keys[i].offset));
+	for (int i = 0; i < cfg->ndbs; i++)
+		db_def_free(&cfg->dbs[i]);
+	pgp_free(cfg->dbs);
+	userlist_free(&cfg->users);
+	pgp_free(cfg->path);
+	pgp_free(cfg);
+}
+
+/*
+ * Parse a libpq-style "key=value key='quoted value'" string, calling `fn` for
+ * each pair.  Returns false with a reason in err.
+ */
+static bool parse_connstr(const char *s,
+			  bool (*fn)(void *arg, const char *k, const char *v,
+				     char *err, size_t errlen),
+			  void *arg, char *err, size_t errlen)
+{
+	char key[64], val[1024];
+
+	for (;;) {
+		size_t kn = 0, vn = 0;
+
+		while (isspace((unsigned char)*s))
+			s++;
+		if (!*s)
+			return true;
+		while (*s && *s != '=' && !isspace((unsigned char)*s)) {
+			if (kn + 1 >= sizeof(key)) {
+				snprintf(err, errlen, "connection key too long");
+				return false;
+			}
+			key[kn++] = *s++;
+		}
+		key[kn] = '\0';
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s != '=') {
+			snprintf(err, errlen, "missing \"=\" after \"%s\"", key);
+			return false;
+		}
+		s++;
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s == '\'') {
+			s++;
+			for (;;) {
+				if (!*s) {
+					snprintf(err, errlen,
+						 "unterminated quoted value for \"%s\"",
+						 key);
+					return false;
+				}
+				if (*s == '\'')
+					break;
+				if (*s == '\\' && s[1])
+					s++;
+				if (vn + 1 >= sizeof(val)) {
+					snprintf(err, errlen, "value too long");
+					return false;
+				}
+				val[vn++] = *s++;
+			}
+			s++;
+		} else {
+			while (*s && !isspace((unsigned char)*s)) {
+				if (*s == '\\' && s[1])
+					s++;
+				if (vn + 1 >= sizeof(val)) {
+					snprintf(err, errlen, "value too long");
+					return false;
+				}
+				val[vn++] = *s++;
+			}
+		}
+		val[vn] = '\0';
+		if (!fn(arg, key, val, err, errlen))
+			return false;
+	}
+}
+
+static bool set_str(char **dst, const char *v, char *err, size_t errlen)
+{
+	char *c = pgp_strdup(v);
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	pgp_free(*dst);
+	*dst = c;
+	return true;
+}
+
+static bool parse_small_int(const char *v, long min, long max, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (end == v || *end || errno || n < min || n > max)
+		return false;
+	*out = (int)n;
+	return true;
+}
+
+static bool db_param(void *arg, const char *k, const char *v, char *err,
+		     size_t errlen)
+{
+	struct db_def *d = arg;
+
+	if (strcmp(k, "host") == 0)
+		return set_str(&d->host, v, err, errlen);
+	if (strcmp(k, "dbname") == 0)
+		return set_str(&d->dbname, v, err, errlen);
+	if (strcmp(k, "user") == 0)
+		return set_str(&d->user, v, err, errlen);
+	if (strcmp(k, "password") == 0)
+		return set_str(&d->password, v, err, errlen);
+	if (strcmp(k, "port") == 0) {
+		if (!parse_small_int(v, 1, 65535, &d->port))
+			goto bad;
+		return true;
+	}
+	if (strcmp(k, "pool_size") == 0) {
+		if (!parse_small_int(v, 1, 100000, &d->pool_size))
+			goto bad;
+		return true;
+	}
+	if (strcmp(k, "min_pool_size") == 0) {
+		if (!parse_small_int(v, 0, 100000, &d->min_pool_size))
+			goto bad;
+		return true;
+	}
+	if (strcmp(k, "pool_mode") == 0) {
+		for (const struct cfg_enum *e = pool_modes; e->name; e++) {
+			if (strcmp(e->name, v) == 0) {
+				d->pool_mode = e->value;
+				return true;
+			}
+		}
+		goto bad;
+	}
+	snprintf(err, errlen,
+		 "unknown connection parameter \"%s\" (known: host, port, dbname, user, password, pool_size, min_pool_size, pool_mode)",
+		 k);
+	return false;
+bad:
+	snprintf(err, errlen, "invalid value for connection parameter \"%s\"",
+		 k);
+	return false;
+}
+
+/* The connection string as shown by SHOW DATABASES: password masked. */
+static char *mask_password(const char *connstr)
+{
+	const char *p = strstr(connstr, "password");
+
+	if (!p)
+		return pgp_strdup(connstr);
+	return pgp_strndup(connstr, (size_t)(p - connstr));
+}
+
+enum pgp_status config_add_db(struct config *cfg, const char *name,
+			      const char *connstr, char *err, size_t errlen)
+{
+	struct db_def d, *grown;
+
+	memset(&d, 0, sizeof(d));
+	d.port = 5432;
+	d.pool_size = -1;
+	d.min_pool_size = -1;
+	d.pool_mode = -1;
+	if (!*name || strlen(name) > 63) {
+		snprintf(err, errlen, "invalid database name \"%s\"", name);
+		return PGP_ERR_CONFIG;
+	}
+	if (strcmp(name, "pgperf") == 0) {
+		snprintf(err, errlen,
+			 "database name \"pgperf\" is reserved for the admin console");
+		return PGP_ERR_CONFIG;
+	}
+	for (int i = 0; i < cfg->ndbs; i++) {
+		if (strcmp(cfg->dbs[i].name, name) == 0) {
+			snprintf(err, errlen, "database \"%s\" defined twice",
+				 name);
+			return PGP_ERR_CONFIG;
+		}
+	}
+	if (!parse_connstr(connstr, db_param, &d, err, errlen))
+		goto fail;
+	if (!d.host && !set_str(&d.host, "127.0.0.1", err, errlen))
+		goto fail;
+	d.name = pgp_strdup(name);
+	d.connstr = mask_password(connstr);
+	grown = pgp_realloc(cfg->dbs, sizeof(*grown) * (size_t)(cfg->ndbs + 1));
+	if (!d.name || !d.connstr || !grown) {
+		if (grown)
+			cfg->dbs = grown;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	cfg->dbs = grown;
+	cfg->dbs[cfg->ndbs++] = d;
+	return PGP_OK;
+fail:
+	db_def_free(&d);
+	return PGP_ERR_CONFIG;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+enum pgp_status config_parse(struct config *cfg, const char *name,
+			     const char *text, char *err, size_t errlen)
+{
+	enum { SEC_NONE, SEC_PGPERF, SEC_DATABASES } sec = SEC_NONE;
+	char *copy = pgp_strdup(text), *line, *next;
+	int lineno = 0;
+	char sub[512];
+	enum pgp_status st = PGP_OK;
+
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return PGP_ERR_NOMEM;
+	}
+	for (line = copy; line && st == PGP_OK; line = next) {
+		char *p, *eq, *key, *val;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		p = trim(line);
+		if (!*p || *p == ';' || *p == '#')
+			continue;
+		if (*p == '[') {
+			char *close = strchr(p, ']');
+
+			if (!close || close[1]) {
+				snprintf(err, errlen, "%s:%d: malformed section header",
+					 name, lineno);
+				st = PGP_ERR_CONFIG;
+				break;
+			}
+			*close = '\0';
+			p = trim(p + 1);
+			if (strcmp(p, "pgperf") == 0) {
+				sec = SEC_PGPERF;
+			} else if (strcmp(p, "databases") == 0) {
+				sec = SEC_DATABASES;
+			} else {
+				snprintf(err, errlen,
+					 "%s:%d: unknown section [%s] (known: [pgperf], [databases])",
+					 name, lineno, p);
+				st = PGP_ERR_CONFIG;
+			}
+			continue;
+		}
+		eq = strchr(p, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%d: expected \"key = value\"",
+				 name, lineno);
+			st = PGP_ERR_CONFIG;
+			break;
+		}
+		*eq = '\0';
+		key = trim(p);
+		val = trim(eq + 1);
+		switch (sec) {
+		case SEC_NONE:
+			snprintf(err, errlen,
+				 "%s:%d: key \"%s\" outside of any section",
+				 name, lineno, key);
+			st = PGP_ERR_CONFIG;
+			break;
+		case SEC_PGPERF:
+			if (config_set(cfg, key, val, sub, sizeof(sub)) != PGP_OK) {
+				snprintf(err, errlen, "%s:%d: %s", name, lineno,
+					 sub);
+				st = PGP_ERR_CONFIG;
+			}
+			break;
+		case SEC_DATABASES:
+			if (config_add_db(cfg, key, val, sub, sizeof(sub)) !=
+			    PGP_OK) {
+				snprintf(err, errlen, "%s:%d: database \"%s\": %s",
+					 name, lineno, key, sub);
+				st = PGP_ERR_CONFIG;
+			}
+			break;
+		}
+	}
+	pgp_free(copy);
+	return st;
+}
+
+enum pgp_status config_parse_file(struct config *cfg, const char *path,
+				  char *err, size_t errlen)
+{
+	FILE *f;
+	char *text;
+	long size;
+	enum pgp_status st;
+
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return PGP_ERR_CONFIG;
+	}
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	if (size < 0 || size > 16 * 1024 * 1024 ||
+	    !(text = pgp_malloc((size_t)size + 1))) {
+		fclose(f);
+		snprintf(err, errlen, "%s: cannot read", path);
+		return PGP_ERR_CONFIG;
+	}
+	size = (long)fread(text, 1, (size_t)size, f);
+	text[size] = '\0';
+	fclose(f);
+	if (!cfg->path)
+		cfg->path = pgp_strdup(path);
+	st = config_parse(cfg, path, text, err, errlen);
+	pgp_free(text);
+	return st;
+}
+
+enum pgp_status config_load_file(const char *path, struct config **out,
+				 char *err, size_t errlen)
+{
+	struct config *cfg = config_new_defaults();
+	enum pgp_status st;
+
+	*out = NULL;
+	if (!cfg) {
+		snprintf(err, errlen, "out of memory");
+		return PGP_ERR_NOMEM;
+	}
+	st = config_parse_file(cfg, path, err, errlen);
+	if (st == PGP_OK)
+		st = config_finish(cfg, err, errlen);
+	if (st != PGP_OK) {
+		config_free(cfg);
+		return st;
+	}
+	*out = cfg;
+	return PGP_OK;
+}
+
+/* Decode %XX escapes of a URL component into dst (same size or larger). */
+static bool url_decode(const char *s, size_t n, char *dst, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (ch == '%') {
+			unsigned int v;
+
+			if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+			    !isxdigit((unsigned char)s[i + 2]) ||
+			    sscanf(s + i + 1, "%2x", &v) != 1)
+				return false;
+			ch = (char)v;
+			i += 2;
+		}
+		if (o + 1 >= cap)
+			return false;
+		dst[o++] = ch;
+	}
+	dst[o] = '\0';
+	return true;
+}
+
+enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
+				      char *err, size_t errlen)
+{
+	const char *p, *at, *slash, *hostend, *q;
+	char user[128] = "", pass[256] = "", host[256] = "", db[128] = "";
+	char port[16] = "5432", conn[1024];
+	struct auth_user *u;
+
+	if (strncmp(url, "postgresql://", 13) == 0)
+		p = url + 13;
+	else if (strncmp(url, "postgres://", 11) == 0)
+		p = url + 11;
+	else {
+		snprintf(err, errlen,
+			 "--upstream must be a postgresql:// URL");
+		return PGP_ERR_CONFIG;
+	}
+	slash = strchr(p, '/');
+	q = strchr(p, '?');
+	if (!slash || (q && q < slash))
+		slash = q ? q : p + strlen(p);
+	at = memchr(p, '@', (size_t)(slash - p));
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+
+		if (!url_decode(p, (size_t)((colon ? colon : at) - p), user,
+				sizeof(user)) ||
+		    (colon && !url_decode(colon + 1, (size_t)(at - colon - 1),
+					  pass, sizeof(pass)))) {
+			snprintf(err, errlen, "--upstream: bad user or password");
+			return PGP_ERR_CONFIG;
+		}
+		p = at + 1;
+	}
+	hostend = p;
+	while (hostend < slash && *hostend != ':')
+		hostend++;
+	if (!url_decode(p, (size_t)(hostend - p), host, sizeof(host))) {
+		snprintf(err, errlen, "--upstream: bad host");
+		return PGP_ERR_CONFIG;
+	}
+	if (*hostend == ':') {
+		size_t n = (size_t)(slash - hostend - 1);
+
+		if (n == 0 || n >= sizeof(port)) {
+			snprintf(err, errlen, "--upstream: bad port");
+			return PGP_ERR_CONFIG;
+		}
+		memcpy(port, hostend + 1, n);
+		port[n] = '\0';
+	}
+	if (*slash == '/') {
+		const char *dend = strchr(slash + 1, '?');
+		size_t n = dend ? (size_t)(dend - slash - 1) : strlen(slash + 1);
+
+		if (!url_decode(slash + 1, n, db, sizeof(db))) {
+			snprintf(err, errlen, "--upstream: bad database name");
+			return PGP_ERR_CONFIG;
+		}
+	}
+	if (!host[0])
+		strcpy(host, "127.0.0.1");
+	if (!user[0]) {
+		snprintf(err, errlen, "--upstream: the URL must name a user");
+		return PGP_ERR_CONFIG;
+	}
+	if (!db[0])
+		snprintf(db, sizeof(db), "%s", user);
+	snprintf(conn, sizeof(conn), "host='%s' port=%s dbname='%s'", host, port,
+		 db);
+	if (!config_find_db(cfg, db) &&
+	    config_add_db(cfg, db, conn, err, errlen) != PGP_OK)
+		return PGP_ERR_CONFIG;
+	snprintf(conn, sizeof(conn), "host='%s' port=%s", host, port);
+	if (!(cfg->ndbs > 0 && config_find_db(cfg, "*") &&
+	      strcmp(config_find_db(cfg, "*")->name, "*") == 0) &&
+	    config_add_db(cfg, "*", conn, err, errlen) != PGP_OK)
+		return PGP_ERR_CONFIG;
+	/* the URL's user is the one user clients log in with */
+	if (!userlist_find(&cfg->users, user)) {
+		u = pgp_realloc(cfg->users.users,
+				sizeof(*u) * (size_t)(cfg->users.n + 1));
+		if (!u) {
+			snprintf(err, errlen, "out of memory");
+			return PGP_ERR_NOMEM;
+		}
+		cfg->users.users = u;
+		u[cfg->users.n].name = pgp_strdup(user);
+		u[cfg->users.n].secret = pgp_strdup(pass);
+		if (!u[cfg->users.n].name || !u[cfg->users.n].secret) {
+			snprintf(err, errlen, "out of memory");
+			return PGP_ERR_NOMEM;
+		}
+		u[cfg->users.n].kind = secret_classify(pass);
+		cfg->users.n++;
+	}
+	if (!pass[0])
+		cfg->auth_type = AUTH_TRUST;
+	memset(pass, 0, sizeof(pass));
+	return PGP_OK;
+}
+
+enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
+{
+	struct stat stbuf;
+
+	if (cfg->min_pool_size > cfg->default_pool_size) {
+		snprintf(err, errlen,
+			 "%s: min_pool_size (%d) is larger than default_pool_size (%d)",
+			 cfg->path ? cfg->path : "config", cfg->min_pool_size,
+			 cfg->default_pool_size);
+		return PGP_ERR_CONFIG;
+	}
+	if (cfg->client_tls_sslmode != TLS_DISABLE &&
+	    (!*cfg->client_tls_cert_file || !*cfg->client_tls_key_file)) {
+		snprintf(err, errlen,
+			 "%s: client_tls_sslmode needs client_tls_cert_file and client_tls_key_file",
+			 cfg->path ? cfg->path : "config");
+		return PGP_ERR_CONFIG;
+	}
+	if (cfg->server_tls_sslmode >= TLS_VERIFY_CA && !*cfg->server_tls_ca_file) {
+		snprintf(err, errlen,
+			 "%s: server_tls_sslmode %s needs server_tls_ca_file",
+			 cfg->path ? cfg->path : "config",
+			 enum_name(tls_modes, cfg->server_tls_sslmode));
+		return PGP_ERR_CONFIG;
+	}
+	if (*cfg->auth_file) {
+		struct userlist ul;
+
+		if (userlist_load(cfg->auth_file, &ul, err, errlen) != PGP_OK)
+			return PGP_ERR_CONFIG;
+		if (stat(cfg->auth_file, &stbuf) == 0 &&
+		    (stbuf.st_mode & (S_IRWXG | S_IRWXO)))
+			log_warning("auth_file %s is readable by group or others; chmod 600 it",
+				    cfg->auth_file);
+		/* entries from --upstream stay, the file's come after */
+		for (int i = 0; i < ul.n; i++) {
+			struct auth_user *g;
+
+			if (userlist_find(&cfg->users, ul.users[i].name))
+				continue;
+			g = pgp_realloc(cfg->users.users,
+					sizeof(*g) * (size_t)(cfg->users.n + 1));
+			if (!g) {
+				userlist_free(&ul);
+				snprintf(err, errlen, "out of memory");
+				return PGP_ERR_NOMEM;
+			}
+			cfg->users.users = g;
+			g[cfg->users.n++] = ul.users[i];
+			ul.users[i].name = pgp_strdup("");
+			ul.users[i].secret = pgp_strdup("");
+		}
+		userlist_free(&ul);
+	} else if (cfg->auth_type != AUTH_TRUST && cfg->users.n == 0) {
+		snprintf(err, errlen,
+			 "%s: auth_type %s needs an auth_file",
+			 cfg->path ? cfg->path : "config",
+			 enum_name(auth_types, cfg->auth_type));
+		return PGP_ERR_CONFIG;
+	}
+	return PGP_OK;
+}
+
+const struct db_def *config_find_db(const struct config *cfg, const char *name)
+{
+	const struct db_def *star = NULL;
+
+	for (int i = 0; i < cfg->ndbs; i++) {
+		if (strcmp(cfg->dbs[i].name, name) == 0)
+			return &cfg->dbs[i];
+		if (strcmp(cfg->dbs[i].name, "*") == 0)
+			star = &cfg->dbs[i];
+	}
+	return star;
+}
+
+bool config_user_listed(const char *list, const char *user)
+{
+	size_t ulen = strlen(user);
+	const char *p = list;
+
+	while (p && *p) {
+		const char *end;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p;
+		while (*end && *end != ',' && *end != ' ')
+			end++;
+		if ((size_t)(end - p) == ulen && strncmp(p, user, ulen) == 0)
+			return true;
+		p = end;
+	}
+	return false;
+}
+
+static void format_value(const struct config *cfg, const struct cfg_key *k,
+			 char *buf, size_t len)
+{
+	const char *field = (const char *)cfg + k->offset;
+
+	switch (k->type) {
+	case CFG_STR:
+		snprintf(buf, len, "%s", *(char *const *)(const void *)field);
+		break;
+	case CFG_INT:
+		snprintf(buf, len, "%d", *(const int *)(const void *)field);
+		break;
+	case CFG_MS: {
+		int64_t ms = *(const int64_t *)(const void *)field;
+
+		if (ms % 1000 == 0)
+			snprintf(buf, len, "%lld", (long long)(ms / 1000));
+		else
+			snprintf(buf, len, "%lldms", (long long)ms);
+		break;
+	}
+	case CFG_ENUM:
+		snprintf(buf, len, "%s",
+			 enum_name(k->enums, *(const int *)(const void *)field));
+		break;
+	}
+}
+
+void config_show(const struct config *cfg, config_show_fn fn, void *arg)
+{
+	char val[1024];
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		format_value(cfg, &keys[i], val, sizeof(val));
+		fn(arg, keys[i].name, val, keys[i].def, keys[i].reload);
+	}
+}
+
+bool config_needs_restart(const struct config *a, const struct config *b,
+			  const char **key)
+{
+	char va[1024], vb[1024];
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (keys[i].reload)
+			continue;
+		format_value(a, &keys[i], va, sizeof(va));
+		format_value(b, &keys[i], vb, sizeof(vb));
+		if (strcmp(va, vb) != 0) {
+			*key = keys[i].name;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool config_copy_key(struct config *dst, const struct config *src,
+		     const char *key)
+{
+	const struct cfg_key *k = find_key(key);
+	char val[1024], err[256];
+
+	if (!k)
+		return false;
+	format_value(src, k, val, sizeof(val));
+	return set_key(dst, k, val, err, sizeof(err)) == PGP_OK;
+}

@@ -1,0 +1,926 @@
+/*
+ * server.c -- connections to PostgreSQL: connect (optionally TLS), log in
+ * with md5 or SCRAM-SHA-256, apply a client's startup parameters, relay
+ * replies to the client, and reset or check the connection between clients.
+ *
+ * While a server is linked and active, replies stream through like client
+ * messages do; only ReadyForQuery, ParameterStatus and ErrorResponse are
+ * read whole, to track the transaction state, reported parameters and
+ * fatal errors.  In every other state pgperf itself consumes the replies.
+ */
+#include "pgperf/server.h"
+
+#include "pgperf/auth.h"
+#include "pgperf/client.h"
+#include "pgperf/conn.h"
+#include "pgperf/daemon.h"
+#include "pgperf/log.h"
+#include "pgperf/pool.h"
+#include "pgperf/tls.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+/* Replies pgperf reads whole in its own states are small. */
+#define SERVER_OWN_MSG_MAX (1024 * 1024)
+/* Messages read whole while relaying (ErrorResponse) stream past this. */
+#define SERVER_INSPECT_MAX (64 * 1024)
+
+static const char *const server_state_names[] = {
+	[SV_CONNECTING] = "login", [SV_TLS_WAIT] = "login",
+	[SV_LOGIN] = "login",	   [SV_IDLE] = "idle",
+	[SV_SETUP] = "active",	   [SV_ACTIVE] = "active",
+	[SV_RESET] = "tested",	   [SV_CHECK] = "tested",
+	[SV_CLOSING] = "closing",
+};
+
+const char *server_state_name(enum server_state st)
+{
+	return server_state_names[st];
+}
+
+static struct list *server_list_for(struct server *sv, enum server_state st)
+{
+	struct pool *p = sv->pool;
+
+	switch (st) {
+	case SV_CONNECTING:
+	case SV_TLS_WAIT:
+	case SV_LOGIN:
+		return &p->login_servers;
+	case SV_IDLE:
+		return &p->idle_servers;
+	case SV_SETUP:
+	case SV_ACTIVE:
+		return &p->active_servers;
+	case SV_RESET:
+	case SV_CHECK:
+		return &p->tested_servers;
+	case SV_CLOSING:
+		return &p->pp->reap_servers;
+	}
+	return NULL;
+}
+
+void server_set_state(struct server *sv, enum server_state st)
+{
+	if (sv->state == SV_CLOSING && st != SV_CLOSING) {
+		log_error("%s: illegal state change %d -> %d", sv->c.label,
+			  sv->state, st);
+		return;
+	}
+	list_del(&sv->node);
+	list_append(server_list_for(sv, st), &sv->node);
+	sv->state = st;
+	sv->state_since_us = pgp_now_us();
+	if (st == SV_IDLE)
+		sv->idle_since_us = sv->state_since_us;
+}
+
+static void server_read_cb(struct bufferevent *bev, void *arg);
+static void server_write_cb(struct bufferevent *bev, void *arg);
+static void server_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void server_install_callbacks(struct server *sv)
+{
+	bufferevent_setcb(sv->c.bev, server_read_cb, server_write_cb,
+			  server_event_cb, sv);
+	bufferevent_enable(sv->c.bev, EV_READ | EV_WRITE);
+}
+
+static void server_update_label(struct server *sv)
+{
+	const struct pool_target *t = &sv->pool->target;
+
+	snprintf(sv->c.label, sizeof(sv->c.label), "S-%llu %s/%s@%s:%d%s",
+		 (unsigned long long)sv->c.id, t->dbname, t->user, t->host,
+		 t->port, sv->c.tls ? " (tls)" : "");
+}
+
+struct server *server_connect(struct pool *pool)
+{
+	struct pgperf *pp = pool->pp;
+	const struct pool_target *t = &pool->target;
+	struct server *sv = pgp_calloc(1, sizeof(*sv));
+	struct bufferevent *bev;
+	int rc;
+
+	if (!sv)
+		return NULL;
+	bev = bufferevent_socket_new(pp->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		pgp_free(sv);
+		return NULL;
+	}
+	conn_init(&sv->c, pp, bev);
+	sv->pool = pool;
+	sv->created_us = pgp_now_us();
+	sv->tx_status = 'I';
+	list_init(&sv->node);
+	sv->state = SV_CONNECTING;
+	list_append(&pool->login_servers, &sv->node);
+	sv->state_since_us = sv->created_us;
+	server_update_label(sv);
+	snprintf(sv->c.addr, sizeof(sv->c.addr), "%s", t->host);
+	sv->c.port = t->port;
+	server_install_callbacks(sv);
+
+	if (t->host[0] == '/') {
+		struct sockaddr_un un;
+
+		memset(&un, 0, sizeof(un));
+		un.sun_family = AF_UNIX;
+		snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.%d",
+			 t->host, t->port);
+		rc = bufferevent_socket_connect(bev, (struct sockaddr *)&un,
+						sizeof(un));
+	} else {
+		struct evutil_addrinfo hints, *res = NULL;
+		char portbuf[16];
+		int gai;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		snprintf(portbuf, sizeof(portbuf), "%d", t->port);
+		/* host names resolve synchronously; use addresses in production */
+		gai = evutil_getaddrinfo(t->host, portbuf, &hints, &res);
+		if (gai != 0 || !res) {
+			char msg[300];
+
+			snprintf(msg, sizeof(msg),
+				 "could not translate host name \"%s\" to address: %s",
+				 t->host, evutil_gai_strerror(gai));
+			pool_login_failed(pool, "08001", msg);
+			server_close(sv, "%s", msg);
+			return NULL;
+		}
+		rc = bufferevent_socket_connect(bev, res->ai_addr,
+						(int)res->ai_addrlen);
+		evutil_freeaddrinfo(res);
+	}
+	if (rc != 0) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "could not connect to server at %s:%d: %s",
+			 t->host, t->port, strerror(errno));
+		pool_login_failed(pool, "08006", msg);
+		server_close(sv, "%s", msg);
+		return NULL;
+	}
+	clog_debug(sv, "connecting");
+	return sv;
+}
+
+void server_close(struct server *sv, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	struct client *cl = sv->client;
+
+	if (sv->state == SV_CLOSING)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clog_debug(sv, "closing: %s", msg);
+	if (cl) {
+		sv->client = NULL;
+		cl->server = NULL;
+		if (sv->got_fatal)
+			client_close(cl, NULL, "server sent a fatal error");
+		else
+			client_close(cl, "08006",
+				     "server connection closed unexpectedly: %s", msg);
+	}
+	/* a healthy server gets a Terminate so its backend exits cleanly */
+	if (sv->c.bev && sv->state != SV_CONNECTING && sv->state != SV_TLS_WAIT &&
+	    !sv->got_fatal && !sv->c.dead) {
+		static const uint8_t terminate[5] = {'X', 0, 0, 0, 4};
+
+		bufferevent_write(sv->c.bev, terminate, sizeof(terminate));
+	}
+	server_set_state(sv, SV_CLOSING);
+	sv->c.closing = true;
+	sv->c.close_deadline_us = pgp_now_us() + 1000000;
+	if (sv->c.bev)
+		bufferevent_disable(sv->c.bev, EV_READ);
+	sv->pool->dispatch_pending = true;
+	daemon_schedule_reap(sv->c.pp);
+}
+
+void server_free(struct server *sv)
+{
+	list_del(&sv->node);
+	if (sv->c.bev)
+		bufferevent_free(sv->c.bev);
+	kv_free(&sv->params);
+	scram_client_free(&sv->scram);
+	pgp_free(sv);
+}
+
+/* ---- login ---- */
+
+static void server_send_startup(struct server *sv)
+{
+	const struct pool_target *t = &sv->pool->target;
+	struct startup_param params[2] = {{"user", t->user},
+					  {"database", t->dbname}};
+	struct wbuf b;
+
+	wb_init(&b);
+	wire_build_startup(&b, params, 2);
+	if (!conn_send(&sv->c, &b)) {
+		wb_free(&b);
+		server_close(sv, "cannot send startup packet");
+		return;
+	}
+	wb_free(&b);
+	server_set_state(sv, SV_LOGIN);
+}
+
+static void login_failed(struct server *sv, const char *sqlstate,
+			 const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+static void login_failed(struct server *sv, const char *sqlstate,
+			 const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	clog_warning(sv, "login failed: %s", msg);
+	pool_login_failed(sv->pool, sqlstate, msg);
+	sv->got_fatal = true; /* no Terminate after a failed login */
+	server_close(sv, "login failed");
+}
+
+static void send_password(struct server *sv, const void *p, size_t len)
+{
+	struct wbuf b;
+
+	wb_init(&b);
+	wire_build_password(&b, p, len);
+	if (!conn_send(&sv->c, &b))
+		login_failed(sv, "53200", "out of memory");
+	wb_free(&b);
+}
+
+/* Answer an Authentication* request from the server. */
+static void handle_auth_request(struct server *sv, const uint8_t *body,
+				size_t len)
+{
+	const struct pool_target *t = &sv->pool->target;
+	const char *pw = t->password;
+	bool pw_is_md5 = pw && secret_classify(pw) == SECRET_MD5;
+	struct wcursor c;
+	uint32_t code;
+
+	wc_init(&c, body, len);
+	if (!wc_u32(&c, &code)) {
+		login_failed(sv, "08P01", "malformed authentication request");
+		return;
+	}
+	switch (code) {
+	case WIRE_AUTH_OK:
+		scram_client_free(&sv->scram);
+		return;
+	case WIRE_AUTH_CLEARTEXT:
+		if (!pw || pw_is_md5) {
+			login_failed(sv, "28P01",
+				     "server asked for a cleartext password and pgperf has none for user \"%s\"",
+				     t->user);
+			return;
+		}
+		send_password(sv, pw, strlen(pw) + 1);
+		return;
+	case WIRE_AUTH_MD5: {
+		const uint8_t *salt;
+		char hash[36], resp[36];
+
+		if (!wc_bytes(&c, 4, &salt)) {
+			login_failed(sv, "08P01", "malformed md5 request");
+			return;
+		}
+		if (!pw) {
+			login_failed(sv, "28P01",
+				     "server asked for a password and pgperf has none for user \"%s\"",
+				     t->user);
+			return;
+		}
+		if (pw_is_md5)
+			memcpy(hash, pw, 36);
+		else
+			md5_password_hash(t->user, pw, hash);
+		md5_salted_response(hash, salt, resp);
+		send_password(sv, resp, 36);
+		memset(hash, 0, sizeof(hash));
+		return;
+	}
+	case WIRE_AUTH_SASL: {
+		bool found = false;
+		char *first = NULL;
+		struct wbuf b;
+
+		/* a list of mechanism names ending with an empty one */
+		for (;;) {
+			const char *mech;
+			size_t mlen;
+
+			if (!wc_cstr(&c, &mech, &mlen)) {
+				login_failed(sv, "08P01", "malformed SASL request");
+				return;
+			}
+			if (mlen == 0)
+				break;
+			if (strcmp(mech, SCRAM_MECHANISM) == 0)
+				found = true;
+		}
+		if (!found) {
+			login_failed(sv, "28000",
+				     "server offers no SASL mechanism pgperf supports");
+			return;
+		}
+		if (!pw || pw_is_md5) {
+			login_failed(sv, "28P01",
+				     "server asked for SCRAM and pgperf has no plain password for user \"%s\"",
+				     t->user);
+			return;
+		}
+		scram_client_free(&sv->scram);
+		if (!scram_client_init(&sv->scram, pw) ||
+		    scram_client_first(&sv->scram, "", NULL, &first) != PGP_OK) {
+			login_failed(sv, "53200", "out of memory");
+			return;
+		}
+		wb_init(&b);
+		{
+			size_t start = wb_begin(&b, 'p');
+
+			wb_cstr(&b, SCRAM_MECHANISM);
+			wb_u32(&b, (uint32_t)strlen(first));
+			wb_bytes(&b, first, strlen(first));
+			wb_end(&b, start);
+		}
+		pgp_free(first);
+		if (!conn_send(&sv->c, &b))
+			login_failed(sv, "53200", "out of memory");
+		wb_free(&b);
+		return;
+	}
+	case WIRE_AUTH_SASL_CONTINUE: {
+		char *final = NULL;
+
+		if (scram_client_final(&sv->scram, (const char *)body + 4,
+				       len - 4, &final) != PGP_OK) {
+			login_failed(sv, "08P01", "malformed SCRAM message from server");
+			return;
+		}
+		send_password(sv, final, strlen(final));
+		pgp_free(final);
+		return;
+	}
+	case WIRE_AUTH_SASL_FINAL:
+		if (scram_client_verify(&sv->scram, (const char *)body + 4,
+					len - 4) != PGP_OK) {
+			login_failed(sv, "28000",
+				     "server's SCRAM signature is wrong: not the expected server");
+			return;
+		}
+		return;
+	default:
+		login_failed(sv, "28000",
+			     "server asked for an unsupported authentication method (%u)",
+			     code);
+		return;
+	}
+}
+
+/* ---- linking to a client ---- */
+
+/*
+ * Apply the client's startup parameters that differ from the server's
+ * through set_config() in one extended-protocol batch: parameters travel as
+ * values, so nothing needs quoting.
+ */
+void server_link(struct server *sv, struct client *cl)
+{
+	static const char set_sql[] = "SELECT pg_catalog.set_config($1, $2, false)";
+	struct wbuf b;
+	int nset = 0;
+	int64_t now = pgp_now_us();
+
+	sv->client = cl;
+	cl->server = sv;
+	sv->request_us = conn_wall_us();
+	sv->pool->total_wait_us += (uint64_t)(now - cl->wait_start_us);
+	client_set_state(cl, CL_SETUP);
+	wb_init(&b);
+	for (int i = 0; i < cl->params.n; i++) {
+		const struct kv *p = &cl->params.items[i];
+		const char *cur = kv_get(&sv->params, p->name);
+		size_t start;
+
+		if (cur && strcmp(cur, p->value) == 0)
+			continue;
+		if (nset++ == 0) {
+			start = wb_begin(&b, 'P');
+			wb_cstr(&b, "");
+			wb_cstr(&b, set_sql);
+			wb_u16(&b, 0);
+			wb_end(&b, start);
+		}
+		start = wb_begin(&b, 'B');
+		wb_cstr(&b, "");
+		wb_cstr(&b, "");
+		wb_u16(&b, 0);
+		wb_u16(&b, 2);
+		wb_u32(&b, (uint32_t)strlen(p->name));
+		wb_bytes(&b, p->name, strlen(p->name));
+		wb_u32(&b, (uint32_t)strlen(p->value));
+		wb_bytes(&b, p->value, strlen(p->value));
+		wb_u16(&b, 0);
+		wb_end(&b, start);
+		start = wb_begin(&b, 'E');
+		wb_cstr(&b, "");
+		wb_u32(&b, 0);
+		wb_end(&b, start);
+	}
+	if (nset == 0) {
+		wb_free(&b);
+		client_welcome(cl);
+		return;
+	}
+	{
+		size_t start = wb_begin(&b, 'S');
+
+		wb_end(&b, start);
+	}
+	sv->err_sqlstate[0] = '\0';
+	sv->rfq_pending = 1;
+	server_set_state(sv, SV_SETUP);
+	if (!conn_send(&sv->c, &b))
+		server_close(sv, "cannot send parameters");
+	wb_free(&b);
+}
+
+/* Queue simple queries pgperf runs on its own account. */
+static bool send_own_queries(struct server *sv, const char *const *sql, int n)
+{
+	struct wbuf b;
+	bool ok;
+
+	wb_init(&b);
+	for (int i = 0; i < n; i++)
+		wire_build_query(&b, sql[i]);
+	ok = conn_send(&sv->c, &b);
+	wb_free(&b);
+	sv->rfq_pending = n;
+	sv->err_sqlstate[0] = '\0';
+	return ok;
+}
+
+void server_release(struct server *sv)
+{
+	struct pgperf *pp = sv->c.pp;
+	const char *sql[2];
+	int n = 0;
+	int64_t lifetime = pp->cfg->server_lifetime;
+
+	sv->client = NULL;
+	if (sv->state == SV_CLOSING)
+		return;
+	if (sv->state != SV_ACTIVE || sv->rfq_pending > 0 || sv->unsynced ||
+	    sv->c.fwd_remaining || sv->got_fatal ||
+	    evbuffer_get_length(bufferevent_get_input(sv->c.bev)) > 0) {
+		server_close(sv, "client left with a query in flight");
+		return;
+	}
+	if (sv->close_needed || pp->draining ||
+	    (lifetime > 0 && pgp_now_us() - sv->created_us > lifetime * 1000)) {
+		server_close(sv, "server_lifetime reached or close requested");
+		return;
+	}
+	if (sv->tx_status != 'I')
+		sql[n++] = "ROLLBACK";
+	if (pool_effective_mode(sv->pool) == POOL_SESSION &&
+	    *pp->cfg->server_reset_query)
+		sql[n++] = pp->cfg->server_reset_query;
+	if (n == 0) {
+		pool_server_ready(sv);
+		return;
+	}
+	server_set_state(sv, SV_RESET);
+	if (!send_own_queries(sv, sql, n))
+		server_close(sv, "cannot send reset query");
+}
+
+void server_start_check(struct server *sv)
+{
+	const char *sql = sv->c.pp->cfg->server_check_query;
+
+	server_set_state(sv, SV_CHECK);
+	if (!send_own_queries(sv, &sql, 1))
+		server_close(sv, "cannot send check query");
+}
+
+/* ---- reading replies ---- */
+
+static void record_param(struct server *sv, const uint8_t *body, size_t len)
+{
+	struct wcursor c;
+	const char *name, *value;
+
+	wc_init(&c, body, len);
+	if (!wc_cstr(&c, &name, NULL) || !wc_cstr(&c, &value, NULL))
+		return;
+	if (!kv_set(&sv->params, name, value))
+		clog_warning(sv, "out of memory recording parameter");
+}
+
+/* Remember an error from a query pgperf ran itself. */
+static void record_error(struct server *sv, const uint8_t *body, size_t len)
+{
+	struct wire_error_fields f;
+
+	if (!wire_parse_error(body, len, &f)) {
+		snprintf(sv->err_sqlstate, sizeof(sv->err_sqlstate), "08P01");
+		snprintf(sv->err_message, sizeof(sv->err_message),
+			 "malformed error from server");
+		return;
+	}
+	snprintf(sv->err_sqlstate, sizeof(sv->err_sqlstate), "%s",
+		 f.sqlstate ? f.sqlstate : "XX000");
+	snprintf(sv->err_message, sizeof(sv->err_message), "%s",
+		 f.message ? f.message : "error");
+	if (f.severity && (strcmp(f.severity, "FATAL") == 0 ||
+			   strcmp(f.severity, "PANIC") == 0))
+		sv->got_fatal = true;
+}
+
+/* A ReadyForQuery ends one of pgperf's own exchanges. */
+static void own_ready(struct server *sv)
+{
+	if (sv->rfq_pending > 0)
+		sv->rfq_pending--;
+	if (sv->rfq_pending > 0)
+		return;
+	switch (sv->state) {
+	case SV_LOGIN:
+		clog_debug(sv, "login ok, backend pid %u", sv->backend_pid);
+		sv->pool->backoff_us = 0;
+		sv->pool->next_connect_us = 0;
+		pool_server_ready(sv);
+		return;
+	case SV_SETUP: {
+		struct client *cl = sv->client;
+
+		if (!cl) {
+			server_release(sv);
+			return;
+		}
+		if (sv->err_sqlstate[0]) {
+			/* PostgreSQL rejects bad startup settings the same way */
+			server_set_state(sv, SV_ACTIVE);
+			client_close(cl, sv->err_sqlstate, "%s", sv->err_message);
+			return;
+		}
+		client_welcome(cl);
+		return;
+	}
+	case SV_RESET:
+	case SV_CHECK:
+		if (sv->err_sqlstate[0]) {
+			clog_warning(sv, "%s failed: %s",
+				     sv->state == SV_RESET ? "reset" : "check",
+				     sv->err_message);
+			server_close(sv, "reset or check failed");
+			return;
+		}
+		pool_server_ready(sv);
+		return;
+	default:
+		return;
+	}
+}
+
+/* Handle one whole message in a state where pgperf reads replies itself. */
+static void own_message(struct server *sv, uint8_t type, const uint8_t *body,
+			size_t len)
+{
+	switch (type) {
+	case 'R': /* Authentication* */
+		if (sv->state != SV_LOGIN) {
+			server_close(sv, "unexpected authentication request");
+			return;
+		}
+		handle_auth_request(sv, body, len);
+		return;
+	case 'K': { /* BackendKeyData */
+		struct wcursor c;
+
+		wc_init(&c, body, len);
+		if (!wc_u32(&c, &sv->backend_pid) || !wc_u32(&c, &sv->backend_key))
+			server_close(sv, "malformed BackendKeyData");
+		return;
+	}
+	case 'S': /* ParameterStatus */
+		record_param(sv, body, len);
+		return;
+	case 'E': /* ErrorResponse */
+		record_error(sv, body, len);
+		if (sv->state == SV_LOGIN) {
+			login_failed(sv, sv->err_sqlstate, "%s", sv->err_message);
+			return;
+		}
+		if (sv->got_fatal) {
+			/* a client being set up hears it; releasing closes us */
+			if (sv->state == SV_SETUP && sv->client)
+				client_close(sv->client, sv->err_sqlstate, "%s",
+					     sv->err_message);
+			else
+				server_close(sv, "server sent FATAL: %s",
+					     sv->err_message);
+		}
+		return;
+	case 'Z': /* ReadyForQuery */
+		if (len >= 1)
+			sv->tx_status = (char)body[0];
+		if (sv->state == SV_IDLE) {
+			server_close(sv, "unexpected ReadyForQuery while idle");
+			return;
+		}
+		own_ready(sv);
+		return;
+	case 'v': /* NegotiateProtocolVersion: we asked for plain 3.0 */
+	case 'N': /* NoticeResponse */
+	case 'A': /* NotificationResponse */
+	default:  /* results of our own queries */
+		return;
+	}
+}
+
+/* Stream replies to the linked client; false when more bytes are needed. */
+static bool relay_active(struct server *sv)
+{
+	struct client *cl = sv->client;
+	struct evbuffer *in = bufferevent_get_input(sv->c.bev);
+	size_t avail = evbuffer_get_length(in);
+	uint8_t hdr[5];
+	uint32_t len;
+	uint8_t *msg;
+
+	if (sv->c.fwd_remaining) {
+		size_t n = avail < sv->c.fwd_remaining ? avail : sv->c.fwd_remaining;
+
+		if (n == 0)
+			return false;
+		conn_move(&sv->c, &cl->c, n);
+		sv->c.fwd_remaining -= (uint32_t)n;
+		return sv->c.fwd_remaining == 0;
+	}
+	if (avail < 5)
+		return false;
+	evbuffer_copyout(in, hdr, 5);
+	len = wire_get_u32(hdr + 1);
+	if (wire_check_header(WIRE_FROM_SERVER, hdr[0], len,
+			      WIRE_MAX_MESSAGE_LEN) != PGP_OK) {
+		server_close(sv, "invalid message from server (type %u, length %u)",
+			     hdr[0], len);
+		return false;
+	}
+	switch (hdr[0]) {
+	case 'Z': /* ReadyForQuery */
+	case 'S': /* ParameterStatus */
+	case 'E': /* ErrorResponse */
+		if (len > SERVER_INSPECT_MAX)
+			break;
+		if (avail < (size_t)len + 1)
+			return false;
+		msg = evbuffer_pullup(in, (ssize_t)len + 1);
+		if (!msg) {
+			server_close(sv, "out of memory");
+			return false;
+		}
+		if (hdr[0] == 'Z') {
+			sv->tx_status = len >= 5 ? (char)msg[5] : 'I';
+			if (sv->rfq_pending > 0)
+				sv->rfq_pending--;
+		} else if (hdr[0] == 'S') {
+			record_param(sv, msg + 5, len - 4);
+		} else {
+			struct wire_error_fields f;
+
+			if (wire_parse_error(msg + 5, len - 4, &f) && f.severity &&
+			    (strcmp(f.severity, "FATAL") == 0 ||
+			     strcmp(f.severity, "PANIC") == 0))
+				sv->got_fatal = true;
+		}
+		conn_move(&sv->c, &cl->c, (size_t)len + 1);
+		if (hdr[0] == 'Z' && cl->drain_pending && sv->tx_status == 'I' &&
+		    sv->rfq_pending == 0)
+			client_drain(cl);
+		return true;
+	default:
+		break;
+	}
+	sv->c.fwd_remaining = len + 1;
+	return true;
+}
+
+/* One whole message in pgperf's own states; false when more are needed. */
+static bool own_step(struct server *sv)
+{
+	struct evbuffer *in = bufferevent_get_input(sv->c.bev);
+	size_t avail = evbuffer_get_length(in);
+	uint8_t hdr[5], *msg;
+	uint32_t len;
+
+	if (avail < 5)
+		return false;
+	evbuffer_copyout(in, hdr, 5);
+	len = wire_get_u32(hdr + 1);
+	if (wire_check_header(WIRE_FROM_SERVER, hdr[0], len,
+			      SERVER_OWN_MSG_MAX) != PGP_OK) {
+		if (sv->state == SV_LOGIN)
+			login_failed(sv, "08P01",
+				     "invalid message from server during login");
+		else
+			server_close(sv, "invalid message from server (type %u)",
+				     hdr[0]);
+		return false;
+	}
+	if (avail < (size_t)len + 1)
+		return false;
+	msg = evbuffer_pullup(in, (ssize_t)len + 1);
+	if (!msg) {
+		server_close(sv, "out of memory");
+		return false;
+	}
+	own_message(sv, hdr[0], msg + 5, len - 4);
+	if (sv->c.bev && sv->state != SV_CLOSING)
+		evbuffer_drain(in, (size_t)len + 1);
+	return true;
+}
+
+/* The answer to our SSLRequest: one byte. */
+static void tls_answer(struct server *sv)
+{
+	struct pgperf *pp = sv->c.pp;
+	struct evbuffer *in = bufferevent_get_input(sv->c.bev);
+	uint8_t ch;
+	int mode = pp->cfg->server_tls_sslmode;
+
+	if (evbuffer_get_length(in) < 1)
+		return;
+	evbuffer_remove(in, &ch, 1);
+	if (ch == 'S') {
+		struct bufferevent *tls;
+
+		/* bytes after 'S' would not be protected (CVE-2021-23214) */
+		if (evbuffer_get_length(in) > 0) {
+			login_failed(sv, "08P01",
+				     "server sent unencrypted data after SSL response");
+			return;
+		}
+		tls = tls_wrap(pp->base, sv->c.bev, pp->server_tls, false,
+			       mode == TLS_VERIFY_FULL ? sv->pool->target.host
+						       : NULL);
+		if (!tls) {
+			login_failed(sv, "08006", "cannot start TLS: %s",
+				     tls_last_error());
+			return;
+		}
+		sv->c.bev = tls;
+		sv->c.tls = true;
+		server_update_label(sv);
+		server_install_callbacks(sv);
+		server_send_startup(sv);
+		return;
+	}
+	if (ch == 'N' && mode < TLS_REQUIRE) {
+		server_send_startup(sv);
+		return;
+	}
+	login_failed(sv, "08006",
+		     ch == 'N' ? "server does not support TLS and server_tls_sslmode requires it"
+			       : "unexpected response to SSLRequest");
+}
+
+void server_relay(struct server *sv)
+{
+	while (sv->c.bev && !sv->c.closing && !sv->c.throttled) {
+		switch (sv->state) {
+		case SV_TLS_WAIT:
+			tls_answer(sv);
+			return;
+		case SV_ACTIVE:
+			if (!sv->client) {
+				server_close(sv, "active without a client");
+				return;
+			}
+			if (!relay_active(sv)) {
+				conn_throttle_if_full(&sv->c, &sv->client->c);
+				return;
+			}
+			if (sv->client && conn_throttle_if_full(&sv->c, &sv->client->c))
+				return;
+			break;
+		case SV_LOGIN:
+		case SV_IDLE:
+		case SV_SETUP:
+		case SV_RESET:
+		case SV_CHECK:
+			if (!own_step(sv))
+				return;
+			break;
+		case SV_CONNECTING:
+		case SV_CLOSING:
+			return;
+		}
+	}
+}
+
+static void server_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	server_relay(arg);
+}
+
+static void server_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct server *sv = arg;
+
+	(void)bev;
+	if (sv->c.closing) {
+		daemon_schedule_reap(sv->c.pp);
+		return;
+	}
+	if (sv->client && conn_unthrottle_if_drained(&sv->client->c, &sv->c))
+		client_relay(sv->client);
+}
+
+static void server_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct server *sv = arg;
+	struct pgperf *pp = sv->c.pp;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		int one = 1;
+		int fd = bufferevent_getfd(bev);
+
+		if (sv->state != SV_CONNECTING)
+			return; /* TLS filter finished its handshake */
+		if (sv->pool->target.host[0] != '/')
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		if (pp->server_tls && sv->pool->target.host[0] != '/') {
+			static const uint8_t sslreq[8] = {0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f};
+
+			server_set_state(sv, SV_TLS_WAIT);
+			bufferevent_write(bev, sslreq, sizeof(sslreq));
+			return;
+		}
+		server_send_startup(sv);
+		return;
+	}
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	sv->c.dead = true; /* nothing more can be written */
+	if (sv->c.closing) {
+		daemon_schedule_reap(pp);
+		return;
+	}
+	/* relay whatever arrived before the end, e.g. a FATAL error */
+	server_relay(sv);
+	if (sv->c.closing) {
+		daemon_schedule_reap(pp);
+		return;
+	}
+	if (sv->state == SV_CONNECTING || sv->state == SV_TLS_WAIT ||
+	    sv->state == SV_LOGIN) {
+		int err = EVUTIL_SOCKET_ERROR();
+
+		login_failed(sv, "08006", "could not connect to server at %s:%d: %s",
+			     sv->pool->target.host, sv->pool->target.port,
+			     (what & BEV_EVENT_ERROR) && err
+				     ? evutil_socket_error_to_string(err)
+				     : "server closed the connection during login");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		server_close(sv, "server connection error: %s",
+			     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	else
+		server_close(sv, "server closed the connection");
+}
