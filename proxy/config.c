@@ -749,9 +749,42 @@ enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
 	return PGP_OK;
 }
 
+/* Make a relative file name relative to the config file's directory. */
+static bool resolve_path(const struct config *cfg, char **field)
+{
+	const char *slash;
+	char *joined;
+	size_t dlen;
+
+	if (!cfg->path || !**field || **field == '/')
+		return true;
+	slash = strrchr(cfg->path, '/');
+	if (!slash)
+		return true;
+	dlen = (size_t)(slash - cfg->path);
+	joined = pgp_malloc(dlen + strlen(*field) + 2);
+	if (!joined)
+		return false;
+	memcpy(joined, cfg->path, dlen);
+	joined[dlen] = '/';
+	strcpy(joined + dlen + 1, *field);
+	pgp_free(*field);
+	*field = joined;
+	return true;
+}
+
 enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 {
 	struct stat stbuf;
+
+	if (!resolve_path(cfg, &cfg->auth_file) ||
+	    !resolve_path(cfg, &cfg->client_tls_cert_file) ||
+	    !resolve_path(cfg, &cfg->client_tls_key_file) ||
+	    !resolve_path(cfg, &cfg->client_tls_ca_file) ||
+	    !resolve_path(cfg, &cfg->server_tls_ca_file)) {
+		snprintf(err, errlen, "out of memory");
+		return PGP_ERR_NOMEM;
+	}
 
 	if (cfg->min_pool_size > cfg->default_pool_size) {
 		snprintf(err, errlen,
