@@ -536,7 +536,7 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 static bool auth_step(struct client *cl)
 {
 	struct evbuffer *in = bufferevent_get_input(cl->c.bev);
-	uint8_t hdr[5], *msg;
+	uint8_t hdr[5], body[AUTH_MSG_MAX];
 	uint32_t len;
 
 	if (evbuffer_get_length(in) < 5)
@@ -559,14 +559,11 @@ static bool auth_step(struct client *cl)
 	}
 	if (evbuffer_get_length(in) < (size_t)len + 1)
 		return false;
-	msg = evbuffer_pullup(in, (ssize_t)len + 1);
-	if (!msg) {
-		client_close(cl, "53200", "out of memory");
-		return false;
-	}
-	handle_password(cl, msg + 5, len - 4);
-	if (cl->c.bev)
-		evbuffer_drain(in, (size_t)len + 1);
+	/* consume before handling: a successful login starts relaying */
+	evbuffer_drain(in, 5);
+	evbuffer_remove(in, body, len - 4);
+	handle_password(cl, body, len - 4);
+	memset(body, 0, len - 4);
 	return cl->state == CL_AUTH && !cl->c.closing;
 }
 

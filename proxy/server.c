@@ -743,7 +743,7 @@ static bool own_step(struct server *sv)
 {
 	struct evbuffer *in = bufferevent_get_input(sv->c.bev);
 	size_t avail = evbuffer_get_length(in);
-	uint8_t hdr[5], *msg;
+	uint8_t hdr[5], small[8192], *body = small;
 	uint32_t len;
 
 	if (avail < 5)
@@ -762,14 +762,16 @@ static bool own_step(struct server *sv)
 	}
 	if (avail < (size_t)len + 1)
 		return false;
-	msg = evbuffer_pullup(in, (ssize_t)len + 1);
-	if (!msg) {
+	if (len - 4 > sizeof(small) && !(body = pgp_malloc(len - 4))) {
 		server_close(sv, "out of memory");
 		return false;
 	}
-	own_message(sv, hdr[0], msg + 5, len - 4);
-	if (sv->c.bev && sv->state != SV_CLOSING)
-		evbuffer_drain(in, (size_t)len + 1);
+	/* consume before handling: handling may hand the server to a client */
+	evbuffer_drain(in, 5);
+	evbuffer_remove(in, body, len - 4);
+	own_message(sv, hdr[0], body, len - 4);
+	if (body != small)
+		pgp_free(body);
 	return true;
 }
 
