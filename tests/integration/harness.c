@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -142,6 +143,9 @@ bool proxy_start(struct proxy *p, const char *pgperf_extra, const char *dbs_extr
 	p->pid = fork();
 	if (p->pid == 0) {
 		int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		/* never outlive the test program, even when it crashes */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 
 		dup2(fd, 2);
 		dup2(fd, 1);
