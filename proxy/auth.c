@@ -3,6 +3,8 @@
  */
 #include "pgperf/auth.h"
 
+#include "pgperf/scram.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +57,28 @@ static char *read_quoted(const char **p)
 	return out;
 }
 
+bool userlist_add(struct userlist *ul, const char *name, const char *secret)
+{
+	struct auth_user *grown, *u;
+
+	grown = pgp_realloc(ul->users, sizeof(*grown) * (size_t)(ul->n + 1));
+	if (!grown)
+		return false;
+	ul->users = grown;
+	u = &ul->users[ul->n];
+	memset(u, 0, sizeof(*u));
+	u->name = pgp_strdup(name);
+	u->secret = pgp_strdup(secret);
+	if (!u->name || !u->secret) {
+		pgp_free(u->name);
+		pgp_free(u->secret);
+		return false;
+	}
+	u->kind = secret_classify(secret);
+	ul->n++;
+	return true;
+}
+
 enum pgp_status userlist_parse(const char *text, struct userlist *out,
 			       char *err, size_t errlen)
 {
@@ -65,7 +89,7 @@ enum pgp_status userlist_parse(const char *text, struct userlist *out,
 	while (line && *line) {
 		const char *p = line, *eol = strchr(line, '\n');
 		char *name, *secret;
-		struct auth_user *grown;
+		bool added;
 
 		lineno++;
 		line = eol ? eol + 1 : NULL;
@@ -88,19 +112,14 @@ enum pgp_status userlist_parse(const char *text, struct userlist *out,
 			pgp_free(name);
 			goto fail;
 		}
-		grown = pgp_realloc(out->users,
-				    sizeof(*out->users) * (size_t)(out->n + 1));
-		if (!grown) {
-			pgp_free(name);
-			pgp_free(secret);
+		added = userlist_add(out, name, secret);
+		memset(secret, 0, strlen(secret));
+		pgp_free(name);
+		pgp_free(secret);
+		if (!added) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
-		out->users = grown;
-		out->users[out->n].name = name;
-		out->users[out->n].secret = secret;
-		out->users[out->n].kind = secret_classify(secret);
-		out->n++;
 	}
 	return PGP_OK;
 fail:
@@ -147,6 +166,7 @@ void userlist_free(struct userlist *ul)
 		/* scrub secrets before giving the memory back */
 		memset(ul->users[i].secret, 0, strlen(ul->users[i].secret));
 		pgp_free(ul->users[i].secret);
+		pgp_free(ul->users[i].scram_cache);
 	}
 	pgp_free(ul->users);
 	memset(ul, 0, sizeof(*ul));

@@ -183,13 +183,13 @@ static bool parse_options(struct client *cl, const char *opts, char *err,
 			setting = word + 2;
 		} else {
 			snprintf(err, errlen,
-				 "unsupported startup option \"%s\" (only -c name=value and --name=value)",
+				 "unsupported startup option \"%.100s\" (only -c name=value and --name=value)",
 				 word);
 			return false;
 		}
 		eq = strchr(setting, '=');
 		if (!eq || eq == setting || (size_t)(eq - setting) >= sizeof(name)) {
-			snprintf(err, errlen, "invalid startup option \"%s\"", word);
+			snprintf(err, errlen, "invalid startup option \"%.100s\"", word);
 			return false;
 		}
 		memcpy(name, setting, (size_t)(eq - setting));
@@ -244,11 +244,27 @@ static void start_sasl(struct client *cl, const struct auth_user *u)
 		client_close(cl, "XX000", "cannot generate a salt");
 		return;
 	}
-	if (u && u->kind == SECRET_SCRAM)
+	if (u && u->kind == SECRET_SCRAM) {
 		ok = scram_parse_secret(u->secret, &sec);
-	else if (u && u->kind == SECRET_PLAIN)
-		ok = scram_secret_from_password(u->secret, salt, sizeof(salt),
-						SCRAM_DEFAULT_ITERATIONS, &sec);
+	} else if (u && u->kind == SECRET_PLAIN) {
+		/* the I/O thread owns the config snapshot, cache included */
+		struct auth_user *mu = (struct auth_user *)u;
+
+		if (!mu->scram_cache) {
+			mu->scram_cache = pgp_malloc(sizeof(*mu->scram_cache));
+			if (mu->scram_cache &&
+			    !scram_secret_from_password(u->secret, salt, sizeof(salt),
+							SCRAM_DEFAULT_ITERATIONS,
+							mu->scram_cache)) {
+				pgp_free(mu->scram_cache);
+				mu->scram_cache = NULL;
+			}
+		}
+		if (mu->scram_cache) {
+			sec = *mu->scram_cache;
+			ok = true;
+		}
+	}
 	if (!ok) {
 		/* unknown user: run the exchange to the end and fail then */
 		memset(&sec, 0, sizeof(sec));

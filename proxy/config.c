@@ -62,6 +62,7 @@ static const struct cfg_key keys[] = {
 	K(default_pool_size, CFG_INT, "20", true, 1, 100000, NULL),
 	K(min_pool_size, CFG_INT, "5", true, 0, 100000, NULL),
 	K(max_client_conn, CFG_INT, "1000", true, 1, 1000000, NULL),
+	K(listen_backlog, CFG_INT, "1024", false, 1, 65535, NULL),
 	K(max_db_connections, CFG_INT, "0", true, 0, 1000000, NULL),
 	K(query_wait_timeout, CFG_MS, "120", true, 0, 0, NULL),
 	K(server_connect_timeout, CFG_MS, "15", true, 1, 0, NULL),
@@ -653,7 +654,6 @@ enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
 	const char *p, *at, *slash, *hostend, *q;
 	char user[128] = "", pass[256] = "", host[256] = "", db[128] = "";
 	char port[16] = "5432", conn[1024];
-	struct auth_user *u;
 
 	if (strncmp(url, "postgresql://", 13) == 0)
 		p = url + 13;
@@ -726,22 +726,10 @@ enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
 	    config_add_db(cfg, "*", conn, err, errlen) != PGP_OK)
 		return PGP_ERR_CONFIG;
 	/* the URL's user is the one user clients log in with */
-	if (!userlist_find(&cfg->users, user)) {
-		u = pgp_realloc(cfg->users.users,
-				sizeof(*u) * (size_t)(cfg->users.n + 1));
-		if (!u) {
-			snprintf(err, errlen, "out of memory");
-			return PGP_ERR_NOMEM;
-		}
-		cfg->users.users = u;
-		u[cfg->users.n].name = pgp_strdup(user);
-		u[cfg->users.n].secret = pgp_strdup(pass);
-		if (!u[cfg->users.n].name || !u[cfg->users.n].secret) {
-			snprintf(err, errlen, "out of memory");
-			return PGP_ERR_NOMEM;
-		}
-		u[cfg->users.n].kind = secret_classify(pass);
-		cfg->users.n++;
+	if (!userlist_find(&cfg->users, user) &&
+	    !userlist_add(&cfg->users, user, pass)) {
+		snprintf(err, errlen, "out of memory");
+		return PGP_ERR_NOMEM;
 	}
 	if (!pass[0])
 		cfg->auth_type = AUTH_TRUST;
@@ -818,21 +806,14 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 				    cfg->auth_file);
 		/* entries from --upstream stay, the file's come after */
 		for (int i = 0; i < ul.n; i++) {
-			struct auth_user *g;
-
 			if (userlist_find(&cfg->users, ul.users[i].name))
 				continue;
-			g = pgp_realloc(cfg->users.users,
-					sizeof(*g) * (size_t)(cfg->users.n + 1));
-			if (!g) {
+			if (!userlist_add(&cfg->users, ul.users[i].name,
+					  ul.users[i].secret)) {
 				userlist_free(&ul);
 				snprintf(err, errlen, "out of memory");
 				return PGP_ERR_NOMEM;
 			}
-			cfg->users.users = g;
-			g[cfg->users.n++] = ul.users[i];
-			ul.users[i].name = pgp_strdup("");
-			ul.users[i].secret = pgp_strdup("");
 		}
 		userlist_free(&ul);
 	} else if (cfg->auth_type != AUTH_TRUST && cfg->users.n == 0) {

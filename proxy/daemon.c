@@ -182,7 +182,7 @@ static bool listen_tcp(struct pgperf *pp, const char *host, int port,
 					    LEV_OPT_CLOSE_ON_FREE |
 						    LEV_OPT_REUSEABLE |
 						    LEV_OPT_CLOSE_ON_EXEC,
-					    128, ai->ai_addr, (int)ai->ai_addrlen);
+					    pp->cfg->listen_backlog, ai->ai_addr, (int)ai->ai_addrlen);
 		if (!l) {
 			/* "*" yields IPv4 and IPv6; one of them may be absent */
 			if (ai->ai_next || bound)
@@ -217,7 +217,7 @@ static bool listen_unix(struct pgperf *pp, char *err, size_t errlen)
 	unlink(un.sun_path);
 	l = evconnlistener_new_bind(pp->base, accept_cb, pp,
 				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-				    128, (struct sockaddr *)&un, sizeof(un));
+				    pp->cfg->listen_backlog, (struct sockaddr *)&un, sizeof(un));
 	if (!l) {
 		snprintf(err, errlen, "cannot listen on %s: %s", un.sun_path,
 			 strerror(errno));

@@ -9,10 +9,15 @@
 
 enum secret_kind { SECRET_PLAIN, SECRET_MD5, SECRET_SCRAM };
 
+struct scram_secret;
+
 struct auth_user {
 	char *name;   /* owned */
 	char *secret; /* owned: a password, "md5<32 hex>" or a SCRAM secret */
 	enum secret_kind kind;
+	/* owned: SCRAM verifier derived from a plain password on first use,
+	 * so that PBKDF2 runs once per user, not once per login */
+	struct scram_secret *scram_cache;
 };
 
 struct userlist {
@@ -29,6 +34,9 @@ enum pgp_status userlist_parse(const char *text, struct userlist *out,
 			       char *err, size_t errlen) WARN_UNUSED;
 enum pgp_status userlist_load(const char *path, struct userlist *out,
 			      char *err, size_t errlen) WARN_UNUSED;
+/* Append a copy of name and secret; false on allocation failure. */
+bool userlist_add(struct userlist *ul, const char *name,
+		  const char *secret) WARN_UNUSED;
 void userlist_free(struct userlist *ul);
 const struct auth_user *userlist_find(const struct userlist *ul,
 				      const char *name);

@@ -49,6 +49,7 @@ struct config {
 	int default_pool_size;
 	int min_pool_size;
 	int max_client_conn;
+	int listen_backlog;
 	int max_db_connections;
 	int64_t query_wait_timeout;   /* ms; 0 = forever */
 	int64_t server_connect_timeout; /* ms */

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# deps.sh -- install the Debian 12 packages pgperf needs, if any are
+# missing.  Needs root or sudo only when something has to be installed.
+#
+#   deps.sh build   compiler, CMake and the libraries
+#   deps.sh test    build + PostgreSQL 15 and the client tools for tests
+#   deps.sh bench   test + PgBouncer for side-by-side benchmarks
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libevent-dev libpq-dev libpg-query-dev
+	libprotobuf-c-dev libhiredis-dev libssl-dev libcmocka-dev openssl)
+test_pkgs=(postgresql-15 postgresql-client-15 clang)
+bench_pkgs=(pgbouncer)
+
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+build) ;;
+test) want+=("${test_pkgs[@]}") ;;
+bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || { echo "deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+	sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts a cluster of its own on 5432 when it installs the server;
+# pgperf's tests and quick start use their own throwaway clusters instead.

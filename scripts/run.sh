@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# run.sh -- the quick start: install what is missing, build, and run pgperf.
+#
+#   run.sh                       start a throwaway PostgreSQL and put pgperf
+#                                in front of it; prints the DATABASE_URL
+#   run.sh --upstream URL [...]  put pgperf in front of an existing server
+#   run.sh CONFIG.ini [...]      run with a configuration file
+#
+# Everything after the first argument is passed to pgperf.  Ctrl-C stops
+# pgperf and the throwaway PostgreSQL.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/deps.sh" test
+build=$("$root/scripts/build.sh" Release)
+
+if [ $# -gt 0 ]; then
+	exec "$build/pgperf" "$@"
+fi
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pgport=55432
+while ! port_free $pgport; do pgport=$((pgport + 1)); done
+listen=${PGPERF_PORT:-6432}
+while ! port_free "$listen"; do listen=$((listen + 1)); done
+
+dir=$(mktemp -d /tmp/pgperf-quickstart.XXXXXX)
+chmod 755 "$dir"
+password=$(openssl rand -hex 12)
+"$root/scripts/throwaway-pg.sh" start "$dir/pg" $pgport
+"$root/scripts/throwaway-pg.sh" psql "$dir/pg" \
+	-c "create role app login password '$password'" -c "create database app owner app"
+cleanup() {
+	[ -n "${pid:-}" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	"$root/scripts/throwaway-pg.sh" stop "$dir/pg"
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+cat <<MSG
+
+  PostgreSQL 15 (throwaway) on 127.0.0.1:$pgport, data in $dir/pg
+  pgperf listening on 127.0.0.1:$listen
+
+  DATABASE_URL=postgresql://app:$password@127.0.0.1:$listen/app
+
+  Try:  psql "postgresql://app:$password@127.0.0.1:$listen/app"
+  Ctrl-C stops pgperf and the throwaway PostgreSQL.
+
+MSG
+"$build/pgperf" --upstream "postgresql://app:$password@127.0.0.1:$pgport/app" \
+	--listen "127.0.0.1:$listen" &
+pid=$!
+wait "$pid"
