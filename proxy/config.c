@@ -781,6 +781,19 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 			 cfg->default_pool_size);
 		return PGP_ERR_CONFIG;
 	}
+	/* refuse rather than pool in a mode whose guarantees are not built */
+	{
+		bool txn = cfg->pool_mode == POOL_TRANSACTION;
+
+		for (int i = 0; i < cfg->ndbs; i++)
+			txn |= cfg->dbs[i].pool_mode == POOL_TRANSACTION;
+		if (txn) {
+			snprintf(err, errlen,
+				 "%s: pool_mode = transaction is not supported yet; use session",
+				 cfg->path ? cfg->path : "config");
+			return PGP_ERR_CONFIG;
+		}
+	}
 	if (cfg->client_tls_sslmode != TLS_DISABLE &&
 	    (!*cfg->client_tls_cert_file || !*cfg->client_tls_key_file)) {
 		snprintf(err, errlen,
