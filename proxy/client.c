@@ -267,63 +267,61 @@ void client_drain(struct client *cl)
 	}
 }
 
+/*
+ * Relay the client's input to its server.  Headers are read in place
+ * (evbuffer_copyout_from); every complete message found, plus the part of
+ * one still arriving, moves to the server in a single conn_move().
+ */
 void client_relay(struct client *cl)
 {
 	struct server *sv = cl->server;
 	struct evbuffer *in;
+	struct evbuffer_ptr ptr;
 	uint32_t max = (uint32_t)cl->c.pp->cfg->max_packet_size + 1;
+	size_t avail, batch = 0;
+	bool terminate = false;
+	const char *bad = NULL;
+	uint32_t bad_arg = 0;
 
-	if (cl->state != CL_ACTIVE || !sv || cl->c.throttled)
+	if (cl->state != CL_ACTIVE || !sv || cl->c.throttled || cl->c.closing)
 		return;
 	in = bufferevent_get_input(cl->c.bev);
-	while (!cl->c.closing) {
-		size_t avail = evbuffer_get_length(in);
+	avail = evbuffer_get_length(in);
+	if (cl->c.fwd_remaining) {
+		batch = avail < cl->c.fwd_remaining ? avail : cl->c.fwd_remaining;
+		cl->c.fwd_remaining -= (uint32_t)batch;
+	}
+	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
+	while (cl->c.fwd_remaining == 0 && avail - batch >= 5) {
 		uint8_t hdr[5];
 		uint32_t len;
 		enum pgp_status st;
 
-		if (cl->c.fwd_remaining) {
-			size_t n = avail < cl->c.fwd_remaining ? avail
-							       : cl->c.fwd_remaining;
-
-			if (n == 0)
-				break;
-			conn_move(&cl->c, &sv->c, n);
-			cl->c.fwd_remaining -= (uint32_t)n;
-			if (cl->c.fwd_remaining)
-				break;
-			continue;
-		}
-		if (avail < 5)
-			break;
-		evbuffer_copyout(in, hdr, 5);
+		evbuffer_copyout_from(in, &ptr, hdr, 5);
 		len = wire_get_u32(hdr + 1);
 		st = wire_check_header(WIRE_FROM_CLIENT, hdr[0], len, max);
 		if (st == PGP_ERR_TOO_BIG) {
-			client_close(cl, "08P01",
-				     "message of %u bytes exceeds max_packet_size", len);
-			return;
+			bad = "message of %u bytes exceeds max_packet_size";
+			bad_arg = len;
+			break;
 		}
 		if (st != PGP_OK) {
-			client_close(cl, "08P01",
-				     len < 4 ? "invalid message length %u"
-					     : "invalid frontend message type %u",
-				     len < 4 ? len : hdr[0]);
-			return;
+			bad = len < 4 ? "invalid message length %u"
+				      : "invalid frontend message type %u";
+			bad_arg = len < 4 ? len : hdr[0];
+			break;
 		}
 		switch (hdr[0]) {
 		case 'X': /* Terminate: the server stays for the next client */
-			client_close(cl, NULL, "client terminated");
-			return;
+			terminate = true;
+			break;
 		case 'Q': /* Query: one ReadyForQuery ends it */
 		case 'F': /* FunctionCall: likewise */
 			sv->rfq_pending++;
-			cl->request_us = conn_wall_us();
 			break;
 		case 'S': /* Sync: ends an extended-protocol batch */
 			sv->rfq_pending++;
 			sv->unsynced = false;
-			cl->request_us = conn_wall_us();
 			break;
 		case 'P': /* Parse */
 		case 'B': /* Bind */
@@ -335,7 +333,28 @@ void client_relay(struct client *cl)
 		default: /* Flush, COPY data, password: pass through */
 			break;
 		}
-		cl->c.fwd_remaining = len + 1;
+		if (terminate)
+			break;
+		if (hdr[0] == 'Q' || hdr[0] == 'S' || hdr[0] == 'F')
+			cl->request_us = conn_wall_us();
+		if (avail - batch >= (size_t)len + 1) {
+			batch += (size_t)len + 1;
+			evbuffer_ptr_set(in, &ptr, (size_t)len + 1, EVBUFFER_PTR_ADD);
+		} else {
+			/* the rest of this message streams through as it arrives */
+			cl->c.fwd_remaining = (uint32_t)(len + 1 - (avail - batch));
+			batch = avail;
+		}
+	}
+	if (batch)
+		conn_move(&cl->c, &sv->c, batch);
+	if (terminate) {
+		client_close(cl, NULL, "client terminated");
+		return;
+	}
+	if (bad) {
+		client_close(cl, "08P01", bad, bad_arg);
+		return;
 	}
 	conn_throttle_if_full(&cl->c, &sv->c);
 }

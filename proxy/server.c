@@ -670,72 +670,99 @@ static void own_message(struct server *sv, uint8_t type, const uint8_t *body,
 	}
 }
 
-/* Stream replies to the linked client; false when more bytes are needed. */
-static bool relay_active(struct server *sv)
+/* Note what a ReadyForQuery, ParameterStatus or ErrorResponse says. */
+static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
+			  size_t len)
 {
-	struct client *cl = sv->client;
-	struct evbuffer *in = bufferevent_get_input(sv->c.bev);
-	size_t avail = evbuffer_get_length(in);
-	uint8_t hdr[5];
-	uint32_t len;
-	uint8_t *msg;
+	struct wire_error_fields f;
 
-	if (sv->c.fwd_remaining) {
-		size_t n = avail < sv->c.fwd_remaining ? avail : sv->c.fwd_remaining;
-
-		if (n == 0)
-			return false;
-		conn_move(&sv->c, &cl->c, n);
-		sv->c.fwd_remaining -= (uint32_t)n;
-		return sv->c.fwd_remaining == 0;
-	}
-	if (avail < 5)
-		return false;
-	evbuffer_copyout(in, hdr, 5);
-	len = wire_get_u32(hdr + 1);
-	if (wire_check_header(WIRE_FROM_SERVER, hdr[0], len,
-			      WIRE_MAX_MESSAGE_LEN) != PGP_OK) {
-		server_close(sv, "invalid message from server (type %u, length %u)",
-			     hdr[0], len);
-		return false;
-	}
-	switch (hdr[0]) {
-	case 'Z': /* ReadyForQuery */
-	case 'S': /* ParameterStatus */
-	case 'E': /* ErrorResponse */
-		if (len > SERVER_INSPECT_MAX)
-			break;
-		if (avail < (size_t)len + 1)
-			return false;
-		msg = evbuffer_pullup(in, (ssize_t)len + 1);
-		if (!msg) {
-			server_close(sv, "out of memory");
-			return false;
-		}
-		if (hdr[0] == 'Z') {
-			sv->tx_status = len >= 5 ? (char)msg[5] : 'I';
-			if (sv->rfq_pending > 0)
-				sv->rfq_pending--;
-		} else if (hdr[0] == 'S') {
-			record_param(sv, msg + 5, len - 4);
-		} else {
-			struct wire_error_fields f;
-
-			if (wire_parse_error(msg + 5, len - 4, &f) && f.severity &&
-			    (strcmp(f.severity, "FATAL") == 0 ||
-			     strcmp(f.severity, "PANIC") == 0))
-				sv->got_fatal = true;
-		}
-		conn_move(&sv->c, &cl->c, (size_t)len + 1);
-		if (hdr[0] == 'Z' && cl->drain_pending && sv->tx_status == 'I' &&
-		    sv->rfq_pending == 0)
-			client_drain(cl);
-		return true;
+	switch (type) {
+	case 'Z':
+		sv->tx_status = len >= 1 ? (char)body[0] : 'I';
+		if (sv->rfq_pending > 0)
+			sv->rfq_pending--;
+		break;
+	case 'S':
+		record_param(sv, body, len);
+		break;
+	case 'E':
+		if (wire_parse_error(body, len, &f) && f.severity &&
+		    (strcmp(f.severity, "FATAL") == 0 ||
+		     strcmp(f.severity, "PANIC") == 0))
+			sv->got_fatal = true;
+		break;
 	default:
 		break;
 	}
-	sv->c.fwd_remaining = len + 1;
-	return true;
+}
+
+/*
+ * Stream replies to the linked client, batching every complete message into
+ * one move.  ReadyForQuery, ParameterStatus and small ErrorResponses are
+ * copied out and inspected on the way; everything else is only framed.
+ * Everything available has been handled when it returns.
+ */
+static void relay_active(struct server *sv)
+{
+	struct client *cl = sv->client;
+	struct evbuffer *in = bufferevent_get_input(sv->c.bev);
+	struct evbuffer_ptr ptr;
+	size_t avail = evbuffer_get_length(in), batch = 0;
+	uint8_t small[512], *body;
+	bool saw_ready = false;
+
+	if (sv->c.fwd_remaining) {
+		batch = avail < sv->c.fwd_remaining ? avail : sv->c.fwd_remaining;
+		sv->c.fwd_remaining -= (uint32_t)batch;
+	}
+	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
+	while (sv->c.fwd_remaining == 0 && avail - batch >= 5) {
+		uint8_t hdr[5];
+		uint32_t len;
+		bool inspect;
+
+		evbuffer_copyout_from(in, &ptr, hdr, 5);
+		len = wire_get_u32(hdr + 1);
+		if (wire_check_header(WIRE_FROM_SERVER, hdr[0], len,
+				      WIRE_MAX_MESSAGE_LEN) != PGP_OK) {
+			if (batch)
+				conn_move(&sv->c, &cl->c, batch);
+			server_close(sv, "invalid message from server (type %u, length %u)",
+				     hdr[0], len);
+			return;
+		}
+		inspect = (hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E') &&
+			  len <= SERVER_INSPECT_MAX;
+		if (avail - batch < (size_t)len + 1) {
+			if (inspect)
+				break; /* wait until it is whole */
+			sv->c.fwd_remaining = (uint32_t)(len + 1 - (avail - batch));
+			batch = avail;
+			break;
+		}
+		if (inspect) {
+			struct evbuffer_ptr bp = ptr;
+
+			body = len - 4 <= sizeof(small) ? small : pgp_malloc(len - 4);
+			if (!body) {
+				server_close(sv, "out of memory");
+				return;
+			}
+			evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
+			evbuffer_copyout_from(in, &bp, body, len - 4);
+			inspect_reply(sv, hdr[0], body, len - 4);
+			if (body != small)
+				pgp_free(body);
+			saw_ready |= hdr[0] == 'Z';
+		}
+		batch += (size_t)len + 1;
+		evbuffer_ptr_set(in, &ptr, (size_t)len + 1, EVBUFFER_PTR_ADD);
+	}
+	if (batch)
+		conn_move(&sv->c, &cl->c, batch);
+	if (saw_ready && cl->drain_pending && sv->tx_status == 'I' &&
+	    sv->rfq_pending == 0)
+		client_drain(cl);
 }
 
 /* One whole message in pgperf's own states; false when more are needed. */
@@ -831,13 +858,10 @@ void server_relay(struct server *sv)
 				server_close(sv, "active without a client");
 				return;
 			}
-			if (!relay_active(sv)) {
+			relay_active(sv);
+			if (sv->client && !sv->c.closing)
 				conn_throttle_if_full(&sv->c, &sv->client->c);
-				return;
-			}
-			if (sv->client && conn_throttle_if_full(&sv->c, &sv->client->c))
-				return;
-			break;
+			return;
 		case SV_LOGIN:
 		case SV_IDLE:
 		case SV_SETUP:

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# compare.sh -- pgbench against direct PostgreSQL, PgBouncer and pgperf in
+# one run, on one throwaway PostgreSQL, reporting transactions per second,
+# ratios to direct, average latency and each proxy's CPU per 1,000
+# transactions.  Benchmarks print figures; they never fail a test run.
+#
+#   bench/compare.sh [SECONDS_PER_RUN] [CLIENT_COUNTS] [MODES] [SCALE]
+#   bench/compare.sh 10 "1 16 64" "simple extended prepared" 10
+#
+# Both proxies run in session mode with a pool larger than the client count,
+# so they relay rather than queue.  Machines here are shared and noisy: read
+# the ratios, not the absolute numbers, and repeat a run before believing a
+# small difference.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-10}
+clients=${2:-"1 16 64"}
+modes=${3:-"simple extended prepared"}
+scale=${4:-10}
+"$root/scripts/deps.sh" bench
+build=$("$root/scripts/build.sh" Release)
+
+work=$(mktemp -d /tmp/pgperf-bench.XXXXXX)
+chmod 755 "$work"
+free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
+pgport=$(free_port 56100)
+"$root/scripts/throwaway-pg.sh" start "$work/pg" "$pgport"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	sleep 0.5
+	"$root/scripts/throwaway-pg.sh" stop "$work/pg"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+"$root/scripts/throwaway-pg.sh" psql "$work/pg" \
+	-c "create role bench login password 'bench-secret'" -c "create database bench owner bench"
+
+# PgBouncer (it refuses to run as root)
+bport=$(free_port 56200)
+mkdir -p "$work/bouncer"
+printf '"bench" "bench-secret"\n' >"$work/users.txt"
+cat >"$work/pgbouncer.ini" <<INI
+[databases]
+bench = host=127.0.0.1 port=$pgport dbname=bench
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+auth_type = scram-sha-256
+auth_file = $work/users.txt
+pool_mode = session
+default_pool_size = 100
+max_client_conn = 1000
+logfile = $work/bouncer/pgbouncer.log
+pidfile = $work/bouncer/pgbouncer.pid
+unix_socket_dir =
+INI
+if [ "$(id -u)" = 0 ]; then
+	cp "$work/users.txt" "$work/bouncer/users.txt"
+	sed -i "s|auth_file = .*|auth_file = $work/bouncer/users.txt|" "$work/pgbouncer.ini"
+	cp "$work/pgbouncer.ini" "$work/bouncer/"
+	chown -R postgres: "$work/bouncer"
+	runuser -u postgres -- pgbouncer -d "$work/bouncer/pgbouncer.ini"
+else
+	cp "$work/pgbouncer.ini" "$work/bouncer/"
+	pgbouncer -d "$work/bouncer/pgbouncer.ini"
+fi
+for _ in $(seq 50); do [ -s "$work/bouncer/pgbouncer.pid" ] && break; sleep 0.1; done
+bpid=$(cat "$work/bouncer/pgbouncer.pid")
+pids+=("$bpid")
+
+# pgperf
+xport=$(free_port 56300)
+cat >"$work/pgperf.ini" <<INI
+[databases]
+bench = host=127.0.0.1 port=$pgport dbname=bench
+[pgperf]
+listen_port = $xport
+auth_file = users.txt
+pool_mode = session
+default_pool_size = 100
+min_pool_size = 0
+server_tls_sslmode = disable
+log_level = warning
+INI
+"$build/pgperf" "$work/pgperf.ini" &
+xpid=$!
+pids+=("$xpid")
+sleep 0.5
+
+export PGPASSWORD=bench-secret
+pgbench -i -q -s "$scale" "host=127.0.0.1 port=$pgport user=bench dbname=bench" >/dev/null 2>&1
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+run() { # port mode clients script-flag -> "tps latency_ms transactions"
+	local out
+	out=$(pgbench -n -M "$2" -c "$3" -j "$(( $3 < 2 ? 1 : 2 ))" -T "$secs" $4 \
+		"host=127.0.0.1 port=$1 user=bench dbname=bench sslmode=disable" 2>&1) || true
+	awk '/^tps =/ {tps=$3} /^latency average/ {lat=$4} /number of transactions actually processed/ {split($0,a,": "); n=a[2]}
+	     END {printf "%s %s %s\n", tps+0, lat+0, n+0}' <<<"$out"
+}
+
+printf '\n%-12s %-9s %4s | %9s %9s %9s | %7s %7s %7s | %9s %9s | %11s %11s\n' \
+	workload mode c "direct" "pgbouncer" "pgperf" "bnc/dir" "pgp/dir" "pgp/bnc" \
+	"lat_bnc" "lat_pgp" "bnc_cpu/1k" "pgp_cpu/1k"
+for workload in select-only tpcb-like; do
+	flag=""
+	[ "$workload" = select-only ] && flag="-S"
+	for mode in $modes; do
+		for c in $clients; do
+			read -r dt dl _ < <(run "$pgport" "$mode" "$c" "$flag")
+			b0=$(cpu_ticks "$bpid")
+			read -r bt bl bn < <(run "$bport" "$mode" "$c" "$flag")
+			b1=$(cpu_ticks "$bpid")
+			x0=$(cpu_ticks "$xpid")
+			read -r xt xl xn < <(run "$xport" "$mode" "$c" "$flag")
+			x1=$(cpu_ticks "$xpid")
+			awk -v w="$workload" -v m="$mode" -v c="$c" -v dt="$dt" -v bt="$bt" -v xt="$xt" \
+				-v bl="$bl" -v xl="$xl" -v bc=$((b1 - b0)) -v xc=$((x1 - x0)) \
+				-v bn="$bn" -v xn="$xn" -v hz="$hz" 'BEGIN {
+				printf "%-12s %-9s %4d | %9.0f %9.0f %9.0f | %7.2f %7.2f %7.2f | %9.3f %9.3f | %11.2f %11.2f\n",
+					w, m, c, dt, bt, xt, (dt ? bt/dt : 0), (dt ? xt/dt : 0), (bt ? xt/bt : 0),
+					bl, xl, (bn ? bc*1000/hz*1000/bn : 0), (xn ? xc*1000/hz*1000/xn : 0) }'
+		done
+	done
+done
+printf '\nlatencies in ms; *_cpu/1k = proxy CPU milliseconds per 1,000 transactions; %s s per run, scale %s\n' "$secs" "$scale"
