@@ -23,7 +23,8 @@ build=$("$root/scripts/build.sh" Release)
 work=$(mktemp -d /tmp/pgperf-bench.XXXXXX)
 chmod 755 "$work"
 free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
-pgport=$(free_port 56100)
+# ports below the ephemeral range (32768+)
+pgport=$(free_port 26100)
 "$root/scripts/throwaway-pg.sh" start "$work/pg" "$pgport"
 pids=()
 cleanup() {
@@ -37,7 +38,7 @@ trap cleanup EXIT
 	-c "create role bench login password 'bench-secret'" -c "create database bench owner bench"
 
 # PgBouncer (it refuses to run as root)
-bport=$(free_port 56200)
+bport=$(free_port 26200)
 mkdir -p "$work/bouncer"
 printf '"bench" "bench-secret"\n' >"$work/users.txt"
 cat >"$work/pgbouncer.ini" <<INI
@@ -70,7 +71,7 @@ bpid=$(cat "$work/bouncer/pgbouncer.pid")
 pids+=("$bpid")
 
 # pgperf
-xport=$(free_port 56300)
+xport=$(free_port 26300)
 cat >"$work/pgperf.ini" <<INI
 [databases]
 bench = host=127.0.0.1 port=$pgport dbname=bench

@@ -2,25 +2,50 @@
 # test.sh -- install what is missing, build, and run every test: the unit
 # and integration tests on a Debug build (warnings are errors), then again
 # on the ASan+UBSan build, then each fuzz target briefly.  The integration
-# tests start their own PostgreSQL on a free loopback port.
+# tests start their own PostgreSQL on a free loopback port.  Ends with one
+# line "summary: N passed, N failed" over all of it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/deps.sh" test
 
-status=0
+passed=0
+failed=0
+count_ctest() { # ctest output file
+	local line total bad
+	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -1)
+	if [ -z "$line" ]; then
+		failed=$((failed + 1))
+		return
+	fi
+	total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line")
+	bad=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
+	passed=$((passed + total - bad))
+	failed=$((failed + bad))
+}
 run_suite() { # build type
-	local dir
+	local dir log
 	echo "== $1 build"
-	dir=$("$root/scripts/build.sh" "$1")
+	if ! dir=$("$root/scripts/build.sh" "$1"); then
+		echo "$1 build failed"
+		failed=$((failed + 1))
+		return
+	fi
 	echo "== $1 tests"
-	(cd "$dir" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	log="$dir/ctest.log"
+	(cd "$dir" && ASAN_OPTIONS=detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --output-on-failure --timeout 600) || status=1
+		ctest --output-on-failure --timeout 600) 2>&1 | tee "$log" || true
+	count_ctest "$log"
 }
 run_suite Debug
 run_suite Asan
-if [ -x "$root/tests/fuzz/run.sh" ]; then
-	echo "== fuzz smoke"
-	"$root/tests/fuzz/run.sh" 10 || status=1
-fi
-exit $status
+echo "== fuzz smoke"
+while read -r line; do
+	echo "$line"
+	case "$line" in
+	*": ok,"*) passed=$((passed + 1)) ;;
+	*FAILED*) failed=$((failed + 1)) ;;
+	esac
+done < <("$root/tests/fuzz/run.sh" 10 2>&1 || true)
+echo "summary: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -27,7 +27,8 @@ setup)
 	chmod 600 "$dir/tls/key.pem"
 	# pick a free port
 	port=""
-	for p in $(seq 55500 55700); do
+	# below the ephemeral range (32768+), where outgoing connections take ports
+	for p in $(seq 25500 25700); do
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			port=$p
 			break

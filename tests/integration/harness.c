@@ -67,24 +67,32 @@ void harness_init(void)
 		die("bad env file %s", path);
 }
 
-/* A port that nothing listens on right now. */
+/*
+ * A port nothing uses right now, below the ephemeral range (32768+) so
+ * that outgoing connections do not take it before pgperf binds it.
+ */
 static int free_port(void)
 {
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	static unsigned seed;
 
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	for (int i = 0; i < 200; i++) {
+		struct sockaddr_in a;
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int port = 20000 + (int)(rand_r(&seed) % 12000);
+
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_port = htons((uint16_t)port);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+			close(fd);
+			return port;
+		}
 		close(fd);
-		return 0;
 	}
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+	return 0;
 }
 
 static bool port_open(int port)
@@ -97,7 +105,23 @@ static bool port_open(int port)
 	return true;
 }
 
+static bool proxy_start_once(struct proxy *p, const char *pgperf_extra,
+			     const char *dbs_extra);
+
+/*
+ * The free port can be taken between our check and pgperf's bind (by an
+ * outgoing connection's ephemeral port): try a few ports before failing.
+ */
 bool proxy_start(struct proxy *p, const char *pgperf_extra, const char *dbs_extra)
+{
+	for (int attempt = 0; attempt < 3; attempt++)
+		if (proxy_start_once(p, pgperf_extra, dbs_extra))
+			return true;
+	return false;
+}
+
+static bool proxy_start_once(struct proxy *p, const char *pgperf_extra,
+			     const char *dbs_extra)
 {
 	static int seq;
 	char users[700];
@@ -163,6 +187,9 @@ bool proxy_start(struct proxy *p, const char *pgperf_extra, const char *dbs_extr
 		}
 		usleep(10000);
 	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	p->pid = 0;
 	return false;
 }
 

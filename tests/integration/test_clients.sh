@@ -8,7 +8,8 @@ set -uo pipefail
 . "${PGPERF_ITEST_ENV:?run through ctest}"
 dir="$WORK_DIR/clients-$$"
 mkdir -p "$dir"
-port=$(( 58000 + $$ % 1000 ))
+# below the ephemeral range (32768+), where outgoing connections take ports
+port=$(( 28000 + $$ % 1000 ))
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 printf '"app" "app-secret"\n' >"$dir/users.txt"
 chmod 600 "$dir/users.txt"
