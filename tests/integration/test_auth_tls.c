@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -101,13 +102,22 @@ static void test_server_login_failure_reaches_client(void **state)
 	(void)state;
 	snprintf(dbs, sizeof(dbs),
 		 "badpw = host=127.0.0.1 port=%d dbname=appdb user=app password=wrong\n"
-		 "nodb = host=127.0.0.1 port=%d dbname=no_such_db\n",
+		 "nodb = host=127.0.0.1 port=%d dbname=no_such_db\n"
+		 "deadpg = host=127.0.0.1 port=1 dbname=appdb\n",
 		 H.pg_port, H.pg_port);
 	assert_true(proxy_start(&p, "auth_type = scram-sha-256\n", dbs));
 	expect_login_fails(&p, "app", "app-secret", "badpw", NULL,
 			   "password authentication failed for user \"app\"");
 	expect_login_fails(&p, "app", "app-secret", "nodb", NULL,
 			   "database \"no_such_db\" does not exist");
+	/* nothing listening: a prompt 08006, not a wait for query_wait_timeout */
+	{
+		time_t t0 = time(NULL);
+
+		expect_login_fails(&p, "app", "app-secret", "deadpg", NULL,
+				   "could not connect to server at 127.0.0.1:1");
+		assert_true(time(NULL) - t0 < 5);
+	}
 	/* the working database is unaffected */
 	expect_login_ok(&p, "app", "app-secret", "appdb", NULL);
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
