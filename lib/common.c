@@ -4,6 +4,8 @@
  */
 #include "pgperf/common.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -79,6 +81,29 @@ char *pgp_strdup(const char *s)
 void pgp_free(void *p)
 {
 	free(p);
+}
+
+char *pgp_read_file(const char *path, size_t max, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *text;
+	long size;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+	    (size_t)size > max || fseek(f, 0, SEEK_SET) != 0 ||
+	    !(text = pgp_malloc((size_t)size + 1))) {
+		fclose(f);
+		snprintf(err, errlen, "%s: cannot read (too large or not a file)", path);
+		return NULL;
+	}
+	size = (long)fread(text, 1, (size_t)size, f);
+	text[size] = '\0';
+	fclose(f);
+	return text;
 }
 
 int64_t pgp_now_us(void)

@@ -130,28 +130,12 @@ fail:
 enum pgp_status userlist_load(const char *path, struct userlist *out,
 			      char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char *text;
-	long size;
+	char *text = pgp_read_file(path, 64 * 1024 * 1024, err, errlen);
 	enum pgp_status st;
 	char sub[200];
 
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %m", path);
+	if (!text)
 		return PGP_ERR_CONFIG;
-	}
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	if (size < 0 || size > 64 * 1024 * 1024 ||
-	    !(text = pgp_malloc((size_t)size + 1))) {
-		fclose(f);
-		snprintf(err, errlen, "%s: cannot read", path);
-		return PGP_ERR_CONFIG;
-	}
-	size = (long)fread(text, 1, (size_t)size, f);
-	text[size] = '\0';
-	fclose(f);
 	st = userlist_parse(text, out, sub, sizeof(sub));
 	pgp_free(text);
 	if (st != PGP_OK)

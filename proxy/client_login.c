@@ -64,8 +64,7 @@ static void cancel_forward(struct pgperf *pp, struct server *sv)
 {
 	struct cancel_req *cr;
 	struct wbuf b;
-	struct evutil_addrinfo hints, *res = NULL;
-	char portbuf[16];
+	char sqlstate[6], err[300];
 	const struct pool_target *t = &sv->pool->target;
 
 	cr = pgp_calloc(1, sizeof(*cr));
@@ -89,30 +88,11 @@ static void cancel_forward(struct pgperf *pp, struct server *sv)
 		return;
 	}
 	bufferevent_setcb(cr->bev, NULL, cancel_write_cb, cancel_event_cb, cr);
-	if (t->host[0] == '/') {
-		struct sockaddr_un un;
-
-		memset(&un, 0, sizeof(un));
-		un.sun_family = AF_UNIX;
-		snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.%d",
-			 t->host, t->port);
-		if (bufferevent_socket_connect(cr->bev, (struct sockaddr *)&un,
-					       sizeof(un)) != 0)
-			cancel_free(cr);
-		return;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(portbuf, sizeof(portbuf), "%d", t->port);
-	if (evutil_getaddrinfo(t->host, portbuf, &hints, &res) != 0 || !res) {
+	if (conn_connect(cr->bev, t->host, t->port, sqlstate, err, sizeof(err)) !=
+	    PGP_OK) {
+		log_debug("cancel request not forwarded: %s", err);
 		cancel_free(cr);
-		return;
 	}
-	if (bufferevent_socket_connect(cr->bev, res->ai_addr,
-				       (int)res->ai_addrlen) != 0)
-		cancel_free(cr);
-	evutil_freeaddrinfo(res);
 }
 
 static void handle_cancel(struct client *cl, uint32_t pid, uint32_t key)

@@ -141,24 +141,29 @@ static bool parse_duration_ms(const char *s, int64_t *out)
 	return true;
 }
 
+static bool set_str(char **dst, const char *v, char *err, size_t errlen)
+{
+	char *c = pgp_strdup(v);
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	pgp_free(*dst);
+	*dst = c;
+	return true;
+}
+
 static enum pgp_status set_key(struct config *cfg, const struct cfg_key *k,
 			       const char *value, char *err, size_t errlen)
 {
 	char *field = (char *)cfg + k->offset;
 
 	switch (k->type) {
-	case CFG_STR: {
-		char **dst = (char **)(void *)field;
-		char *copy = pgp_strdup(value);
-
-		if (!copy) {
-			snprintf(err, errlen, "out of memory");
-			return PGP_ERR_NOMEM;
-		}
-		pgp_free(*dst);
-		*dst = copy;
-		return PGP_OK;
-	}
+	case CFG_STR:
+		return set_str((char **)(void *)field, value, err, errlen)
+			       ? PGP_OK
+			       : PGP_ERR_NOMEM;
 	case CFG_INT: {
 		char *end;
 		long long v;
@@ -340,19 +345,6 @@ static bool parse_connstr(const char *s,
 		if (!fn(arg, key, val, err, errlen))
 			return false;
 	}
-}
-
-static bool set_str(char **dst, const char *v, char *err, size_t errlen)
-{
-	char *c = pgp_strdup(v);
-
-	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return false;
-	}
-	pgp_free(*dst);
-	*dst = c;
-	return true;
 }
 
 static bool parse_small_int(const char *v, long min, long max, int *out)
@@ -571,28 +563,11 @@ enum pgp_status config_parse(struct config *cfg, const char *name,
 enum pgp_status config_parse_file(struct config *cfg, const char *path,
 				  char *err, size_t errlen)
 {
-	FILE *f;
-	char *text;
-	long size;
+	char *text = pgp_read_file(path, 16 * 1024 * 1024, err, errlen);
 	enum pgp_status st;
 
-	f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	if (!text)
 		return PGP_ERR_CONFIG;
-	}
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	if (size < 0 || size > 16 * 1024 * 1024 ||
-	    !(text = pgp_malloc((size_t)size + 1))) {
-		fclose(f);
-		snprintf(err, errlen, "%s: cannot read", path);
-		return PGP_ERR_CONFIG;
-	}
-	size = (long)fread(text, 1, (size_t)size, f);
-	text[size] = '\0';
-	fclose(f);
 	if (!cfg->path)
 		cfg->path = pgp_strdup(path);
 	st = config_parse(cfg, path, text, err, errlen);

@@ -6,7 +6,9 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <errno.h>
 #include <event2/bufferevent.h>
+#include <event2/util.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,6 +107,51 @@ bool conn_unthrottle_if_drained(struct conn *src, struct conn *dst)
 	if (dst->bev)
 		bufferevent_setwatermark(dst->bev, EV_WRITE, 0, 0);
 	return true;
+}
+
+enum pgp_status conn_connect(struct bufferevent *bev, const char *host, int port,
+			     char sqlstate[6], char *err, size_t errlen)
+{
+	int rc;
+
+	if (host[0] == '/') {
+		struct sockaddr_un un;
+
+		memset(&un, 0, sizeof(un));
+		un.sun_family = AF_UNIX;
+		snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.%d", host,
+			 port);
+		rc = bufferevent_socket_connect(bev, (struct sockaddr *)&un,
+						sizeof(un));
+	} else {
+		struct evutil_addrinfo hints, *res = NULL;
+		char portbuf[16];
+		int gai;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		snprintf(portbuf, sizeof(portbuf), "%d", port);
+		/* host names resolve synchronously: give addresses in production */
+		gai = evutil_getaddrinfo(host, portbuf, &hints, &res);
+		if (gai != 0 || !res) {
+			snprintf(sqlstate, 6, "08001");
+			snprintf(err, errlen,
+				 "could not translate host name \"%s\" to address: %s",
+				 host, evutil_gai_strerror(gai));
+			return PGP_ERR_IO;
+		}
+		rc = bufferevent_socket_connect(bev, res->ai_addr,
+						(int)res->ai_addrlen);
+		evutil_freeaddrinfo(res);
+	}
+	if (rc != 0) {
+		snprintf(sqlstate, 6, "08006");
+		snprintf(err, errlen, "could not connect to server at %s:%d: %s", host,
+			 port, strerror(errno));
+		return PGP_ERR_IO;
+	}
+	return PGP_OK;
 }
 
 void conn_describe_addr(const struct sockaddr *sa, char *addr, size_t len,

@@ -111,7 +111,7 @@ struct server *server_connect(struct pool *pool)
 	const struct pool_target *t = &pool->target;
 	struct server *sv = pgp_calloc(1, sizeof(*sv));
 	struct bufferevent *bev;
-	int rc;
+	char sqlstate[6], msg[300];
 
 	if (!sv)
 		return NULL;
@@ -133,46 +133,9 @@ struct server *server_connect(struct pool *pool)
 	sv->c.port = t->port;
 	server_install_callbacks(sv);
 
-	if (t->host[0] == '/') {
-		struct sockaddr_un un;
-
-		memset(&un, 0, sizeof(un));
-		un.sun_family = AF_UNIX;
-		snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.%d",
-			 t->host, t->port);
-		rc = bufferevent_socket_connect(bev, (struct sockaddr *)&un,
-						sizeof(un));
-	} else {
-		struct evutil_addrinfo hints, *res = NULL;
-		char portbuf[16];
-		int gai;
-
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		snprintf(portbuf, sizeof(portbuf), "%d", t->port);
-		/* host names resolve synchronously; use addresses in production */
-		gai = evutil_getaddrinfo(t->host, portbuf, &hints, &res);
-		if (gai != 0 || !res) {
-			char msg[300];
-
-			snprintf(msg, sizeof(msg),
-				 "could not translate host name \"%s\" to address: %s",
-				 t->host, evutil_gai_strerror(gai));
-			pool_login_failed(pool, "08001", msg);
-			server_close(sv, "%s", msg);
-			return NULL;
-		}
-		rc = bufferevent_socket_connect(bev, res->ai_addr,
-						(int)res->ai_addrlen);
-		evutil_freeaddrinfo(res);
-	}
-	if (rc != 0) {
-		char msg[300];
-
-		snprintf(msg, sizeof(msg), "could not connect to server at %s:%d: %s",
-			 t->host, t->port, strerror(errno));
-		pool_login_failed(pool, "08006", msg);
+	if (conn_connect(bev, t->host, t->port, sqlstate, msg, sizeof(msg)) !=
+	    PGP_OK) {
+		pool_login_failed(pool, sqlstate, msg);
 		server_close(sv, "%s", msg);
 		return NULL;
 	}

@@ -53,6 +53,12 @@ void pgp_free(void *p);
 /* Make the allocation after the next `n` ones fail; -1 disables. */
 void pgp_alloc_fail_after(long n);
 
+/*
+ * Read a whole text file (at most `max` bytes) into an owned, NUL-terminated
+ * buffer.  On failure returns NULL with "PATH: reason" in err.
+ */
+char *pgp_read_file(const char *path, size_t max, char *err, size_t errlen);
+
 /* Monotonic clock in microseconds. */
 int64_t pgp_now_us(void);
 

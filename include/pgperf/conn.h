@@ -32,6 +32,14 @@ void conn_move(struct conn *src, struct conn *dst, size_t n);
 bool conn_throttle_if_full(struct conn *src, struct conn *dst);
 /* Called from dst's write callback: resume src if dst has drained. */
 bool conn_unthrottle_if_drained(struct conn *src, struct conn *dst);
+/*
+ * Start connecting `bev` (made with fd -1) to host:port; a host starting
+ * with '/' is a unix socket directory.  Returns PGP_OK, or an error with
+ * SQLSTATE and message in `sqlstate`/`err` (08001 for a name that does not
+ * resolve, 08006 for a refused start).
+ */
+enum pgp_status conn_connect(struct bufferevent *bev, const char *host, int port,
+			     char sqlstate[6], char *err, size_t errlen) WARN_UNUSED;
 /* Fill addr/port fields from a socket address. */
 void conn_describe_addr(const struct sockaddr *sa, char *addr, size_t len,
 			int *port);
