@@ -157,10 +157,8 @@ static bool parse_options(struct client *cl, const char *opts, char *err,
 		} else if (strcmp(word, "-c") == 0) {
 			expect_setting = true;
 			continue;
-		} else if (strncmp(word, "-c", 2) == 0) {
-			setting = word + 2;
-		} else if (strncmp(word, "--", 2) == 0) {
-			setting = word + 2;
+		} else if (strncmp(word, "-c", 2) == 0 || strncmp(word, "--", 2) == 0) {
+			setting = word + 2; /* "-cname=value" or "--name=value" */
 		} else {
 			snprintf(err, errlen,
 				 "unsupported startup option \"%.100s\" (only -c name=value and --name=value)",
