@@ -41,6 +41,7 @@ trap cleanup EXIT
 bport=$(free_port 26200)
 mkdir -p "$work/bouncer"
 printf '"bench" "bench-secret"\n' >"$work/users.txt"
+chmod 600 "$work/users.txt"
 cat >"$work/pgbouncer.ini" <<INI
 [databases]
 bench = host=127.0.0.1 port=$pgport dbname=bench
