@@ -173,10 +173,19 @@ static bool proxy_start_once(struct proxy *p, const char *pgperf_extra,
 
 		dup2(fd, 2);
 		dup2(fd, 1);
-		execl(H.pgperf_bin, "pgperf", p->config, (char *)NULL);
+		/* PGPERF_WRAPPER runs pgperf under a tool, e.g. valgrind */
+		if (getenv("PGPERF_WRAPPER") && *getenv("PGPERF_WRAPPER")) {
+			char cmd[2048];
+
+			snprintf(cmd, sizeof(cmd), "exec %s '%s' '%s'",
+				 getenv("PGPERF_WRAPPER"), H.pgperf_bin, p->config);
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		} else {
+			execl(H.pgperf_bin, "pgperf", p->config, (char *)NULL);
+		}
 		_exit(127);
 	}
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 3000; i++) {
 		int status;
 
 		if (port_open(p->port))
