@@ -240,12 +240,13 @@ bool daemon_listen(struct pgperf *pp, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return false;
 	}
+	/* the unix socket first: once TCP answers, every listener is up */
+	if (*pp->cfg->unix_socket_dir)
+		ok = listen_unix(pp, err, errlen);
 	for (tok = strtok_r(addrs, ", ", &save); tok && ok;
 	     tok = strtok_r(NULL, ", ", &save))
 		ok = listen_tcp(pp, tok, pp->cfg->listen_port, err, errlen);
 	pgp_free(addrs);
-	if (ok && *pp->cfg->unix_socket_dir)
-		ok = listen_unix(pp, err, errlen);
 	if (ok && pp->nlisteners == 0) {
 		snprintf(err, errlen, "no listen_addr or unix_socket_dir configured");
 		ok = false;

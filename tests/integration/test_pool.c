@@ -277,7 +277,9 @@ static void test_postgres_restart_under_load(void **state)
 	l.p = &p;
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, load_worker, &l), 0);
-	usleep(1000000);
+	/* load is flowing (allow a slow start, e.g. under valgrind) */
+	for (int i = 0; i < 100 && l.ok < 20; i++)
+		usleep(100000);
 	assert_true(l.ok > 0);
 	assert_true(pg_restart());
 	l.restarted = 1;
