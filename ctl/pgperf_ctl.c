@@ -31,13 +31,16 @@ static const struct command commands[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: pgperf-ctl [-h HOST] [-p PORT] [-U USER] [--json] COMMAND\n\n"
-		     "Commands:\n");
+	fprintf(out,
+		"Usage: pgperf-ctl [-h HOST] [-p PORT] [-U USER] [--json] COMMAND\n\n"
+		"Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
-	fprintf(out, "\nThe password comes from PGPASSWORD or ~/.pgpass, as with psql.\n"
-		     "HOST, PORT and USER default to PGHOST, PGPORT and PGUSER, then\n"
-		     "127.0.0.1, 6432 and the current user.\n");
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+			commands[i].help);
+	fprintf(out,
+		"\nThe password comes from PGPASSWORD or ~/.pgpass, as with psql.\n"
+		"HOST, PORT and USER default to PGHOST, PGPORT and PGUSER, then\n"
+		"127.0.0.1, 6432 and the current user.\n");
 }
 
 static void json_string(const char *s)
@@ -116,7 +119,8 @@ static void print_table(PGresult *res)
 	printf("\n");
 	for (int r = 0; r < rows; r++) {
 		for (int c = 0; c < cols; c++)
-			printf("%s%-*s", c ? " | " : "", w[c], PQgetvalue(res, r, c));
+			printf("%s%-*s", c ? " | " : "", w[c],
+			       PQgetvalue(res, r, c));
 		printf("\n");
 	}
 	printf("(%d row%s)\n", rows, rows == 1 ? "" : "s");
@@ -125,12 +129,13 @@ static void print_table(PGresult *res)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"host", required_argument, NULL, 'h'},
-					     {"port", required_argument, NULL, 'p'},
-					     {"user", required_argument, NULL, 'U'},
-					     {"json", no_argument, NULL, 'j'},
-					     {"help", no_argument, NULL, '?'},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+		{"host", required_argument, NULL, 'h'},
+		{"port", required_argument, NULL, 'p'},
+		{"user", required_argument, NULL, 'U'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, '?'},
+		{NULL, 0, NULL, 0}};
 	const char *host = getenv("PGHOST"), *port = getenv("PGPORT");
 	const char *user = getenv("PGUSER");
 	const char *keys[6], *vals[6];
@@ -167,7 +172,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			cmd = &commands[i];
 	if (!cmd) {
-		fprintf(stderr, "pgperf-ctl: unknown command \"%s\"\n", argv[optind]);
+		fprintf(stderr, "pgperf-ctl: unknown command \"%s\"\n",
+			argv[optind]);
 		usage(stderr);
 		return 2;
 	}
@@ -201,7 +207,8 @@ int main(int argc, char **argv)
 		break;
 	case PGRES_COMMAND_OK:
 		if (json)
-			printf("{\"ok\": true, \"command\": \"%s\"}\n", PQcmdStatus(res));
+			printf("{\"ok\": true, \"command\": \"%s\"}\n",
+			       PQcmdStatus(res));
 		else
 			printf("%s\n", PQcmdStatus(res));
 		break;

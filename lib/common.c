@@ -90,14 +90,16 @@ char *pgp_read_file(const char *path, size_t max, char *err, size_t errlen)
 	long size;
 
 	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+			 strerror(errno));
 		return NULL;
 	}
 	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
 	    (size_t)size > max || fseek(f, 0, SEEK_SET) != 0 ||
 	    !(text = pgp_malloc((size_t)size + 1))) {
 		fclose(f);
-		snprintf(err, errlen, "%s: cannot read (too large or not a file)", path);
+		snprintf(err, errlen,
+			 "%s: cannot read (too large or not a file)", path);
 		return NULL;
 	}
 	size = (long)fread(text, 1, (size_t)size, f);

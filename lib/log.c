@@ -29,7 +29,7 @@ bool log_level_parse(const char *s, enum log_level *out)
 		const char *name;
 		enum log_level level;
 	} map[] = {{"error", LOG_ERROR}, {"warning", LOG_WARNING},
-		   {"info", LOG_INFO},   {"log", LOG_INFO},
+		   {"info", LOG_INFO},	 {"log", LOG_INFO},
 		   {"debug", LOG_DEBUG}, {"noise", LOG_NOISE}};
 
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {

@@ -102,26 +102,37 @@ void admin_welcome(struct client *cl)
 
 static void show_pools(struct pgperf *pp, struct wbuf *out)
 {
-	static const char *const cols[] = {
-		"database",   "user",	    "cl_active",  "cl_waiting",
-		"cl_active_cancel_req", "cl_waiting_cancel_req",
-		"sv_active",  "sv_active_cancel", "sv_being_canceled",
-		"sv_idle",    "sv_used",    "sv_tested",  "sv_login",
-		"maxwait",    "maxwait_us", "pool_mode"};
+	static const char *const cols[] = {"database",
+					   "user",
+					   "cl_active",
+					   "cl_waiting",
+					   "cl_active_cancel_req",
+					   "cl_waiting_cancel_req",
+					   "sv_active",
+					   "sv_active_cancel",
+					   "sv_being_canceled",
+					   "sv_idle",
+					   "sv_used",
+					   "sv_tested",
+					   "sv_login",
+					   "maxwait",
+					   "maxwait_us",
+					   "pool_mode"};
 	struct admin_result r;
 	struct list *pos;
 	int64_t now = pgp_now_us();
 
 	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
-	list_for_each(pos, &pp->pools) {
+	list_for_each(pos, &pp->pools)
+	{
 		struct pool *p = list_entry(pos, struct pool, node);
 		char b[12][32];
 		int64_t maxwait = 0;
 		const char *v[16];
 
 		if (!list_empty(&p->waiting)) {
-			struct client *first =
-				list_entry(p->waiting.next, struct client, node);
+			struct client *first = list_entry(p->waiting.next,
+							  struct client, node);
 
 			maxwait = now - first->wait_start_us;
 		}
@@ -136,7 +147,8 @@ static void show_pools(struct pgperf *pp, struct wbuf *out)
 		v[8] = "0";
 		v[9] = fmt_int(b[3], (long long)list_count(&p->idle_servers));
 		v[10] = "0";
-		v[11] = fmt_int(b[4], (long long)list_count(&p->tested_servers));
+		v[11] = fmt_int(b[4],
+				(long long)list_count(&p->tested_servers));
 		v[12] = fmt_int(b[5], (long long)list_count(&p->login_servers));
 		v[13] = fmt_int(b[6], (long long)(maxwait / 1000000));
 		v[14] = fmt_int(b[7], (long long)(maxwait % 1000000));
@@ -147,17 +159,19 @@ static void show_pools(struct pgperf *pp, struct wbuf *out)
 }
 
 static const char *const conn_cols[] = {
-	"type",	      "user",	    "database",	   "state",
-	"addr",	      "port",	    "local_addr",  "local_port",
-	"connect_time", "request_time", "wait",	   "wait_us",
-	"close_needed", "ptr",	    "link",	   "remote_pid",
-	"tls",	      "application_name"};
+	"type",		"user",	      "database",
+	"state",	"addr",	      "port",
+	"local_addr",	"local_port", "connect_time",
+	"request_time", "wait",	      "wait_us",
+	"close_needed", "ptr",	      "link",
+	"remote_pid",	"tls",	      "application_name"};
 
 static void client_row(struct admin_result *r, struct client *cl, int64_t now)
 {
 	char b[10][48];
 	const char *v[18];
-	int64_t wait = cl->state == CL_WAIT_SERVER ? now - cl->wait_start_us : 0;
+	int64_t wait =
+		cl->state == CL_WAIT_SERVER ? now - cl->wait_start_us : 0;
 
 	v[0] = "C";
 	v[1] = cl->user ? cl->user : "";
@@ -168,7 +182,8 @@ static void client_row(struct admin_result *r, struct client *cl, int64_t now)
 	v[6] = cl->c.local_addr;
 	v[7] = fmt_int(b[1], cl->c.local_port);
 	v[8] = fmt_time(b[2], cl->c.connect_us);
-	v[9] = fmt_time(b[3], cl->request_us ? cl->request_us : cl->c.connect_us);
+	v[9] = fmt_time(b[3],
+			cl->request_us ? cl->request_us : cl->c.connect_us);
 	v[10] = fmt_int(b[4], (long long)(wait / 1000000));
 	v[11] = fmt_int(b[5], (long long)(wait % 1000000));
 	v[12] = cl->drain_pending ? "1" : "0";
@@ -193,7 +208,8 @@ static void show_clients(struct pgperf *pp, struct wbuf *out)
 	int64_t now = pgp_now_us();
 
 	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
-	list_for_each(pos, &pp->all_clients) {
+	list_for_each(pos, &pp->all_clients)
+	{
 		struct client *cl = list_entry(pos, struct client, all_node);
 
 		if (cl->state != CL_CLOSING)
@@ -216,7 +232,8 @@ static void server_row(struct admin_result *r, struct server *sv)
 	v[6] = "";
 	v[7] = "0";
 	v[8] = fmt_time(b[1], sv->c.connect_us);
-	v[9] = fmt_time(b[2], sv->request_us ? sv->request_us : sv->c.connect_us);
+	v[9] = fmt_time(b[2],
+			sv->request_us ? sv->request_us : sv->c.connect_us);
 	v[10] = "0";
 	v[11] = "0";
 	v[12] = sv->close_needed ? "1" : "0";
@@ -242,25 +259,34 @@ static void show_servers(struct pgperf *pp, struct wbuf *out)
 	struct list *pos, *spos;
 
 	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
-	list_for_each(pos, &pp->pools) {
+	list_for_each(pos, &pp->pools)
+	{
 		struct pool *p = list_entry(pos, struct pool, node);
 		struct list *lists[] = {&p->active_servers, &p->idle_servers,
 					&p->tested_servers, &p->login_servers};
 
 		for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
-			list_for_each(spos, lists[i])
-				server_row(&r, list_entry(spos, struct server, node));
+			list_for_each(spos, lists[i]) server_row(
+				&r, list_entry(spos, struct server, node));
 	}
 	result_end(&r, "SHOW");
 }
 
 static void show_databases(struct pgperf *pp, struct wbuf *out)
 {
-	static const char *const cols[] = {
-		"name",	     "host",	      "port",	       "database",
-		"force_user", "pool_size",    "min_pool_size", "reserve_pool",
-		"pool_mode", "max_connections", "current_connections",
-		"paused",    "disabled"};
+	static const char *const cols[] = {"name",
+					   "host",
+					   "port",
+					   "database",
+					   "force_user",
+					   "pool_size",
+					   "min_pool_size",
+					   "reserve_pool",
+					   "pool_mode",
+					   "max_connections",
+					   "current_connections",
+					   "paused",
+					   "disabled"};
 	struct admin_result r;
 	const struct config *cfg = pp->cfg;
 
@@ -272,7 +298,8 @@ static void show_databases(struct pgperf *pp, struct wbuf *out)
 		int current = 0;
 		struct list *pos;
 
-		list_for_each(pos, &pp->pools) {
+		list_for_each(pos, &pp->pools)
+		{
 			struct pool *p = list_entry(pos, struct pool, node);
 
 			if (config_find_db(cfg, p->database) == d)
@@ -283,13 +310,15 @@ static void show_databases(struct pgperf *pp, struct wbuf *out)
 		v[2] = fmt_int(b[0], d->port);
 		v[3] = d->dbname ? d->dbname : "";
 		v[4] = d->user ? d->user : "";
-		v[5] = fmt_int(b[1], d->pool_size >= 0 ? d->pool_size
-						       : cfg->default_pool_size);
-		v[6] = fmt_int(b[2], d->min_pool_size >= 0 ? d->min_pool_size
-							   : cfg->min_pool_size);
+		v[5] = fmt_int(b[1], d->pool_size >= 0
+					     ? d->pool_size
+					     : cfg->default_pool_size);
+		v[6] = fmt_int(b[2], d->min_pool_size >= 0
+					     ? d->min_pool_size
+					     : cfg->min_pool_size);
 		v[7] = "0";
-		v[8] = config_pool_mode_name(d->pool_mode >= 0 ? d->pool_mode
-							       : cfg->pool_mode);
+		v[8] = config_pool_mode_name(
+			d->pool_mode >= 0 ? d->pool_mode : cfg->pool_mode);
 		v[9] = fmt_int(b[3], cfg->max_db_connections);
 		v[10] = fmt_int(b[4], current);
 		v[11] = pp->paused ? "1" : "0";
@@ -309,7 +338,8 @@ static void config_row(void *arg, const char *key, const char *value,
 
 static void show_config(struct pgperf *pp, struct wbuf *out)
 {
-	static const char *const cols[] = {"key", "value", "default", "changeable"};
+	static const char *const cols[] = {"key", "value", "default",
+					   "changeable"};
 	struct admin_result r;
 
 	result_begin(&r, out, cols, 4);
@@ -342,7 +372,8 @@ static bool cmd_is(const char *cmd, const char *word)
 			word++;
 			continue;
 		}
-		if (tolower((unsigned char)*cmd) != tolower((unsigned char)*word))
+		if (tolower((unsigned char)*cmd) !=
+		    tolower((unsigned char)*word))
 			return false;
 		cmd++;
 		word++;
@@ -406,9 +437,10 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		client_close(cl, "57P01", "pgperf is shutting down");
 		return false;
 	} else {
-		snprintf(err, sizeof(err),
-			 "unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW VERSION, RELOAD, PAUSE, RESUME, SHUTDOWN)",
-			 sql);
+		snprintf(
+			err, sizeof(err),
+			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW VERSION, RELOAD, PAUSE, RESUME, SHUTDOWN)",
+			sql);
 		wire_build_error(out, "ERROR", "42601", err);
 	}
 	return true;
@@ -431,7 +463,8 @@ void admin_input(struct client *cl)
 		len = wire_get_u32(hdr + 1);
 		if (wire_check_header(WIRE_FROM_CLIENT, hdr[0], len,
 				      ADMIN_QUERY_MAX) != PGP_OK) {
-			client_close(cl, "08P01", "invalid message to admin console");
+			client_close(cl, "08P01",
+				     "invalid message to admin console");
 			break;
 		}
 		if (avail < (size_t)len + 1)
@@ -465,8 +498,9 @@ void admin_input(struct client *cl)
 			break;
 		case 'P': /* Parse: the extended protocol is not served here */
 			evbuffer_drain(in, (size_t)len + 1);
-			wire_build_error(&out, "ERROR", "0A000",
-					 "the admin console supports only simple queries");
+			wire_build_error(
+				&out, "ERROR", "0A000",
+				"the admin console supports only simple queries");
 			break;
 		default: /* the rest of an extended batch: skipped until Sync */
 			evbuffer_drain(in, (size_t)len + 1);

@@ -106,9 +106,10 @@ enum pgp_status userlist_parse(const char *text, struct userlist *out,
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (*p != '"' || !(secret = read_quoted(&p))) {
-			snprintf(err, errlen,
-				 "line %d: expected a quoted password after the user name",
-				 lineno);
+			snprintf(
+				err, errlen,
+				"line %d: expected a quoted password after the user name",
+				lineno);
 			pgp_free(name);
 			goto fail;
 		}
@@ -127,8 +128,8 @@ fail:
 	return PGP_ERR_CONFIG;
 }
 
-enum pgp_status userlist_load(const char *path, struct userlist *out,
-			      char *err, size_t errlen)
+enum pgp_status userlist_load(const char *path, struct userlist *out, char *err,
+			      size_t errlen)
 {
 	char *text = pgp_read_file(path, 64 * 1024 * 1024, err, errlen);
 	enum pgp_status st;

@@ -29,9 +29,9 @@
 #define CLIENT_FLUSH_TIMEOUT_US (5 * 1000000)
 
 static const char *const client_state_names[] = {
-	[CL_STARTUP] = "login",	   [CL_AUTH] = "login",
+	[CL_STARTUP] = "login",	      [CL_AUTH] = "login",
 	[CL_WAIT_SERVER] = "waiting", [CL_SETUP] = "active",
-	[CL_ACTIVE] = "active",	   [CL_ADMIN] = "active",
+	[CL_ACTIVE] = "active",	      [CL_ADMIN] = "active",
 	[CL_CLOSING] = "closing",
 };
 
@@ -43,9 +43,10 @@ const char *client_state_name(enum client_state st)
 void client_update_label(struct client *cl)
 {
 	if (cl->user)
-		snprintf(cl->c.label, sizeof(cl->c.label), "C-%llu %s/%s@%s:%d%s",
-			 (unsigned long long)cl->c.id, cl->database, cl->user,
-			 cl->c.addr, cl->c.port, cl->c.tls ? " (tls)" : "");
+		snprintf(cl->c.label, sizeof(cl->c.label),
+			 "C-%llu %s/%s@%s:%d%s", (unsigned long long)cl->c.id,
+			 cl->database, cl->user, cl->c.addr, cl->c.port,
+			 cl->c.tls ? " (tls)" : "");
 	else
 		snprintf(cl->c.label, sizeof(cl->c.label), "C-%llu %s:%d%s",
 			 (unsigned long long)cl->c.id, cl->c.addr, cl->c.port,
@@ -259,8 +260,9 @@ void client_drain(struct client *cl)
 	case CL_WAIT_SERVER:
 	case CL_SETUP:
 	case CL_ADMIN:
-		client_close(cl, "57P01",
-			     "terminating connection due to administrator command");
+		client_close(
+			cl, "57P01",
+			"terminating connection due to administrator command");
 		return;
 	case CL_CLOSING:
 		return;
@@ -288,7 +290,8 @@ void client_relay(struct client *cl)
 	in = bufferevent_get_input(cl->c.bev);
 	avail = evbuffer_get_length(in);
 	if (cl->c.fwd_remaining) {
-		batch = avail < cl->c.fwd_remaining ? avail : cl->c.fwd_remaining;
+		batch = avail < cl->c.fwd_remaining ? avail
+						    : cl->c.fwd_remaining;
 		cl->c.fwd_remaining -= (uint32_t)batch;
 	}
 	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
@@ -339,10 +342,12 @@ void client_relay(struct client *cl)
 			cl->request_us = conn_wall_us();
 		if (avail - batch >= (size_t)len + 1) {
 			batch += (size_t)len + 1;
-			evbuffer_ptr_set(in, &ptr, (size_t)len + 1, EVBUFFER_PTR_ADD);
+			evbuffer_ptr_set(in, &ptr, (size_t)len + 1,
+					 EVBUFFER_PTR_ADD);
 		} else {
 			/* the rest of this message streams through as it arrives */
-			cl->c.fwd_remaining = (uint32_t)(len + 1 - (avail - batch));
+			cl->c.fwd_remaining =
+				(uint32_t)(len + 1 - (avail - batch));
 			batch = avail;
 		}
 	}
@@ -377,8 +382,10 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	case CL_WAIT_SERVER:
 	case CL_SETUP:
 		/* kept until linked; a flood before that is a violation */
-		if (evbuffer_get_length(bufferevent_get_input(bev)) > 1024 * 1024)
-			client_close(cl, "08P01", "too much data before login completed");
+		if (evbuffer_get_length(bufferevent_get_input(bev)) >
+		    1024 * 1024)
+			client_close(cl, "08P01",
+				     "too much data before login completed");
 		break;
 	case CL_CLOSING:
 		evbuffer_drain(bufferevent_get_input(bev),

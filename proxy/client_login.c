@@ -88,8 +88,8 @@ static void cancel_forward(struct pgperf *pp, struct server *sv)
 		return;
 	}
 	bufferevent_setcb(cr->bev, NULL, cancel_write_cb, cancel_event_cb, cr);
-	if (conn_connect(cr->bev, t->host, t->port, sqlstate, err, sizeof(err)) !=
-	    PGP_OK) {
+	if (conn_connect(cr->bev, t->host, t->port, sqlstate, err,
+			 sizeof(err)) != PGP_OK) {
 		log_debug("cancel request not forwarded: %s", err);
 		cancel_free(cr);
 	}
@@ -100,8 +100,10 @@ static void handle_cancel(struct client *cl, uint32_t pid, uint32_t key)
 	struct pgperf *pp = cl->c.pp;
 	struct list *pos;
 
-	list_for_each(pos, &pp->all_clients) {
-		struct client *target = list_entry(pos, struct client, all_node);
+	list_for_each(pos, &pp->all_clients)
+	{
+		struct client *target =
+			list_entry(pos, struct client, all_node);
 
 		if (target == cl || target->cancel_pid != pid)
 			continue;
@@ -145,7 +147,8 @@ static bool parse_options(struct client *cl, const char *opts, char *err,
 			if (*p == '\\' && p[1])
 				p++;
 			if (n + 1 >= sizeof(word)) {
-				snprintf(err, errlen, "startup option too long");
+				snprintf(err, errlen,
+					 "startup option too long");
 				return false;
 			}
 			word[n++] = *p++;
@@ -157,17 +160,22 @@ static bool parse_options(struct client *cl, const char *opts, char *err,
 		} else if (strcmp(word, "-c") == 0) {
 			expect_setting = true;
 			continue;
-		} else if (strncmp(word, "-c", 2) == 0 || strncmp(word, "--", 2) == 0) {
-			setting = word + 2; /* "-cname=value" or "--name=value" */
+		} else if (strncmp(word, "-c", 2) == 0 ||
+			   strncmp(word, "--", 2) == 0) {
+			setting =
+				word + 2; /* "-cname=value" or "--name=value" */
 		} else {
-			snprintf(err, errlen,
-				 "unsupported startup option \"%.100s\" (only -c name=value and --name=value)",
-				 word);
+			snprintf(
+				err, errlen,
+				"unsupported startup option \"%.100s\" (only -c name=value and --name=value)",
+				word);
 			return false;
 		}
 		eq = strchr(setting, '=');
-		if (!eq || eq == setting || (size_t)(eq - setting) >= sizeof(name)) {
-			snprintf(err, errlen, "invalid startup option \"%.100s\"", word);
+		if (!eq || eq == setting ||
+		    (size_t)(eq - setting) >= sizeof(name)) {
+			snprintf(err, errlen,
+				 "invalid startup option \"%.100s\"", word);
 			return false;
 		}
 		memcpy(name, setting, (size_t)(eq - setting));
@@ -181,7 +189,8 @@ static bool parse_options(struct client *cl, const char *opts, char *err,
 		}
 	}
 	if (expect_setting) {
-		snprintf(err, errlen, "-c without a setting in startup options");
+		snprintf(err, errlen,
+			 "-c without a setting in startup options");
 		return false;
 	}
 	return true;
@@ -231,9 +240,10 @@ static void start_sasl(struct client *cl, const struct auth_user *u)
 		if (!mu->scram_cache) {
 			mu->scram_cache = pgp_malloc(sizeof(*mu->scram_cache));
 			if (mu->scram_cache &&
-			    !scram_secret_from_password(u->secret, salt, sizeof(salt),
-							SCRAM_DEFAULT_ITERATIONS,
-							mu->scram_cache)) {
+			    !scram_secret_from_password(
+				    u->secret, salt, sizeof(salt),
+				    SCRAM_DEFAULT_ITERATIONS,
+				    mu->scram_cache)) {
 				pgp_free(mu->scram_cache);
 				mu->scram_cache = NULL;
 			}
@@ -294,7 +304,8 @@ static void start_auth(struct client *cl)
 static void auth_failed(struct client *cl)
 {
 	clog_info(cl, "password authentication failed");
-	client_close(cl, "28P01", "password authentication failed for user \"%s\"",
+	client_close(cl, "28P01",
+		     "password authentication failed for user \"%s\"",
 		     cl->user);
 }
 
@@ -326,8 +337,9 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 		}
 		/* bytes after the request would bypass TLS (CVE-2021-23222) */
 		if (evbuffer_get_length(bufferevent_get_input(cl->c.bev)) > 0) {
-			client_close(cl, "08P01",
-				     "received unencrypted data after SSL request");
+			client_close(
+				cl, "08P01",
+				"received unencrypted data after SSL request");
 			return;
 		}
 		bufferevent_write(cl->c.bev, "S", 1);
@@ -362,15 +374,19 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 	cl->proto_minor = (int)(sp.code & 0xffff);
 	client_update_label(cl);
 	for (int i = 0; i < sp.nparams; i++) {
-		const char *name = sp.params[i].name, *value = sp.params[i].value;
+		const char *name = sp.params[i].name,
+			   *value = sp.params[i].value;
 
 		if (strncmp(name, "_pq_.", 5) == 0) {
 			unknown[nunknown++] = name;
 		} else if (strcmp(name, "replication") == 0) {
-			if (strcmp(value, "false") != 0 && strcmp(value, "0") != 0 &&
-			    strcmp(value, "off") != 0 && strcmp(value, "no") != 0) {
-				client_close(cl, "08P01",
-					     "replication connections are not supported by pgperf");
+			if (strcmp(value, "false") != 0 &&
+			    strcmp(value, "0") != 0 &&
+			    strcmp(value, "off") != 0 &&
+			    strcmp(value, "no") != 0) {
+				client_close(
+					cl, "08P01",
+					"replication connections are not supported by pgperf");
 				return;
 			}
 		} else if (strcmp(name, "options") == 0) {
@@ -387,13 +403,15 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 
 	if (pp->cfg->client_tls_sslmode >= TLS_REQUIRE && !cl->c.tls &&
 	    !cl->unix_socket) {
-		client_close(cl, "28000", "TLS is required (client_tls_sslmode)");
+		client_close(cl, "28000",
+			     "TLS is required (client_tls_sslmode)");
 		return;
 	}
 	if (pp->nclients > pp->cfg->max_client_conn) {
-		client_close(cl, "53300",
-			     "sorry, too many clients already (max_client_conn %d)",
-			     pp->cfg->max_client_conn);
+		client_close(
+			cl, "53300",
+			"sorry, too many clients already (max_client_conn %d)",
+			pp->cfg->max_client_conn);
 		return;
 	}
 	if (pp->draining) {
@@ -479,14 +497,17 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 		char *reply = NULL;
 		enum pgp_status st;
 
-		if (!wc_cstr(&c, &mech, NULL) || !wc_i32(&c, &ilen) || ilen < 0 ||
-		    !wc_bytes(&c, (size_t)ilen, &data) || wc_remaining(&c) != 0) {
-			client_close(cl, "08P01", "malformed SASLInitialResponse message");
+		if (!wc_cstr(&c, &mech, NULL) || !wc_i32(&c, &ilen) ||
+		    ilen < 0 || !wc_bytes(&c, (size_t)ilen, &data) ||
+		    wc_remaining(&c) != 0) {
+			client_close(cl, "08P01",
+				     "malformed SASLInitialResponse message");
 			return;
 		}
 		if (strcmp(mech, SCRAM_MECHANISM) != 0) {
-			client_close(cl, "08P01",
-				     "client selected an invalid SASL authentication mechanism");
+			client_close(
+				cl, "08P01",
+				"client selected an invalid SASL authentication mechanism");
 			return;
 		}
 		st = scram_server_first(&cl->scram, (const char *)data,
@@ -496,7 +517,8 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 			return;
 		}
 		cl->auth_step = AUTH_STEP_SASL_FINAL;
-		send_auth_request(cl, WIRE_AUTH_SASL_CONTINUE, reply, strlen(reply));
+		send_auth_request(cl, WIRE_AUTH_SASL_CONTINUE, reply,
+				  strlen(reply));
 		pgp_free(reply);
 		return;
 	}
@@ -504,8 +526,10 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 		char *reply = NULL;
 		enum pgp_status st;
 
-		st = scram_server_final(&cl->scram, (const char *)body, len, &reply);
-		if (st == PGP_ERR_AUTH || (st == PGP_OK && !cl->auth_user_known)) {
+		st = scram_server_final(&cl->scram, (const char *)body, len,
+					&reply);
+		if (st == PGP_ERR_AUTH ||
+		    (st == PGP_OK && !cl->auth_user_known)) {
 			pgp_free(reply);
 			auth_failed(cl);
 			return;
@@ -514,7 +538,8 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 			client_close(cl, "08P01", "malformed SCRAM message");
 			return;
 		}
-		send_auth_request(cl, WIRE_AUTH_SASL_FINAL, reply, strlen(reply));
+		send_auth_request(cl, WIRE_AUTH_SASL_FINAL, reply,
+				  strlen(reply));
 		pgp_free(reply);
 		scram_server_free(&cl->scram);
 		client_auth_done(cl);
@@ -548,7 +573,8 @@ static bool auth_step(struct client *cl)
 		return false;
 	}
 	if (len < 4 || len > AUTH_MSG_MAX) {
-		client_close(cl, "08P01", "invalid password message length %u", len);
+		client_close(cl, "08P01", "invalid password message length %u",
+			     len);
 		return false;
 	}
 	if (evbuffer_get_length(in) < (size_t)len + 1)
@@ -591,9 +617,10 @@ static void client_auth_done(struct client *cl)
 		bool stats = config_user_listed(pp->cfg->stats_users, cl->user);
 
 		if (!admin && !stats) {
-			client_close(cl, "28000",
-				     "user \"%s\" is not allowed to use the admin console",
-				     cl->user);
+			client_close(
+				cl, "28000",
+				"user \"%s\" is not allowed to use the admin console",
+				cl->user);
 			return;
 		}
 		cl->admin_readonly = !admin;

@@ -23,16 +23,20 @@ struct cfg_enum {
 	int value;
 };
 
-static const struct cfg_enum auth_types[] = {
-	{"trust", AUTH_TRUST}, {"md5", AUTH_MD5},
-	{"scram-sha-256", AUTH_SCRAM}, {NULL, 0}};
-static const struct cfg_enum pool_modes[] = {
-	{"session", POOL_SESSION}, {"transaction", POOL_TRANSACTION}, {NULL, 0}};
-static const struct cfg_enum tls_modes[] = {
-	{"disable", TLS_DISABLE},     {"allow", TLS_ALLOW},
-	{"prefer", TLS_PREFER},	      {"require", TLS_REQUIRE},
-	{"verify-ca", TLS_VERIFY_CA}, {"verify-full", TLS_VERIFY_FULL},
-	{NULL, 0}};
+static const struct cfg_enum auth_types[] = {{"trust", AUTH_TRUST},
+					     {"md5", AUTH_MD5},
+					     {"scram-sha-256", AUTH_SCRAM},
+					     {NULL, 0}};
+static const struct cfg_enum pool_modes[] = {{"session", POOL_SESSION},
+					     {"transaction", POOL_TRANSACTION},
+					     {NULL, 0}};
+static const struct cfg_enum tls_modes[] = {{"disable", TLS_DISABLE},
+					    {"allow", TLS_ALLOW},
+					    {"prefer", TLS_PREFER},
+					    {"require", TLS_REQUIRE},
+					    {"verify-ca", TLS_VERIFY_CA},
+					    {"verify-full", TLS_VERIFY_FULL},
+					    {NULL, 0}};
 static const struct cfg_enum log_levels[] = {
 	{"error", LOG_ERROR}, {"warning", LOG_WARNING}, {"info", LOG_INFO},
 	{"debug", LOG_DEBUG}, {"noise", LOG_NOISE},	{NULL, 0}};
@@ -47,8 +51,11 @@ struct cfg_key {
 	const struct cfg_enum *enums;
 };
 
-#define K(name, type, def, reload, min, max, enums)                            \
-	{#name, type, offsetof(struct config, name), def, reload, min, max, enums}
+#define K(name, type, def, reload, min, max, enums)                           \
+	{                                                                     \
+#name, type, offsetof(struct config, name), def, reload, min, \
+			max, enums                                            \
+	}
 
 static const struct cfg_key keys[] = {
 	K(listen_addr, CFG_STR, "127.0.0.1", false, 0, 0, NULL),
@@ -171,9 +178,10 @@ static enum pgp_status set_key(struct config *cfg, const struct cfg_key *k,
 		errno = 0;
 		v = strtoll(value, &end, 10);
 		if (end == value || *end || errno || v < k->min || v > k->max) {
-			snprintf(err, errlen,
-				 "invalid value \"%s\" for %s: expected an integer from %lld to %lld",
-				 value, k->name, k->min, k->max);
+			snprintf(
+				err, errlen,
+				"invalid value \"%s\" for %s: expected an integer from %lld to %lld",
+				value, k->name, k->min, k->max);
 			return PGP_ERR_CONFIG;
 		}
 		*(int *)(void *)field = (int)v;
@@ -183,9 +191,10 @@ static enum pgp_status set_key(struct config *cfg, const struct cfg_key *k,
 		int64_t ms;
 
 		if (!parse_duration_ms(value, &ms) || ms < k->min) {
-			snprintf(err, errlen,
-				 "invalid value \"%s\" for %s: expected seconds (or a number with ms, s, min or h)",
-				 value, k->name);
+			snprintf(
+				err, errlen,
+				"invalid value \"%s\" for %s: expected seconds (or a number with ms, s, min or h)",
+				value, k->name);
 			return PGP_ERR_CONFIG;
 		}
 		*(int64_t *)(void *)field = ms;
@@ -205,13 +214,15 @@ static enum pgp_status set_key(struct config *cfg, const struct cfg_key *k,
 			     e++) {
 				if (choices[0])
 					strncat(choices, ", ",
-						sizeof(choices) - strlen(choices) - 1);
+						sizeof(choices) -
+							strlen(choices) - 1);
 				strncat(choices, e->name,
 					sizeof(choices) - strlen(choices) - 1);
 			}
-			snprintf(err, errlen,
-				 "invalid value \"%s\" for %s: expected one of %s",
-				 value, k->name, choices);
+			snprintf(
+				err, errlen,
+				"invalid value \"%s\" for %s: expected one of %s",
+				value, k->name, choices);
 		}
 		return PGP_ERR_CONFIG;
 	}
@@ -266,7 +277,8 @@ void config_free(struct config *cfg)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (keys[i].type == CFG_STR)
-			pgp_free(*(char **)(void *)((char *)cfg + keys[i].offset));
+			pgp_free(*(char **)(void *)((char *)cfg +
+						    keys[i].offset));
 	for (int i = 0; i < cfg->ndbs; i++)
 		db_def_free(&cfg->dbs[i]);
 	pgp_free(cfg->dbs);
@@ -295,7 +307,8 @@ static bool parse_connstr(const char *s,
 			return true;
 		while (*s && *s != '=' && !isspace((unsigned char)*s)) {
 			if (kn + 1 >= sizeof(key)) {
-				snprintf(err, errlen, "connection key too long");
+				snprintf(err, errlen,
+					 "connection key too long");
 				return false;
 			}
 			key[kn++] = *s++;
@@ -304,7 +317,8 @@ static bool parse_connstr(const char *s,
 		while (isspace((unsigned char)*s))
 			s++;
 		if (*s != '=') {
-			snprintf(err, errlen, "missing \"=\" after \"%s\"", key);
+			snprintf(err, errlen, "missing \"=\" after \"%s\"",
+				 key);
 			return false;
 		}
 		s++;
@@ -314,9 +328,10 @@ static bool parse_connstr(const char *s,
 			s++;
 			for (;;) {
 				if (!*s) {
-					snprintf(err, errlen,
-						 "unterminated quoted value for \"%s\"",
-						 key);
+					snprintf(
+						err, errlen,
+						"unterminated quoted value for \"%s\"",
+						key);
 					return false;
 				}
 				if (*s == '\'')
@@ -397,9 +412,10 @@ static bool db_param(void *arg, const char *k, const char *v, char *err,
 		}
 		goto bad;
 	}
-	snprintf(err, errlen,
-		 "unknown connection parameter \"%s\" (known: host, port, dbname, user, password, pool_size, min_pool_size, pool_mode)",
-		 k);
+	snprintf(
+		err, errlen,
+		"unknown connection parameter \"%s\" (known: host, port, dbname, user, password, pool_size, min_pool_size, pool_mode)",
+		k);
 	return false;
 bad:
 	snprintf(err, errlen, "invalid value for connection parameter \"%s\"",
@@ -432,8 +448,9 @@ enum pgp_status config_add_db(struct config *cfg, const char *name,
 		return PGP_ERR_CONFIG;
 	}
 	if (strcmp(name, "pgperf") == 0) {
-		snprintf(err, errlen,
-			 "database name \"pgperf\" is reserved for the admin console");
+		snprintf(
+			err, errlen,
+			"database name \"pgperf\" is reserved for the admin console");
 		return PGP_ERR_CONFIG;
 	}
 	for (int i = 0; i < cfg->ndbs; i++) {
@@ -503,7 +520,8 @@ enum pgp_status config_parse(struct config *cfg, const char *name,
 			char *close = strchr(p, ']');
 
 			if (!close || close[1]) {
-				snprintf(err, errlen, "%s:%d: malformed section header",
+				snprintf(err, errlen,
+					 "%s:%d: malformed section header",
 					 name, lineno);
 				st = PGP_ERR_CONFIG;
 				break;
@@ -515,9 +533,10 @@ enum pgp_status config_parse(struct config *cfg, const char *name,
 			} else if (strcmp(p, "databases") == 0) {
 				sec = SEC_DATABASES;
 			} else {
-				snprintf(err, errlen,
-					 "%s:%d: unknown section [%s] (known: [pgperf], [databases])",
-					 name, lineno, p);
+				snprintf(
+					err, errlen,
+					"%s:%d: unknown section [%s] (known: [pgperf], [databases])",
+					name, lineno, p);
 				st = PGP_ERR_CONFIG;
 			}
 			continue;
@@ -540,7 +559,8 @@ enum pgp_status config_parse(struct config *cfg, const char *name,
 			st = PGP_ERR_CONFIG;
 			break;
 		case SEC_PGPERF:
-			if (config_set(cfg, key, val, sub, sizeof(sub)) != PGP_OK) {
+			if (config_set(cfg, key, val, sub, sizeof(sub)) !=
+			    PGP_OK) {
 				snprintf(err, errlen, "%s:%d: %s", name, lineno,
 					 sub);
 				st = PGP_ERR_CONFIG;
@@ -549,8 +569,9 @@ enum pgp_status config_parse(struct config *cfg, const char *name,
 		case SEC_DATABASES:
 			if (config_add_db(cfg, key, val, sub, sizeof(sub)) !=
 			    PGP_OK) {
-				snprintf(err, errlen, "%s:%d: database \"%s\": %s",
-					 name, lineno, key, sub);
+				snprintf(err, errlen,
+					 "%s:%d: database \"%s\": %s", name,
+					 lineno, key, sub);
 				st = PGP_ERR_CONFIG;
 			}
 			break;
@@ -635,8 +656,7 @@ enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
 	else if (strncmp(url, "postgres://", 11) == 0)
 		p = url + 11;
 	else {
-		snprintf(err, errlen,
-			 "--upstream must be a postgresql:// URL");
+		snprintf(err, errlen, "--upstream must be a postgresql:// URL");
 		return PGP_ERR_CONFIG;
 	}
 	slash = strchr(p, '/');
@@ -651,7 +671,8 @@ enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
 				sizeof(user)) ||
 		    (colon && !url_decode(colon + 1, (size_t)(at - colon - 1),
 					  pass, sizeof(pass)))) {
-			snprintf(err, errlen, "--upstream: bad user or password");
+			snprintf(err, errlen,
+				 "--upstream: bad user or password");
 			return PGP_ERR_CONFIG;
 		}
 		p = at + 1;
@@ -675,7 +696,8 @@ enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
 	}
 	if (*slash == '/') {
 		const char *dend = strchr(slash + 1, '?');
-		size_t n = dend ? (size_t)(dend - slash - 1) : strlen(slash + 1);
+		size_t n =
+			dend ? (size_t)(dend - slash - 1) : strlen(slash + 1);
 
 		if (!url_decode(slash + 1, n, db, sizeof(db))) {
 			snprintf(err, errlen, "--upstream: bad database name");
@@ -690,8 +712,8 @@ enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
 	}
 	if (!db[0])
 		snprintf(db, sizeof(db), "%s", user);
-	snprintf(conn, sizeof(conn), "host='%s' port=%s dbname='%s'", host, port,
-		 db);
+	snprintf(conn, sizeof(conn), "host='%s' port=%s dbname='%s'", host,
+		 port, db);
 	if (!config_find_db(cfg, db) &&
 	    config_add_db(cfg, db, conn, err, errlen) != PGP_OK)
 		return PGP_ERR_CONFIG;
@@ -750,10 +772,11 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 	}
 
 	if (cfg->min_pool_size > cfg->default_pool_size) {
-		snprintf(err, errlen,
-			 "%s: min_pool_size (%d) is larger than default_pool_size (%d)",
-			 cfg->path ? cfg->path : "config", cfg->min_pool_size,
-			 cfg->default_pool_size);
+		snprintf(
+			err, errlen,
+			"%s: min_pool_size (%d) is larger than default_pool_size (%d)",
+			cfg->path ? cfg->path : "config", cfg->min_pool_size,
+			cfg->default_pool_size);
 		return PGP_ERR_CONFIG;
 	}
 	/* refuse rather than pool in a mode whose guarantees are not built */
@@ -763,20 +786,23 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 		for (int i = 0; i < cfg->ndbs; i++)
 			txn |= cfg->dbs[i].pool_mode == POOL_TRANSACTION;
 		if (txn) {
-			snprintf(err, errlen,
-				 "%s: pool_mode = transaction is not supported yet; use session",
-				 cfg->path ? cfg->path : "config");
+			snprintf(
+				err, errlen,
+				"%s: pool_mode = transaction is not supported yet; use session",
+				cfg->path ? cfg->path : "config");
 			return PGP_ERR_CONFIG;
 		}
 	}
 	if (cfg->client_tls_sslmode != TLS_DISABLE &&
 	    (!*cfg->client_tls_cert_file || !*cfg->client_tls_key_file)) {
-		snprintf(err, errlen,
-			 "%s: client_tls_sslmode needs client_tls_cert_file and client_tls_key_file",
-			 cfg->path ? cfg->path : "config");
+		snprintf(
+			err, errlen,
+			"%s: client_tls_sslmode needs client_tls_cert_file and client_tls_key_file",
+			cfg->path ? cfg->path : "config");
 		return PGP_ERR_CONFIG;
 	}
-	if (cfg->server_tls_sslmode >= TLS_VERIFY_CA && !*cfg->server_tls_ca_file) {
+	if (cfg->server_tls_sslmode >= TLS_VERIFY_CA &&
+	    !*cfg->server_tls_ca_file) {
 		snprintf(err, errlen,
 			 "%s: server_tls_sslmode %s needs server_tls_ca_file",
 			 cfg->path ? cfg->path : "config",
@@ -790,8 +816,9 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 			return PGP_ERR_CONFIG;
 		if (stat(cfg->auth_file, &stbuf) == 0 &&
 		    (stbuf.st_mode & (S_IRWXG | S_IRWXO)))
-			log_warning("auth_file %s is readable by group or others; chmod 600 it",
-				    cfg->auth_file);
+			log_warning(
+				"auth_file %s is readable by group or others; chmod 600 it",
+				cfg->auth_file);
 		/* entries from --upstream stay, the file's come after */
 		for (int i = 0; i < ul.n; i++) {
 			if (userlist_find(&cfg->users, ul.users[i].name))
@@ -805,8 +832,7 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 		}
 		userlist_free(&ul);
 	} else if (cfg->auth_type != AUTH_TRUST && cfg->users.n == 0) {
-		snprintf(err, errlen,
-			 "%s: auth_type %s needs an auth_file",
+		snprintf(err, errlen, "%s: auth_type %s needs an auth_file",
 			 cfg->path ? cfg->path : "config",
 			 enum_name(auth_types, cfg->auth_type));
 		return PGP_ERR_CONFIG;
@@ -869,8 +895,9 @@ static void format_value(const struct config *cfg, const struct cfg_key *k,
 		break;
 	}
 	case CFG_ENUM:
-		snprintf(buf, len, "%s",
-			 enum_name(k->enums, *(const int *)(const void *)field));
+		snprintf(
+			buf, len, "%s",
+			enum_name(k->enums, *(const int *)(const void *)field));
 		break;
 	}
 }

@@ -86,7 +86,8 @@ void conn_move(struct conn *src, struct conn *dst, size_t n)
 bool conn_throttle_if_full(struct conn *src, struct conn *dst)
 {
 	if (!dst->bev || src->throttled ||
-	    evbuffer_get_length(bufferevent_get_output(dst->bev)) < CONN_HIGH_WATER)
+	    evbuffer_get_length(bufferevent_get_output(dst->bev)) <
+		    CONN_HIGH_WATER)
 		return false;
 	src->throttled = true;
 	bufferevent_disable(src->bev, EV_READ);
@@ -99,8 +100,8 @@ bool conn_unthrottle_if_drained(struct conn *src, struct conn *dst)
 {
 	if (!src->throttled || src->closing || !src->bev)
 		return false;
-	if (dst->bev &&
-	    evbuffer_get_length(bufferevent_get_output(dst->bev)) > CONN_LOW_WATER)
+	if (dst->bev && evbuffer_get_length(bufferevent_get_output(dst->bev)) >
+				CONN_LOW_WATER)
 		return false;
 	src->throttled = false;
 	bufferevent_enable(src->bev, EV_READ);
@@ -109,8 +110,9 @@ bool conn_unthrottle_if_drained(struct conn *src, struct conn *dst)
 	return true;
 }
 
-enum pgp_status conn_connect(struct bufferevent *bev, const char *host, int port,
-			     char sqlstate[6], char *err, size_t errlen)
+enum pgp_status conn_connect(struct bufferevent *bev, const char *host,
+			     int port, char sqlstate[6], char *err,
+			     size_t errlen)
 {
 	int rc;
 
@@ -119,8 +121,8 @@ enum pgp_status conn_connect(struct bufferevent *bev, const char *host, int port
 
 		memset(&un, 0, sizeof(un));
 		un.sun_family = AF_UNIX;
-		snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.%d", host,
-			 port);
+		snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.%d",
+			 host, port);
 		rc = bufferevent_socket_connect(bev, (struct sockaddr *)&un,
 						sizeof(un));
 	} else {
@@ -136,9 +138,10 @@ enum pgp_status conn_connect(struct bufferevent *bev, const char *host, int port
 		gai = evutil_getaddrinfo(host, portbuf, &hints, &res);
 		if (gai != 0 || !res) {
 			snprintf(sqlstate, 6, "08001");
-			snprintf(err, errlen,
-				 "could not translate host name \"%s\" to address: %s",
-				 host, evutil_gai_strerror(gai));
+			snprintf(
+				err, errlen,
+				"could not translate host name \"%s\" to address: %s",
+				host, evutil_gai_strerror(gai));
 			return PGP_ERR_IO;
 		}
 		rc = bufferevent_socket_connect(bev, res->ai_addr,
@@ -147,8 +150,9 @@ enum pgp_status conn_connect(struct bufferevent *bev, const char *host, int port
 	}
 	if (rc != 0) {
 		snprintf(sqlstate, 6, "08006");
-		snprintf(err, errlen, "could not connect to server at %s:%d: %s", host,
-			 port, strerror(errno));
+		snprintf(err, errlen,
+			 "could not connect to server at %s:%d: %s", host, port,
+			 strerror(errno));
 		return PGP_ERR_IO;
 	}
 	return PGP_OK;

@@ -44,29 +44,33 @@ struct config *daemon_build_config(const char *path, const char *upstream,
 	}
 	if (path && config_parse_file(cfg, path, err, errlen) != PGP_OK)
 		goto fail;
-	if (upstream && config_apply_upstream(cfg, upstream, err, errlen) != PGP_OK)
+	if (upstream &&
+	    config_apply_upstream(cfg, upstream, err, errlen) != PGP_OK)
 		goto fail;
 	if (listen) {
 		const char *colon = strrchr(listen, ':');
 		char host[256];
 
 		if (!colon || (size_t)(colon - listen) >= sizeof(host)) {
-			snprintf(err, errlen, "--listen wants HOST:PORT, got \"%s\"",
+			snprintf(err, errlen,
+				 "--listen wants HOST:PORT, got \"%s\"",
 				 listen);
 			goto fail;
 		}
 		memcpy(host, listen, (size_t)(colon - listen));
 		host[colon - listen] = '\0';
-		if (config_set(cfg, "listen_addr", host, sub, sizeof(sub)) != PGP_OK ||
-		    config_set(cfg, "listen_port", colon + 1, sub, sizeof(sub)) !=
-			    PGP_OK) {
+		if (config_set(cfg, "listen_addr", host, sub, sizeof(sub)) !=
+			    PGP_OK ||
+		    config_set(cfg, "listen_port", colon + 1, sub,
+			       sizeof(sub)) != PGP_OK) {
 			snprintf(err, errlen, "--listen: %s", sub);
 			goto fail;
 		}
 	}
 	if (!path && !upstream) {
-		snprintf(err, errlen,
-			 "no configuration: give a config file or --upstream postgresql://user:password@host:port/db");
+		snprintf(
+			err, errlen,
+			"no configuration: give a config file or --upstream postgresql://user:password@host:port/db");
 		goto fail;
 	}
 	if (cfg->ndbs == 0) {
@@ -154,8 +158,8 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 	log_error("accept failed: %s", strerror(errno));
 }
 
-static bool listen_tcp(struct pgperf *pp, const char *host, int port,
-		       char *err, size_t errlen)
+static bool listen_tcp(struct pgperf *pp, const char *host, int port, char *err,
+		       size_t errlen)
 {
 	struct evutil_addrinfo hints, *res = NULL, *ai;
 	char portbuf[16];
@@ -182,13 +186,14 @@ static bool listen_tcp(struct pgperf *pp, const char *host, int port,
 					    LEV_OPT_CLOSE_ON_FREE |
 						    LEV_OPT_REUSEABLE |
 						    LEV_OPT_CLOSE_ON_EXEC,
-					    pp->cfg->listen_backlog, ai->ai_addr, (int)ai->ai_addrlen);
+					    pp->cfg->listen_backlog,
+					    ai->ai_addr, (int)ai->ai_addrlen);
 		if (!l) {
 			/* "*" yields IPv4 and IPv6; one of them may be absent */
 			if (ai->ai_next || bound)
 				continue;
-			snprintf(err, errlen, "cannot listen on %s:%d: %s", host,
-				 port, strerror(errno));
+			snprintf(err, errlen, "cannot listen on %s:%d: %s",
+				 host, port, strerror(errno));
 			evutil_freeaddrinfo(res);
 			return false;
 		}
@@ -215,9 +220,10 @@ static bool listen_unix(struct pgperf *pp, char *err, size_t errlen)
 	snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.%d",
 		 pp->cfg->unix_socket_dir, pp->cfg->listen_port);
 	unlink(un.sun_path);
-	l = evconnlistener_new_bind(pp->base, accept_cb, pp,
-				    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-				    pp->cfg->listen_backlog, (struct sockaddr *)&un, sizeof(un));
+	l = evconnlistener_new_bind(
+		pp->base, accept_cb, pp,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+		pp->cfg->listen_backlog, (struct sockaddr *)&un, sizeof(un));
 	if (!l) {
 		snprintf(err, errlen, "cannot listen on %s: %s", un.sun_path,
 			 strerror(errno));
@@ -248,7 +254,8 @@ bool daemon_listen(struct pgperf *pp, char *err, size_t errlen)
 		ok = listen_tcp(pp, tok, pp->cfg->listen_port, err, errlen);
 	pgp_free(addrs);
 	if (ok && pp->nlisteners == 0) {
-		snprintf(err, errlen, "no listen_addr or unix_socket_dir configured");
+		snprintf(err, errlen,
+			 "no listen_addr or unix_socket_dir configured");
 		ok = false;
 	}
 	return ok;
@@ -266,21 +273,24 @@ static void reap(struct pgperf *pp)
 	struct list *pos, *tmp;
 	int64_t now = pgp_now_us();
 
-	list_for_each_safe(pos, tmp, &pp->reap_clients) {
+	list_for_each_safe(pos, tmp, &pp->reap_clients)
+	{
 		struct client *cl = list_entry(pos, struct client, node);
 
 		if (cl->c.dead || conn_pending_output(&cl->c) == 0 ||
 		    now > cl->c.close_deadline_us)
 			client_free(cl);
 	}
-	list_for_each_safe(pos, tmp, &pp->reap_servers) {
+	list_for_each_safe(pos, tmp, &pp->reap_servers)
+	{
 		struct server *sv = list_entry(pos, struct server, node);
 
 		if (sv->c.dead || conn_pending_output(&sv->c) == 0 ||
 		    now > sv->c.close_deadline_us)
 			server_free(sv);
 	}
-	list_for_each_safe(pos, tmp, &pp->pools) {
+	list_for_each_safe(pos, tmp, &pp->pools)
+	{
 		struct pool *p = list_entry(pos, struct pool, node);
 
 		if (p->dispatch_pending)
@@ -307,11 +317,14 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (login_timeout > 0) {
-		list_for_each_safe(pos, tmp, &pp->login_clients) {
-			struct client *cl = list_entry(pos, struct client, node);
+		list_for_each_safe(pos, tmp, &pp->login_clients)
+		{
+			struct client *cl =
+				list_entry(pos, struct client, node);
 
 			if (now - cl->login_start_us > login_timeout * 1000)
-				client_close(cl, "08P01", "client_login_timeout");
+				client_close(cl, "08P01",
+					     "client_login_timeout");
 		}
 	}
 	list_for_each_safe(pos, tmp, &pp->pools)
@@ -336,25 +349,32 @@ bool daemon_reload(struct pgperf *pp, char *err, size_t errlen)
 	cfg = daemon_build_config(pp->config_path, pp->upstream_url,
 				  pp->listen_override, err, errlen);
 	if (!cfg) {
-		log_error("reload failed, keeping the running configuration: %s", err);
+		log_error(
+			"reload failed, keeping the running configuration: %s",
+			err);
 		return false;
 	}
 	server_tls = tls_server_side_ctx(cfg, err, errlen);
 	if (cfg->server_tls_sslmode != TLS_DISABLE && !server_tls) {
-		log_error("reload failed, keeping the running configuration: %s", err);
+		log_error(
+			"reload failed, keeping the running configuration: %s",
+			err);
 		config_free(cfg);
 		return false;
 	}
 	if (!log_open(cfg->logfile)) {
 		snprintf(err, errlen, "cannot open logfile %s", cfg->logfile);
-		log_error("reload failed, keeping the running configuration: %s", err);
+		log_error(
+			"reload failed, keeping the running configuration: %s",
+			err);
 		SSL_CTX_free(server_tls);
 		config_free(cfg);
 		return false;
 	}
 	/* keys that need a restart keep their running values */
 	while (config_needs_restart(pp->cfg, cfg, &key)) {
-		log_warning("%s changed; it takes effect only after a restart", key);
+		log_warning("%s changed; it takes effect only after a restart",
+			    key);
 		if (!config_copy_key(cfg, pp->cfg, key))
 			break;
 	}
@@ -376,7 +396,8 @@ void daemon_drain(struct pgperf *pp)
 
 	if (pp->draining)
 		return;
-	log_info("SIGTERM: draining %d clients; no new connections", pp->nclients);
+	log_info("SIGTERM: draining %d clients; no new connections",
+		 pp->nclients);
 	pp->draining = true;
 	pp->drain_start_us = pgp_now_us();
 	for (int i = 0; i < pp->nlisteners; i++)
@@ -397,8 +418,8 @@ void daemon_resume(struct pgperf *pp)
 	struct list *pos;
 
 	pp->paused = false;
-	list_for_each(pos, &pp->pools)
-		list_entry(pos, struct pool, node)->dispatch_pending = true;
+	list_for_each(pos, &pp->pools) list_entry(pos, struct pool, node)
+		->dispatch_pending = true;
 	daemon_schedule_reap(pp);
 }
 
@@ -438,14 +459,17 @@ void daemon_free(struct pgperf *pp)
 	if (!pp)
 		return;
 	/* close every connection, then free them all */
-	list_for_each_safe(pos, tmp, &pp->all_clients) {
+	list_for_each_safe(pos, tmp, &pp->all_clients)
+	{
 		struct client *cl = list_entry(pos, struct client, all_node);
 
 		if (cl->state != CL_CLOSING)
-			client_close(cl, "57P01",
-				     "terminating connection due to administrator command");
+			client_close(
+				cl, "57P01",
+				"terminating connection due to administrator command");
 	}
-	list_for_each_safe(pos, tmp, &pp->pools) {
+	list_for_each_safe(pos, tmp, &pp->pools)
+	{
 		struct pool *p = list_entry(pos, struct pool, node);
 		struct list *lists[] = {&p->idle_servers, &p->active_servers,
 					&p->tested_servers, &p->login_servers};
@@ -453,9 +477,9 @@ void daemon_free(struct pgperf *pp)
 		for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
 			struct list *spos, *stmp;
 
-			list_for_each_safe(spos, stmp, lists[i])
-				server_close(list_entry(spos, struct server, node),
-					     "shutting down");
+			list_for_each_safe(spos, stmp, lists[i]) server_close(
+				list_entry(spos, struct server, node),
+				"shutting down");
 		}
 	}
 	/* give the last messages one chance to go out */

@@ -129,7 +129,8 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		path = argv[optind++];
 	if (optind < argc) {
-		fprintf(stderr, "pgperf: unexpected argument \"%s\"\n", argv[optind]);
+		fprintf(stderr, "pgperf: unexpected argument \"%s\"\n",
+			argv[optind]);
 		usage(stderr);
 		return 2;
 	}
@@ -151,8 +152,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!log_open(cfg->logfile)) {
-		fprintf(stderr, "pgperf: cannot open logfile %s: %s\n", cfg->logfile,
-			strerror(errno));
+		fprintf(stderr, "pgperf: cannot open logfile %s: %s\n",
+			cfg->logfile, strerror(errno));
 		config_free(cfg);
 		return 1;
 	}
@@ -171,9 +172,11 @@ int main(int argc, char **argv)
 	}
 	if (background) {
 		if (!*pp->cfg->logfile)
-			fprintf(stderr, "pgperf: warning: -d without logfile: logs are lost\n");
+			fprintf(stderr,
+				"pgperf: warning: -d without logfile: logs are lost\n");
 		if (!daemonize()) {
-			fprintf(stderr, "pgperf: cannot daemonize: %s\n", strerror(errno));
+			fprintf(stderr, "pgperf: cannot daemonize: %s\n",
+				strerror(errno));
 			daemon_free(pp);
 			return 1;
 		}

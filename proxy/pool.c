@@ -48,7 +48,8 @@ static bool target_build(struct pgperf *pp, const char *database,
 	if (db->password) {
 		pw = db->password;
 	} else {
-		const struct auth_user *u = userlist_find(&cfg->users, login_user);
+		const struct auth_user *u =
+			userlist_find(&cfg->users, login_user);
 
 		/* a SCRAM secret cannot log in anywhere: it is a verifier */
 		if (u && u->kind != SECRET_SCRAM)
@@ -59,9 +60,10 @@ static bool target_build(struct pgperf *pp, const char *database,
 	t->dbname = pgp_strdup(db->dbname ? db->dbname : database);
 	t->user = pgp_strdup(login_user);
 	t->password = pw ? pgp_strdup(pw) : NULL;
-	t->pool_size = db->pool_size >= 0 ? db->pool_size : cfg->default_pool_size;
-	t->min_pool_size = db->min_pool_size >= 0 ? db->min_pool_size
-						  : cfg->min_pool_size;
+	t->pool_size =
+		db->pool_size >= 0 ? db->pool_size : cfg->default_pool_size;
+	t->min_pool_size =
+		db->min_pool_size >= 0 ? db->min_pool_size : cfg->min_pool_size;
 	if (t->min_pool_size > t->pool_size)
 		t->min_pool_size = t->pool_size;
 	t->pool_mode = db->pool_mode >= 0 ? db->pool_mode : cfg->pool_mode;
@@ -76,7 +78,8 @@ static bool target_same_server(const struct pool_target *a,
 			       const struct pool_target *b)
 {
 	return strcmp(a->host, b->host) == 0 && a->port == b->port &&
-	       strcmp(a->dbname, b->dbname) == 0 && strcmp(a->user, b->user) == 0 &&
+	       strcmp(a->dbname, b->dbname) == 0 &&
+	       strcmp(a->user, b->user) == 0 &&
 	       ((!a->password && !b->password) ||
 		(a->password && b->password &&
 		 strcmp(a->password, b->password) == 0));
@@ -95,9 +98,11 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 	struct list *pos;
 	struct pool *p;
 
-	list_for_each(pos, &pp->pools) {
+	list_for_each(pos, &pp->pools)
+	{
 		p = list_entry(pos, struct pool, node);
-		if (strcmp(p->database, database) == 0 && strcmp(p->user, user) == 0)
+		if (strcmp(p->database, database) == 0 &&
+		    strcmp(p->user, user) == 0)
 			return p;
 	}
 	p = pgp_calloc(1, sizeof(*p));
@@ -111,8 +116,8 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 	p->retry_ev = evtimer_new(pp->base, pool_retry_cb, p);
 	if (!p->database || !p->user || !p->retry_ev ||
 	    !target_build(pp, database, user, &p->target)) {
-		snprintf(err, errlen, "cannot set up a pool for %s/%s", database,
-			 user);
+		snprintf(err, errlen, "cannot set up a pool for %s/%s",
+			 database, user);
 		if (p->retry_ev)
 			event_free(p->retry_ev);
 		pgp_free(p->database);
@@ -128,7 +133,8 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 	list_init(&p->tested_servers);
 	list_append(&pp->pools, &p->node);
 	log_info("new pool %s/%s -> %s:%d/%s as %s", database, user,
-		 p->target.host, p->target.port, p->target.dbname, p->target.user);
+		 p->target.host, p->target.port, p->target.dbname,
+		 p->target.user);
 	return p;
 }
 
@@ -144,7 +150,8 @@ void pool_free(struct pool *p)
 
 int pool_server_count(const struct pool *p)
 {
-	return (int)(list_count(&p->login_servers) + list_count(&p->idle_servers) +
+	return (int)(list_count(&p->login_servers) +
+		     list_count(&p->idle_servers) +
 		     list_count(&p->active_servers) +
 		     list_count(&p->tested_servers));
 }
@@ -154,7 +161,8 @@ int pool_db_server_count(struct pgperf *pp, const struct pool *p)
 	struct list *pos;
 	int n = 0;
 
-	list_for_each(pos, &pp->pools) {
+	list_for_each(pos, &pp->pools)
+	{
 		const struct pool *o = list_entry(pos, struct pool, node);
 
 		if (strcmp(o->target.host, p->target.host) == 0 &&
@@ -221,7 +229,9 @@ static struct server *pool_take_idle(struct pool *p)
 		if (sv->close_needed ||
 		    (cfg->server_lifetime > 0 &&
 		     now - sv->created_us > cfg->server_lifetime * 1000)) {
-			server_close(sv, "server_lifetime reached or close requested");
+			server_close(
+				sv,
+				"server_lifetime reached or close requested");
 			continue;
 		}
 		if (cfg->server_check_delay >= 0 && *cfg->server_check_query &&
@@ -252,7 +262,8 @@ void pool_dispatch(struct pool *p)
 		server_link(sv, cl);
 	}
 	/* servers already on their way will serve some of the waiters */
-	need = (int)list_count(&p->waiting) - (int)list_count(&p->login_servers) -
+	need = (int)list_count(&p->waiting) -
+	       (int)list_count(&p->login_servers) -
 	       (int)list_count(&p->tested_servers);
 	while (need-- > 0 && pool_can_connect(p))
 		if (!server_connect(p))
@@ -270,7 +281,8 @@ void pool_server_ready(struct server *sv)
 	}
 	if (!list_empty(&p->waiting) && !p->pp->paused) {
 		/* this server is the freshest: give it to the longest waiter */
-		struct client *cl = list_entry(p->waiting.next, struct client, node);
+		struct client *cl =
+			list_entry(p->waiting.next, struct client, node);
 
 		server_link(sv, cl);
 	}
@@ -281,19 +293,23 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 	struct list *pos, *tmp;
 	int usable;
 
-	snprintf(p->last_error_state, sizeof(p->last_error_state), "%s", sqlstate);
+	snprintf(p->last_error_state, sizeof(p->last_error_state), "%s",
+		 sqlstate);
 	snprintf(p->last_error, sizeof(p->last_error), "%s", msg);
 	p->backoff_us = p->backoff_us ? p->backoff_us * 2 : BACKOFF_FIRST_US;
 	if (p->backoff_us > BACKOFF_MAX_US)
 		p->backoff_us = BACKOFF_MAX_US;
 	p->next_connect_us = pgp_now_us() + p->backoff_us;
 	/* the failing server is still on login_servers: discount it */
-	usable = (int)(list_count(&p->idle_servers) + list_count(&p->active_servers) +
-		       list_count(&p->tested_servers) + list_count(&p->login_servers)) -
+	usable = (int)(list_count(&p->idle_servers) +
+		       list_count(&p->active_servers) +
+		       list_count(&p->tested_servers) +
+		       list_count(&p->login_servers)) -
 		 1;
 	if (usable > 0)
 		return;
-	list_for_each_safe(pos, tmp, &p->waiting) {
+	list_for_each_safe(pos, tmp, &p->waiting)
+	{
 		struct client *cl = list_entry(pos, struct client, node);
 
 		client_close(cl, sqlstate, "%s", msg);
@@ -311,7 +327,8 @@ void pool_retarget(struct pool *p)
 		/* the database is gone from the config: drain its servers */
 		for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 			list_for_each(pos, lists[i])
-				list_entry(pos, struct server, node)->close_needed = true;
+				list_entry(pos, struct server, node)
+					->close_needed = true;
 		return;
 	}
 	if (!target_same_server(&t, &p->target)) {
@@ -319,7 +336,8 @@ void pool_retarget(struct pool *p)
 			 p->database, p->user);
 		for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 			list_for_each(pos, lists[i])
-				list_entry(pos, struct server, node)->close_needed = true;
+				list_entry(pos, struct server, node)
+					->close_needed = true;
 	}
 	target_free(&p->target);
 	p->target = t;
@@ -334,17 +352,23 @@ void pool_tick(struct pool *p, int64_t now)
 	struct list *pos, *tmp;
 
 	if (cfg->query_wait_timeout > 0) {
-		list_for_each_safe(pos, tmp, &p->waiting) {
-			struct client *cl = list_entry(pos, struct client, node);
+		list_for_each_safe(pos, tmp, &p->waiting)
+		{
+			struct client *cl =
+				list_entry(pos, struct client, node);
 
-			if (now - cl->wait_start_us > cfg->query_wait_timeout * 1000)
-				client_close(cl, "08P01",
-					     "query_wait_timeout: no server connection became free%s%s",
-					     p->last_error[0] ? "; last error: " : "",
-					     p->last_error);
+			if (now - cl->wait_start_us >
+			    cfg->query_wait_timeout * 1000)
+				client_close(
+					cl, "08P01",
+					"query_wait_timeout: no server connection became free%s%s",
+					p->last_error[0] ? "; last error: "
+							 : "",
+					p->last_error);
 		}
 	}
-	list_for_each_safe(pos, tmp, &p->login_servers) {
+	list_for_each_safe(pos, tmp, &p->login_servers)
+	{
 		struct server *sv = list_entry(pos, struct server, node);
 
 		if (now - sv->created_us > cfg->server_connect_timeout * 1000) {
@@ -358,7 +382,8 @@ void pool_tick(struct pool *p, int64_t now)
 			server_close(sv, "%s", msg);
 		}
 	}
-	list_for_each_safe(pos, tmp, &p->idle_servers) {
+	list_for_each_safe(pos, tmp, &p->idle_servers)
+	{
 		struct server *sv = list_entry(pos, struct server, node);
 
 		if (sv->close_needed)
@@ -367,12 +392,14 @@ void pool_tick(struct pool *p, int64_t now)
 			 now - sv->created_us > cfg->server_lifetime * 1000)
 			server_close(sv, "server_lifetime reached");
 		else if (cfg->server_idle_timeout > 0 &&
-			 now - sv->idle_since_us > cfg->server_idle_timeout * 1000 &&
+			 now - sv->idle_since_us >
+				 cfg->server_idle_timeout * 1000 &&
 			 pool_server_count(p) > p->target.min_pool_size)
 			server_close(sv, "server_idle_timeout reached");
 	}
 	/* keep min_pool_size warm */
-	while (pool_server_count(p) < p->target.min_pool_size && pool_can_connect(p))
+	while (pool_server_count(p) < p->target.min_pool_size &&
+	       pool_can_connect(p))
 		if (!server_connect(p))
 			break;
 	pool_dispatch(p);

@@ -301,11 +301,11 @@ enum pgp_status scram_server_final(struct scram_server *s, const char *msg,
 	if (!get_attr(&p, end, 'c', &val, &vlen))
 		return PGP_ERR_PROTO;
 	n = b64_decode(val, vlen, cbind, sizeof(cbind));
-	if (n != 3 || (memcmp(cbind, "n,,", 3) != 0 &&
-		       memcmp(cbind, "y,,", 3) != 0))
+	if (n != 3 ||
+	    (memcmp(cbind, "n,,", 3) != 0 && memcmp(cbind, "y,,", 3) != 0))
 		return PGP_ERR_PROTO;
-	if (!get_attr(&p, end, 'r', &val, &vlen) ||
-	    vlen != strlen(s->nonce) || memcmp(val, s->nonce, vlen) != 0)
+	if (!get_attr(&p, end, 'r', &val, &vlen) || vlen != strlen(s->nonce) ||
+	    memcmp(val, s->nonce, vlen) != 0)
 		return PGP_ERR_PROTO;
 	/* skip extensions up to p= */
 	while (p < end && !(p[0] == 'p' && p + 1 < end && p[1] == '=')) {
@@ -398,7 +398,8 @@ enum pgp_status scram_client_final(struct scram_client *c, const char *msg,
 	const char *p = msg, *end = msg + len, *nonce, *salt64, *iter_s;
 	size_t nonce_len, salt_len, iter_len;
 	uint8_t salt[128], salted[SCRAM_KEY_LEN], client_key[SCRAM_KEY_LEN];
-	uint8_t stored[SCRAM_KEY_LEN], sig[SCRAM_KEY_LEN], server_key[SCRAM_KEY_LEN];
+	uint8_t stored[SCRAM_KEY_LEN], sig[SCRAM_KEY_LEN],
+		server_key[SCRAM_KEY_LEN];
 	uint8_t proof[SCRAM_KEY_LEN];
 	char iterbuf[16], proof64[64], *without_proof, *auth_msg;
 	long slen, iterations;

@@ -161,12 +161,14 @@ void server_close(struct server *sv, const char *fmt, ...)
 		if (sv->got_fatal)
 			client_close(cl, NULL, "server sent a fatal error");
 		else
-			client_close(cl, "08006",
-				     "server connection closed unexpectedly: %s", msg);
+			client_close(
+				cl, "08006",
+				"server connection closed unexpectedly: %s",
+				msg);
 	}
 	/* a healthy server gets a Terminate so its backend exits cleanly */
-	if (sv->c.bev && sv->state != SV_CONNECTING && sv->state != SV_TLS_WAIT &&
-	    !sv->got_fatal && !sv->c.dead) {
+	if (sv->c.bev && sv->state != SV_CONNECTING &&
+	    sv->state != SV_TLS_WAIT && !sv->got_fatal && !sv->c.dead) {
 		static const uint8_t terminate[5] = {'X', 0, 0, 0, 4};
 
 		bufferevent_write(sv->c.bev, terminate, sizeof(terminate));
@@ -260,9 +262,10 @@ static void handle_auth_request(struct server *sv, const uint8_t *body,
 		return;
 	case WIRE_AUTH_CLEARTEXT:
 		if (!pw || pw_is_md5) {
-			login_failed(sv, "28P01",
-				     "server asked for a cleartext password and pgperf has none for user \"%s\"",
-				     t->user);
+			login_failed(
+				sv, "28P01",
+				"server asked for a cleartext password and pgperf has none for user \"%s\"",
+				t->user);
 			return;
 		}
 		send_password(sv, pw, strlen(pw) + 1);
@@ -276,9 +279,10 @@ static void handle_auth_request(struct server *sv, const uint8_t *body,
 			return;
 		}
 		if (!pw) {
-			login_failed(sv, "28P01",
-				     "server asked for a password and pgperf has none for user \"%s\"",
-				     t->user);
+			login_failed(
+				sv, "28P01",
+				"server asked for a password and pgperf has none for user \"%s\"",
+				t->user);
 			return;
 		}
 		if (pw_is_md5)
@@ -301,7 +305,8 @@ static void handle_auth_request(struct server *sv, const uint8_t *body,
 			size_t mlen;
 
 			if (!wc_cstr(&c, &mech, &mlen)) {
-				login_failed(sv, "08P01", "malformed SASL request");
+				login_failed(sv, "08P01",
+					     "malformed SASL request");
 				return;
 			}
 			if (mlen == 0)
@@ -310,19 +315,22 @@ static void handle_auth_request(struct server *sv, const uint8_t *body,
 				found = true;
 		}
 		if (!found) {
-			login_failed(sv, "28000",
-				     "server offers no SASL mechanism pgperf supports");
+			login_failed(
+				sv, "28000",
+				"server offers no SASL mechanism pgperf supports");
 			return;
 		}
 		if (!pw || pw_is_md5) {
-			login_failed(sv, "28P01",
-				     "server asked for SCRAM and pgperf has no plain password for user \"%s\"",
-				     t->user);
+			login_failed(
+				sv, "28P01",
+				"server asked for SCRAM and pgperf has no plain password for user \"%s\"",
+				t->user);
 			return;
 		}
 		scram_client_free(&sv->scram);
 		if (!scram_client_init(&sv->scram, pw) ||
-		    scram_client_first(&sv->scram, "", NULL, &first) != PGP_OK) {
+		    scram_client_first(&sv->scram, "", NULL, &first) !=
+			    PGP_OK) {
 			login_failed(sv, "53200", "out of memory");
 			return;
 		}
@@ -346,7 +354,8 @@ static void handle_auth_request(struct server *sv, const uint8_t *body,
 
 		if (scram_client_final(&sv->scram, (const char *)body + 4,
 				       len - 4, &final) != PGP_OK) {
-			login_failed(sv, "08P01", "malformed SCRAM message from server");
+			login_failed(sv, "08P01",
+				     "malformed SCRAM message from server");
 			return;
 		}
 		send_password(sv, final, strlen(final));
@@ -356,15 +365,17 @@ static void handle_auth_request(struct server *sv, const uint8_t *body,
 	case WIRE_AUTH_SASL_FINAL:
 		if (scram_client_verify(&sv->scram, (const char *)body + 4,
 					len - 4) != PGP_OK) {
-			login_failed(sv, "28000",
-				     "server's SCRAM signature is wrong: not the expected server");
+			login_failed(
+				sv, "28000",
+				"server's SCRAM signature is wrong: not the expected server");
 			return;
 		}
 		return;
 	default:
-		login_failed(sv, "28000",
-			     "server asked for an unsupported authentication method (%u)",
-			     code);
+		login_failed(
+			sv, "28000",
+			"server asked for an unsupported authentication method (%u)",
+			code);
 		return;
 	}
 }
@@ -378,7 +389,8 @@ static void handle_auth_request(struct server *sv, const uint8_t *body,
  */
 void server_link(struct server *sv, struct client *cl)
 {
-	static const char set_sql[] = "SELECT pg_catalog.set_config($1, $2, false)";
+	static const char set_sql[] =
+		"SELECT pg_catalog.set_config($1, $2, false)";
 	struct wbuf b;
 	int nset = 0;
 	int64_t now = pgp_now_us();
@@ -555,7 +567,8 @@ static void own_ready(struct server *sv)
 		if (sv->err_sqlstate[0]) {
 			/* PostgreSQL rejects bad startup settings the same way */
 			server_set_state(sv, SV_ACTIVE);
-			client_close(cl, sv->err_sqlstate, "%s", sv->err_message);
+			client_close(cl, sv->err_sqlstate, "%s",
+				     sv->err_message);
 			return;
 		}
 		client_welcome(cl);
@@ -593,7 +606,8 @@ static void own_message(struct server *sv, uint8_t type, const uint8_t *body,
 		struct wcursor c;
 
 		wc_init(&c, body, len);
-		if (!wc_u32(&c, &sv->backend_pid) || !wc_u32(&c, &sv->backend_key))
+		if (!wc_u32(&c, &sv->backend_pid) ||
+		    !wc_u32(&c, &sv->backend_key))
 			server_close(sv, "malformed BackendKeyData");
 		return;
 	}
@@ -603,7 +617,8 @@ static void own_message(struct server *sv, uint8_t type, const uint8_t *body,
 	case 'E': /* ErrorResponse */
 		record_error(sv, body, len);
 		if (sv->state == SV_LOGIN) {
-			login_failed(sv, sv->err_sqlstate, "%s", sv->err_message);
+			login_failed(sv, sv->err_sqlstate, "%s",
+				     sv->err_message);
 			return;
 		}
 		if (sv->got_fatal) {
@@ -675,7 +690,8 @@ static void relay_active(struct server *sv)
 	bool saw_ready = false;
 
 	if (sv->c.fwd_remaining) {
-		batch = avail < sv->c.fwd_remaining ? avail : sv->c.fwd_remaining;
+		batch = avail < sv->c.fwd_remaining ? avail
+						    : sv->c.fwd_remaining;
 		sv->c.fwd_remaining -= (uint32_t)batch;
 	}
 	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
@@ -690,8 +706,10 @@ static void relay_active(struct server *sv)
 				      WIRE_MAX_MESSAGE_LEN) != PGP_OK) {
 			if (batch)
 				conn_move(&sv->c, &cl->c, batch);
-			server_close(sv, "invalid message from server (type %u, length %u)",
-				     hdr[0], len);
+			server_close(
+				sv,
+				"invalid message from server (type %u, length %u)",
+				hdr[0], len);
 			return;
 		}
 		inspect = (hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E') &&
@@ -699,14 +717,16 @@ static void relay_active(struct server *sv)
 		if (avail - batch < (size_t)len + 1) {
 			if (inspect)
 				break; /* wait until it is whole */
-			sv->c.fwd_remaining = (uint32_t)(len + 1 - (avail - batch));
+			sv->c.fwd_remaining =
+				(uint32_t)(len + 1 - (avail - batch));
 			batch = avail;
 			break;
 		}
 		if (inspect) {
 			struct evbuffer_ptr bp = ptr;
 
-			body = len - 4 <= sizeof(small) ? small : pgp_malloc(len - 4);
+			body = len - 4 <= sizeof(small) ? small
+							: pgp_malloc(len - 4);
 			if (!body) {
 				server_close(sv, "out of memory");
 				return;
@@ -743,10 +763,12 @@ static bool own_step(struct server *sv)
 	if (wire_check_header(WIRE_FROM_SERVER, hdr[0], len,
 			      SERVER_OWN_MSG_MAX) != PGP_OK) {
 		if (sv->state == SV_LOGIN)
-			login_failed(sv, "08P01",
-				     "invalid message from server during login");
+			login_failed(
+				sv, "08P01",
+				"invalid message from server during login");
 		else
-			server_close(sv, "invalid message from server (type %u)",
+			server_close(sv,
+				     "invalid message from server (type %u)",
 				     hdr[0]);
 		return false;
 	}
@@ -781,8 +803,9 @@ static void tls_answer(struct server *sv)
 
 		/* bytes after 'S' would not be protected (CVE-2021-23214) */
 		if (evbuffer_get_length(in) > 0) {
-			login_failed(sv, "08P01",
-				     "server sent unencrypted data after SSL response");
+			login_failed(
+				sv, "08P01",
+				"server sent unencrypted data after SSL response");
 			return;
 		}
 		tls = tls_wrap(pp->base, sv->c.bev, pp->server_tls, false,
@@ -804,9 +827,11 @@ static void tls_answer(struct server *sv)
 		server_send_startup(sv);
 		return;
 	}
-	login_failed(sv, "08006",
-		     ch == 'N' ? "server does not support TLS and server_tls_sslmode requires it"
-			       : "unexpected response to SSLRequest");
+	login_failed(
+		sv, "08006",
+		ch == 'N'
+			? "server does not support TLS and server_tls_sslmode requires it"
+			: "unexpected response to SSLRequest");
 }
 
 void server_relay(struct server *sv)
@@ -871,10 +896,12 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (sv->state != SV_CONNECTING)
 			return; /* TLS filter finished its handshake */
 		if (sv->pool->target.host[0] != '/')
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				   sizeof(one));
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 		if (pp->server_tls && sv->pool->target.host[0] != '/') {
-			static const uint8_t sslreq[8] = {0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f};
+			static const uint8_t sslreq[8] = {0, 0,	   0,	 8,
+							  4, 0xd2, 0x16, 0x2f};
 
 			server_set_state(sv, SV_TLS_WAIT);
 			bufferevent_write(bev, sslreq, sizeof(sslreq));
@@ -900,16 +927,18 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg)
 	    sv->state == SV_LOGIN) {
 		int err = EVUTIL_SOCKET_ERROR();
 
-		login_failed(sv, "08006", "could not connect to server at %s:%d: %s",
-			     sv->pool->target.host, sv->pool->target.port,
-			     (what & BEV_EVENT_ERROR) && err
-				     ? evutil_socket_error_to_string(err)
-				     : "server closed the connection during login");
+		login_failed(
+			sv, "08006", "could not connect to server at %s:%d: %s",
+			sv->pool->target.host, sv->pool->target.port,
+			(what & BEV_EVENT_ERROR) && err
+				? evutil_socket_error_to_string(err)
+				: "server closed the connection during login");
 		return;
 	}
 	if (what & BEV_EVENT_ERROR)
-		server_close(sv, "server connection error: %s",
-			     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		server_close(
+			sv, "server connection error: %s",
+			evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	else
 		server_close(sv, "server closed the connection");
 }

@@ -37,7 +37,8 @@ SSL_CTX *tls_client_side_ctx(const struct config *cfg, char *err, size_t errlen)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 					 SSL_OP_CIPHER_SERVER_PREFERENCE |
 					 SSL_OP_NO_RENEGOTIATION);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->client_tls_cert_file) != 1) {
+	if (SSL_CTX_use_certificate_chain_file(
+		    ctx, cfg->client_tls_cert_file) != 1) {
 		snprintf(err, errlen, "client_tls_cert_file %s: %s",
 			 cfg->client_tls_cert_file, tls_last_error());
 		goto fail;
@@ -57,12 +58,13 @@ SSL_CTX *tls_client_side_ctx(const struct config *cfg, char *err, size_t errlen)
 			goto fail;
 		}
 		/* verify-ca/verify-full: clients must present a certificate */
-		SSL_CTX_set_verify(ctx,
-				   cfg->client_tls_sslmode >= TLS_VERIFY_CA
-					   ? SSL_VERIFY_PEER |
-						     SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-					   : SSL_VERIFY_PEER,
-				   NULL);
+		SSL_CTX_set_verify(
+			ctx,
+			cfg->client_tls_sslmode >= TLS_VERIFY_CA
+				? SSL_VERIFY_PEER |
+					  SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+				: SSL_VERIFY_PEER,
+			NULL);
 	}
 	return ctx;
 fail:
@@ -115,7 +117,8 @@ struct bufferevent *tls_wrap(struct event_base *base, struct bufferevent *plain,
 	}
 	bev = bufferevent_openssl_filter_new(
 		base, plain, ssl,
-		accepting ? BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING,
+		accepting ? BUFFEREVENT_SSL_ACCEPTING
+			  : BUFFEREVENT_SSL_CONNECTING,
 		BEV_OPT_CLOSE_ON_FREE);
 	if (!bev) {
 		SSL_free(ssl);

@@ -242,8 +242,7 @@ enum pgp_status wire_check_header(enum wire_side side, uint8_t type,
 /* ---- startup ---- */
 
 enum pgp_status wire_parse_startup(const uint8_t *buf, size_t len,
-				   struct startup_packet *out,
-				   const char **why)
+				   struct startup_packet *out, const char **why)
 {
 	struct wcursor c;
 	uint32_t declared;

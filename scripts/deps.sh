@@ -9,7 +9,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libpq-dev libpg-query-dev
 	libprotobuf-c-dev libhiredis-dev libssl-dev libcmocka-dev openssl)
-test_pkgs=(postgresql-15 postgresql-client-15 clang)
+test_pkgs=(postgresql-15 postgresql-client-15 clang clang-format)
 bench_pkgs=(pgbouncer)
 
 want=("${build_pkgs[@]}")

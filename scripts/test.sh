@@ -2,7 +2,8 @@
 # test.sh -- install what is missing, build, and run every test: the unit
 # and integration tests on a Debug build (warnings are errors), then again
 # on the ASan+UBSan build, then each fuzz target briefly.  The integration
-# tests start their own PostgreSQL on a free loopback port.  Ends with one
+# tests start their own PostgreSQL on a free loopback port.  The C sources
+# must match .clang-format.  Ends with one
 # line "summary: N passed, N failed" over all of it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +38,14 @@ run_suite() { # build type
 		ctest --output-on-failure --timeout 600) 2>&1 | tee "$log" || true
 	count_ctest "$log"
 }
+echo "== format (.clang-format)"
+if (cd "$root" && git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror) >/dev/null 2>&1; then
+	echo "format: ok"
+	passed=$((passed + 1))
+else
+	echo "format: FAILED; run: git ls-files '*.c' '*.h' | xargs clang-format -i"
+	failed=$((failed + 1))
+fi
 run_suite Debug
 run_suite Asan
 echo "== fuzz smoke"

@@ -32,8 +32,8 @@ struct userlist {
  */
 enum pgp_status userlist_parse(const char *text, struct userlist *out,
 			       char *err, size_t errlen) WARN_UNUSED;
-enum pgp_status userlist_load(const char *path, struct userlist *out,
-			      char *err, size_t errlen) WARN_UNUSED;
+enum pgp_status userlist_load(const char *path, struct userlist *out, char *err,
+			      size_t errlen) WARN_UNUSED;
 /* Append a copy of name and secret; false on allocation failure. */
 bool userlist_add(struct userlist *ul, const char *name,
 		  const char *secret) WARN_UNUSED;

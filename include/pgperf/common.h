@@ -20,15 +20,15 @@
  * One status enum for fallible functions.  The name table is generated from
  * the same list so that the two cannot drift apart.
  */
-#define PGP_STATUS_LIST(X)                                                     \
-	X(PGP_OK, "ok")                                                        \
-	X(PGP_NEED_MORE, "need more bytes")                                    \
-	X(PGP_ERR_PROTO, "protocol violation")                                 \
-	X(PGP_ERR_TOO_BIG, "message too large")                                \
-	X(PGP_ERR_NOMEM, "out of memory")                                      \
-	X(PGP_ERR_AUTH, "authentication failed")                               \
-	X(PGP_ERR_CONFIG, "configuration error")                               \
-	X(PGP_ERR_IO, "i/o error")                                             \
+#define PGP_STATUS_LIST(X)                       \
+	X(PGP_OK, "ok")                          \
+	X(PGP_NEED_MORE, "need more bytes")      \
+	X(PGP_ERR_PROTO, "protocol violation")   \
+	X(PGP_ERR_TOO_BIG, "message too large")  \
+	X(PGP_ERR_NOMEM, "out of memory")        \
+	X(PGP_ERR_AUTH, "authentication failed") \
+	X(PGP_ERR_CONFIG, "configuration error") \
+	X(PGP_ERR_IO, "i/o error")               \
 	X(PGP_ERR_UNSUPPORTED, "unsupported")
 
 enum pgp_status {

@@ -22,16 +22,16 @@ enum tls_mode {
 
 /* One entry of [databases]: where a client-visible database really lives. */
 struct db_def {
-	char *name;	/* owned: client-visible name, or "*" */
-	char *connstr;	/* owned: the text as written, without the password */
-	char *host;	/* owned: host name, IP, or a unix socket directory */
+	char *name;    /* owned: client-visible name, or "*" */
+	char *connstr; /* owned: the text as written, without the password */
+	char *host;    /* owned: host name, IP, or a unix socket directory */
 	int port;
-	char *dbname;	/* owned; NULL = the client-visible name */
-	char *user;	/* owned; NULL = the client's user */
-	char *password; /* owned; NULL = from the auth file */
-	int pool_size;	/* -1 = default_pool_size */
+	char *dbname;	   /* owned; NULL = the client-visible name */
+	char *user;	   /* owned; NULL = the client's user */
+	char *password;	   /* owned; NULL = from the auth file */
+	int pool_size;	   /* -1 = default_pool_size */
 	int min_pool_size; /* -1 = min_pool_size */
-	int pool_mode;	/* -1 = pool_mode */
+	int pool_mode;	   /* -1 = pool_mode */
 };
 
 struct config {
@@ -51,13 +51,13 @@ struct config {
 	int max_client_conn;
 	int listen_backlog;
 	int max_db_connections;
-	int64_t query_wait_timeout;   /* ms; 0 = forever */
+	int64_t query_wait_timeout;	/* ms; 0 = forever */
 	int64_t server_connect_timeout; /* ms */
-	int64_t server_idle_timeout;  /* ms; 0 = never */
-	int64_t server_lifetime;      /* ms; 0 = forever */
-	int64_t server_check_delay;   /* ms */
-	int64_t client_login_timeout; /* ms; 0 = forever */
-	int64_t shutdown_timeout;     /* ms; 0 = wait forever */
+	int64_t server_idle_timeout;	/* ms; 0 = never */
+	int64_t server_lifetime;	/* ms; 0 = forever */
+	int64_t server_check_delay;	/* ms */
+	int64_t client_login_timeout;	/* ms; 0 = forever */
+	int64_t shutdown_timeout;	/* ms; 0 = wait forever */
 	char *server_reset_query;
 	char *server_check_query;
 	int client_tls_sslmode;

@@ -38,8 +38,9 @@ bool conn_unthrottle_if_drained(struct conn *src, struct conn *dst);
  * SQLSTATE and message in `sqlstate`/`err` (08001 for a name that does not
  * resolve, 08006 for a refused start).
  */
-enum pgp_status conn_connect(struct bufferevent *bev, const char *host, int port,
-			     char sqlstate[6], char *err, size_t errlen) WARN_UNUSED;
+enum pgp_status conn_connect(struct bufferevent *bev, const char *host,
+			     int port, char sqlstate[6], char *err,
+			     size_t errlen) WARN_UNUSED;
 /* Fill addr/port fields from a socket address. */
 void conn_describe_addr(const struct sockaddr *sa, char *addr, size_t len,
 			int *port);

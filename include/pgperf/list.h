@@ -12,13 +12,16 @@ struct list {
 	struct list *next, *prev;
 };
 
-#define LIST_INIT(name) { &(name), &(name) }
-#define list_entry(ptr, type, member)                                          \
-	((type *)((char *)(ptr) - offsetof(type, member)))
-#define list_for_each_safe(pos, tmp, head)                                     \
-	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);       \
+#define LIST_INIT(name)          \
+	{                        \
+		&(name), &(name) \
+	}
+#define list_entry(ptr, type, member) \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+#define list_for_each_safe(pos, tmp, head)                               \
+	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); \
 	     (pos) = (tmp), (tmp) = (pos)->next)
-#define list_for_each(pos, head)                                               \
+#define list_for_each(pos, head) \
 	for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 
 static inline void list_init(struct list *l)

@@ -20,10 +20,10 @@ void log_close(void);
 bool log_level_parse(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level level);
 
-#define log_at(lvl, ...)                                                       \
-	do {                                                                   \
-		if (log_current_level >= (lvl))                                \
-			log_write((lvl), __VA_ARGS__);                         \
+#define log_at(lvl, ...)                               \
+	do {                                           \
+		if (log_current_level >= (lvl))        \
+			log_write((lvl), __VA_ARGS__); \
 	} while (0)
 #define log_error(...) log_at(LOG_ERROR, __VA_ARGS__)
 #define log_warning(...) log_at(LOG_WARNING, __VA_ARGS__)
@@ -32,7 +32,7 @@ const char *log_level_name(enum log_level level);
 #define log_noise(...) log_at(LOG_NOISE, __VA_ARGS__)
 
 /* Log about a client or server: anything embedding a `struct conn c`. */
-#define clog_at(lvl, conn, fmt, ...)                                           \
+#define clog_at(lvl, conn, fmt, ...) \
 	log_at((lvl), "%s: " fmt, (conn)->c.label, ##__VA_ARGS__)
 #define clog_error(conn, ...) clog_at(LOG_ERROR, conn, __VA_ARGS__)
 #define clog_warning(conn, ...) clog_at(LOG_WARNING, conn, __VA_ARGS__)

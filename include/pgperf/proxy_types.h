@@ -31,16 +31,16 @@ struct conn {
 	struct pgperf *pp;	 /* borrowed */
 	struct bufferevent *bev; /* owned; NULL once freed */
 	uint64_t id;
-	char label[160];   /* "C-12 appdb/alice@127.0.0.1:50122" */
-	char addr[64];	   /* peer address */
-	int port;	   /* peer port; 0 on unix sockets */
+	char label[160]; /* "C-12 appdb/alice@127.0.0.1:50122" */
+	char addr[64];	 /* peer address */
+	int port;	 /* peer port; 0 on unix sockets */
 	char local_addr[64];
 	int local_port;
 	bool tls;
-	bool throttled;	   /* reads stopped until the peer drains */
-	bool closing;	   /* close requested: flushing, then reaped */
-	bool dead;	   /* the peer is gone: free without flushing */
-	int64_t connect_us;   /* wall-clock microseconds, for SHOW */
+	bool throttled;		   /* reads stopped until the peer drains */
+	bool closing;		   /* close requested: flushing, then reaped */
+	bool dead;		   /* the peer is gone: free without flushing */
+	int64_t connect_us;	   /* wall-clock microseconds, for SHOW */
 	int64_t close_deadline_us; /* monotonic: stop flushing after this */
 	uint32_t fwd_remaining; /* bytes of the current message still to pass on */
 };
@@ -55,19 +55,23 @@ enum client_state {
 	CL_CLOSING,	/* flushing its last bytes; reaped soon */
 };
 
-enum auth_step { AUTH_STEP_NONE, AUTH_STEP_MD5, AUTH_STEP_SASL_FIRST,
-		 AUTH_STEP_SASL_FINAL };
+enum auth_step {
+	AUTH_STEP_NONE,
+	AUTH_STEP_MD5,
+	AUTH_STEP_SASL_FIRST,
+	AUTH_STEP_SASL_FINAL
+};
 
 struct client {
 	struct conn c;
 	enum client_state state;
-	struct list node;     /* on the list of its state */
-	struct list all_node; /* on pp->all_clients */
+	struct list node;      /* on the list of its state */
+	struct list all_node;  /* on pp->all_clients */
 	struct pool *pool;     /* borrowed; set once authenticated */
 	struct server *server; /* borrowed; the linked server */
 
-	char *user;	/* owned */
-	char *database; /* owned */
+	char *user;	      /* owned */
+	char *database;	      /* owned */
 	struct kvlist params; /* owned: startup parameters to apply */
 	char *app_name;	      /* borrowed from params, may be NULL */
 	bool unix_socket;
@@ -88,7 +92,7 @@ struct client {
 	int64_t login_start_us; /* monotonic */
 	int64_t wait_start_us;	/* monotonic; when it began to wait */
 	int64_t request_us;	/* wall clock of the last request */
-	bool drain_pending; /* close at the next idle point (SIGTERM) */
+	bool drain_pending;	/* close at the next idle point (SIGTERM) */
 };
 
 enum server_state {
@@ -124,15 +128,15 @@ struct server {
 	char err_sqlstate[6];
 	char err_message[256];
 
-	int64_t created_us;    /* monotonic */
-	int64_t idle_since_us; /* monotonic */
+	int64_t created_us;	/* monotonic */
+	int64_t idle_since_us;	/* monotonic */
 	int64_t state_since_us; /* monotonic */
 	int64_t request_us;	/* wall clock of the last use */
 };
 
 /* Where a pool's servers connect, derived from a [databases] entry. */
 struct pool_target {
-	char *host;	/* owned */
+	char *host; /* owned */
 	int port;
 	char *dbname;	/* owned */
 	char *user;	/* owned: login user on the server */
@@ -143,7 +147,7 @@ struct pool_target {
 };
 
 struct pool {
-	struct list node; /* on pp->pools */
+	struct list node;  /* on pp->pools */
 	struct pgperf *pp; /* borrowed */
 	char *database;	   /* owned: client-visible */
 	char *user;	   /* owned: client user */
@@ -159,7 +163,7 @@ struct pool {
 	bool dispatch_pending;	 /* the reaper should run pool_dispatch */
 	int64_t next_connect_us; /* monotonic; back-off after failures */
 	int64_t backoff_us;
-	struct event *retry_ev;	 /* owned: wakes the pool after back-off */
+	struct event *retry_ev; /* owned: wakes the pool after back-off */
 	char last_error_state[6];
 	char last_error[256];
 
@@ -196,7 +200,7 @@ struct pgperf {
 	int nclients;
 	uint64_t next_id;
 	bool paused;
-	bool draining;	/* SIGTERM: no new clients, close at idle points */
+	bool draining; /* SIGTERM: no new clients, close at idle points */
 	int64_t drain_start_us;
 	int exit_code;
 };

@@ -13,9 +13,11 @@ struct bufferevent;
 struct event_base;
 
 /* Context for accepting TLS from clients; NULL with err on failure. */
-SSL_CTX *tls_client_side_ctx(const struct config *cfg, char *err, size_t errlen);
+SSL_CTX *tls_client_side_ctx(const struct config *cfg, char *err,
+			     size_t errlen);
 /* Context for connecting to PostgreSQL with TLS; NULL with err on failure. */
-SSL_CTX *tls_server_side_ctx(const struct config *cfg, char *err, size_t errlen);
+SSL_CTX *tls_server_side_ctx(const struct config *cfg, char *err,
+			     size_t errlen);
 /*
  * Wrap `plain` in a TLS filter.  On success the returned bufferevent owns
  * `plain`; on failure NULL is returned and `plain` is untouched.

@@ -17,13 +17,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t len = wire_get_u32(data + pos + 1);
 			struct wire_error_fields f;
 
-			if (wire_check_header(side ? WIRE_FROM_SERVER : WIRE_FROM_CLIENT,
+			if (wire_check_header(side ? WIRE_FROM_SERVER
+						   : WIRE_FROM_CLIENT,
 					      type, len, 1 << 20) != PGP_OK)
 				break;
 			if (len - 4 > size - pos - 5)
 				break;
 			if (type == 'E' || type == 'N')
-				(void)wire_parse_error(data + pos + 5, len - 4, &f);
+				(void)wire_parse_error(data + pos + 5, len - 4,
+						       &f);
 			pos += 1 + (size_t)len;
 		}
 	}

@@ -38,12 +38,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!ready) {
 		/* derive once: PBKDF2 per input would starve the fuzzer */
-		if (!scram_secret_from_password("pw", salt, sizeof(salt), 2, &fixed))
+		if (!scram_secret_from_password("pw", salt, sizeof(salt), 2,
+						&fixed))
 			return 0;
 		ready = 1;
 	}
 	scram_server_init(&s, &fixed);
-	if (scram_server_first(&s, text, first_len, "servernonce", &out) == PGP_OK) {
+	if (scram_server_first(&s, text, first_len, "servernonce", &out) ==
+	    PGP_OK) {
 		pgp_free(out);
 		out = NULL;
 		if (scram_server_final(&s, second, second_len, &out) == PGP_OK)
@@ -58,9 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			out = NULL;
 			/* keep PBKDF2 cheap: large iteration counts are skipped */
 			if (!too_many_rounds(text, first_len) &&
-			    scram_client_final(&c, text, first_len, &out) == PGP_OK) {
+			    scram_client_final(&c, text, first_len, &out) ==
+				    PGP_OK) {
 				pgp_free(out);
-				(void)scram_client_verify(&c, second, second_len);
+				(void)scram_client_verify(&c, second,
+							  second_len);
 			}
 		}
 		scram_client_free(&c);

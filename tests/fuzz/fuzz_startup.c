@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (const uint8_t *)sp.user + strlen(sp.user) >= data + size)
 			__builtin_trap();
 		for (int i = 0; i < sp.nparams; i++)
-			if ((const uint8_t *)sp.params[i].value + strlen(sp.params[i].value) >=
+			if ((const uint8_t *)sp.params[i].value +
+				    strlen(sp.params[i].value) >=
 			    data + size)
 				__builtin_trap();
 	}

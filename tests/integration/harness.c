@@ -50,7 +50,9 @@ void harness_init(void)
 		if (nl)
 			*nl = '\0';
 		*eq++ = '\0';
-#define SET(name, field) if (strcmp(line, name) == 0) snprintf(H.field, sizeof(H.field), "%s", eq)
+#define SET(name, field)             \
+	if (strcmp(line, name) == 0) \
+	snprintf(H.field, sizeof(H.field), "%s", eq)
 		if (strcmp(line, "PG_PORT") == 0)
 			H.pg_port = atoi(eq);
 		SET("PG_DIR", pg_dir);
@@ -112,7 +114,8 @@ static bool proxy_start_once(struct proxy *p, const char *pgperf_extra,
  * The free port can be taken between our check and pgperf's bind (by an
  * outgoing connection's ephemeral port): try a few ports before failing.
  */
-bool proxy_start(struct proxy *p, const char *pgperf_extra, const char *dbs_extra)
+bool proxy_start(struct proxy *p, const char *pgperf_extra,
+		 const char *dbs_extra)
 {
 	for (int attempt = 0; attempt < 3; attempt++)
 		if (proxy_start_once(p, pgperf_extra, dbs_extra))
@@ -129,8 +132,8 @@ static bool proxy_start_once(struct proxy *p, const char *pgperf_extra,
 
 	memset(p, 0, sizeof(*p));
 	p->port = free_port();
-	snprintf(p->dir, sizeof(p->dir), "%s/proxy-%d-%d", H.work_dir, (int)getpid(),
-		 ++seq);
+	snprintf(p->dir, sizeof(p->dir), "%s/proxy-%d-%d", H.work_dir,
+		 (int)getpid(), ++seq);
 	mkdir(p->dir, 0700);
 	snprintf(p->config, sizeof(p->config), "%s/pgperf.ini", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/pgperf.log", p->dir);
@@ -178,7 +181,8 @@ static bool proxy_start_once(struct proxy *p, const char *pgperf_extra,
 			char cmd[2048];
 
 			snprintf(cmd, sizeof(cmd), "exec %s '%s' '%s'",
-				 getenv("PGPERF_WRAPPER"), H.pgperf_bin, p->config);
+				 getenv("PGPERF_WRAPPER"), H.pgperf_bin,
+				 p->config);
 			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		} else {
 			execl(H.pgperf_bin, "pgperf", p->config, (char *)NULL);
@@ -212,7 +216,8 @@ int proxy_stop(struct proxy *p, int sig)
 	for (int i = 0; i < 1500; i++) {
 		if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
 			p->pid = 0;
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			return WIFEXITED(status) ? WEXITSTATUS(status)
+						 : 128 + WTERMSIG(status);
 		}
 		usleep(10000);
 	}
@@ -231,7 +236,8 @@ const char *proxy_ctl(const struct proxy *p, const char *user,
 	size_t n;
 	int rc;
 
-	snprintf(cmd, sizeof(cmd), "PGPASSWORD='%s' '%s' -h 127.0.0.1 -p %d -U %s %s 2>&1",
+	snprintf(cmd, sizeof(cmd),
+		 "PGPASSWORD='%s' '%s' -h 127.0.0.1 -p %d -U %s %s 2>&1",
 		 password, H.pgperf_ctl, p->port, user, args);
 	f = popen(cmd, "r");
 	if (!f) {
@@ -250,9 +256,10 @@ PGconn *proxy_connect(const struct proxy *p, const char *user,
 {
 	char ci[1024];
 
-	snprintf(ci, sizeof(ci),
-		 "host=127.0.0.1 port=%d user=%s password=%s dbname=%s connect_timeout=10 %s",
-		 p->port, user, password, db, extra ? extra : "");
+	snprintf(
+		ci, sizeof(ci),
+		"host=127.0.0.1 port=%d user=%s password=%s dbname=%s connect_timeout=10 %s",
+		p->port, user, password, db, extra ? extra : "");
 	return PQconnectdb(ci);
 }
 
@@ -260,9 +267,10 @@ PGconn *pg_connect_direct(void)
 {
 	char ci[512];
 
-	snprintf(ci, sizeof(ci),
-		 "host=127.0.0.1 port=%d user=app password=app-secret dbname=appdb sslmode=disable connect_timeout=10",
-		 H.pg_port);
+	snprintf(
+		ci, sizeof(ci),
+		"host=127.0.0.1 port=%d user=app password=app-secret dbname=appdb sslmode=disable connect_timeout=10",
+		H.pg_port);
 	return PQconnectdb(ci);
 }
 
@@ -344,9 +352,10 @@ bool pg_restart(void)
 {
 	char cmd[4096];
 
-	snprintf(cmd, sizeof(cmd),
-		 "'%s/scripts/throwaway-pg.sh' stop '%s' && '%s/scripts/throwaway-pg.sh' start '%s' %d",
-		 H.root_dir, H.pg_dir, H.root_dir, H.pg_dir, H.pg_port);
+	snprintf(
+		cmd, sizeof(cmd),
+		"'%s/scripts/throwaway-pg.sh' stop '%s' && '%s/scripts/throwaway-pg.sh' start '%s' %d",
+		H.root_dir, H.pg_dir, H.root_dir, H.pg_dir, H.pg_port);
 	return system(cmd) == 0;
 }
 
@@ -458,8 +467,9 @@ bool raw_wait_closed(int fd, int timeout_ms)
 		int left;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = timeout_ms - (int)((now.tv_sec - start.tv_sec) * 1000 +
-					  (now.tv_nsec - start.tv_nsec) / 1000000);
+		left = timeout_ms -
+		       (int)((now.tv_sec - start.tv_sec) * 1000 +
+			     (now.tv_nsec - start.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
 			return false;
 		if (recv(fd, buf, sizeof(buf), 0) <= 0)

@@ -29,7 +29,7 @@ extern struct harness_env H;
 struct proxy {
 	pid_t pid;
 	int port;
-	char dir[600];	  /* its config, auth file and log live here */
+	char dir[600]; /* its config, auth file and log live here */
 	char config[700];
 	char log[700];
 };

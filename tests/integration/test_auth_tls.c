@@ -24,7 +24,8 @@ static void expect_login_fails(struct proxy *p, const char *user,
 
 	assert_int_equal(PQstatus(c), CONNECTION_BAD);
 	if (!strstr(PQerrorMessage(c), text))
-		fail_msg("error \"%s\" does not contain \"%s\"", PQerrorMessage(c), text);
+		fail_msg("error \"%s\" does not contain \"%s\"",
+			 PQerrorMessage(c), text);
 	PQfinish(c);
 }
 
@@ -49,8 +50,9 @@ static void test_scram_client_auth(void **state)
 	/* wrong password, unknown user: the same answer, nothing more */
 	expect_login_fails(&p, "app", "wrong", "appdb", NULL,
 			   "password authentication failed for user \"app\"");
-	expect_login_fails(&p, "nobody", "x", "appdb", NULL,
-			   "password authentication failed for user \"nobody\"");
+	expect_login_fails(
+		&p, "nobody", "x", "appdb", NULL,
+		"password authentication failed for user \"nobody\"");
 	/* authentication comes before the database check */
 	expect_login_fails(&p, "nobody", "x", "nodb", NULL,
 			   "password authentication failed");
@@ -71,8 +73,9 @@ static void test_md5_client_auth_and_md5_server_login(void **state)
 	assert_true(proxy_start(&p, "auth_type = md5\n", NULL));
 	expect_login_ok(&p, "md5user", "md5-secret", "appdb", NULL);
 	expect_login_ok(&p, "app", "app-secret", "appdb", NULL);
-	expect_login_fails(&p, "md5user", "nope", "appdb", NULL,
-			   "password authentication failed for user \"md5user\"");
+	expect_login_fails(
+		&p, "md5user", "nope", "appdb", NULL,
+		"password authentication failed for user \"md5user\"");
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 }
 
@@ -83,9 +86,10 @@ static void test_trust_and_forced_user(void **state)
 	char dbs[256];
 
 	(void)state;
-	snprintf(dbs, sizeof(dbs),
-		 "forced = host=127.0.0.1 port=%d dbname=appdb user=app password=app-secret\n",
-		 H.pg_port);
+	snprintf(
+		dbs, sizeof(dbs),
+		"forced = host=127.0.0.1 port=%d dbname=appdb user=app password=app-secret\n",
+		H.pg_port);
 	assert_true(proxy_start(&p, "auth_type = trust\n", dbs));
 	c = proxy_connect(&p, "whoever", "irrelevant", "forced", NULL);
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
@@ -100,11 +104,12 @@ static void test_server_login_failure_reaches_client(void **state)
 	char dbs[256];
 
 	(void)state;
-	snprintf(dbs, sizeof(dbs),
-		 "badpw = host=127.0.0.1 port=%d dbname=appdb user=app password=wrong\n"
-		 "nodb = host=127.0.0.1 port=%d dbname=no_such_db\n"
-		 "deadpg = host=127.0.0.1 port=1 dbname=appdb\n",
-		 H.pg_port, H.pg_port);
+	snprintf(
+		dbs, sizeof(dbs),
+		"badpw = host=127.0.0.1 port=%d dbname=appdb user=app password=wrong\n"
+		"nodb = host=127.0.0.1 port=%d dbname=no_such_db\n"
+		"deadpg = host=127.0.0.1 port=1 dbname=appdb\n",
+		H.pg_port, H.pg_port);
 	assert_true(proxy_start(&p, "auth_type = scram-sha-256\n", dbs));
 	expect_login_fails(&p, "app", "app-secret", "badpw", NULL,
 			   "password authentication failed for user \"app\"");
@@ -114,8 +119,9 @@ static void test_server_login_failure_reaches_client(void **state)
 	{
 		time_t t0 = time(NULL);
 
-		expect_login_fails(&p, "app", "app-secret", "deadpg", NULL,
-				   "could not connect to server at 127.0.0.1:1");
+		expect_login_fails(
+			&p, "app", "app-secret", "deadpg", NULL,
+			"could not connect to server at 127.0.0.1:1");
 		assert_true(time(NULL) - t0 < 5);
 	}
 	/* the working database is unaffected */
@@ -130,9 +136,10 @@ static void test_client_tls(void **state)
 	PGconn *c;
 
 	(void)state;
-	snprintf(extra, sizeof(extra),
-		 "client_tls_sslmode = require\nclient_tls_cert_file = %s\nclient_tls_key_file = %s\n",
-		 H.tls_cert, H.tls_key);
+	snprintf(
+		extra, sizeof(extra),
+		"client_tls_sslmode = require\nclient_tls_cert_file = %s\nclient_tls_key_file = %s\n",
+		H.tls_cert, H.tls_key);
 	assert_true(proxy_start(&p, extra, NULL));
 	c = proxy_connect(&p, "app", "app-secret", "appdb", "sslmode=require");
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
@@ -140,16 +147,19 @@ static void test_client_tls(void **state)
 	assert_non_null(PQsslAttribute(c, "protocol"));
 	assert_true(strcmp(PQsslAttribute(c, "protocol"), "TLSv1.2") == 0 ||
 		    strcmp(PQsslAttribute(c, "protocol"), "TLSv1.3") == 0);
-	assert_string_equal(q1(c, "select repeat('z', 100000) = repeat('z', 100000)"), "t");
+	assert_string_equal(
+		q1(c, "select repeat('z', 100000) = repeat('z', 100000)"), "t");
 	PQfinish(c);
 	/* with verification against the certificate as CA */
-	snprintf(extra, sizeof(extra), "sslmode=verify-full sslrootcert=%s", H.tls_cert);
+	snprintf(extra, sizeof(extra), "sslmode=verify-full sslrootcert=%s",
+		 H.tls_cert);
 	{
 		char ci[2000];
 
-		snprintf(ci, sizeof(ci),
-			 "host=localhost port=%d user=app password=app-secret dbname=appdb %s",
-			 p.port, extra);
+		snprintf(
+			ci, sizeof(ci),
+			"host=localhost port=%d user=app password=app-secret dbname=appdb %s",
+			p.port, extra);
 		c = PQconnectdb(ci);
 		assert_int_equal(PQstatus(c), CONNECTION_OK);
 		PQfinish(c);
@@ -170,7 +180,10 @@ static void test_server_tls(void **state)
 	c = proxy_connect(&p, "app", "app-secret", "appdb", NULL);
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	/* PostgreSQL sees pgperf's connection as TLS */
-	assert_string_equal(q1(c, "select ssl from pg_stat_ssl where pid = pg_backend_pid()"), "t");
+	assert_string_equal(
+		q1(c,
+		   "select ssl from pg_stat_ssl where pid = pg_backend_pid()"),
+		"t");
 	PQfinish(c);
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 }

@@ -29,11 +29,14 @@ static int setup(void **state)
 	(void)state;
 	harness_init();
 	/* trust for clients; pgperf logs in to PostgreSQL with a password */
-	snprintf(dbs, sizeof(dbs),
-		 "rawdb = host=127.0.0.1 port=%d dbname=appdb user=app password=app-secret\n",
-		 H.pg_port);
-	if (!proxy_start(&P, "auth_type = trust\nmax_packet_size = 1048576\nclient_login_timeout = 1\n",
-			 dbs))
+	snprintf(
+		dbs, sizeof(dbs),
+		"rawdb = host=127.0.0.1 port=%d dbname=appdb user=app password=app-secret\n",
+		H.pg_port);
+	if (!proxy_start(
+		    &P,
+		    "auth_type = trust\nmax_packet_size = 1048576\nclient_login_timeout = 1\n",
+		    dbs))
 		return -1;
 	baseline_fds = proc_fd_count(P.pid);
 	return 0;
@@ -259,7 +262,8 @@ static void test_garbage_flood(void **state)
 static void test_newer_protocol_minor_is_negotiated(void **state)
 {
 	/* protocol 3.2 with an unknown _pq_ option */
-	static const char params[] = "user\0app\0database\0rawdb\0_pq_.shiny\0on\0";
+	static const char params[] =
+		"user\0app\0database\0rawdb\0_pq_.shiny\0on\0";
 	uint8_t pkt[128], body[4096];
 	size_t n = 8 + sizeof(params);
 	char type;
@@ -284,7 +288,8 @@ static void test_newer_protocol_minor_is_negotiated(void **state)
 	assert_int_equal(wire32(body + 4), 1);
 	assert_string_equal((const char *)body + 8, "_pq_.shiny");
 	for (;;) {
-		assert_true(raw_read_msg(fd, &type, body, sizeof(body), &len, 3000));
+		assert_true(raw_read_msg(fd, &type, body, sizeof(body), &len,
+					 3000));
 		if (type == 'Z')
 			break;
 	}
@@ -293,7 +298,8 @@ static void test_newer_protocol_minor_is_negotiated(void **state)
 
 static void test_client_that_stops_reading(void **state)
 {
-	static const char sql[] = "select repeat('r', 1000) from generate_series(1, 200000)";
+	static const char sql[] =
+		"select repeat('r', 1000) from generate_series(1, 200000)";
 	uint8_t msg[128];
 	size_t n = 0;
 	long before, after;
@@ -315,7 +321,8 @@ static void test_client_that_stops_reading(void **state)
 	assert_true(raw_send(fd, msg, n));
 	sleep(2);
 	after = proc_rss_kb(P.pid);
-	fprintf(stderr, "slow reader: pgperf RSS %ld kB before, %ld kB while 200 MB wait\n",
+	fprintf(stderr,
+		"slow reader: pgperf RSS %ld kB before, %ld kB while 200 MB wait\n",
 		before, after);
 	/* back-pressure keeps it to the buffer windows, far below the result */
 	assert_true(after - before < 16 * 1024);
@@ -336,7 +343,8 @@ static void test_no_descriptor_leak(void **state)
 		usleep(100000);
 	}
 	/* pooled server connections may stay open; nothing else */
-	fprintf(stderr, "descriptors: %d at start, %d now\n", baseline_fds, now);
+	fprintf(stderr, "descriptors: %d at start, %d now\n", baseline_fds,
+		now);
 	assert_true(now <= baseline_fds + 2);
 }
 

@@ -31,7 +31,9 @@ static int stop_proxy(void **state)
 static int app_backends(void)
 {
 	PGconn *d = pg_connect_direct();
-	int n = atoi(q1(d, "select count(*) from pg_stat_activity where usename = 'app' and pid <> pg_backend_pid()"));
+	int n = atoi(q1(
+		d,
+		"select count(*) from pg_stat_activity where usename = 'app' and pid <> pg_backend_pid()"));
 
 	PQfinish(d);
 	return n;
@@ -101,8 +103,9 @@ static void test_server_check_before_reuse(void **state)
 	char first[32];
 
 	(void)state;
-	assert_true(proxy_start(&p, "server_check_delay = 0\nserver_check_query = select 1\n",
-				NULL));
+	assert_true(proxy_start(
+		&p, "server_check_delay = 0\nserver_check_query = select 1\n",
+		NULL));
 	snprintf(first, sizeof(first), "%s", backend_pid());
 	usleep(50000);
 	/* checked, found healthy, reused */
@@ -123,9 +126,10 @@ static void test_pause_holds_new_clients(void **state)
 	assert_true(proxy_start(&p, NULL, NULL));
 	out = proxy_ctl(&p, "admin", "admin-secret", "pause", &rc);
 	assert_int_equal(rc, 0);
-	snprintf(ci, sizeof(ci),
-		 "host=127.0.0.1 port=%d user=app password=app-secret dbname=appdb",
-		 p.port);
+	snprintf(
+		ci, sizeof(ci),
+		"host=127.0.0.1 port=%d user=app password=app-secret dbname=appdb",
+		p.port);
 	c = PQconnectStart(ci);
 	assert_non_null(c);
 	/* drive the login for a second: it must not complete while paused */
@@ -133,7 +137,9 @@ static void test_pause_holds_new_clients(void **state)
 	while (time(NULL) - start < 1 && st != PGRES_POLLING_OK &&
 	       st != PGRES_POLLING_FAILED) {
 		struct pollfd pfd = {.fd = PQsocket(c),
-				     .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+				     .events = st == PGRES_POLLING_READING
+						       ? POLLIN
+						       : POLLOUT};
 
 		poll(&pfd, 1, 100);
 		st = PQconnectPoll(c);
@@ -148,7 +154,9 @@ static void test_pause_holds_new_clients(void **state)
 	while (time(NULL) - start < 5 && st != PGRES_POLLING_OK &&
 	       st != PGRES_POLLING_FAILED) {
 		struct pollfd pfd = {.fd = PQsocket(c),
-				     .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+				     .events = st == PGRES_POLLING_READING
+						       ? POLLIN
+						       : POLLOUT};
 
 		poll(&pfd, 1, 100);
 		st = PQconnectPoll(c);
@@ -165,7 +173,8 @@ static void test_unix_socket(void **state)
 	PGconn *c;
 
 	(void)state;
-	snprintf(extra, sizeof(extra), "unix_socket_dir = %s/sock\n", H.work_dir);
+	snprintf(extra, sizeof(extra), "unix_socket_dir = %s/sock\n",
+		 H.work_dir);
 	{
 		char cmd[800];
 
@@ -173,11 +182,14 @@ static void test_unix_socket(void **state)
 		assert_int_equal(system(cmd), 0);
 	}
 	assert_true(proxy_start(&p, extra, NULL));
-	snprintf(ci, sizeof(ci), "host=%s/sock port=%d user=app password=app-secret dbname=appdb",
-		 H.work_dir, p.port);
+	snprintf(
+		ci, sizeof(ci),
+		"host=%s/sock port=%d user=app password=app-secret dbname=appdb",
+		H.work_dir, p.port);
 	c = PQconnectdb(ci);
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	assert_string_equal(q1(c, "select 'via unix socket'"), "via unix socket");
+	assert_string_equal(q1(c, "select 'via unix socket'"),
+			    "via unix socket");
 	PQfinish(c);
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 	/* the socket file is removed on exit */
@@ -232,8 +244,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_server_idle_timeout, stop_proxy),
 		cmocka_unit_test_teardown(test_server_lifetime, stop_proxy),
 		cmocka_unit_test_teardown(test_idle_backend_killed, stop_proxy),
-		cmocka_unit_test_teardown(test_server_check_before_reuse, stop_proxy),
-		cmocka_unit_test_teardown(test_pause_holds_new_clients, stop_proxy),
+		cmocka_unit_test_teardown(test_server_check_before_reuse,
+					  stop_proxy),
+		cmocka_unit_test_teardown(test_pause_holds_new_clients,
+					  stop_proxy),
 		cmocka_unit_test_teardown(test_unix_socket, stop_proxy),
 		cmocka_unit_test_teardown(test_daemon_and_pidfile, stop_proxy),
 	};

@@ -50,7 +50,9 @@ static void test_simple_and_multi_statement(void **state)
 	(void)state;
 	assert_string_equal(q1(c, "select 40 + 2"), "42");
 	/* several statements in one Query: the last result is returned */
-	r = PQexec(c, "create temp table t(a int); insert into t values (1),(2); select sum(a) from t");
+	r = PQexec(
+		c,
+		"create temp table t(a int); insert into t values (1),(2); select sum(a) from t");
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	assert_string_equal(PQgetvalue(r, 0, 0), "3");
 	PQclear(r);
@@ -89,8 +91,9 @@ static void test_extended_and_prepared(void **state)
 	PGresult *r;
 
 	(void)state;
-	r = PQexecParams(c, "select $1::text, $2::int is null, length($1::text)", 2,
-			 NULL, vals, NULL, NULL, 0);
+	r = PQexecParams(c,
+			 "select $1::text, $2::int is null, length($1::text)",
+			 2, NULL, vals, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	assert_string_equal(PQgetvalue(r, 0, 0), "héllo wörld ✓");
 	assert_string_equal(PQgetvalue(r, 0, 1), "t");
@@ -148,8 +151,11 @@ static void test_pipeline(void **state)
 	for (int i = 0; i < 20; i++) {
 		char sql[64];
 
-		snprintf(sql, sizeof(sql), i == 10 ? "select 1/0" : "select %d", i);
-		assert_int_equal(PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0), 1);
+		snprintf(sql, sizeof(sql), i == 10 ? "select 1/0" : "select %d",
+			 i);
+		assert_int_equal(
+			PQsendQueryParams(c, sql, 0, NULL, NULL, NULL, NULL, 0),
+			1);
 		if (i % 5 == 4)
 			assert_int_equal(PQpipelineSync(c), 1);
 	}
@@ -323,14 +329,18 @@ static void test_large_result(void **state)
 
 	(void)state;
 	/* 50,000 rows of 1,000 bytes: 50 MB through the proxy */
-	r = PQexec(c, "select i, repeat('x', 1000) from generate_series(1, 50000) i");
+	r = PQexec(
+		c,
+		"select i, repeat('x', 1000) from generate_series(1, 50000) i");
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	assert_int_equal(PQntuples(r), 50000);
 	assert_int_equal(PQgetlength(r, 49999, 1), 1000);
 	assert_string_equal(PQgetvalue(r, 49999, 0), "50000");
 	PQclear(r);
 	/* one 20 MB value */
-	r = PQexec(c, "select length(repeat('y', 20000000)), repeat('y', 20000000)");
+	r = PQexec(
+		c,
+		"select length(repeat('y', 20000000)), repeat('y', 20000000)");
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	assert_int_equal(PQgetlength(r, 0, 1), 20000000);
 	PQclear(r);
@@ -339,13 +349,15 @@ static void test_large_result(void **state)
 
 static void test_startup_parameters_reach_server(void **state)
 {
-	PGconn *c = proxy_connect(&P, "app", "app-secret", "appdb",
-				  "application_name=itest-app options='-c search_path=pg_catalog,public -c statement_timeout=4321'");
+	PGconn *c = proxy_connect(
+		&P, "app", "app-secret", "appdb",
+		"application_name=itest-app options='-c search_path=pg_catalog,public -c statement_timeout=4321'");
 
 	(void)state;
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	assert_string_equal(q1(c, "show application_name"), "itest-app");
-	assert_string_equal(PQparameterStatus(c, "application_name"), "itest-app");
+	assert_string_equal(PQparameterStatus(c, "application_name"),
+			    "itest-app");
 	/* PostgreSQL keeps a startup option's text as given */
 	assert_string_equal(q1(c, "show search_path"), "pg_catalog,public");
 	assert_string_equal(q1(c, "show statement_timeout"), "4321ms");
@@ -382,8 +394,11 @@ static void test_session_state_does_not_leak(void **state)
 	b = app();
 	assert_string_equal(q1(b, "select pg_backend_pid()"), first_pid);
 	assert_string_equal(q1(b, "show work_mem"), "4MB");
-	assert_string_equal(q1(b, "select count(*) from pg_prepared_statements"), "0");
-	assert_string_equal(q1(b, "select count(*) from pg_class where relname = 'leak'"), "0");
+	assert_string_equal(
+		q1(b, "select count(*) from pg_prepared_statements"), "0");
+	assert_string_equal(
+		q1(b, "select count(*) from pg_class where relname = 'leak'"),
+		"0");
 	PQfinish(b);
 }
 

@@ -98,19 +98,29 @@ static void test_bad_files(void **state)
 	(void)state;
 	parse_fails("[pgperf]\nlisten_port = 6432\nbogus_key = 1\n",
 		    "t.ini:3: unknown key \"bogus_key\"");
-	parse_fails("[pgperf]\nlisten_port = 99999\n", "t.ini:2: invalid value \"99999\" for listen_port");
-	parse_fails("[pgperf]\npool_mode = statement\n", "t.ini:2: invalid value \"statement\" for pool_mode");
-	parse_fails("[pgperf]\nquery_wait_timeout = soon\n", "t.ini:2: invalid value \"soon\" for query_wait_timeout");
+	parse_fails("[pgperf]\nlisten_port = 99999\n",
+		    "t.ini:2: invalid value \"99999\" for listen_port");
+	parse_fails("[pgperf]\npool_mode = statement\n",
+		    "t.ini:2: invalid value \"statement\" for pool_mode");
+	parse_fails("[pgperf]\nquery_wait_timeout = soon\n",
+		    "t.ini:2: invalid value \"soon\" for query_wait_timeout");
 	parse_fails("[pgperf]\ndefault_pool_size = 0\n", "default_pool_size");
 	parse_fails("[nope]\n", "t.ini:1: unknown section [nope]");
-	parse_fails("listen_port = 1\n", "t.ini:1: key \"listen_port\" outside of any section");
+	parse_fails("listen_port = 1\n",
+		    "t.ini:1: key \"listen_port\" outside of any section");
 	parse_fails("[pgperf\n", "t.ini:1: malformed section header");
-	parse_fails("[pgperf]\njust words\n", "t.ini:2: expected \"key = value\"");
-	parse_fails("[databases]\na = host=x bogus=1\n", "t.ini:2: database \"a\": unknown connection parameter \"bogus\"");
+	parse_fails("[pgperf]\njust words\n",
+		    "t.ini:2: expected \"key = value\"");
+	parse_fails(
+		"[databases]\na = host=x bogus=1\n",
+		"t.ini:2: database \"a\": unknown connection parameter \"bogus\"");
 	parse_fails("[databases]\na = host='x\n", "unterminated quoted value");
-	parse_fails("[databases]\na = port=abc\n", "invalid value for connection parameter \"port\"");
-	parse_fails("[databases]\na = host=x\na = host=y\n", "t.ini:3: database \"a\": database \"a\" defined twice");
-	parse_fails("[databases]\npgperf = host=x\n", "reserved for the admin console");
+	parse_fails("[databases]\na = port=abc\n",
+		    "invalid value for connection parameter \"port\"");
+	parse_fails("[databases]\na = host=x\na = host=y\n",
+		    "t.ini:3: database \"a\": database \"a\" defined twice");
+	parse_fails("[databases]\npgperf = host=x\n",
+		    "reserved for the admin console");
 }
 
 static void test_finish_checks(void **state)
@@ -119,7 +129,8 @@ static void test_finish_checks(void **state)
 	char err[512];
 
 	(void)state;
-	cfg = parse_ok("[pgperf]\nmin_pool_size = 30\n[databases]\na = host=x\n");
+	cfg = parse_ok(
+		"[pgperf]\nmin_pool_size = 30\n[databases]\na = host=x\n");
 	assert_int_equal(config_finish(cfg, err, sizeof(err)), PGP_ERR_CONFIG);
 	assert_non_null(strstr(err, "min_pool_size"));
 	config_free(cfg);
@@ -131,11 +142,13 @@ static void test_finish_checks(void **state)
 	assert_int_equal(config_finish(cfg, err, sizeof(err)), PGP_ERR_CONFIG);
 	assert_non_null(strstr(err, "client_tls_cert_file"));
 	config_free(cfg);
-	cfg = parse_ok("[pgperf]\nauth_type = trust\npool_mode = transaction\n");
+	cfg = parse_ok(
+		"[pgperf]\nauth_type = trust\npool_mode = transaction\n");
 	assert_int_equal(config_finish(cfg, err, sizeof(err)), PGP_ERR_CONFIG);
 	assert_non_null(strstr(err, "not supported yet"));
 	config_free(cfg);
-	cfg = parse_ok("[pgperf]\nauth_type = trust\nauth_file = /nonexistent/users.txt\n");
+	cfg = parse_ok(
+		"[pgperf]\nauth_type = trust\nauth_file = /nonexistent/users.txt\n");
 	assert_int_equal(config_finish(cfg, err, sizeof(err)), PGP_ERR_CONFIG);
 	assert_non_null(strstr(err, "/nonexistent/users.txt"));
 	config_free(cfg);
@@ -149,10 +162,11 @@ static void test_upstream_url(void **state)
 	const struct auth_user *u;
 
 	(void)state;
-	assert_int_equal(config_apply_upstream(cfg,
-					       "postgresql://app:s%40cret@127.0.0.1:5499/shop",
-					       err, sizeof(err)),
-			 PGP_OK);
+	assert_int_equal(
+		config_apply_upstream(
+			cfg, "postgresql://app:s%40cret@127.0.0.1:5499/shop",
+			err, sizeof(err)),
+		PGP_OK);
 	d = config_find_db(cfg, "shop");
 	assert_non_null(d);
 	assert_string_equal(d->host, "127.0.0.1");
@@ -166,17 +180,19 @@ static void test_upstream_url(void **state)
 	config_free(cfg);
 
 	cfg = config_new_defaults();
-	assert_int_not_equal(config_apply_upstream(cfg, "mysql://x@y/z", err, sizeof(err)),
-			     PGP_OK);
-	assert_int_not_equal(config_apply_upstream(cfg, "postgresql://host/db", err,
-						   sizeof(err)),
+	assert_int_not_equal(
+		config_apply_upstream(cfg, "mysql://x@y/z", err, sizeof(err)),
+		PGP_OK);
+	assert_int_not_equal(config_apply_upstream(cfg, "postgresql://host/db",
+						   err, sizeof(err)),
 			     PGP_OK);
 	assert_non_null(strstr(err, "user"));
-	assert_int_not_equal(config_apply_upstream(cfg, "postgresql://u@h:/db", err,
-						   sizeof(err)),
+	assert_int_not_equal(config_apply_upstream(cfg, "postgresql://u@h:/db",
+						   err, sizeof(err)),
 			     PGP_OK);
-	assert_int_not_equal(config_apply_upstream(cfg, "postgresql://u:%zz@h/db", err,
-						   sizeof(err)),
+	assert_int_not_equal(config_apply_upstream(cfg,
+						   "postgresql://u:%zz@h/db",
+						   err, sizeof(err)),
 			     PGP_OK);
 	config_free(cfg);
 }
@@ -208,7 +224,8 @@ static void test_shipped_example(void **state)
 		fail_msg("conf/pgperf.ini: %s", err);
 	assert_non_null(userlist_find(&cfg->users, "app"));
 	assert_non_null(userlist_find(&cfg->users, "admin"));
-	assert_int_equal(userlist_find(&cfg->users, "reporter")->kind, SECRET_SCRAM);
+	assert_int_equal(userlist_find(&cfg->users, "reporter")->kind,
+			 SECRET_SCRAM);
 	assert_non_null(config_find_db(cfg, "reports")->user);
 	config_show(cfg, show_count, &nkeys);
 	config_free(cfg);
@@ -217,8 +234,8 @@ static void test_shipped_example(void **state)
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f)) {
 		if (line[0] != ';' && line[0] != '[' && strchr(line, '=') &&
-		    strncmp(line, "appdb", 5) != 0 && strncmp(line, "reports", 7) != 0 &&
-		    line[0] != '*')
+		    strncmp(line, "appdb", 5) != 0 &&
+		    strncmp(line, "reports", 7) != 0 && line[0] != '*')
 			listed++;
 	}
 	fclose(f);

@@ -14,11 +14,11 @@
 #define RFC_CLIENT_NONCE "rOprNGfwEbeRWgbNEkqO"
 #define RFC_SERVER_NONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
 #define RFC_CLIENT_FIRST "n,,n=user,r=" RFC_CLIENT_NONCE
-#define RFC_SERVER_FIRST                                                       \
-	"r=" RFC_CLIENT_NONCE RFC_SERVER_NONCE                                 \
+#define RFC_SERVER_FIRST                       \
+	"r=" RFC_CLIENT_NONCE RFC_SERVER_NONCE \
 	",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define RFC_CLIENT_FINAL                                                       \
-	"c=biws,r=" RFC_CLIENT_NONCE RFC_SERVER_NONCE                          \
+#define RFC_CLIENT_FINAL                              \
+	"c=biws,r=" RFC_CLIENT_NONCE RFC_SERVER_NONCE \
 	",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define RFC_SERVER_FINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
@@ -28,7 +28,8 @@ static void rfc_secret(struct scram_secret *sec)
 	long n = b64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, salt, sizeof(salt));
 
 	assert_int_equal(n, 16);
-	assert_true(scram_secret_from_password("pencil", salt, (size_t)n, 4096, sec));
+	assert_true(scram_secret_from_password("pencil", salt, (size_t)n, 4096,
+					       sec));
 }
 
 static void test_client_role_rfc7677(void **state)
@@ -38,7 +39,8 @@ static void test_client_role_rfc7677(void **state)
 
 	(void)state;
 	assert_true(scram_client_init(&c, "pencil"));
-	assert_int_equal(scram_client_first(&c, "user", RFC_CLIENT_NONCE, &out), PGP_OK);
+	assert_int_equal(scram_client_first(&c, "user", RFC_CLIENT_NONCE, &out),
+			 PGP_OK);
 	assert_string_equal(out, RFC_CLIENT_FIRST);
 	pgp_free(out);
 	assert_int_equal(scram_client_final(&c, RFC_SERVER_FIRST,
@@ -81,8 +83,9 @@ static void test_server_rejects_wrong_proof(void **state)
 	struct scram_server s;
 	char *out = NULL;
 	/* same exchange, the proof's first character changed */
-	static const char bad[] = "c=biws,r=" RFC_CLIENT_NONCE RFC_SERVER_NONCE
-				  ",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+	static const char bad[] =
+		"c=biws,r=" RFC_CLIENT_NONCE RFC_SERVER_NONCE
+		",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 
 	(void)state;
 	rfc_secret(&sec);
@@ -93,7 +96,8 @@ static void test_server_rejects_wrong_proof(void **state)
 			 PGP_OK);
 	pgp_free(out);
 	out = NULL;
-	assert_int_not_equal(scram_server_final(&s, bad, strlen(bad), &out), PGP_OK);
+	assert_int_not_equal(scram_server_final(&s, bad, strlen(bad), &out),
+			     PGP_OK);
 	assert_null(out);
 	scram_server_free(&s);
 }
@@ -103,9 +107,9 @@ static void test_server_rejects_malformed(void **state)
 	static const char *const firsts[] = {
 		"",
 		"p=tls-server-end-point,,n=user,r=abc", /* binding never offered */
-		"n,,r=abc",				 /* no n= */
-		"n,,n=user",				 /* no nonce */
-		"n,,n=user,r=",				 /* empty nonce */
+		"n,,r=abc",				/* no n= */
+		"n,,n=user",				/* no nonce */
+		"n,,n=user,r=",				/* empty nonce */
 		"x,,n=user,r=abc",
 	};
 	struct scram_secret sec;
@@ -117,8 +121,9 @@ static void test_server_rejects_malformed(void **state)
 		char *out = NULL;
 
 		scram_server_init(&s, &sec);
-		assert_int_not_equal(scram_server_first(&s, firsts[i], strlen(firsts[i]),
-							NULL, &out),
+		assert_int_not_equal(scram_server_first(&s, firsts[i],
+							strlen(firsts[i]), NULL,
+							&out),
 				     PGP_OK);
 		assert_null(out);
 		scram_server_free(&s);
@@ -152,26 +157,32 @@ static void test_client_rejects_foreign_nonce_and_bad_signature(void **state)
 {
 	struct scram_client c;
 	char *out = NULL;
-	static const char foreign[] = "r=somebodyelse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+	static const char foreign[] =
+		"r=somebodyelse,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
 	static const char huge_iter[] =
-		"r=" RFC_CLIENT_NONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=999999999";
+		"r=" RFC_CLIENT_NONCE
+		"x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=999999999";
 
 	(void)state;
 	assert_true(scram_client_init(&c, "pencil"));
-	assert_int_equal(scram_client_first(&c, "user", RFC_CLIENT_NONCE, &out), PGP_OK);
+	assert_int_equal(scram_client_first(&c, "user", RFC_CLIENT_NONCE, &out),
+			 PGP_OK);
 	pgp_free(out);
 	assert_int_equal(scram_client_final(&c, foreign, strlen(foreign), &out),
 			 PGP_ERR_PROTO);
-	assert_int_equal(scram_client_final(&c, huge_iter, strlen(huge_iter), &out),
-			 PGP_ERR_PROTO);
+	assert_int_equal(
+		scram_client_final(&c, huge_iter, strlen(huge_iter), &out),
+		PGP_ERR_PROTO);
 	assert_int_equal(scram_client_final(&c, RFC_SERVER_FIRST,
 					    strlen(RFC_SERVER_FIRST), &out),
 			 PGP_OK);
 	pgp_free(out);
 	/* a server that does not know the password cannot sign */
-	assert_int_equal(scram_client_verify(&c, "v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-					     46),
-			 PGP_ERR_AUTH);
+	assert_int_equal(
+		scram_client_verify(
+			&c,
+			"v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 46),
+		PGP_ERR_AUTH);
 	scram_client_free(&c);
 }
 
@@ -185,7 +196,8 @@ static void test_secret_parse(void **state)
 	b64_encode(a.salt, a.salt_len, salt64);
 	b64_encode(a.stored_key, 32, sk);
 	b64_encode(a.server_key, 32, svk);
-	snprintf(text, sizeof(text), "SCRAM-SHA-256$4096:%s$%s:%s", salt64, sk, svk);
+	snprintf(text, sizeof(text), "SCRAM-SHA-256$4096:%s$%s:%s", salt64, sk,
+		 svk);
 	assert_true(scram_parse_secret(text, &b));
 	assert_int_equal(b.iterations, 4096);
 	assert_memory_equal(a.stored_key, b.stored_key, 32);
@@ -221,7 +233,8 @@ int main(void)
 		cmocka_unit_test(test_server_rejects_wrong_proof),
 		cmocka_unit_test(test_server_rejects_malformed),
 		cmocka_unit_test(test_server_rejects_wrong_nonce),
-		cmocka_unit_test(test_client_rejects_foreign_nonce_and_bad_signature),
+		cmocka_unit_test(
+			test_client_rejects_foreign_nonce_and_bad_signature),
 		cmocka_unit_test(test_secret_parse),
 		cmocka_unit_test(test_base64),
 	};

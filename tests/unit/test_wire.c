@@ -79,13 +79,20 @@ static void test_builder_alloc_failure(void **state)
 static void test_check_header(void **state)
 {
 	(void)state;
-	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 'Q', 13, 100), PGP_OK);
-	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 'Q', 3, 100), PGP_ERR_PROTO);
-	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 'Q', 101, 100), PGP_ERR_TOO_BIG);
-	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 'Z', 5, 100), PGP_ERR_PROTO);
-	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 0, 5, 100), PGP_ERR_PROTO);
-	assert_int_equal(wire_check_header(WIRE_FROM_SERVER, 'Z', 5, 100), PGP_OK);
-	assert_int_equal(wire_check_header(WIRE_FROM_SERVER, 'Q', 5, 100), PGP_ERR_PROTO);
+	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 'Q', 13, 100),
+			 PGP_OK);
+	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 'Q', 3, 100),
+			 PGP_ERR_PROTO);
+	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 'Q', 101, 100),
+			 PGP_ERR_TOO_BIG);
+	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 'Z', 5, 100),
+			 PGP_ERR_PROTO);
+	assert_int_equal(wire_check_header(WIRE_FROM_CLIENT, 0, 5, 100),
+			 PGP_ERR_PROTO);
+	assert_int_equal(wire_check_header(WIRE_FROM_SERVER, 'Z', 5, 100),
+			 PGP_OK);
+	assert_int_equal(wire_check_header(WIRE_FROM_SERVER, 'Q', 5, 100),
+			 PGP_ERR_PROTO);
 	assert_int_equal(wire_check_header(WIRE_FROM_SERVER, 'D', 0xffffffffu,
 					   0xffffffffu),
 			 PGP_ERR_TOO_BIG);
@@ -111,9 +118,9 @@ static size_t build_startup(uint8_t *out, const char *const *kv, int n)
 
 static void test_startup_good(void **state)
 {
-	static const char *const kv[] = {"user", "alice", "database", "appdb",
-					 "application_name", "psql",
-					 "options", "-c geqo=off"};
+	static const char *const kv[] = {
+		"user", "alice",   "database",	 "appdb", "application_name",
+		"psql", "options", "-c geqo=off"};
 	uint8_t buf[256];
 	size_t len = build_startup(buf, kv, 4);
 	struct startup_packet sp;
@@ -148,8 +155,8 @@ static void test_startup_special_requests(void **state)
 	const uint8_t gss[8] = {0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30};
 	const uint8_t cancel[16] = {0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e,
 				    0, 0, 0, 42, 0xde, 0xad, 0xbe, 0xef};
-	const uint8_t short_cancel[12] = {0, 0, 0, 12, 0x04, 0xd2, 0x16, 0x2e,
-					  0, 0, 0, 42};
+	const uint8_t short_cancel[12] = {0,	0,    0, 12, 0x04, 0xd2,
+					  0x16, 0x2e, 0, 0,  0,	   42};
 	struct startup_packet sp;
 	const char *why;
 
@@ -181,22 +188,25 @@ static void test_startup_malformed(void **state)
 	/* declared length disagrees with the buffer */
 	memcpy(bad, buf, len);
 	bad[3]++;
-	assert_int_equal(wire_parse_startup(bad, len, &sp, &why), PGP_ERR_PROTO);
+	assert_int_equal(wire_parse_startup(bad, len, &sp, &why),
+			 PGP_ERR_PROTO);
 	/* missing final terminator */
 	memcpy(bad, buf, len);
 	bad[3]--;
-	assert_int_equal(wire_parse_startup(bad, len - 1, &sp, &why), PGP_ERR_PROTO);
+	assert_int_equal(wire_parse_startup(bad, len - 1, &sp, &why),
+			 PGP_ERR_PROTO);
 	/* a name without its value */
 	{
-		const uint8_t novalue[14] = {0, 0, 0, 14, 0, 3, 0, 0,
-					     'u', 's', 'e', 'r', 0, 0};
+		const uint8_t novalue[14] = {0, 0,   0,	  14,  0,   3, 0,
+					     0, 'u', 's', 'e', 'r', 0, 0};
 
 		assert_int_equal(wire_parse_startup(novalue, 14, &sp, &why),
 				 PGP_ERR_PROTO);
 	}
 	assert_int_equal(wire_parse_startup(v2, 8, &sp, &why), PGP_ERR_PROTO);
 	assert_non_null(strstr(why, "protocol"));
-	assert_int_equal(wire_parse_startup(nouser, 9, &sp, &why), PGP_ERR_PROTO);
+	assert_int_equal(wire_parse_startup(nouser, 9, &sp, &why),
+			 PGP_ERR_PROTO);
 	assert_non_null(strstr(why, "user"));
 	assert_int_equal(wire_parse_startup(buf, 4, &sp, &why), PGP_ERR_PROTO);
 }
@@ -218,7 +228,8 @@ static void test_startup_too_many_params(void **state)
 	p[0].name = "user";
 	wb_init(&b);
 	wire_build_startup(&b, p, WIRE_MAX_STARTUP_PARAMS + 2);
-	assert_int_equal(wire_parse_startup(b.data, b.len, &sp, &why), PGP_ERR_PROTO);
+	assert_int_equal(wire_parse_startup(b.data, b.len, &sp, &why),
+			 PGP_ERR_PROTO);
 	wb_free(&b);
 }
 
