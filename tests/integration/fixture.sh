@@ -25,6 +25,13 @@ setup)
 		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
 		-keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" 2>/dev/null
 	chmod 600 "$dir/tls/key.pem"
+	# a client certificate signed by it, for client_tls_sslmode = verify-ca
+	openssl req -new -newkey rsa:2048 -nodes -subj "/CN=app" \
+		-keyout "$dir/tls/client.key" -out "$dir/tls/client.csr" 2>/dev/null
+	openssl x509 -req -in "$dir/tls/client.csr" -CA "$dir/tls/cert.pem" \
+		-CAkey "$dir/tls/key.pem" -CAcreateserial -days 2 \
+		-out "$dir/tls/client.crt" 2>/dev/null
+	chmod 600 "$dir/tls/client.key"
 	# pick a free port
 	port=""
 	# below the ephemeral range (32768+), where outgoing connections take ports

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -170,6 +171,54 @@ static void test_client_tls(void **state)
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 }
 
+static void test_client_certificates(void **state)
+{
+	struct proxy p;
+	char extra[2000], certs[1400], tls_dir[600];
+	PGconn *c;
+
+	(void)state;
+	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", H.work_dir);
+	snprintf(extra, sizeof(extra),
+		 "client_tls_sslmode = verify-ca\nclient_tls_cert_file = %s\n"
+		 "client_tls_key_file = %s\nclient_tls_ca_file = %s\n",
+		 H.tls_cert, H.tls_key, H.tls_cert);
+	assert_true(proxy_start(&p, extra, NULL));
+	snprintf(certs, sizeof(certs),
+		 "sslmode=require sslcert=%s/client.crt sslkey=%s/client.key",
+		 tls_dir, tls_dir);
+	c = proxy_connect(&p, "app", "app-secret", "appdb", certs);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("with a client certificate: %s", PQerrorMessage(c));
+	assert_int_equal(PQsslInUse(c), 1);
+	PQfinish(c);
+	/* no certificate, no entry */
+	c = proxy_connect(
+		&p, "app", "app-secret", "appdb",
+		"sslmode=require sslcert=/nonexistent sslkey=/nonexistent");
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	PQfinish(c);
+	assert_int_equal(proxy_stop(&p, SIGINT), 0);
+}
+
+static void test_auth_file_permissions_warned(void **state)
+{
+	struct proxy p;
+	char users[700], cmd[800];
+	int st;
+
+	(void)state;
+	assert_true(proxy_start(&p, NULL, NULL));
+	assert_false(proxy_log_contains(&p, "readable by group or others"));
+	snprintf(users, sizeof(users), "%s/users.txt", p.dir);
+	snprintf(cmd, sizeof(cmd), "chmod 644 '%s'", users);
+	assert_int_equal(system(cmd), 0);
+	(void)proxy_ctl(&p, "admin", "admin-secret", "reload", &st);
+	assert_int_equal(st, 0);
+	assert_true(proxy_log_contains(&p, "readable by group or others"));
+	assert_int_equal(proxy_stop(&p, SIGINT), 0);
+}
+
 static void test_server_tls(void **state)
 {
 	struct proxy p;
@@ -283,6 +332,8 @@ int main(void)
 		cmocka_unit_test(test_trust_and_forced_user),
 		cmocka_unit_test(test_server_login_failure_reaches_client),
 		cmocka_unit_test(test_client_tls),
+		cmocka_unit_test(test_client_certificates),
+		cmocka_unit_test(test_auth_file_permissions_warned),
 		cmocka_unit_test(test_server_tls),
 		cmocka_unit_test(test_admin_console),
 	};
