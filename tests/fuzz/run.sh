@@ -9,14 +9,15 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}
 dir="$root/build-fuzz"
 CC=clang cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Asan -DPGPERF_FUZZ=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target fuzz_startup fuzz_messages fuzz_scram fuzz_config >/dev/null
+cmake --build "$dir" -j"$(nproc)" --target fuzz_startup fuzz_messages fuzz_scram fuzz_config fuzz_sqlscan >/dev/null
 status=0
-for t in startup messages scram config; do
+for t in startup messages scram config sqlscan; do
 	case $t in
 	startup) seeds=startup ;;
 	messages) seeds=client_msg ;;
 	scram) seeds=scram_server ;;
 	config) seeds=config ;;
+	sqlscan) seeds=sqlscan ;;
 	esac
 	work="$dir/corpus-$t"
 	mkdir -p "$work"

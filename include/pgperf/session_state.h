@@ -1,0 +1,45 @@
+/*
+ * session_state.h -- the light classifier that tells, from one pass over a
+ * statement's text, which session state it leaves on its server connection
+ * (and which it clears).  Transaction pooling pins a client whose server
+ * holds such state, so that no other client inherits it.  Settings that
+ * PostgreSQL reports with ParameterStatus (client_encoding, DateStyle,
+ * IntervalStyle, TimeZone, standard_conforming_strings, application_name)
+ * are not session state here: the pooler restores them per client.
+ */
+#ifndef PGPERF_SESSION_STATE_H
+#define PGPERF_SESSION_STATE_H
+
+#include "pgperf/common.h"
+
+#define SESSION_STATE_LIST(X)                                            \
+	X(SESS_SET, 0, "SET")	      /* SET, set_config(..., false) */  \
+	X(SESS_PREPARE, 1, "PREPARE") /* SQL-level PREPARE */            \
+	X(SESS_LISTEN, 2, "LISTEN")                                      \
+	X(SESS_TEMP, 3, "TEMP") /* temporary tables, views, sequences */ \
+	X(SESS_HOLD_CURSOR, 4, "WITH HOLD")                              \
+	X(SESS_ADVISORY_LOCK, 5, "advisory lock")                        \
+	X(SESS_ROLE, 6, "SET ROLE") /* and SESSION AUTHORIZATION */      \
+	X(SESS_LOAD, 7, "LOAD")
+
+enum session_state_bit {
+#define SESSION_STATE_ENUM(name, bit, text) name = 1u << (bit),
+	SESSION_STATE_LIST(SESSION_STATE_ENUM)
+#undef SESSION_STATE_ENUM
+};
+
+#define SESS_ALL 0xffu
+
+/*
+ * Apply the statements of one Query (or Parse) text to `state`, statement
+ * by statement: each may clear bits (DISCARD ALL, RESET ALL, UNLISTEN *,
+ * DEALLOCATE ALL, ...) and set bits.  Returns the new state.  Text inside
+ * strings, comments and quoted identifiers never matches.
+ */
+uint32_t session_state_apply(uint32_t state, const char *sql, size_t len);
+/* The name of the lowest bit set in `state`, for SHOW CLIENTS; "" if none. */
+const char *session_state_reason(uint32_t state);
+/* Is `name` (ASCII, any case) one of the parameters that follow the client? */
+bool session_param_is_reported(const char *name, size_t len);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * sqlscan.h -- a one-pass, allocation-free tokenizer for PostgreSQL's
+ * lexical grammar: comments (including nested block comments), quoted
+ * identifiers, string constants in every form (standard, E'', U&'', B'',
+ * X'', N'', dollar-quoted), numbers, $n parameters, operators.  It is the
+ * base for scanners that run on the I/O thread, where libpg_query is too
+ * slow to call for every statement.  Tokens point into the input.
+ */
+#ifndef PGPERF_SQLSCAN_H
+#define PGPERF_SQLSCAN_H
+
+#include "pgperf/common.h"
+
+enum sql_token_kind {
+	SQLTOK_WORD,	  /* unquoted identifier or keyword */
+	SQLTOK_QIDENT,	  /* "quoted identifier" (also U&"...") */
+	SQLTOK_STRING,	  /* any string constant, including $$...$$ */
+	SQLTOK_BITSTRING, /* B'...' or X'...' */
+	SQLTOK_NUMBER,	  /* integer, decimal, float, 0x/0o/0b, with _ */
+	SQLTOK_PARAM,	  /* $1 */
+	SQLTOK_OP,	  /* operator, including :: */
+	SQLTOK_PUNCT,	  /* one of ( ) [ ] , ; . : */
+	SQLTOK_COMMENT,	  /* -- or block comment, delimiters included */
+};
+
+struct sql_token {
+	enum sql_token_kind kind;
+	const char *p; /* borrowed: points into the scanned text */
+	size_t len;
+};
+
+struct sql_scanner {
+	const char *p;	 /* borrowed: next byte */
+	const char *end; /* borrowed */
+	bool truncated;	 /* a string, identifier or comment ran to the end */
+};
+
+void sqlscan_init(struct sql_scanner *s, const char *text, size_t len);
+/* The next token, comments included; false at the end of the text. */
+bool sqlscan_next(struct sql_scanner *s, struct sql_token *t);
+/* The next token that is not a comment. */
+bool sqlscan_next_code(struct sql_scanner *s, struct sql_token *t);
+/* Is `t` the unquoted word `lower` (ASCII case-insensitive)? */
+bool sqlscan_is_word(const struct sql_token *t, const char *lower);
+/* Is `t` the punctuation or operator `op` exactly? */
+bool sqlscan_is(const struct sql_token *t, const char *op);
+
+#endif

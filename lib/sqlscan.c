@@ -1,0 +1,299 @@
+/*
+ * sqlscan.c -- PostgreSQL's lexical rules (scan.l) in one hand-written pass.
+ * Malformed input never fails: an unterminated construct becomes one token
+ * running to the end of the text and sets `truncated`.
+ */
+#include "pgperf/sqlscan.h"
+
+#include <string.h>
+
+static bool is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+	       c == '\v';
+}
+
+static bool ident_start(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+	       c >= 0x80;
+}
+
+static bool ident_cont(unsigned char c)
+{
+	return ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+}
+
+static bool is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Characters PostgreSQL allows in operators. */
+static bool op_char(unsigned char c)
+{
+	return strchr("+-*/<>=~!@#%^&|`?", c) != NULL && c != '\0';
+}
+
+void sqlscan_init(struct sql_scanner *s, const char *text, size_t len)
+{
+	s->p = text;
+	s->end = text + len;
+	s->truncated = false;
+}
+
+/* Skip a quoted run starting after the opening quote `q`.  A doubled quote
+ * stands for itself; with `backslash`, a backslash escapes the next byte. */
+static const char *skip_quoted(struct sql_scanner *s, const char *p, char q,
+			       bool backslash)
+{
+	while (p < s->end) {
+		if (backslash && *p == '\\') {
+			p += 2;
+			continue;
+		}
+		if (*p == q) {
+			if (p + 1 < s->end && p[1] == q) {
+				p += 2;
+				continue;
+			}
+			return p + 1;
+		}
+		p++;
+	}
+	s->truncated = true;
+	return s->end;
+}
+
+/* A dollar-quote opener at p ("$$" or "$tag$"): its length, or 0. */
+static size_t dollar_tag_len(const struct sql_scanner *s, const char *p)
+{
+	const char *q = p + 1;
+
+	if (q < s->end && *q == '$')
+		return 2;
+	if (q >= s->end || !ident_start((unsigned char)*q))
+		return 0;
+	while (q < s->end && ident_cont((unsigned char)*q) && *q != '$')
+		q++;
+	if (q < s->end && *q == '$')
+		return (size_t)(q - p) + 1;
+	return 0;
+}
+
+static const char *scan_number(const struct sql_scanner *s, const char *p)
+{
+	const char *e = s->end;
+
+	if (*p == '0' && p + 1 < e && strchr("xXoObB", p[1]) && p[1]) {
+		p += 2;
+		while (p < e && (ident_cont((unsigned char)*p)) && *p != '$')
+			p++; /* hex digits and _ ; junk is PostgreSQL's to reject */
+		return p;
+	}
+	while (p < e && (is_digit((unsigned char)*p) || *p == '_'))
+		p++;
+	/* a fraction, but not the ".." of a range or a following operator */
+	if (p < e && *p == '.' && !(p + 1 < e && p[1] == '.')) {
+		p++;
+		while (p < e && (is_digit((unsigned char)*p) || *p == '_'))
+			p++;
+	}
+	if (p < e && (*p == 'e' || *p == 'E')) {
+		const char *q = p + 1;
+
+		if (q < e && (*q == '+' || *q == '-'))
+			q++;
+		if (q < e && is_digit((unsigned char)*q)) {
+			while (q < e && is_digit((unsigned char)*q))
+				q++;
+			p = q;
+		}
+	}
+	return p;
+}
+
+bool sqlscan_next(struct sql_scanner *s, struct sql_token *t)
+{
+	const char *p = s->p, *e = s->end, *start;
+	unsigned char c;
+
+	while (p < e && is_space((unsigned char)*p))
+		p++;
+	if (p >= e) {
+		s->p = e;
+		return false;
+	}
+	start = p;
+	c = (unsigned char)*p;
+	t->p = start;
+
+	/* comments */
+	if (c == '-' && p + 1 < e && p[1] == '-') {
+		while (p < e && *p != '\n' && *p != '\r')
+			p++;
+		t->kind = SQLTOK_COMMENT;
+		goto done;
+	}
+	if (c == '/' && p + 1 < e && p[1] == '*') {
+		int depth = 1;
+
+		p += 2;
+		while (p < e && depth > 0) {
+			if (*p == '/' && p + 1 < e && p[1] == '*') {
+				depth++;
+				p += 2;
+			} else if (*p == '*' && p + 1 < e && p[1] == '/') {
+				depth--;
+				p += 2;
+			} else {
+				p++;
+			}
+		}
+		if (depth > 0)
+			s->truncated = true;
+		t->kind = SQLTOK_COMMENT;
+		goto done;
+	}
+	/* prefixed strings and identifiers: E'', B'', X'', N'', U&'', U&"" */
+	if ((c == 'e' || c == 'E') && p + 1 < e && p[1] == '\'') {
+		p = skip_quoted(s, p + 2, '\'', true);
+		t->kind = SQLTOK_STRING;
+		goto done;
+	}
+	if ((c == 'b' || c == 'B' || c == 'x' || c == 'X') && p + 1 < e &&
+	    p[1] == '\'') {
+		p = skip_quoted(s, p + 2, '\'', false);
+		t->kind = SQLTOK_BITSTRING;
+		goto done;
+	}
+	if ((c == 'n' || c == 'N') && p + 1 < e && p[1] == '\'') {
+		p = skip_quoted(s, p + 2, '\'', false);
+		t->kind = SQLTOK_STRING;
+		goto done;
+	}
+	if ((c == 'u' || c == 'U') && p + 2 < e && p[1] == '&' &&
+	    (p[2] == '\'' || p[2] == '"')) {
+		char q = p[2];
+
+		p = skip_quoted(s, p + 3, q, false);
+		t->kind = q == '\'' ? SQLTOK_STRING : SQLTOK_QIDENT;
+		goto done;
+	}
+	if (ident_start(c)) {
+		while (p < e && ident_cont((unsigned char)*p))
+			p++;
+		t->kind = SQLTOK_WORD;
+		goto done;
+	}
+	if (c == '\'') {
+		p = skip_quoted(s, p + 1, '\'', false);
+		t->kind = SQLTOK_STRING;
+		goto done;
+	}
+	if (c == '"') {
+		p = skip_quoted(s, p + 1, '"', false);
+		t->kind = SQLTOK_QIDENT;
+		goto done;
+	}
+	if (c == '$') {
+		size_t tag = dollar_tag_len(s, p);
+
+		if (tag) {
+			const char *q = p + tag;
+
+			for (;;) {
+				q = memchr(q, '$', (size_t)(e - q));
+				if (!q || (size_t)(e - q) < tag) {
+					s->truncated = true;
+					p = e;
+					break;
+				}
+				if (memcmp(q, start, tag) == 0) {
+					p = q + tag;
+					break;
+				}
+				q++;
+			}
+			t->kind = SQLTOK_STRING;
+			goto done;
+		}
+		if (p + 1 < e && is_digit((unsigned char)p[1])) {
+			p++;
+			while (p < e && is_digit((unsigned char)*p))
+				p++;
+			t->kind = SQLTOK_PARAM;
+			goto done;
+		}
+		p++;
+		t->kind = SQLTOK_OP;
+		goto done;
+	}
+	if (is_digit(c) ||
+	    (c == '.' && p + 1 < e && is_digit((unsigned char)p[1]))) {
+		p = scan_number(s, p);
+		t->kind = SQLTOK_NUMBER;
+		goto done;
+	}
+	if (c == ':' && p + 1 < e && p[1] == ':') {
+		p += 2;
+		t->kind = SQLTOK_OP;
+		goto done;
+	}
+	if (strchr("()[],;.:", c)) {
+		p++;
+		t->kind = SQLTOK_PUNCT;
+		goto done;
+	}
+	if (op_char(c)) {
+		/* a run of operator characters, stopping where a comment starts */
+		while (p < e && op_char((unsigned char)*p)) {
+			if (p > start && p + 1 < e &&
+			    ((p[0] == '-' && p[1] == '-') ||
+			     (p[0] == '/' && p[1] == '*')))
+				break;
+			p++;
+		}
+		t->kind = SQLTOK_OP;
+		goto done;
+	}
+	p++; /* anything else: one byte */
+	t->kind = SQLTOK_OP;
+done:
+	t->len = (size_t)(p - start);
+	s->p = p;
+	return true;
+}
+
+bool sqlscan_next_code(struct sql_scanner *s, struct sql_token *t)
+{
+	while (sqlscan_next(s, t))
+		if (t->kind != SQLTOK_COMMENT)
+			return true;
+	return false;
+}
+
+bool sqlscan_is_word(const struct sql_token *t, const char *lower)
+{
+	size_t n = strlen(lower);
+
+	if (t->kind != SQLTOK_WORD || t->len != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = t->p[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != lower[i])
+			return false;
+	}
+	return true;
+}
+
+bool sqlscan_is(const struct sql_token *t, const char *op)
+{
+	size_t n = strlen(op);
+
+	return (t->kind == SQLTOK_OP || t->kind == SQLTOK_PUNCT) &&
+	       t->len == n && memcmp(t->p, op, n) == 0;
+}

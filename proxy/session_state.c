@@ -1,0 +1,276 @@
+/*
+ * session_state.c -- recognise statements that create or clear session
+ * state, using the sqlscan tokenizer: the leading keywords of each statement
+ * and a few function names anywhere in it.  Deliberately conservative: when
+ * in doubt it reports state, which costs pinning, never correctness.
+ */
+#include "pgperf/session_state.h"
+
+#include "pgperf/sqlscan.h"
+
+#include <string.h>
+
+static const char *const reported_params[] = {
+	"client_encoding",
+	"datestyle",
+	"intervalstyle",
+	"timezone",
+	"standard_conforming_strings",
+	"application_name",
+};
+
+bool session_param_is_reported(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(reported_params); i++) {
+		const char *r = reported_params[i];
+		size_t j;
+
+		if (strlen(r) != len)
+			continue;
+		for (j = 0; j < len; j++) {
+			char c = name[j];
+
+			if (c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			if (c != r[j])
+				break;
+		}
+		if (j == len)
+			return true;
+	}
+	return false;
+}
+
+const char *session_state_reason(uint32_t state)
+{
+#define SESSION_STATE_NAME(name, bit, text) \
+	if (state & name)                   \
+		return text;
+	SESSION_STATE_LIST(SESSION_STATE_NAME)
+#undef SESSION_STATE_NAME
+	return "";
+}
+
+/* What one statement does to the state. */
+struct effect {
+	uint32_t set;
+	uint32_t clear;
+	bool on_commit_drop; /* CREATE TEMP ... ON COMMIT DROP */
+};
+
+/* Is the token a setting name that follows the client? */
+static bool token_is_reported(const struct sql_token *t)
+{
+	if (t->kind == SQLTOK_WORD)
+		return session_param_is_reported(t->p, t->len);
+	if (t->kind == SQLTOK_QIDENT && t->len >= 2)
+		return session_param_is_reported(t->p + 1, t->len - 2);
+	if (t->kind == SQLTOK_STRING && t->len >= 2 && t->p[0] == '\'')
+		return session_param_is_reported(t->p + 1, t->len - 2);
+	return false;
+}
+
+/* SET ... after the SET keyword (`t` is the next token). */
+static void classify_set(struct sql_scanner *s, struct sql_token *t,
+			 struct effect *e)
+{
+	if (sqlscan_is_word(t, "local") || sqlscan_is_word(t, "transaction") ||
+	    sqlscan_is_word(t, "constraints"))
+		return; /* transaction-scoped */
+	if (sqlscan_is_word(t, "session")) {
+		if (!sqlscan_next_code(s, t))
+			return;
+		if (sqlscan_is_word(t, "authorization")) {
+			e->set |= SESS_ROLE;
+			return;
+		}
+		if (sqlscan_is_word(t, "characteristics")) {
+			e->set |= SESS_SET;
+			return;
+		}
+	}
+	if (sqlscan_is_word(t, "role")) {
+		e->set |= SESS_ROLE;
+		return;
+	}
+	if (sqlscan_is_word(t, "time") || sqlscan_is_word(t, "names"))
+		return; /* TimeZone, client_encoding: reported */
+	if (token_is_reported(t))
+		return;
+	e->set |= SESS_SET;
+}
+
+/*
+ * set_config(name, value, is_local): `t` is the "(" after the name.  Only
+ * a literal `true` third argument, or a reported setting, creates no state.
+ */
+static void classify_set_config(struct sql_scanner *s, struct sql_token *t,
+				struct effect *e)
+{
+	int depth = 1, arg = 0;
+	bool first = true, reported = false, local = false;
+
+	while (depth > 0 && sqlscan_next_code(s, t)) {
+		if (sqlscan_is(t, "(")) {
+			depth++;
+		} else if (sqlscan_is(t, ")")) {
+			depth--;
+		} else if (depth == 1 && sqlscan_is(t, ",")) {
+			arg++;
+			first = true;
+			continue;
+		} else if (depth == 1 && first) {
+			if (arg == 0)
+				reported = token_is_reported(t);
+			else if (arg == 2)
+				local = sqlscan_is_word(t, "true");
+		}
+		first = false;
+	}
+	if (!reported && !local)
+		e->set |= SESS_SET;
+}
+
+/* Classify one statement; returns false at the end of the text. */
+static bool classify_statement(struct sql_scanner *s, struct effect *e)
+{
+	struct sql_token t, prev = {SQLTOK_PUNCT, ";", 1};
+	int depth = 0, words = 0;
+	bool create = false, declare = false, select_into = false;
+	bool any = false;
+
+	while (sqlscan_next_code(s, &t)) {
+		any = true;
+		if (depth == 0 && sqlscan_is(&t, ";"))
+			return true;
+		if (sqlscan_is(&t, "(")) {
+			depth++;
+			/* function calls anywhere in the statement */
+			if (sqlscan_is_word(&prev, "set_config")) {
+				classify_set_config(s, &t, e);
+				depth--;
+			} else if (sqlscan_is_word(&prev, "pg_advisory_lock") ||
+				   sqlscan_is_word(&prev,
+						   "pg_advisory_lock_shared") ||
+				   sqlscan_is_word(&prev,
+						   "pg_try_advisory_lock") ||
+				   sqlscan_is_word(
+					   &prev,
+					   "pg_try_advisory_lock_shared")) {
+				e->set |= SESS_ADVISORY_LOCK;
+			} else if (sqlscan_is_word(&prev,
+						   "pg_advisory_unlock_all")) {
+				e->clear |= SESS_ADVISORY_LOCK;
+			}
+			prev = t;
+			continue;
+		}
+		if (sqlscan_is(&t, ")")) {
+			if (depth > 0)
+				depth--;
+			prev = t;
+			continue;
+		}
+		if (words++ == 0 && t.kind == SQLTOK_WORD) {
+			/* the leading keyword decides most cases */
+			struct sql_token n = {SQLTOK_WORD, "", 0};
+
+			if (sqlscan_is_word(&t, "set")) {
+				if (sqlscan_next_code(s, &n))
+					classify_set(s, &n, e);
+			} else if (sqlscan_is_word(&t, "reset")) {
+				if (sqlscan_next_code(s, &n)) {
+					if (sqlscan_is_word(&n, "all"))
+						e->clear |=
+							SESS_SET | SESS_ROLE;
+					else if (sqlscan_is_word(&n, "role") ||
+						 sqlscan_is_word(&n, "session"))
+						e->clear |= SESS_ROLE;
+				}
+			} else if (sqlscan_is_word(&t, "prepare")) {
+				if (sqlscan_next_code(s, &n) &&
+				    !sqlscan_is_word(&n, "transaction"))
+					e->set |= SESS_PREPARE;
+			} else if (sqlscan_is_word(&t, "deallocate")) {
+				if (sqlscan_next_code(s, &n) &&
+				    sqlscan_is_word(&n, "prepare"))
+					(void)sqlscan_next_code(s, &n);
+				if (sqlscan_is_word(&n, "all"))
+					e->clear |= SESS_PREPARE;
+			} else if (sqlscan_is_word(&t, "listen")) {
+				e->set |= SESS_LISTEN;
+			} else if (sqlscan_is_word(&t, "unlisten")) {
+				if (sqlscan_next_code(s, &n) &&
+				    sqlscan_is(&n, "*"))
+					e->clear |= SESS_LISTEN;
+			} else if (sqlscan_is_word(&t, "discard")) {
+				if (sqlscan_next_code(s, &n)) {
+					if (sqlscan_is_word(&n, "all"))
+						e->clear |= SESS_ALL;
+					else if (sqlscan_is_word(&n, "temp") ||
+						 sqlscan_is_word(&n,
+								 "temporary"))
+						e->clear |= SESS_TEMP;
+				}
+			} else if (sqlscan_is_word(&t, "close")) {
+				if (sqlscan_next_code(s, &n) &&
+				    sqlscan_is_word(&n, "all"))
+					e->clear |= SESS_HOLD_CURSOR;
+			} else if (sqlscan_is_word(&t, "load")) {
+				e->set |= SESS_LOAD;
+			} else if (sqlscan_is_word(&t, "create")) {
+				create = true;
+			} else if (sqlscan_is_word(&t, "declare")) {
+				declare = true;
+			} else if (sqlscan_is_word(&t, "select") ||
+				   sqlscan_is_word(&t, "with")) {
+				select_into = true;
+			}
+			prev = t;
+			if (sqlscan_is(&n, ";") && depth == 0)
+				return true;
+			continue;
+		}
+		/* TEMP as a modifier (CREATE [OR REPLACE] [GLOBAL|LOCAL] TEMP),
+		 * not as a name (CREATE TABLE temp ...) */
+		if (create && words <= 5 &&
+		    (sqlscan_is_word(&t, "temp") ||
+		     sqlscan_is_word(&t, "temporary")) &&
+		    (sqlscan_is_word(&prev, "create") ||
+		     sqlscan_is_word(&prev, "global") ||
+		     sqlscan_is_word(&prev, "local") ||
+		     sqlscan_is_word(&prev, "replace")))
+			e->set |= SESS_TEMP;
+		if (create && sqlscan_is_word(&t, "drop") &&
+		    sqlscan_is_word(&prev, "commit"))
+			e->on_commit_drop = true;
+		if (declare && sqlscan_is_word(&t, "hold") &&
+		    sqlscan_is_word(&prev, "with"))
+			e->set |= SESS_HOLD_CURSOR;
+		if (select_into && depth == 0 &&
+		    sqlscan_is_word(&prev, "into") &&
+		    (sqlscan_is_word(&t, "temp") ||
+		     sqlscan_is_word(&t, "temporary")))
+			e->set |= SESS_TEMP;
+		prev = t;
+	}
+	return any;
+}
+
+uint32_t session_state_apply(uint32_t state, const char *sql, size_t len)
+{
+	struct sql_scanner s;
+
+	sqlscan_init(&s, sql, len);
+	for (;;) {
+		struct effect e = {0, 0, false};
+		bool more = classify_statement(&s, &e);
+
+		if (e.on_commit_drop)
+			e.set &= ~SESS_TEMP;
+		state = (state & ~e.clear) | e.set;
+		if (!more || s.p >= s.end)
+			break;
+	}
+	return state;
+}

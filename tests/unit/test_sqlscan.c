@@ -1,0 +1,209 @@
+/*
+ * test_sqlscan.c -- the tokenizer on every PostgreSQL lexical form, and the
+ * session-state classifier built on it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pgperf/session_state.h"
+#include "pgperf/sqlscan.h"
+
+/* Tokens of `sql` as "kind:text" joined by spaces, comments included. */
+static const char *tokens(const char *sql)
+{
+	static char out[2048];
+	static const char kinds[] = "wqsbnpo.c";
+	struct sql_scanner s;
+	struct sql_token t;
+	size_t n = 0;
+
+	out[0] = '\0';
+	sqlscan_init(&s, sql, strlen(sql));
+	while (sqlscan_next(&s, &t) && n < sizeof(out) - 64)
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%c:%.*s",
+				      n ? " " : "", kinds[t.kind], (int)t.len,
+				      t.p);
+	return out;
+}
+
+static void test_words_numbers_ops(void **state)
+{
+	(void)state;
+	assert_string_equal(
+		tokens("SELECT a1$b, _x FROM t WHERE x>=-1.5e3"),
+		"w:SELECT w:a1$b .:, w:_x w:FROM w:t w:WHERE w:x o:>=- n:1.5e3");
+	assert_string_equal(
+		tokens("select .5, 1_000, 0x1F, 0o17, 0b101, 1e5, 2..3"),
+		"w:select n:.5 .:, n:1_000 .:, n:0x1F .:, n:0o17 .:, n:0b101 .:, n:1e5 .:, n:2 .:. n:.3");
+	assert_string_equal(tokens("x::int[] $1 $23"),
+			    "w:x o::: w:int .:[ .:] p:$1 p:$23");
+}
+
+static void test_strings(void **state)
+{
+	(void)state;
+	assert_string_equal(
+		tokens("'it''s' E'a\\'b' N'n' U&'d\\0061t' B'101' X'1F'"),
+		"s:'it''s' s:E'a\\'b' s:N'n' s:U&'d\\0061t' b:B'101' b:X'1F'");
+	/* in a standard string a backslash is just a character */
+	assert_string_equal(tokens("'a\\' 'b'"), "s:'a\\' s:'b'");
+	assert_string_equal(tokens("\"Mixed \"\"Case\"\"\" U&\"x\""),
+			    "q:\"Mixed \"\"Case\"\"\" q:U&\"x\"");
+	assert_string_equal(tokens("$$ a ' $ b $$ $tag$ $$ inner $$ $tag$ x"),
+			    "s:$$ a ' $ b $$ s:$tag$ $$ inner $$ $tag$ w:x");
+}
+
+static void test_comments(void **state)
+{
+	(void)state;
+	assert_string_equal(tokens("a -- c1\nb /* x /* nested */ still */ c"),
+			    "w:a c:-- c1 w:b c:/* x /* nested */ still */ w:c");
+	/* an operator run stops where a comment starts */
+	assert_string_equal(tokens("a+-- c\n1"), "w:a o:+ c:-- c n:1");
+}
+
+static void test_unterminated(void **state)
+{
+	struct sql_scanner s;
+	struct sql_token t;
+	static const char *const bad[] = {"'open", "\"open", "/* open /* x */",
+					  "$q$ never closed", "E'\\"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sqlscan_init(&s, bad[i], strlen(bad[i]));
+		assert_true(sqlscan_next(&s, &t));
+		assert_true(t.p + t.len <= bad[i] + strlen(bad[i]));
+		assert_false(sqlscan_next(&s, &t));
+		assert_true(s.truncated);
+	}
+}
+
+static uint32_t apply(const char *sql)
+{
+	return session_state_apply(0, sql, strlen(sql));
+}
+
+static void test_creates_state(void **state)
+{
+	(void)state;
+	assert_int_equal(apply("SET search_path = app, public"), SESS_SET);
+	assert_int_equal(apply("set session work_mem = '64MB'"), SESS_SET);
+	assert_int_equal(apply("SET myapp.user_id = 42"), SESS_SET);
+	assert_int_equal(apply("select set_config('search_path', 'x', false)"),
+			 SESS_SET);
+	assert_int_equal(apply("select pg_catalog.set_config('a.b', 'x', $1)"),
+			 SESS_SET);
+	assert_int_equal(apply("PREPARE q(int) AS SELECT $1"), SESS_PREPARE);
+	assert_int_equal(apply("LISTEN jobs"), SESS_LISTEN);
+	assert_int_equal(apply("CREATE TEMP TABLE t(x int)"), SESS_TEMP);
+	assert_int_equal(apply("create global temporary table t(x int)"),
+			 SESS_TEMP);
+	assert_int_equal(apply("create temporary view v as select 1"),
+			 SESS_TEMP);
+	assert_int_equal(apply("CREATE OR REPLACE TEMP VIEW v AS SELECT 1"),
+			 SESS_TEMP);
+	assert_int_equal(apply("SELECT 1 AS x INTO TEMP t2"), SESS_TEMP);
+	assert_int_equal(apply("DECLARE c CURSOR WITH HOLD FOR SELECT 1"),
+			 SESS_HOLD_CURSOR);
+	assert_int_equal(apply("select pg_advisory_lock(1)"),
+			 SESS_ADVISORY_LOCK);
+	assert_int_equal(apply("SELECT pg_try_advisory_lock_shared(1, 2)"),
+			 SESS_ADVISORY_LOCK);
+	assert_int_equal(apply("SET ROLE reporting"), SESS_ROLE);
+	assert_int_equal(apply("SET SESSION AUTHORIZATION bob"), SESS_ROLE);
+	assert_int_equal(apply("LOAD 'auto_explain'"), SESS_LOAD);
+	/* several statements in one Query */
+	assert_int_equal(apply("select 1; listen a; set x.y = 1"),
+			 SESS_LISTEN | SESS_SET);
+}
+
+static void test_creates_nothing(void **state)
+{
+	(void)state;
+	assert_int_equal(apply("SET LOCAL search_path = x"), 0);
+	assert_int_equal(apply("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"),
+			 0);
+	assert_int_equal(apply("SET CONSTRAINTS ALL DEFERRED"), 0);
+	/* reported settings follow the client instead */
+	assert_int_equal(apply("SET TimeZone = 'UTC'"), 0);
+	assert_int_equal(apply("set time zone 'Europe/Paris'"), 0);
+	assert_int_equal(apply("SET NAMES 'UTF8'"), 0);
+	assert_int_equal(apply("SET application_name = 'x'"), 0);
+	assert_int_equal(apply("SET \"DateStyle\" = ISO"), 0);
+	assert_int_equal(
+		apply("select set_config('application_name', 'x', false)"), 0);
+	assert_int_equal(apply("select set_config('search_path', 'x', true)"),
+			 0);
+	assert_int_equal(apply("PREPARE TRANSACTION 'gid'"), 0);
+	assert_int_equal(apply("CREATE TEMP TABLE t(x int) ON COMMIT DROP"), 0);
+	assert_int_equal(apply("CREATE TABLE temp(x int)"), 0);
+	assert_int_equal(apply("select pg_advisory_xact_lock(1)"), 0);
+	assert_int_equal(apply("DECLARE c CURSOR FOR SELECT 1"), 0);
+	/* look-alikes inside strings, comments and identifiers */
+	assert_int_equal(apply("SELECT 'SET search_path = x; LISTEN a'"), 0);
+	assert_int_equal(
+		apply("SELECT 1 /* LISTEN a */ -- PREPARE x AS select 1"), 0);
+	assert_int_equal(apply("SELECT \"listen\" FROM t"), 0);
+	assert_int_equal(apply("SELECT $$ ; LISTEN x $$"), 0);
+	assert_int_equal(apply("UPDATE t SET x = 1"), 0);
+	assert_int_equal(apply("select * from pg_advisory_locks"), 0);
+	assert_int_equal(apply(""), 0);
+	assert_int_equal(apply(";;"), 0);
+}
+
+static void test_clears_state(void **state)
+{
+	(void)state;
+	assert_int_equal(session_state_apply(SESS_ALL, "DISCARD ALL", 11), 0);
+	assert_int_equal(session_state_apply(SESS_SET | SESS_ROLE | SESS_TEMP,
+					     "RESET ALL", 9),
+			 SESS_TEMP);
+	assert_int_equal(session_state_apply(SESS_LISTEN, "UNLISTEN *", 10), 0);
+	assert_int_equal(session_state_apply(SESS_LISTEN, "UNLISTEN a", 10),
+			 SESS_LISTEN);
+	assert_int_equal(
+		session_state_apply(SESS_PREPARE, "DEALLOCATE ALL", 14), 0);
+	assert_int_equal(
+		session_state_apply(SESS_PREPARE, "deallocate prepare all", 22),
+		0);
+	assert_int_equal(session_state_apply(SESS_TEMP, "DISCARD TEMP", 12), 0);
+	assert_int_equal(session_state_apply(SESS_ROLE, "RESET ROLE", 10), 0);
+	assert_int_equal(session_state_apply(SESS_ADVISORY_LOCK,
+					     "select pg_advisory_unlock_all()",
+					     31),
+			 0);
+	/* order matters within one Query */
+	assert_int_equal(apply("LISTEN a; UNLISTEN *"), 0);
+	assert_int_equal(apply("DISCARD ALL; LISTEN a"), SESS_LISTEN);
+}
+
+static void test_reason_names(void **state)
+{
+	(void)state;
+	assert_string_equal(session_state_reason(SESS_LISTEN | SESS_TEMP),
+			    "LISTEN");
+	assert_string_equal(session_state_reason(SESS_HOLD_CURSOR),
+			    "WITH HOLD");
+	assert_string_equal(session_state_reason(0), "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_words_numbers_ops),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_comments),
+		cmocka_unit_test(test_unterminated),
+		cmocka_unit_test(test_creates_state),
+		cmocka_unit_test(test_creates_nothing),
+		cmocka_unit_test(test_clears_state),
+		cmocka_unit_test(test_reason_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
