@@ -27,7 +27,7 @@ soak = host=127.0.0.1 port=$pgport dbname=soak
 [pgperf]
 listen_port = $xport
 auth_file = users.txt
-default_pool_size = $clients
+default_pool_size = $((clients + 4))
 server_tls_sslmode = disable
 log_level = warning
 INI
