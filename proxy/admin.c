@@ -138,7 +138,10 @@ static void show_pools(struct pgperf *pp, struct wbuf *out)
 		}
 		v[0] = p->database;
 		v[1] = p->user;
-		v[2] = fmt_int(b[0], (long long)list_count(&p->active_clients));
+		/* idle transaction-mode clients count as active, as in PgBouncer */
+		v[2] = fmt_int(b[0],
+			       (long long)(list_count(&p->active_clients) +
+					   list_count(&p->idle_clients)));
 		v[3] = fmt_int(b[1], (long long)list_count(&p->waiting));
 		v[4] = "0";
 		v[5] = "0";

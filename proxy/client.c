@@ -14,6 +14,7 @@
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
 #include "pgperf/server.h"
+#include "pgperf/session_state.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -31,8 +32,8 @@
 static const char *const client_state_names[] = {
 	[CL_STARTUP] = "login",	      [CL_AUTH] = "login",
 	[CL_WAIT_SERVER] = "waiting", [CL_SETUP] = "active",
-	[CL_ACTIVE] = "active",	      [CL_ADMIN] = "active",
-	[CL_CLOSING] = "closing",
+	[CL_ACTIVE] = "active",	      [CL_IDLE] = "active",
+	[CL_ADMIN] = "active",	      [CL_CLOSING] = "closing",
 };
 
 const char *client_state_name(enum client_state st)
@@ -67,6 +68,8 @@ static struct list *client_list_for(struct client *cl, enum client_state st)
 	case CL_SETUP:
 	case CL_ACTIVE:
 		return &cl->pool->active_clients;
+	case CL_IDLE:
+		return &cl->pool->idle_clients;
 	case CL_ADMIN:
 		return &pp->admin_clients;
 	case CL_CLOSING:
@@ -83,7 +86,8 @@ void client_set_state(struct client *cl, enum client_state st)
 			  cl->state, st);
 		return;
 	}
-	if ((st == CL_WAIT_SERVER || st == CL_SETUP || st == CL_ACTIVE) &&
+	if ((st == CL_WAIT_SERVER || st == CL_SETUP || st == CL_ACTIVE ||
+	     st == CL_IDLE) &&
 	    !cl->pool) {
 		log_error("%s: state %d without a pool", cl->c.label, st);
 		return;
@@ -227,11 +231,36 @@ void client_welcome(struct client *cl)
 		return;
 	}
 	wb_free(&b);
+	/* the reported values it was told are the ones it expects from now */
+	for (int i = 0; i < sv->params.n; i++) {
+		const struct kv *p = &sv->params.items[i];
+
+		if (session_param_is_reported(p->name, strlen(p->name)) &&
+		    !kv_set(&cl->params, p->name, p->value)) {
+			client_close(cl, "53200", "out of memory");
+			return;
+		}
+	}
+	cl->welcomed = true;
+	client_resume(cl);
+}
+
+void client_resume(struct client *cl)
+{
+	struct server *sv = cl->server;
+
 	client_set_state(cl, CL_ACTIVE);
 	server_set_state(sv, SV_ACTIVE);
+	if (cl->c.throttled) {
+		cl->c.throttled = false;
+		bufferevent_enable(cl->c.bev, EV_READ);
+	}
 	clog_debug(cl, "linked to S-%llu", (unsigned long long)sv->c.id);
-	/* anything the client pipelined behind its startup */
+	/* what the client sent meanwhile, or pipelined behind its startup */
 	client_relay(cl);
+	/* after login nothing may be in flight: free the server at once */
+	if (cl->server && cl->state == CL_ACTIVE)
+		server_maybe_release(cl->server);
 }
 
 /* Is the client between transactions with nothing in flight? */
@@ -260,6 +289,7 @@ void client_drain(struct client *cl)
 	case CL_WAIT_SERVER:
 	case CL_SETUP:
 	case CL_ADMIN:
+	case CL_IDLE:
 		client_close(
 			cl, "57P01",
 			"terminating connection due to administrator command");
@@ -267,6 +297,46 @@ void client_drain(struct client *cl)
 	case CL_CLOSING:
 		return;
 	}
+}
+
+/* Statements longer than this are not read; they count as session state. */
+#define CLASSIFY_MAX (1024 * 1024)
+
+/*
+ * Transaction mode: note the session state a Query, Parse or FunctionCall
+ * leaves on the server.  `at` points at the message's header.
+ */
+static void classify_message(struct client *cl, struct server *sv, uint8_t type,
+			     struct evbuffer *in, const struct evbuffer_ptr *at,
+			     uint32_t len)
+{
+	char small[4096], *body = small;
+	struct evbuffer_ptr bp = *at;
+	size_t n = len - 4, off = 0;
+
+	if (type == 'F' || n > CLASSIFY_MAX) {
+		sv->session_state |= SESS_SET; /* cannot tell: assume state */
+		return;
+	}
+	if (n > sizeof(small) && !(body = pgp_malloc(n))) {
+		sv->session_state |= SESS_SET;
+		return;
+	}
+	evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
+	evbuffer_copyout_from(in, &bp, body, n);
+	if (type == 'P') {
+		/* a named statement lives on the server until closed */
+		if (n > 0 && body[0] != '\0')
+			sv->session_state |= SESS_PREPARE;
+		off = strnlen(body, n) + 1;
+	}
+	if (off < n)
+		sv->session_state =
+			session_state_apply(sv->session_state, body + off,
+					    strnlen(body + off, n - off));
+	if (body != small)
+		pgp_free(body);
+	(void)cl;
 }
 
 /*
@@ -281,12 +351,13 @@ void client_relay(struct client *cl)
 	struct evbuffer_ptr ptr;
 	uint32_t max = (uint32_t)cl->c.pp->cfg->max_packet_size + 1;
 	size_t avail, batch = 0;
-	bool terminate = false;
+	bool terminate = false, txn;
 	const char *bad = NULL;
 	uint32_t bad_arg = 0;
 
 	if (cl->state != CL_ACTIVE || !sv || cl->c.throttled || cl->c.closing)
 		return;
+	txn = pool_effective_mode(cl->pool) == POOL_TRANSACTION;
 	in = bufferevent_get_input(cl->c.bev);
 	avail = evbuffer_get_length(in);
 	if (cl->c.fwd_remaining) {
@@ -313,6 +384,13 @@ void client_relay(struct client *cl)
 				      : "invalid frontend message type %u";
 			bad_arg = len < 4 ? len : hdr[0];
 			break;
+		}
+		if (txn && (hdr[0] == 'Q' || hdr[0] == 'P' || hdr[0] == 'F')) {
+			/* transaction mode reads statement text for session state */
+			if (len - 4 <= CLASSIFY_MAX &&
+			    avail - batch < (size_t)len + 1)
+				break; /* wait until it is whole */
+			classify_message(cl, sv, hdr[0], in, &ptr, len);
 		}
 		switch (hdr[0]) {
 		case 'X': /* Terminate: the server stays for the next client */
@@ -379,13 +457,24 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	case CL_ADMIN:
 		admin_input(cl);
 		break;
+	case CL_IDLE:
+		/* transaction mode: the next transaction begins; get a server */
+		pool_request_server(cl->pool, cl);
+		break;
 	case CL_WAIT_SERVER:
 	case CL_SETUP:
-		/* kept until linked; a flood before that is a violation */
-		if (evbuffer_get_length(bufferevent_get_input(bev)) >
-		    1024 * 1024)
+		/* kept until linked: between transactions it is back-pressure,
+		 * before the first ReadyForQuery a flood is a violation */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) <
+		    CONN_HIGH_WATER)
+			break;
+		if (cl->welcomed) {
+			cl->c.throttled = true;
+			bufferevent_disable(bev, EV_READ);
+		} else {
 			client_close(cl, "08P01",
 				     "too much data before login completed");
+		}
 		break;
 	case CL_CLOSING:
 		evbuffer_drain(bufferevent_get_input(bev),

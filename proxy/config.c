@@ -37,6 +37,8 @@ static const struct cfg_enum tls_modes[] = {{"disable", TLS_DISABLE},
 					    {"verify-ca", TLS_VERIFY_CA},
 					    {"verify-full", TLS_VERIFY_FULL},
 					    {NULL, 0}};
+static const struct cfg_enum on_off[] = {
+	{"on", 1}, {"off", 0}, {"true", 1}, {"false", 0}, {NULL, 0}};
 static const struct cfg_enum log_levels[] = {
 	{"error", LOG_ERROR}, {"warning", LOG_WARNING}, {"info", LOG_INFO},
 	{"debug", LOG_DEBUG}, {"noise", LOG_NOISE},	{NULL, 0}};
@@ -66,6 +68,7 @@ static const struct cfg_key keys[] = {
 	K(admin_users, CFG_STR, "", true, 0, 0, NULL),
 	K(stats_users, CFG_STR, "", true, 0, 0, NULL),
 	K(pool_mode, CFG_ENUM, "session", true, 0, 0, pool_modes),
+	K(transaction_pinning, CFG_ENUM, "on", true, 0, 0, on_off),
 	K(default_pool_size, CFG_INT, "20", true, 1, 100000, NULL),
 	K(min_pool_size, CFG_INT, "5", true, 0, 100000, NULL),
 	K(max_client_conn, CFG_INT, "1000", true, 1, 1000000, NULL),
@@ -778,20 +781,6 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 			cfg->path ? cfg->path : "config", cfg->min_pool_size,
 			cfg->default_pool_size);
 		return PGP_ERR_CONFIG;
-	}
-	/* refuse rather than pool in a mode whose guarantees are not built */
-	{
-		bool txn = cfg->pool_mode == POOL_TRANSACTION;
-
-		for (int i = 0; i < cfg->ndbs; i++)
-			txn |= cfg->dbs[i].pool_mode == POOL_TRANSACTION;
-		if (txn) {
-			snprintf(
-				err, errlen,
-				"%s: pool_mode = transaction is not supported yet; use session",
-				cfg->path ? cfg->path : "config");
-			return PGP_ERR_CONFIG;
-		}
 	}
 	if (cfg->client_tls_sslmode != TLS_DISABLE &&
 	    (!*cfg->client_tls_cert_file || !*cfg->client_tls_key_file)) {

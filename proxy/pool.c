@@ -127,6 +127,7 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 	}
 	list_init(&p->waiting);
 	list_init(&p->active_clients);
+	list_init(&p->idle_clients);
 	list_init(&p->login_servers);
 	list_init(&p->idle_servers);
 	list_init(&p->active_servers);
@@ -187,6 +188,12 @@ void pool_enqueue(struct pool *p, struct client *cl)
 {
 	cl->pool = p;
 	p->total_logins++;
+	client_set_state(cl, CL_WAIT_SERVER);
+	pool_dispatch(p);
+}
+
+void pool_request_server(struct pool *p, struct client *cl)
+{
 	client_set_state(cl, CL_WAIT_SERVER);
 	pool_dispatch(p);
 }

@@ -16,6 +16,7 @@
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
+#include "pgperf/session_state.h"
 #include "pgperf/tls.h"
 
 #include <errno.h>
@@ -188,6 +189,7 @@ void server_free(struct server *sv)
 	if (sv->c.bev)
 		bufferevent_free(sv->c.bev);
 	kv_free(&sv->params);
+	kv_free(&sv->applied);
 	scram_client_free(&sv->scram);
 	pgp_free(sv);
 }
@@ -387,13 +389,61 @@ static void handle_auth_request(struct server *sv, const uint8_t *body,
  * through set_config() in one extended-protocol batch: parameters travel as
  * values, so nothing needs quoting.
  */
+/* Append Bind + Execute of the unnamed statement with two text values. */
+static void build_exec2(struct wbuf *b, const char *v1, const char *v2)
+{
+	size_t start = wb_begin(b, 'B');
+
+	wb_cstr(b, "");
+	wb_cstr(b, "");
+	wb_u16(b, 0);
+	wb_u16(b, v2 ? 2 : 1);
+	wb_u32(b, (uint32_t)strlen(v1));
+	wb_bytes(b, v1, strlen(v1));
+	if (v2) {
+		wb_u32(b, (uint32_t)strlen(v2));
+		wb_bytes(b, v2, strlen(v2));
+	}
+	wb_u16(b, 0);
+	wb_end(b, start);
+	start = wb_begin(b, 'E');
+	wb_cstr(b, "");
+	wb_u32(b, 0);
+	wb_end(b, start);
+}
+
+static void build_parse(struct wbuf *b, const char *sql)
+{
+	size_t start = wb_begin(b, 'P');
+
+	wb_cstr(b, "");
+	wb_cstr(b, sql);
+	wb_u16(b, 0);
+	wb_end(b, start);
+}
+
+/*
+ * Give `sv` to `cl`.  Settings the client expects but the server lacks are
+ * applied with set_config() in one extended-protocol batch (values travel
+ * as parameters, so nothing needs quoting):
+ *  - reported settings (TimeZone, application_name, ...) when they differ;
+ *  - the client's other startup settings (options=-c ...) every time, since
+ *    only their absence, not their value, is tracked per server;
+ *  - settings applied for a previous client (transaction mode) and not
+ *    wanted by this one go back to their reset values.
+ * A client linked for the first time is then welcomed; one that was
+ * already (transaction mode) resumes relaying.
+ */
 void server_link(struct server *sv, struct client *cl)
 {
 	static const char set_sql[] =
 		"SELECT pg_catalog.set_config($1, $2, false)";
+	static const char reset_sql[] =
+		"SELECT pg_catalog.set_config($1, (SELECT reset_val FROM pg_catalog.pg_settings WHERE name = $1), false)";
 	struct wbuf b;
-	int nset = 0;
+	int nreset = 0, nset = 0;
 	int64_t now = pgp_now_us();
+	struct kvlist applied = {NULL, 0};
 
 	sv->client = cl;
 	cl->server = sv;
@@ -401,39 +451,37 @@ void server_link(struct server *sv, struct client *cl)
 	sv->pool->total_wait_us += (uint64_t)(now - cl->wait_start_us);
 	client_set_state(cl, CL_SETUP);
 	wb_init(&b);
+	for (int i = 0; i < sv->applied.n; i++) {
+		const char *name = sv->applied.items[i].name;
+
+		if (kv_get(&cl->params, name))
+			continue;
+		if (nreset++ == 0)
+			build_parse(&b, reset_sql);
+		build_exec2(&b, name, NULL);
+	}
 	for (int i = 0; i < cl->params.n; i++) {
 		const struct kv *p = &cl->params.items[i];
+		bool reported =
+			session_param_is_reported(p->name, strlen(p->name));
 		const char *cur = kv_get(&sv->params, p->name);
-		size_t start;
 
-		if (cur && strcmp(cur, p->value) == 0)
+		if (reported && cur && strcmp(cur, p->value) == 0)
 			continue;
-		if (nset++ == 0) {
-			start = wb_begin(&b, 'P');
-			wb_cstr(&b, "");
-			wb_cstr(&b, set_sql);
-			wb_u16(&b, 0);
-			wb_end(&b, start);
-		}
-		start = wb_begin(&b, 'B');
-		wb_cstr(&b, "");
-		wb_cstr(&b, "");
-		wb_u16(&b, 0);
-		wb_u16(&b, 2);
-		wb_u32(&b, (uint32_t)strlen(p->name));
-		wb_bytes(&b, p->name, strlen(p->name));
-		wb_u32(&b, (uint32_t)strlen(p->value));
-		wb_bytes(&b, p->value, strlen(p->value));
-		wb_u16(&b, 0);
-		wb_end(&b, start);
-		start = wb_begin(&b, 'E');
-		wb_cstr(&b, "");
-		wb_u32(&b, 0);
-		wb_end(&b, start);
+		if (!reported && !kv_set(&applied, p->name, p->value))
+			b.failed = true;
+		if (nset++ == 0)
+			build_parse(&b, set_sql);
+		build_exec2(&b, p->name, p->value);
 	}
-	if (nset == 0) {
+	kv_free(&sv->applied);
+	sv->applied = applied;
+	if (nset == 0 && nreset == 0) {
 		wb_free(&b);
-		client_welcome(cl);
+		if (cl->welcomed)
+			client_resume(cl);
+		else
+			client_welcome(cl);
 		return;
 	}
 	{
@@ -488,9 +536,13 @@ void server_release(struct server *sv)
 	}
 	if (sv->tx_status != 'I')
 		sql[n++] = "ROLLBACK";
-	if (pool_effective_mode(sv->pool) == POOL_SESSION &&
+	/* session mode resets always; transaction mode when state was left */
+	if ((pool_effective_mode(sv->pool) == POOL_SESSION ||
+	     sv->session_state || sv->applied.n) &&
 	    *pp->cfg->server_reset_query)
 		sql[n++] = pp->cfg->server_reset_query;
+	sv->session_state = 0;
+	kv_free(&sv->applied);
 	if (n == 0) {
 		pool_server_ready(sv);
 		return;
@@ -571,7 +623,10 @@ static void own_ready(struct server *sv)
 				     sv->err_message);
 			return;
 		}
-		client_welcome(cl);
+		if (cl->welcomed)
+			client_resume(cl);
+		else
+			client_welcome(cl);
 		return;
 	}
 	case SV_RESET:
@@ -648,6 +703,45 @@ static void own_message(struct server *sv, uint8_t type, const uint8_t *body,
 	}
 }
 
+/*
+ * Transaction mode: at ReadyForQuery 'I' with nothing in flight either way,
+ * the server goes back to the pool and the client waits, unlinked, for its
+ * next transaction, unless the server holds session state (pinned).
+ */
+void server_maybe_release(struct server *sv)
+{
+	struct client *cl = sv->client;
+	const struct config *cfg = sv->c.pp->cfg;
+
+	if (!cl || cl->state != CL_ACTIVE ||
+	    pool_effective_mode(sv->pool) != POOL_TRANSACTION)
+		return;
+	if (sv->tx_status != 'I' || sv->rfq_pending > 0 || sv->unsynced ||
+	    sv->c.fwd_remaining || cl->c.fwd_remaining ||
+	    evbuffer_get_length(bufferevent_get_input(sv->c.bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_input(cl->c.bev)) > 0)
+		return;
+	if (sv->session_state && cfg->transaction_pinning)
+		return; /* pinned until it disconnects or clears the state */
+	sv->client = NULL;
+	cl->server = NULL;
+	client_set_state(cl, CL_IDLE);
+	if (sv->session_state) {
+		/* transaction_pinning = off: reset so nothing leaks */
+		const char *sql = cfg->server_reset_query;
+
+		sv->session_state = 0;
+		kv_free(&sv->applied);
+		if (*sql) {
+			server_set_state(sv, SV_RESET);
+			if (!send_own_queries(sv, &sql, 1))
+				server_close(sv, "cannot send reset query");
+			return;
+		}
+	}
+	pool_server_ready(sv);
+}
+
 /* Note what a ReadyForQuery, ParameterStatus or ErrorResponse says. */
 static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 			  size_t len)
@@ -662,6 +756,20 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 		break;
 	case 'S':
 		record_param(sv, body, len);
+		/* the client now expects this reported value */
+		if (sv->client) {
+			struct wcursor c;
+			const char *name, *value;
+
+			wc_init(&c, body, len);
+			if (wc_cstr(&c, &name, NULL) &&
+			    wc_cstr(&c, &value, NULL) &&
+			    session_param_is_reported(name, strlen(name)) &&
+			    !kv_set(&sv->client->params, name, value))
+				clog_warning(
+					sv,
+					"out of memory recording parameter");
+		}
 		break;
 	case 'E':
 		if (wire_parse_error(body, len, &f) && f.severity &&
@@ -746,6 +854,8 @@ static void relay_active(struct server *sv)
 	if (saw_ready && cl->drain_pending && sv->tx_status == 'I' &&
 	    sv->rfq_pending == 0)
 		client_drain(cl);
+	else if (saw_ready)
+		server_maybe_release(sv);
 }
 
 /* One whole message in pgperf's own states; false when more are needed. */

@@ -28,6 +28,8 @@ void client_free(struct client *cl);
 void client_login_input(struct client *cl);
 /* Send AuthenticationOk, parameters, BackendKeyData and ReadyForQuery. */
 void client_welcome(struct client *cl);
+/* Linked again after setup (transaction mode): relay what is waiting. */
+void client_resume(struct client *cl);
 /* Relay the client's input to its linked server. */
 void client_relay(struct client *cl);
 /* A drain (SIGTERM) started: close now if idle, else at the next idle point. */

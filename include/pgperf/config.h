@@ -46,6 +46,7 @@ struct config {
 	char *admin_users;
 	char *stats_users;
 	int pool_mode;
+	int transaction_pinning;
 	int default_pool_size;
 	int min_pool_size;
 	int max_client_conn;

@@ -14,6 +14,8 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 void pool_free(struct pool *p);
 /* Queue an authenticated client for a server connection. */
 void pool_enqueue(struct pool *p, struct client *cl);
+/* A logged-in client (transaction mode) needs a server again. */
+void pool_request_server(struct pool *p, struct client *cl);
 /* Hand idle servers to waiting clients; start connections as needed. */
 void pool_dispatch(struct pool *p);
 /* A server finished logging in, a reset or a check: make it available. */

@@ -51,6 +51,7 @@ enum client_state {
 	CL_WAIT_SERVER, /* authenticated, queued for a server connection */
 	CL_SETUP,	/* linked; its startup parameters are being applied */
 	CL_ACTIVE,	/* linked and relaying */
+	CL_IDLE,	/* transaction mode: logged in, between transactions */
 	CL_ADMIN,	/* talking to the admin console */
 	CL_CLOSING,	/* flushing its last bytes; reaped soon */
 };
@@ -92,6 +93,7 @@ struct client {
 	int64_t login_start_us; /* monotonic */
 	int64_t wait_start_us;	/* monotonic; when it began to wait */
 	int64_t request_us;	/* wall clock of the last request */
+	bool welcomed;		/* has had its ReadyForQuery after login */
 	bool drain_pending;	/* close at the next idle point (SIGTERM) */
 };
 
@@ -122,6 +124,11 @@ struct server {
 	bool unsynced;	      /* extended-protocol messages without a Sync */
 	bool got_fatal;	      /* the server sent a FATAL error */
 	bool close_needed;    /* close instead of reusing */
+	/* session state left by its clients (session_state.h bits); in
+	 * transaction mode a non-zero value pins the client */
+	uint32_t session_state;
+	/* owned: non-reported settings pgperf applied for the current client */
+	struct kvlist applied;
 	struct scram_client scram;
 
 	/* error seen while running setup/reset/check on our own account */
@@ -155,6 +162,7 @@ struct pool {
 
 	struct list waiting;	    /* clients in CL_WAIT_SERVER, FIFO */
 	struct list active_clients; /* clients in CL_SETUP/CL_ACTIVE */
+	struct list idle_clients;   /* clients in CL_IDLE (transaction mode) */
 	struct list login_servers;  /* SV_CONNECTING/SV_TLS_WAIT/SV_LOGIN */
 	struct list idle_servers;   /* SV_IDLE, most recently used last */
 	struct list active_servers; /* SV_SETUP/SV_ACTIVE */

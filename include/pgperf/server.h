@@ -23,6 +23,11 @@ void server_free(struct server *sv);
 void server_link(struct server *sv, struct client *cl);
 /* The client is done with this server: reset it for the next, or close it. */
 void server_release(struct server *sv);
+/*
+ * Transaction mode: give the server back to the pool if its client is
+ * between transactions with nothing in flight and no session state pins it.
+ */
+void server_maybe_release(struct server *sv);
 /* Run server_check_query before reuse. */
 void server_start_check(struct server *sv);
 /* Relay the server's input to the linked client. */

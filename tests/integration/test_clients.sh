@@ -92,11 +92,33 @@ for mode in simple extended prepared; do
 	check "pgbench -M $mode: 0 failed transactions" pgbench_mode "$mode"
 done
 
-kill -INT "$pid"
-wait "$pid"
-rc=$?
-trap - EXIT
-if [ "$rc" = 0 ]; then passed=$((passed + 1)); echo "ok: pgperf exited cleanly"
-else failed=$((failed + 1)); echo "FAILED: pgperf exit status $rc"; tail -20 "$dir/pgperf.log"; fi
+stop_pgperf() {
+	kill -INT "$pid"
+	wait "$pid"
+	rc=$?
+	trap - EXIT
+	if [ "$rc" = 0 ]; then passed=$((passed + 1)); echo "ok: pgperf exited cleanly"
+	else failed=$((failed + 1)); echo "FAILED: pgperf exit status $rc"; tail -20 "$dir/pgperf.log"; fi
+}
+stop_pgperf
+
+# the same pgbench runs in transaction mode, twice back to back
+cat >>"$dir/pgperf.ini" <<INI
+pool_mode = transaction
+default_pool_size = 20
+INI
+"$PGPERF_BIN" "$dir/pgperf.ini" >"$dir/pgperf-txn.log" 2>&1 &
+pid=$!
+trap 'kill -INT $pid 2>/dev/null' EXIT
+for _ in $(seq 100); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+	sleep 0.05
+done
+for round in 1 2; do
+	for mode in simple extended prepared; do
+		check "transaction mode, round $round: pgbench -M $mode: 0 failed transactions" pgbench_mode "$mode"
+	done
+done
+stop_pgperf
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -143,11 +143,6 @@ static void test_finish_checks(void **state)
 	assert_non_null(strstr(err, "client_tls_cert_file"));
 	config_free(cfg);
 	cfg = parse_ok(
-		"[pgperf]\nauth_type = trust\npool_mode = transaction\n");
-	assert_int_equal(config_finish(cfg, err, sizeof(err)), PGP_ERR_CONFIG);
-	assert_non_null(strstr(err, "not supported yet"));
-	config_free(cfg);
-	cfg = parse_ok(
 		"[pgperf]\nauth_type = trust\nauth_file = /nonexistent/users.txt\n");
 	assert_int_equal(config_finish(cfg, err, sizeof(err)), PGP_ERR_CONFIG);
 	assert_non_null(strstr(err, "/nonexistent/users.txt"));
