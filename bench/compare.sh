@@ -4,11 +4,12 @@
 # ratios to direct, average latency and each proxy's CPU per 1,000
 # transactions.  Benchmarks print figures; they never fail a test run.
 #
-#   bench/compare.sh [SECONDS_PER_RUN] [CLIENT_COUNTS] [MODES] [SCALE]
-#   bench/compare.sh 10 "1 16 64" "simple extended prepared" 10
+#   bench/compare.sh [SECONDS_PER_RUN] [CLIENT_COUNTS] [MODES] [SCALE] [POOL_MODE]
+#   bench/compare.sh 10 "1 16 64" "simple extended prepared" 10 session
 #
-# Both proxies run in session mode with a pool larger than the client count,
-# so they relay rather than queue.  Machines here are shared and noisy: read
+# POOL_MODE session (default): both proxies get a pool larger than the
+# client count, so they relay rather than queue.  POOL_MODE transaction:
+# both get a pool of 20, the point of transaction pooling.  Machines here are shared and noisy: read
 # the ratios, not the absolute numbers, and repeat a run before believing a
 # small difference.
 set -euo pipefail
@@ -17,6 +18,9 @@ secs=${1:-10}
 clients=${2:-"1 16 64"}
 modes=${3:-"simple extended prepared"}
 scale=${4:-10}
+pool_mode=${5:-session}
+pool_size=100
+[ "$pool_mode" = transaction ] && pool_size=20
 "$root/scripts/deps.sh" bench
 build=$("$root/scripts/build.sh" Release)
 
@@ -50,8 +54,8 @@ listen_addr = 127.0.0.1
 listen_port = $bport
 auth_type = scram-sha-256
 auth_file = $work/users.txt
-pool_mode = session
-default_pool_size = 100
+pool_mode = $pool_mode
+default_pool_size = $pool_size
 max_client_conn = 1000
 logfile = $work/bouncer/pgbouncer.log
 pidfile = $work/bouncer/pgbouncer.pid
@@ -79,8 +83,8 @@ bench = host=127.0.0.1 port=$pgport dbname=bench
 [pgperf]
 listen_port = $xport
 auth_file = users.txt
-pool_mode = session
-default_pool_size = 100
+pool_mode = $pool_mode
+default_pool_size = $pool_size
 min_pool_size = 0
 server_tls_sslmode = disable
 log_level = warning
@@ -128,4 +132,4 @@ for workload in select-only tpcb-like; do
 		done
 	done
 done
-printf '\nlatencies in ms; *_cpu/1k = proxy CPU milliseconds per 1,000 transactions; %s s per run, scale %s\n' "$secs" "$scale"
+printf '\nlatencies in ms; *_cpu/1k = proxy CPU milliseconds per 1,000 transactions; %s s per run, scale %s, %s pooling, pool %s\n' "$secs" "$scale" "$pool_mode" "$pool_size"

@@ -54,7 +54,7 @@ static const char *val(PGconn *c, const char *sql, char *buf, size_t len)
 
 	if (!v)
 		fail_msg("%s failed", sql);
-	snprintf(buf, len, "%s", v);
+	snprintf(buf, len, "%s", v ? v : "");
 	return buf;
 }
 
