@@ -12,6 +12,7 @@
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
 #include "pgperf/server.h"
+#include "pgperf/session_state.h"
 
 #include <ctype.h>
 #include <event2/buffer.h>
@@ -117,18 +118,27 @@ static void show_pools(struct pgperf *pp, struct wbuf *out)
 					   "sv_login",
 					   "maxwait",
 					   "maxwait_us",
-					   "pool_mode"};
+					   "pool_mode",
+					   "cl_pinned"};
 	struct admin_result r;
 	struct list *pos;
 	int64_t now = pgp_now_us();
 
 	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
-	list_for_each(pos, &pp->pools)
-	{
+	list_for_each(pos, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 		char b[12][32];
 		int64_t maxwait = 0;
-		const char *v[16];
+		const char *v[17];
+		long long pinned = 0;
+		struct list *cpos;
+
+		list_for_each(cpos, &p->active_clients) {
+			struct client *cl =
+				list_entry(cpos, struct client, node);
+
+			pinned += cl->server && cl->server->session_state;
+		}
 
 		if (!list_empty(&p->waiting)) {
 			struct client *first = list_entry(p->waiting.next,
@@ -156,6 +166,7 @@ static void show_pools(struct pgperf *pp, struct wbuf *out)
 		v[13] = fmt_int(b[6], (long long)(maxwait / 1000000));
 		v[14] = fmt_int(b[7], (long long)(maxwait % 1000000));
 		v[15] = config_pool_mode_name(pool_effective_mode(p));
+		v[16] = fmt_int(b[8], pinned);
 		result_row(&r, v);
 	}
 	result_end(&r, "SHOW");
@@ -167,12 +178,13 @@ static const char *const conn_cols[] = {
 	"local_addr",	"local_port", "connect_time",
 	"request_time", "wait",	      "wait_us",
 	"close_needed", "ptr",	      "link",
-	"remote_pid",	"tls",	      "application_name"};
+	"remote_pid",	"tls",	      "application_name",
+	"pinned"};
 
 static void client_row(struct admin_result *r, struct client *cl, int64_t now)
 {
 	char b[10][48];
-	const char *v[18];
+	const char *v[19];
 	int64_t wait =
 		cl->state == CL_WAIT_SERVER ? now - cl->wait_start_us : 0;
 
@@ -201,6 +213,9 @@ static void client_row(struct admin_result *r, struct client *cl, int64_t now)
 	v[15] = fmt_int(b[8], cl->cancel_pid);
 	v[16] = cl->c.tls ? "TLS" : "";
 	v[17] = cl->app_name ? cl->app_name : "";
+	/* why a transaction-mode client is kept on its server */
+	v[18] = cl->server ? session_state_reason(cl->server->session_state)
+			   : "";
 	result_row(r, v);
 }
 
@@ -211,8 +226,7 @@ static void show_clients(struct pgperf *pp, struct wbuf *out)
 	int64_t now = pgp_now_us();
 
 	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
-	list_for_each(pos, &pp->all_clients)
-	{
+	list_for_each(pos, &pp->all_clients) {
 		struct client *cl = list_entry(pos, struct client, all_node);
 
 		if (cl->state != CL_CLOSING)
@@ -224,7 +238,7 @@ static void show_clients(struct pgperf *pp, struct wbuf *out)
 static void server_row(struct admin_result *r, struct server *sv)
 {
 	char b[8][48];
-	const char *v[18];
+	const char *v[19];
 
 	v[0] = "S";
 	v[1] = sv->pool->target.user;
@@ -253,6 +267,8 @@ static void server_row(struct admin_result *r, struct server *sv)
 	v[17] = kv_get(&sv->params, "application_name")
 			? kv_get(&sv->params, "application_name")
 			: "";
+	/* the session state this connection holds, if any */
+	v[18] = session_state_reason(sv->session_state);
 	result_row(r, v);
 }
 
@@ -262,15 +278,15 @@ static void show_servers(struct pgperf *pp, struct wbuf *out)
 	struct list *pos, *spos;
 
 	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
-	list_for_each(pos, &pp->pools)
-	{
+	list_for_each(pos, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 		struct list *lists[] = {&p->active_servers, &p->idle_servers,
 					&p->tested_servers, &p->login_servers};
 
 		for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
-			list_for_each(spos, lists[i]) server_row(
-				&r, list_entry(spos, struct server, node));
+			list_for_each(spos, lists[i])
+				server_row(&r, list_entry(spos, struct server,
+							  node));
 	}
 	result_end(&r, "SHOW");
 }
@@ -301,8 +317,7 @@ static void show_databases(struct pgperf *pp, struct wbuf *out)
 		int current = 0;
 		struct list *pos;
 
-		list_for_each(pos, &pp->pools)
-		{
+		list_for_each(pos, &pp->pools) {
 			struct pool *p = list_entry(pos, struct pool, node);
 
 			if (config_find_db(cfg, p->database) == d)

@@ -100,8 +100,7 @@ static void handle_cancel(struct client *cl, uint32_t pid, uint32_t key)
 	struct pgperf *pp = cl->c.pp;
 	struct list *pos;
 
-	list_for_each(pos, &pp->all_clients)
-	{
+	list_for_each(pos, &pp->all_clients) {
 		struct client *target =
 			list_entry(pos, struct client, all_node);
 

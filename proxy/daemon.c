@@ -273,24 +273,21 @@ static void reap(struct pgperf *pp)
 	struct list *pos, *tmp;
 	int64_t now = pgp_now_us();
 
-	list_for_each_safe(pos, tmp, &pp->reap_clients)
-	{
+	list_for_each_safe(pos, tmp, &pp->reap_clients) {
 		struct client *cl = list_entry(pos, struct client, node);
 
 		if (cl->c.dead || conn_pending_output(&cl->c) == 0 ||
 		    now > cl->c.close_deadline_us)
 			client_free(cl);
 	}
-	list_for_each_safe(pos, tmp, &pp->reap_servers)
-	{
+	list_for_each_safe(pos, tmp, &pp->reap_servers) {
 		struct server *sv = list_entry(pos, struct server, node);
 
 		if (sv->c.dead || conn_pending_output(&sv->c) == 0 ||
 		    now > sv->c.close_deadline_us)
 			server_free(sv);
 	}
-	list_for_each_safe(pos, tmp, &pp->pools)
-	{
+	list_for_each_safe(pos, tmp, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 
 		if (p->dispatch_pending)
@@ -317,8 +314,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (login_timeout > 0) {
-		list_for_each_safe(pos, tmp, &pp->login_clients)
-		{
+		list_for_each_safe(pos, tmp, &pp->login_clients) {
 			struct client *cl =
 				list_entry(pos, struct client, node);
 
@@ -418,8 +414,8 @@ void daemon_resume(struct pgperf *pp)
 	struct list *pos;
 
 	pp->paused = false;
-	list_for_each(pos, &pp->pools) list_entry(pos, struct pool, node)
-		->dispatch_pending = true;
+	list_for_each(pos, &pp->pools)
+		list_entry(pos, struct pool, node)->dispatch_pending = true;
 	daemon_schedule_reap(pp);
 }
 
@@ -459,8 +455,7 @@ void daemon_free(struct pgperf *pp)
 	if (!pp)
 		return;
 	/* close every connection, then free them all */
-	list_for_each_safe(pos, tmp, &pp->all_clients)
-	{
+	list_for_each_safe(pos, tmp, &pp->all_clients) {
 		struct client *cl = list_entry(pos, struct client, all_node);
 
 		if (cl->state != CL_CLOSING)
@@ -468,8 +463,7 @@ void daemon_free(struct pgperf *pp)
 				cl, "57P01",
 				"terminating connection due to administrator command");
 	}
-	list_for_each_safe(pos, tmp, &pp->pools)
-	{
+	list_for_each_safe(pos, tmp, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 		struct list *lists[] = {&p->idle_servers, &p->active_servers,
 					&p->tested_servers, &p->login_servers};
@@ -477,9 +471,10 @@ void daemon_free(struct pgperf *pp)
 		for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
 			struct list *spos, *stmp;
 
-			list_for_each_safe(spos, stmp, lists[i]) server_close(
-				list_entry(spos, struct server, node),
-				"shutting down");
+			list_for_each_safe(spos, stmp, lists[i])
+				server_close(
+					list_entry(spos, struct server, node),
+					"shutting down");
 		}
 	}
 	/* give the last messages one chance to go out */

@@ -98,8 +98,7 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 	struct list *pos;
 	struct pool *p;
 
-	list_for_each(pos, &pp->pools)
-	{
+	list_for_each(pos, &pp->pools) {
 		p = list_entry(pos, struct pool, node);
 		if (strcmp(p->database, database) == 0 &&
 		    strcmp(p->user, user) == 0)
@@ -162,8 +161,7 @@ int pool_db_server_count(struct pgperf *pp, const struct pool *p)
 	struct list *pos;
 	int n = 0;
 
-	list_for_each(pos, &pp->pools)
-	{
+	list_for_each(pos, &pp->pools) {
 		const struct pool *o = list_entry(pos, struct pool, node);
 
 		if (strcmp(o->target.host, p->target.host) == 0 &&
@@ -315,8 +313,7 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 		 1;
 	if (usable > 0)
 		return;
-	list_for_each_safe(pos, tmp, &p->waiting)
-	{
+	list_for_each_safe(pos, tmp, &p->waiting) {
 		struct client *cl = list_entry(pos, struct client, node);
 
 		client_close(cl, sqlstate, "%s", msg);
@@ -359,8 +356,7 @@ void pool_tick(struct pool *p, int64_t now)
 	struct list *pos, *tmp;
 
 	if (cfg->query_wait_timeout > 0) {
-		list_for_each_safe(pos, tmp, &p->waiting)
-		{
+		list_for_each_safe(pos, tmp, &p->waiting) {
 			struct client *cl =
 				list_entry(pos, struct client, node);
 
@@ -374,8 +370,7 @@ void pool_tick(struct pool *p, int64_t now)
 					p->last_error);
 		}
 	}
-	list_for_each_safe(pos, tmp, &p->login_servers)
-	{
+	list_for_each_safe(pos, tmp, &p->login_servers) {
 		struct server *sv = list_entry(pos, struct server, node);
 
 		if (now - sv->created_us > cfg->server_connect_timeout * 1000) {
@@ -389,8 +384,7 @@ void pool_tick(struct pool *p, int64_t now)
 			server_close(sv, "%s", msg);
 		}
 	}
-	list_for_each_safe(pos, tmp, &p->idle_servers)
-	{
+	list_for_each_safe(pos, tmp, &p->idle_servers) {
 		struct server *sv = list_entry(pos, struct server, node);
 
 		if (sv->close_needed)

@@ -48,6 +48,15 @@ else
 fi
 run_suite Debug
 run_suite Asan
+# run.sh and the benchmarks use the Release build: it must build cleanly too
+echo "== Release build"
+if "$root/scripts/build.sh" Release >/dev/null; then
+	echo "release build: ok"
+	passed=$((passed + 1))
+else
+	echo "release build: FAILED"
+	failed=$((failed + 1))
+fi
 echo "== fuzz smoke"
 while read -r line; do
 	echo "$line"

@@ -108,6 +108,17 @@ static void test_session_state_pins_and_never_leaks(void **state)
 			val(a, "select pg_backend_pid()", buf, sizeof(buf)),
 			pa);
 	}
+	/* the pin is visible to operators */
+	{
+		int st;
+		const char *out = proxy_ctl(&p, "admin", "admin-secret",
+					    "--json pools", &st);
+
+		assert_int_equal(st, 0);
+		assert_non_null(strstr(out, "\"cl_pinned\": 1"));
+		out = proxy_ctl(&p, "admin", "admin-secret", "--json clients", &st);
+		assert_non_null(strstr(out, "\"pinned\": \"SET\""));
+	}
 	/* temp tables and SQL PREPARE work across transactions */
 	assert_non_null(q1(a, "create temp table tt(x int)"));
 	assert_non_null(q1(a, "insert into tt values (1), (2)"));
