@@ -116,7 +116,8 @@ static void test_session_state_pins_and_never_leaks(void **state)
 
 		assert_int_equal(st, 0);
 		assert_non_null(strstr(out, "\"cl_pinned\": 1"));
-		out = proxy_ctl(&p, "admin", "admin-secret", "--json clients", &st);
+		out = proxy_ctl(&p, "admin", "admin-secret", "--json clients",
+				&st);
 		assert_non_null(strstr(out, "\"pinned\": \"SET\""));
 	}
 	/* temp tables and SQL PREPARE work across transactions */
