@@ -34,4 +34,16 @@ void server_start_check(struct server *sv);
 void server_relay(struct server *sv);
 const char *server_state_name(enum server_state st);
 
+/* Between server.c and server_login.c only. */
+void server_install_callbacks(struct server *sv);
+/* Send the startup packet (after TLS, if any) and wait for auth requests. */
+void server_login_start(struct server *sv);
+/* Answer an Authentication* message. */
+void server_login_auth(struct server *sv, const uint8_t *body, size_t len);
+/* Read the one-byte answer to our SSLRequest and go on from there. */
+void server_login_tls_answer(struct server *sv);
+/* The login failed: tell the pool (and its waiting clients), close. */
+void server_login_failed(struct server *sv, const char *sqlstate,
+			 const char *fmt, ...) PRINTF_LIKE(3, 4);
+
 #endif
