@@ -264,14 +264,14 @@ void client_resume(struct client *cl)
 }
 
 /* Is the client between transactions with nothing in flight? */
-static bool client_is_idle(const struct client *cl)
+bool client_between_transactions(const struct client *cl)
 {
 	const struct server *sv = cl->server;
 
 	if (!sv)
 		return true;
-	return sv->tx_status == 'I' && sv->rfq_pending == 0 &&
-	       cl->c.fwd_remaining == 0 && sv->c.fwd_remaining == 0 &&
+	return sv->tx_status == 'I' && server_quiet(sv) &&
+	       cl->c.fwd_remaining == 0 &&
 	       evbuffer_get_length(bufferevent_get_input(cl->c.bev)) == 0;
 }
 
@@ -279,7 +279,7 @@ void client_drain(struct client *cl)
 {
 	switch (cl->state) {
 	case CL_ACTIVE:
-		if (!client_is_idle(cl)) {
+		if (!client_between_transactions(cl)) {
 			cl->drain_pending = true;
 			return;
 		}
@@ -306,7 +306,7 @@ void client_drain(struct client *cl)
  * Transaction mode: note the session state a Query, Parse or FunctionCall
  * leaves on the server.  `at` points at the message's header.
  */
-static void classify_message(struct client *cl, struct server *sv, uint8_t type,
+static void classify_message(struct server *sv, uint8_t type,
 			     struct evbuffer *in, const struct evbuffer_ptr *at,
 			     uint32_t len)
 {
@@ -336,7 +336,6 @@ static void classify_message(struct client *cl, struct server *sv, uint8_t type,
 					    strnlen(body + off, n - off));
 	if (body != small)
 		pgp_free(body);
-	(void)cl;
 }
 
 /*
@@ -390,7 +389,7 @@ void client_relay(struct client *cl)
 			if (len - 4 <= CLASSIFY_MAX &&
 			    avail - batch < (size_t)len + 1)
 				break; /* wait until it is whole */
-			classify_message(cl, sv, hdr[0], in, &ptr, len);
+			classify_message(sv, hdr[0], in, &ptr, len);
 		}
 		switch (hdr[0]) {
 		case 'X': /* Terminate: the server stays for the next client */

@@ -280,6 +280,13 @@ static bool send_own_queries(struct server *sv, const char *const *sql, int n)
 	return ok;
 }
 
+bool server_quiet(const struct server *sv)
+{
+	return sv->rfq_pending == 0 && !sv->unsynced &&
+	       sv->c.fwd_remaining == 0 &&
+	       evbuffer_get_length(bufferevent_get_input(sv->c.bev)) == 0;
+}
+
 void server_release(struct server *sv)
 {
 	struct pgperf *pp = sv->c.pp;
@@ -290,9 +297,7 @@ void server_release(struct server *sv)
 	sv->client = NULL;
 	if (sv->state == SV_CLOSING)
 		return;
-	if (sv->state != SV_ACTIVE || sv->rfq_pending > 0 || sv->unsynced ||
-	    sv->c.fwd_remaining || sv->got_fatal ||
-	    evbuffer_get_length(bufferevent_get_input(sv->c.bev)) > 0) {
+	if (sv->state != SV_ACTIVE || !server_quiet(sv) || sv->got_fatal) {
 		server_close(sv, "client left with a query in flight");
 		return;
 	}
@@ -357,8 +362,7 @@ static void record_error(struct server *sv, const uint8_t *body, size_t len)
 		 f.sqlstate ? f.sqlstate : "XX000");
 	snprintf(sv->err_message, sizeof(sv->err_message), "%s",
 		 f.message ? f.message : "error");
-	if (f.severity && (strcmp(f.severity, "FATAL") == 0 ||
-			   strcmp(f.severity, "PANIC") == 0))
+	if (wire_error_is_fatal(&f))
 		sv->got_fatal = true;
 }
 
@@ -483,10 +487,7 @@ void server_maybe_release(struct server *sv)
 	if (!cl || cl->state != CL_ACTIVE ||
 	    pool_effective_mode(sv->pool) != POOL_TRANSACTION)
 		return;
-	if (sv->tx_status != 'I' || sv->rfq_pending > 0 || sv->unsynced ||
-	    sv->c.fwd_remaining || cl->c.fwd_remaining ||
-	    evbuffer_get_length(bufferevent_get_input(sv->c.bev)) > 0 ||
-	    evbuffer_get_length(bufferevent_get_input(cl->c.bev)) > 0)
+	if (!client_between_transactions(cl))
 		return;
 	if (sv->session_state && cfg->transaction_pinning)
 		return; /* pinned until it disconnects or clears the state */
@@ -539,9 +540,7 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 		}
 		break;
 	case 'E':
-		if (wire_parse_error(body, len, &f) && f.severity &&
-		    (strcmp(f.severity, "FATAL") == 0 ||
-		     strcmp(f.severity, "PANIC") == 0))
+		if (wire_parse_error(body, len, &f) && wire_error_is_fatal(&f))
 			sv->got_fatal = true;
 		break;
 	default:

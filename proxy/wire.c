@@ -466,6 +466,12 @@ void wire_build_data_row(struct wbuf *b, const char *const *values, int ncols)
 
 /* ---- parsers ---- */
 
+bool wire_error_is_fatal(const struct wire_error_fields *f)
+{
+	return f->severity && (strcmp(f->severity, "FATAL") == 0 ||
+			       strcmp(f->severity, "PANIC") == 0);
+}
+
 bool wire_parse_error(const uint8_t *body, size_t len,
 		      struct wire_error_fields *out)
 {

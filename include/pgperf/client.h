@@ -32,6 +32,11 @@ void client_welcome(struct client *cl);
 void client_resume(struct client *cl);
 /* Relay the client's input to its linked server. */
 void client_relay(struct client *cl);
+/*
+ * Between transactions with nothing in flight either way (or unlinked):
+ * where a drain may close it and transaction mode may release its server.
+ */
+bool client_between_transactions(const struct client *cl);
 /* A drain (SIGTERM) started: close now if idle, else at the next idle point. */
 void client_drain(struct client *cl);
 /* (Re)attach the callbacks, after TLS replaced the bufferevent. */

@@ -21,6 +21,11 @@ void server_close(struct server *sv, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void server_free(struct server *sv);
 /* Give an idle server to a client; applies its parameters, then welcomes it. */
 void server_link(struct server *sv, struct client *cl);
+/*
+ * Nothing in flight on this server: no ReadyForQuery still due, no unsynced
+ * extended-protocol messages, no message half relayed, nothing unread.
+ */
+bool server_quiet(const struct server *sv);
 /* The client is done with this server: reset it for the next, or close it. */
 void server_release(struct server *sv);
 /*

@@ -165,5 +165,7 @@ struct wire_error_fields {
 
 bool wire_parse_error(const uint8_t *body, size_t len,
 		      struct wire_error_fields *out) WARN_UNUSED;
+/* Does the error end the session (severity FATAL or PANIC)? */
+bool wire_error_is_fatal(const struct wire_error_fields *f);
 
 #endif
