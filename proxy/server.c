@@ -328,6 +328,7 @@ void server_start_check(struct server *sv)
 {
 	const char *sql = sv->c.pp->cfg->server_check_query;
 
+	clog_debug(sv, "running server_check_query before reuse");
 	server_set_state(sv, SV_CHECK);
 	if (!send_own_queries(sv, &sql, 1))
 		server_close(sv, "cannot send check query");

@@ -348,6 +348,18 @@ long proc_rss_kb(pid_t pid)
 	return kb;
 }
 
+int pg_count_app_backends(void)
+{
+	PGconn *d = pg_connect_direct();
+	const char *v =
+		q1(d, "select count(*) from pg_stat_activity "
+		      "where usename = 'app' and pid <> pg_backend_pid()");
+	int n = v ? atoi(v) : -1;
+
+	PQfinish(d);
+	return n;
+}
+
 bool pg_restart(void)
 {
 	char cmd[4096];

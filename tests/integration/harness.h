@@ -62,6 +62,8 @@ bool proxy_log_contains(const struct proxy *p, const char *needle);
 /* Count of open file descriptors and RSS (kB) of a process. */
 int proc_fd_count(pid_t pid);
 long proc_rss_kb(pid_t pid);
+/* Server connections logged in as app, not counting the one asking. */
+int pg_count_app_backends(void);
 /* Restart the fixture's PostgreSQL (fast). */
 bool pg_restart(void);
 

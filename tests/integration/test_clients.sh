@@ -22,13 +22,17 @@ listen_port = $port
 auth_file = users.txt
 server_tls_sslmode = disable
 INI
-"$PGPERF_BIN" "$dir/pgperf.ini" >"$dir/pgperf.log" 2>&1 &
-pid=$!
-trap 'kill -INT $pid 2>/dev/null' EXIT
-for _ in $(seq 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	sleep 0.05
-done
+start_pgperf() { # log file
+	log=$1
+	"$PGPERF_BIN" "$dir/pgperf.ini" >"$log" 2>&1 &
+	pid=$!
+	trap 'kill -INT $pid 2>/dev/null' EXIT
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.05
+	done
+}
+start_pgperf "$dir/pgperf.log"
 
 export PGPASSWORD=app-secret
 url="host=127.0.0.1 port=$port user=app dbname=appdb"
@@ -98,7 +102,7 @@ stop_pgperf() {
 	rc=$?
 	trap - EXIT
 	if [ "$rc" = 0 ]; then passed=$((passed + 1)); echo "ok: pgperf exited cleanly"
-	else failed=$((failed + 1)); echo "FAILED: pgperf exit status $rc"; tail -20 "$dir/pgperf.log"; fi
+	else failed=$((failed + 1)); echo "FAILED: pgperf exit status $rc"; tail -20 "$log"; fi
 }
 stop_pgperf
 
@@ -107,13 +111,7 @@ cat >>"$dir/pgperf.ini" <<INI
 pool_mode = transaction
 default_pool_size = 20
 INI
-"$PGPERF_BIN" "$dir/pgperf.ini" >"$dir/pgperf-txn.log" 2>&1 &
-pid=$!
-trap 'kill -INT $pid 2>/dev/null' EXIT
-for _ in $(seq 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	sleep 0.05
-done
+start_pgperf "$dir/pgperf-txn.log"
 for round in 1 2; do
 	for mode in simple extended prepared; do
 		check "transaction mode, round $round: pgbench -M $mode: 0 failed transactions" pgbench_mode "$mode"

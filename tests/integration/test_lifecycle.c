@@ -28,17 +28,6 @@ static int stop_proxy(void **state)
 	return 0;
 }
 
-static int app_backends(void)
-{
-	PGconn *d = pg_connect_direct();
-	int n = atoi(q1(
-		d,
-		"select count(*) from pg_stat_activity where usename = 'app' and pid <> pg_backend_pid()"));
-
-	PQfinish(d);
-	return n;
-}
-
 static char *backend_pid(void)
 {
 	static char pid[32];
@@ -57,10 +46,10 @@ static void test_server_idle_timeout(void **state)
 	(void)state;
 	assert_true(proxy_start(&p, "server_idle_timeout = 1\n", NULL));
 	backend_pid();
-	assert_int_equal(app_backends(), 1);
+	assert_int_equal(pg_count_app_backends(), 1);
 	for (int i = 0; i < 40 && n != 0; i++) {
 		usleep(100000);
-		n = app_backends();
+		n = pg_count_app_backends();
 	}
 	assert_int_equal(n, 0);
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
@@ -110,7 +99,27 @@ static void test_server_check_before_reuse(void **state)
 	usleep(50000);
 	/* checked, found healthy, reused */
 	assert_string_equal(backend_pid(), first);
+	assert_true(proxy_log_contains(&p, "running server_check_query"));
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
+}
+
+/* Advance an asynchronous login for up to `seconds`; returns its status. */
+static PostgresPollingStatusType
+drive_login(PGconn *c, PostgresPollingStatusType st, int seconds)
+{
+	time_t start = time(NULL);
+
+	while (time(NULL) - start < seconds && st != PGRES_POLLING_OK &&
+	       st != PGRES_POLLING_FAILED) {
+		struct pollfd pfd = {.fd = PQsocket(c),
+				     .events = st == PGRES_POLLING_READING
+						       ? POLLIN
+						       : POLLOUT};
+
+		poll(&pfd, 1, 100);
+		st = PQconnectPoll(c);
+	}
+	return st;
 }
 
 static void test_pause_holds_new_clients(void **state)
@@ -120,7 +129,6 @@ static void test_pause_holds_new_clients(void **state)
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	const char *out;
 	int rc;
-	time_t start;
 
 	(void)state;
 	assert_true(proxy_start(&p, NULL, NULL));
@@ -133,34 +141,14 @@ static void test_pause_holds_new_clients(void **state)
 	c = PQconnectStart(ci);
 	assert_non_null(c);
 	/* drive the login for a second: it must not complete while paused */
-	start = time(NULL);
-	while (time(NULL) - start < 1 && st != PGRES_POLLING_OK &&
-	       st != PGRES_POLLING_FAILED) {
-		struct pollfd pfd = {.fd = PQsocket(c),
-				     .events = st == PGRES_POLLING_READING
-						       ? POLLIN
-						       : POLLOUT};
-
-		poll(&pfd, 1, 100);
-		st = PQconnectPoll(c);
-	}
+	st = drive_login(c, st, 1);
 	assert_int_not_equal(st, PGRES_POLLING_OK);
 	assert_int_not_equal(st, PGRES_POLLING_FAILED);
 	out = proxy_ctl(&p, "admin", "admin-secret", "--json pools", &rc);
 	assert_non_null(strstr(out, "\"cl_waiting\": 1"));
 	out = proxy_ctl(&p, "admin", "admin-secret", "resume", &rc);
 	assert_int_equal(rc, 0);
-	start = time(NULL);
-	while (time(NULL) - start < 5 && st != PGRES_POLLING_OK &&
-	       st != PGRES_POLLING_FAILED) {
-		struct pollfd pfd = {.fd = PQsocket(c),
-				     .events = st == PGRES_POLLING_READING
-						       ? POLLIN
-						       : POLLOUT};
-
-		poll(&pfd, 1, 100);
-		st = PQconnectPoll(c);
-	}
+	st = drive_login(c, st, 5);
 	assert_int_equal(st, PGRES_POLLING_OK);
 	assert_string_equal(q1(c, "select 'resumed'"), "resumed");
 	PQfinish(c);

@@ -27,18 +27,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int pg_count_app_backends(void)
-{
-	PGconn *d = pg_connect_direct();
-	int n;
-
-	n = atoi(q1(
-		d,
-		"select count(*) from pg_stat_activity where usename = 'app' and pid <> pg_backend_pid()"));
-	PQfinish(d);
-	return n;
-}
-
 /* Each test's pgperf; stopped by the teardown even when the test fails. */
 static struct proxy p;
 
