@@ -13,6 +13,7 @@
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
+#include "pgperf/prepared_relay.h"
 #include "pgperf/server.h"
 #include "pgperf/session_state.h"
 
@@ -209,6 +210,7 @@ void client_free(struct client *cl)
 	scram_server_free(&cl->scram);
 	pgp_free(cl->user);
 	pgp_free(cl->database);
+	prep_client_clear(&cl->c.pp->prep, &cl->prep);
 	cl->c.pp->nclients--;
 	pgp_free(cl);
 }
@@ -324,16 +326,28 @@ static void classify_message(struct server *sv, uint8_t type,
 	}
 	evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
 	evbuffer_copyout_from(in, &bp, body, n);
-	if (type == 'P') {
-		/* a named statement lives on the server until closed */
-		if (n > 0 && body[0] != '\0')
+	if (type == 'P' && n > 0 && body[0] != '\0') {
+		/* a named statement: renamed per server connection (its
+		 * effect counts when it is bound), or else kept by pinning */
+		if (!sv->track)
 			sv->session_state |= SESS_PREPARE;
+		off = n;
+	} else if (type == 'P') {
 		off = strnlen(body, n) + 1;
 	}
-	if (off < n)
-		sv->session_state =
-			session_state_apply(sv->session_state, body + off,
-					    strnlen(body + off, n - off));
+	if (off < n) {
+		uint32_t st = session_state_apply(sv->session_state, body + off,
+						  strnlen(body + off, n - off));
+
+		if (st & SESS_EV_DEALLOCATE) {
+			/* pgperf's statements there, and the client's own */
+			prep_server_lost_all(sv);
+			if (sv->client)
+				prep_client_clear(&sv->c.pp->prep,
+						  &sv->client->prep);
+		}
+		sv->session_state = st & SESS_ALL;
+	}
 	if (body != small)
 		pgp_free(body);
 }
@@ -341,7 +355,10 @@ static void classify_message(struct server *sv, uint8_t type,
 /*
  * Relay the client's input to its server.  Headers are read in place
  * (evbuffer_copyout_from); every complete message found, plus the part of
- * one still arriving, moves to the server in a single conn_move().
+ * one still arriving, moves to the server in a single conn_move().  With
+ * prepared-statement tracking (transaction mode), the few messages that
+ * must be renamed, dropped or answered by pgperf end the batch and are
+ * handled by prepared_relay.c.
  */
 void client_relay(struct client *cl)
 {
@@ -351,7 +368,7 @@ void client_relay(struct client *cl)
 	uint32_t max = (uint32_t)cl->c.pp->cfg->max_packet_size + 1;
 	size_t avail, batch = 0;
 	bool terminate = false, txn;
-	const char *bad = NULL;
+	const char *bad = NULL, *bad_state = "08P01";
 	uint32_t bad_arg = 0;
 
 	if (cl->state != CL_ACTIVE || !sv || cl->c.throttled || cl->c.closing)
@@ -359,13 +376,22 @@ void client_relay(struct client *cl)
 	txn = pool_effective_mode(cl->pool) == POOL_TRANSACTION;
 	in = bufferevent_get_input(cl->c.bev);
 	avail = evbuffer_get_length(in);
+	if (cl->drop_remaining) {
+		size_t d =
+			avail < cl->drop_remaining ? avail : cl->drop_remaining;
+
+		evbuffer_drain(in, d);
+		cl->drop_remaining -= (uint32_t)d;
+		avail -= d;
+	}
 	if (cl->c.fwd_remaining) {
 		batch = avail < cl->c.fwd_remaining ? avail
 						    : cl->c.fwd_remaining;
 		cl->c.fwd_remaining -= (uint32_t)batch;
 	}
 	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
-	while (cl->c.fwd_remaining == 0 && avail - batch >= 5) {
+	while (cl->c.fwd_remaining == 0 && cl->drop_remaining == 0 &&
+	       avail - batch >= 5) {
 		uint8_t hdr[5];
 		uint32_t len;
 		enum pgp_status st;
@@ -384,12 +410,46 @@ void client_relay(struct client *cl)
 			bad_arg = len < 4 ? len : hdr[0];
 			break;
 		}
-		if (txn && (hdr[0] == 'Q' || hdr[0] == 'P' || hdr[0] == 'F')) {
+		if (txn && (hdr[0] == 'Q' || hdr[0] == 'P' || hdr[0] == 'F') &&
+		    !cl->skip_until_sync) {
 			/* transaction mode reads statement text for session state */
 			if (len - 4 <= CLASSIFY_MAX &&
 			    avail - batch < (size_t)len + 1)
 				break; /* wait until it is whole */
 			classify_message(sv, hdr[0], in, &ptr, len);
+		}
+		if (sv->track && hdr[0] != 'X') {
+			enum prep_step ps = prep_request_peek(
+				cl, sv, hdr[0], len, in, &ptr, avail - batch);
+
+			if (ps == PREP_WAIT)
+				break;
+			if (ps == PREP_NOMEM) {
+				bad = "out of memory";
+				bad_state = "53200";
+				break;
+			}
+			if (ps == PREP_SPECIAL) {
+				if (batch)
+					conn_move(&cl->c, &sv->c, batch);
+				batch = 0;
+				if (!prep_request_handle(cl, sv, hdr[0], len)) {
+					bad = "out of memory";
+					bad_state = "53200";
+					break;
+				}
+				avail = evbuffer_get_length(in);
+				if (cl->c.fwd_remaining) {
+					/* the rest of a renamed Bind */
+					batch = avail < cl->c.fwd_remaining
+							? avail
+							: cl->c.fwd_remaining;
+					cl->c.fwd_remaining -= (uint32_t)batch;
+				}
+				evbuffer_ptr_set(in, &ptr, batch,
+						 EVBUFFER_PTR_SET);
+				continue;
+			}
 		}
 		switch (hdr[0]) {
 		case 'X': /* Terminate: the server stays for the next client */
@@ -435,8 +495,22 @@ void client_relay(struct client *cl)
 		return;
 	}
 	if (bad) {
-		client_close(cl, "08P01", bad, bad_arg);
+		client_close(cl, bad_state, bad, bad_arg);
 		return;
+	}
+	if (prep_answer_due(sv)) {
+		/* pgperf's own answers that nothing from the server precedes */
+		int ready = prep_emit_answers(sv);
+
+		if (ready < 0) {
+			client_close(cl, "53200", "out of memory");
+			return;
+		}
+		if (ready > 0) {
+			server_maybe_release(sv);
+			if (!cl->server)
+				return;
+		}
 	}
 	conn_throttle_if_full(&cl->c, &sv->c);
 }

@@ -69,6 +69,7 @@ static const struct cfg_key keys[] = {
 	K(stats_users, CFG_STR, "", true, 0, 0, NULL),
 	K(pool_mode, CFG_ENUM, "session", true, 0, 0, pool_modes),
 	K(transaction_pinning, CFG_ENUM, "on", true, 0, 0, on_off),
+	K(max_prepared_statements, CFG_INT, "200", true, 0, 100000, NULL),
 	K(default_pool_size, CFG_INT, "20", true, 1, 100000, NULL),
 	K(min_pool_size, CFG_INT, "5", true, 0, 100000, NULL),
 	K(max_client_conn, CFG_INT, "1000", true, 1, 1000000, NULL),

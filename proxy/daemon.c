@@ -497,6 +497,7 @@ void daemon_free(struct pgperf *pp)
 		event_free(pp->reap_ev);
 	if (pp->tick_ev)
 		event_free(pp->tick_ev);
+	prep_registry_free(&pp->prep);
 	SSL_CTX_free(pp->client_tls);
 	SSL_CTX_free(pp->server_tls);
 	if (pp->base)

@@ -16,6 +16,7 @@
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
+#include "pgperf/prepared_relay.h"
 #include "pgperf/session_state.h"
 #include "pgperf/tls.h"
 
@@ -143,6 +144,8 @@ void server_free(struct server *sv)
 		bufferevent_free(sv->c.bev);
 	kv_free(&sv->params);
 	kv_free(&sv->applied);
+	pq_free(&sv->c.pp->prep, &sv->pq);
+	prep_server_clear(&sv->c.pp->prep, &sv->prep);
 	scram_client_free(&sv->scram);
 	pgp_free(sv);
 }
@@ -214,6 +217,8 @@ void server_link(struct server *sv, struct client *cl)
 
 	sv->client = cl;
 	cl->server = sv;
+	sv->track = pool_effective_mode(sv->pool) == POOL_TRANSACTION &&
+		    sv->c.pp->cfg->max_prepared_statements > 0;
 	sv->request_us = conn_wall_us();
 	sv->pool->total_wait_us += (uint64_t)(now - cl->wait_start_us);
 	client_set_state(cl, CL_SETUP);
@@ -282,7 +287,7 @@ static bool send_own_queries(struct server *sv, const char *const *sql, int n)
 
 bool server_quiet(const struct server *sv)
 {
-	return sv->rfq_pending == 0 && !sv->unsynced &&
+	return sv->rfq_pending == 0 && !sv->unsynced && sv->pq.n == 0 &&
 	       sv->c.fwd_remaining == 0 &&
 	       evbuffer_get_length(bufferevent_get_input(sv->c.bev)) == 0;
 }
@@ -315,6 +320,8 @@ void server_release(struct server *sv)
 		sql[n++] = pp->cfg->server_reset_query;
 	sv->session_state = 0;
 	kv_free(&sv->applied);
+	if (n > 0 && strcmp(sql[n - 1], "ROLLBACK") != 0)
+		prep_server_lost_all(sv); /* the reset may deallocate */
 	if (n == 0) {
 		pool_server_ready(sv);
 		return;
@@ -502,6 +509,7 @@ void server_maybe_release(struct server *sv)
 		sv->session_state = 0;
 		kv_free(&sv->applied);
 		if (*sql) {
+			prep_server_lost_all(sv);
 			server_set_state(sv, SV_RESET);
 			if (!send_own_queries(sv, &sql, 1))
 				server_close(sv, "cannot send reset query");
@@ -553,7 +561,10 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
  * Stream replies to the linked client, batching every complete message into
  * one move.  ReadyForQuery, ParameterStatus and small ErrorResponses are
  * copied out and inspected on the way; everything else is only framed.
- * Everything available has been handled when it returns.
+ * With prepared-statement tracking each reply is also matched to its
+ * request: pgperf's own are swallowed and its answers to the client are
+ * sent in their turn (prepared_relay.c).  Everything available has been
+ * handled when it returns.
  */
 static void relay_active(struct server *sv)
 {
@@ -587,17 +598,45 @@ static void relay_active(struct server *sv)
 				hdr[0], len);
 			return;
 		}
-		inspect = (hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E') &&
+		inspect = (hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E' ||
+			   (sv->track && (hdr[0] == '1' || hdr[0] == '3'))) &&
 			  len <= SERVER_INSPECT_MAX;
+		if (avail - batch < (size_t)len + 1 && inspect)
+			break; /* wait until it is whole */
+		if (sv->track) {
+			if (prep_answer_due(sv)) {
+				int ready;
+
+				if (batch)
+					conn_move(&sv->c, &cl->c, batch);
+				avail -= batch;
+				batch = 0;
+				evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
+				if ((ready = prep_emit_answers(sv)) < 0) {
+					client_close(cl, "53200",
+						     "out of memory");
+					return;
+				}
+				saw_ready |= ready > 0;
+			}
+			if (prep_reply(sv, hdr[0]) == PREP_REPLY_SWALLOW) {
+				/* pgperf's own ParseComplete or CloseComplete */
+				if (batch)
+					conn_move(&sv->c, &cl->c, batch);
+				evbuffer_drain(in, (size_t)len + 1);
+				avail = evbuffer_get_length(in);
+				batch = 0;
+				evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
+				continue;
+			}
+		}
 		if (avail - batch < (size_t)len + 1) {
-			if (inspect)
-				break; /* wait until it is whole */
 			sv->c.fwd_remaining =
 				(uint32_t)(len + 1 - (avail - batch));
 			batch = avail;
 			break;
 		}
-		if (inspect) {
+		if (inspect && hdr[0] != '1' && hdr[0] != '3') {
 			struct evbuffer_ptr bp = ptr;
 
 			body = len - 4 <= sizeof(small) ? small
@@ -618,6 +657,15 @@ static void relay_active(struct server *sv)
 	}
 	if (batch)
 		conn_move(&sv->c, &cl->c, batch);
+	if (sv->track && prep_answer_due(sv)) {
+		int ready = prep_emit_answers(sv);
+
+		if (ready < 0) {
+			client_close(cl, "53200", "out of memory");
+			return;
+		}
+		saw_ready |= ready > 0;
+	}
 	if (saw_ready && cl->drain_pending && sv->tx_status == 'I' &&
 	    sv->rfq_pending == 0)
 		client_drain(cl);

@@ -195,8 +195,10 @@ static bool classify_statement(struct sql_scanner *s, struct effect *e)
 				if (sqlscan_next_code(s, &n) &&
 				    sqlscan_is_word(&n, "prepare"))
 					(void)sqlscan_next_code(s, &n);
-				if (sqlscan_is_word(&n, "all"))
+				if (sqlscan_is_word(&n, "all")) {
 					e->clear |= SESS_PREPARE;
+					e->set |= SESS_EV_DEALLOCATE;
+				}
 			} else if (sqlscan_is_word(&t, "listen")) {
 				e->set |= SESS_LISTEN;
 			} else if (sqlscan_is_word(&t, "unlisten")) {
@@ -205,11 +207,13 @@ static bool classify_statement(struct sql_scanner *s, struct effect *e)
 					e->clear |= SESS_LISTEN;
 			} else if (sqlscan_is_word(&t, "discard")) {
 				if (sqlscan_next_code(s, &n)) {
-					if (sqlscan_is_word(&n, "all"))
+					if (sqlscan_is_word(&n, "all")) {
 						e->clear |= SESS_ALL;
-					else if (sqlscan_is_word(&n, "temp") ||
-						 sqlscan_is_word(&n,
-								 "temporary"))
+						e->set |= SESS_EV_DEALLOCATE;
+					} else if (sqlscan_is_word(&n,
+								   "temp") ||
+						   sqlscan_is_word(&n,
+								   "temporary"))
 						e->clear |= SESS_TEMP;
 				}
 			} else if (sqlscan_is_word(&t, "close")) {

@@ -47,6 +47,7 @@ struct config {
 	char *stats_users;
 	int pool_mode;
 	int transaction_pinning;
+	int max_prepared_statements; /* per server connection; 0 = pin */
 	int default_pool_size;
 	int min_pool_size;
 	int max_client_conn;

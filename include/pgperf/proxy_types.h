@@ -14,6 +14,7 @@
 #include "pgperf/config.h"
 #include "pgperf/kv.h"
 #include "pgperf/list.h"
+#include "pgperf/prepared.h"
 #include "pgperf/scram.h"
 #include "pgperf/wire.h"
 
@@ -94,7 +95,11 @@ struct client {
 	int64_t wait_start_us;	/* monotonic; when it began to wait */
 	int64_t request_us;	/* wall clock of the last request */
 	bool welcomed;		/* has had its ReadyForQuery after login */
-	bool drain_pending;	/* close at the next idle point (SIGTERM) */
+	/* transaction mode: its protocol-level prepared statements */
+	struct prep_client_map prep;
+	bool skip_until_sync;	 /* pgperf failed a request: drop till Sync */
+	uint32_t drop_remaining; /* bytes of a dropped message still to come */
+	bool drain_pending;	 /* close at the next idle point (SIGTERM) */
 };
 
 enum server_state {
@@ -129,6 +134,11 @@ struct server {
 	uint32_t session_state;
 	/* owned: non-reported settings pgperf applied for the current client */
 	struct kvlist applied;
+	/* transaction mode: statements prepared here under pgperf's names,
+	 * and the requests whose replies are still to come (prepared.h) */
+	bool track;
+	struct prep_server_cache prep;
+	struct pq pq;
 	struct scram_client scram;
 
 	/* error seen while running setup/reset/check on our own account */
@@ -196,6 +206,7 @@ struct pgperf {
 	SSL_CTX *server_tls; /* owned; NULL when server TLS is off */
 
 	struct list pools;
+	struct prep_registry prep; /* distinct prepared statements */
 	struct list all_clients;
 	struct list login_clients; /* CL_STARTUP, CL_AUTH */
 	struct list admin_clients; /* CL_ADMIN */

@@ -29,6 +29,12 @@ enum session_state_bit {
 };
 
 #define SESS_ALL 0xffu
+/*
+ * Not state but an event, returned alongside it: the text deallocates all
+ * prepared statements (DEALLOCATE ALL, DISCARD ALL), pgperf's own on that
+ * connection included.  Callers mask it off.
+ */
+#define SESS_EV_DEALLOCATE (1u << 16)
 
 /*
  * Apply the statements of one Query (or Parse) text to `state`, statement

@@ -81,9 +81,9 @@ truncate copytest;
 SQL
 		cmp "$dir/in.tsv" "$dir/out.tsv"
 }
-pgbench_mode() {
+pgbench_mode() { # mode [clients]
 	local out
-	out=$(pgbench -n -M "$1" -c 8 -j 2 -T 4 "$url" 2>&1)
+	out=$(pgbench -n -M "$1" -c "${2:-8}" -j 2 -T 4 "$url" 2>&1)
 	echo "$out"
 	grep -q "number of failed transactions: 0 " <<<"$out"
 }
@@ -117,6 +117,12 @@ for round in 1 2; do
 		check "transaction mode, round $round: pgbench -M $mode: 0 failed transactions" pgbench_mode "$mode"
 	done
 done
+stop_pgperf
+
+# more prepared-statement clients than server connections: none is pinned
+sed -i 's/^default_pool_size = 20$/default_pool_size = 4\nmin_pool_size = 2\nquery_wait_timeout = 3/' "$dir/pgperf.ini"
+start_pgperf "$dir/pgperf-txn4.log"
+check "transaction mode, pool of 4: pgbench -M prepared -c 16: 0 failed transactions" pgbench_mode prepared 16
 stop_pgperf
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

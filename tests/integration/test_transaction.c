@@ -207,36 +207,6 @@ static void test_startup_options_follow_each_client(void **state)
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 }
 
-static void test_named_prepared_statements_pin(void **state)
-{
-	PGconn *a, *b;
-	PGresult *r;
-	const char *one[1] = {"21"};
-
-	(void)state;
-	start(2, NULL);
-	a = client(NULL);
-	b = client(NULL);
-	/* the same name, different SQL, in two clients */
-	r = PQprepare(a, "s", "select $1::int * 2", 1, NULL);
-	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-	PQclear(r);
-	r = PQprepare(b, "s", "select $1::int + 1", 1, NULL);
-	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-	PQclear(r);
-	for (int i = 0; i < 5; i++) {
-		r = PQexecPrepared(a, "s", 1, one, NULL, NULL, 0);
-		assert_string_equal(PQgetvalue(r, 0, 0), "42");
-		PQclear(r);
-		r = PQexecPrepared(b, "s", 1, one, NULL, NULL, 0);
-		assert_string_equal(PQgetvalue(r, 0, 0), "22");
-		PQclear(r);
-	}
-	PQfinish(a);
-	PQfinish(b);
-	assert_int_equal(proxy_stop(&p, SIGINT), 0);
-}
-
 static void test_listen_while_idle(void **state)
 {
 	PGconn *l, *n;
@@ -369,8 +339,6 @@ int main(void)
 			test_reported_settings_follow_each_client, stop_proxy),
 		cmocka_unit_test_teardown(
 			test_startup_options_follow_each_client, stop_proxy),
-		cmocka_unit_test_teardown(test_named_prepared_statements_pin,
-					  stop_proxy),
 		cmocka_unit_test_teardown(test_listen_while_idle, stop_proxy),
 		cmocka_unit_test_teardown(test_cancel_and_abandoned_transaction,
 					  stop_proxy),

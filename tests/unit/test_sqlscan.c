@@ -159,7 +159,8 @@ static void test_creates_nothing(void **state)
 static void test_clears_state(void **state)
 {
 	(void)state;
-	assert_int_equal(session_state_apply(SESS_ALL, "DISCARD ALL", 11), 0);
+	assert_int_equal(session_state_apply(SESS_ALL, "DISCARD ALL", 11),
+			 SESS_EV_DEALLOCATE);
 	assert_int_equal(session_state_apply(SESS_SET | SESS_ROLE | SESS_TEMP,
 					     "RESET ALL", 9),
 			 SESS_TEMP);
@@ -167,10 +168,14 @@ static void test_clears_state(void **state)
 	assert_int_equal(session_state_apply(SESS_LISTEN, "UNLISTEN a", 10),
 			 SESS_LISTEN);
 	assert_int_equal(
-		session_state_apply(SESS_PREPARE, "DEALLOCATE ALL", 14), 0);
+		session_state_apply(SESS_PREPARE, "DEALLOCATE ALL", 14),
+		SESS_EV_DEALLOCATE);
 	assert_int_equal(
 		session_state_apply(SESS_PREPARE, "deallocate prepare all", 22),
-		0);
+		SESS_EV_DEALLOCATE);
+	/* one statement only: the others stay */
+	assert_int_equal(session_state_apply(SESS_PREPARE, "DEALLOCATE s1", 13),
+			 SESS_PREPARE);
 	assert_int_equal(session_state_apply(SESS_TEMP, "DISCARD TEMP", 12), 0);
 	assert_int_equal(session_state_apply(SESS_ROLE, "RESET ROLE", 10), 0);
 	assert_int_equal(session_state_apply(SESS_ADVISORY_LOCK,
@@ -179,7 +184,8 @@ static void test_clears_state(void **state)
 			 0);
 	/* order matters within one Query */
 	assert_int_equal(apply("LISTEN a; UNLISTEN *"), 0);
-	assert_int_equal(apply("DISCARD ALL; LISTEN a"), SESS_LISTEN);
+	assert_int_equal(apply("DISCARD ALL; LISTEN a"),
+			 SESS_LISTEN | SESS_EV_DEALLOCATE);
 }
 
 static void test_reason_names(void **state)

@@ -1,0 +1,52 @@
+/*
+ * prepared_relay.h -- the message handling behind transaction-mode
+ * prepared statements (see prepared.h for the data): requests are renamed,
+ * completed with pgperf's own Parse/Close, or answered by pgperf; replies
+ * are matched to requests, pgperf's own swallowed, and errors undo what a
+ * skipped request would have done.
+ */
+#ifndef PGPERF_PREPARED_RELAY_H
+#define PGPERF_PREPARED_RELAY_H
+
+#include "pgperf/proxy_types.h"
+
+struct evbuffer;
+struct evbuffer_ptr;
+
+enum prep_step {
+	PREP_PASS,    /* relay it unchanged (its reply is queued) */
+	PREP_WAIT,    /* more of the message is needed to decide */
+	PREP_SPECIAL, /* prep_request_handle() must take it */
+	PREP_NOMEM,
+};
+
+/*
+ * Look at one client message (header at `at`, `avail` bytes of it and what
+ * follows present) and decide; PREP_PASS has queued its reply.
+ */
+enum prep_step prep_request_peek(struct client *cl, struct server *sv,
+				 uint8_t type, uint32_t len,
+				 struct evbuffer *in,
+				 const struct evbuffer_ptr *at, size_t avail);
+/*
+ * Take a PREP_SPECIAL message, now at the start of the client's input:
+ * drop, rename or answer it.  Sets cl->c.fwd_remaining when the rest of a
+ * renamed Bind is still to stream through.  false on allocation failure.
+ */
+bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
+			 uint32_t len);
+
+enum prep_reply { PREP_REPLY_PASS, PREP_REPLY_SWALLOW };
+/* Match a reply of `type` to the queue; SWALLOW for pgperf's own. */
+enum prep_reply prep_reply(struct server *sv, uint8_t type);
+/*
+ * Send the answers pgperf owes the client that are next in line.  Returns
+ * the number of ReadyForQuery among them, or -1 when sending failed.
+ */
+int prep_emit_answers(struct server *sv);
+/* Does the request at the head of the queue want pgperf to answer now? */
+bool prep_answer_due(const struct server *sv);
+/* The connection lost its statements (DEALLOCATE, DISCARD ALL, reset). */
+void prep_server_lost_all(struct server *sv);
+
+#endif

@@ -1,0 +1,589 @@
+/*
+ * prepared_relay.c -- transaction-mode prepared statements on the wire.
+ *
+ * Requests (client -> server), for a server with `track` set:
+ *  - Parse of a named statement: the client's name goes into its own map;
+ *    the server gets the statement under "pgperf_<id>" unless it already
+ *    holds it, in which case pgperf answers ParseComplete itself;
+ *  - Bind and Describe of a named statement: renamed, preceded by pgperf's
+ *    own Parse when this server connection lacks the statement;
+ *  - Close of a named statement: forgotten from the client's map and
+ *    answered by pgperf (the server keeps it for others, LRU-bounded);
+ *  - SQL `DEALLOCATE name` of a protocol-level name (psycopg 3 sends it):
+ *    answered by pgperf;
+ *  - a reference to a name the client never prepared, or a second Parse of
+ *    a name in use, gets PostgreSQL's error from pgperf, and, as PostgreSQL
+ *    does, the client's messages up to Sync are dropped.
+ * Every other request passes unchanged; each request that has a reply is
+ * queued (sv->pq) so that replies can be matched in order.
+ *
+ * Replies: pgperf's own ParseComplete/CloseComplete are swallowed, its own
+ * answers are sent when their turn comes, and an ErrorResponse undoes what
+ * the failed request and those PostgreSQL skips until Sync would have done.
+ */
+#include "pgperf/prepared_relay.h"
+
+#include "pgperf/conn.h"
+#include "pgperf/log.h"
+#include "pgperf/session_state.h"
+#include "pgperf/sqlscan.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Portal and statement names longer than this are not looked at. */
+#define NAMES_PREFIX_MAX 4096
+
+static bool is_answer(uint8_t kind)
+{
+	return kind == PQ_FAKE_PARSE || kind == PQ_FAKE_CLOSE ||
+	       kind == PQ_FAKE_ERROR || kind == PQ_FAKE_DEALLOCATE;
+}
+
+bool prep_answer_due(const struct server *sv)
+{
+	return sv->pq.n && is_answer(sv->pq.e[sv->pq.head].kind) &&
+	       sv->c.fwd_remaining == 0;
+}
+
+void prep_server_lost_all(struct server *sv)
+{
+	prep_server_clear(&sv->c.pp->prep, &sv->prep);
+}
+
+/* Queue an answer or request; false on allocation failure. */
+static bool queue(struct server *sv, enum pq_kind kind, struct prep_stmt *st,
+		  const char *name)
+{
+	char *copy = NULL;
+
+	if (name && !(copy = pgp_strdup(name)))
+		return false;
+	if (st)
+		prep_ref(st);
+	if (!pq_push(&sv->pq, kind, st, copy)) {
+		prep_unref(&sv->c.pp->prep, st);
+		pgp_free(copy);
+		return false;
+	}
+	return true;
+}
+
+/* pgperf answers with an error; PostgreSQL would skip to the next Sync. */
+static bool queue_error(struct client *cl, struct server *sv,
+			const char *sqlstate, const char *fmt, const char *name)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), fmt, name);
+	if (!queue(sv, PQ_FAKE_ERROR, NULL, msg))
+		return false;
+	snprintf(sv->pq.e[(sv->pq.head + sv->pq.n - 1) % sv->pq.cap].sqlstate,
+		 6, "%s", sqlstate);
+	cl->skip_until_sync = true;
+	return true;
+}
+
+/*
+ * Make sure `sv` holds `st`: if not, send pgperf's Parse for it (after
+ * evicting the least recently used statement when at the bound) and queue
+ * `kind` for its reply, with `name` (the client's, for PQ_CLIENT_PARSE).
+ */
+static bool send_parse(struct server *sv, struct prep_stmt *st,
+		       enum pq_kind kind, const char *name)
+{
+	struct prep_registry *reg = &sv->c.pp->prep;
+	struct wbuf b;
+	char sname[32];
+	size_t start;
+	bool ok;
+
+	wb_init(&b);
+	while (prep_server_count(&sv->prep) > 0 &&
+	       (int)prep_server_count(&sv->prep) >=
+		       sv->c.pp->cfg->max_prepared_statements) {
+		struct prep_stmt *old = prep_server_lru(&sv->prep);
+
+		prep_server_name(old, sname, sizeof(sname));
+		start = wb_begin(&b, 'C');
+		wb_u8(&b, 'S');
+		wb_cstr(&b, sname);
+		wb_end(&b, start);
+		if (!queue(sv, PQ_OWN_CLOSE, old, NULL)) {
+			wb_free(&b);
+			return false;
+		}
+		prep_server_forget(reg, &sv->prep, old);
+	}
+	prep_server_name(st, sname, sizeof(sname));
+	start = wb_begin(&b, 'P');
+	wb_cstr(&b, sname);
+	wb_bytes(&b, st->body, st->len);
+	wb_end(&b, start);
+	ok = prep_server_add(&sv->prep, st) && queue(sv, kind, st, name) &&
+	     conn_send(&sv->c, &b);
+	wb_free(&b);
+	sv->unsynced = true;
+	return ok;
+}
+
+/* The name of a `DEALLOCATE [PREPARE] name` Query, if that is all it is. */
+static bool deallocate_target(const char *sql, size_t len, char *name,
+			      size_t cap)
+{
+	struct sql_scanner s;
+	struct sql_token t, id;
+	size_t n = 0;
+
+	sqlscan_init(&s, sql, len);
+	if (!sqlscan_next_code(&s, &t) || !sqlscan_is_word(&t, "deallocate") ||
+	    !sqlscan_next_code(&s, &id))
+		return false;
+	if (sqlscan_is_word(&id, "prepare") && !sqlscan_next_code(&s, &id))
+		return false;
+	if (sqlscan_is_word(&id, "all"))
+		return false;
+	if (sqlscan_next_code(&s, &t) &&
+	    (!sqlscan_is(&t, ";") || sqlscan_next_code(&s, &t)))
+		return false; /* more than one statement */
+	if (id.kind == SQLTOK_WORD) {
+		/* unquoted: folded to lower case, as PostgreSQL does */
+		for (size_t i = 0; i < id.len && n + 1 < cap; i++) {
+			char c = id.p[i];
+
+			name[n++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+		}
+	} else if (id.kind == SQLTOK_QIDENT && id.len >= 2 && id.p[0] == '"') {
+		for (size_t i = 1; i + 1 < id.len && n + 1 < cap; i++) {
+			name[n++] = id.p[i];
+			if (id.p[i] == '"')
+				i++; /* "" stands for one quote */
+		}
+	} else {
+		return false;
+	}
+	name[n] = '\0';
+	return n > 0 && n + 1 < cap;
+}
+
+enum prep_step prep_request_peek(struct client *cl, struct server *sv,
+				 uint8_t type, uint32_t len,
+				 struct evbuffer *in,
+				 const struct evbuffer_ptr *at, size_t avail)
+{
+	uint8_t pre[NAMES_PREFIX_MAX];
+	size_t have = 0, need = len - 4;
+	struct evbuffer_ptr bp = *at;
+	enum pq_kind kind;
+
+	if (cl->skip_until_sync && type != 'S' && type != 'X')
+		return PREP_SPECIAL; /* dropped */
+	switch (type) {
+	case 'P':
+	case 'B':
+	case 'D':
+	case 'C':
+	case 'Q':
+		/* enough of the body to see the names */
+		have = avail - 5 < need ? avail - 5 : need;
+		if (have > sizeof(pre))
+			have = sizeof(pre);
+		evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
+		evbuffer_copyout_from(in, &bp, pre, have);
+		break;
+	default:
+		break;
+	}
+	switch (type) {
+	case 'P':
+		if (have < 1)
+			return need ? PREP_WAIT : PREP_PASS;
+		if (pre[0] != '\0')
+			return avail >= (size_t)len + 1 ? PREP_SPECIAL
+							: PREP_WAIT;
+		kind = PQ_PARSE;
+		break;
+	case 'B': {
+		uint8_t *nul = memchr(pre, '\0', have);
+
+		if (!nul || (size_t)(nul - pre) + 1 >= have) {
+			if (have < need && have < sizeof(pre))
+				return PREP_WAIT;
+			kind = PQ_BIND; /* malformed or huge: the server judges */
+			break;
+		}
+		if (nul[1] != '\0') {
+			/* named: the statement name must be whole in view */
+			if (!memchr(nul + 1, '\0',
+				    have - (size_t)(nul - pre) - 1))
+				return have < need && have < sizeof(pre)
+					       ? PREP_WAIT
+					       : PREP_PASS;
+			return PREP_SPECIAL;
+		}
+		kind = PQ_BIND;
+		break;
+	}
+	case 'D':
+	case 'C':
+		if (have < need && have < 2)
+			return PREP_WAIT;
+		if (have >= 2 && pre[0] == 'S' && pre[1] != '\0')
+			return avail >= (size_t)len + 1 ? PREP_SPECIAL
+							: PREP_WAIT;
+		kind = type == 'D' ? PQ_DESCRIBE : PQ_CLOSE;
+		break;
+	case 'E':
+		kind = PQ_EXECUTE;
+		break;
+	case 'S':
+		cl->skip_until_sync = false;
+		kind = PQ_SYNC;
+		break;
+	case 'Q': {
+		char name[256];
+
+		/* the Query is whole here (client.c reads it to classify) */
+		if (have == need && prep_client_count(&cl->prep) &&
+		    deallocate_target((const char *)pre,
+				      strnlen((char *)pre, have), name,
+				      sizeof(name)) &&
+		    prep_client_get(&cl->prep, name, strlen(name)))
+			return PREP_SPECIAL;
+		kind = PQ_QUERY;
+		break;
+	}
+	case 'F':
+		kind = PQ_QUERY;
+		break;
+	default:
+		return PREP_PASS; /* Flush, COPY data: no reply of their own */
+	}
+	return queue(sv, kind, NULL, NULL) ? PREP_PASS : PREP_NOMEM;
+}
+
+/* Drop the message at the start of the input, or as much as has come. */
+static void drop_message(struct client *cl, uint32_t len)
+{
+	struct evbuffer *in = bufferevent_get_input(cl->c.bev);
+	size_t avail = evbuffer_get_length(in);
+
+	if (avail >= (size_t)len + 1) {
+		evbuffer_drain(in, (size_t)len + 1);
+		return;
+	}
+	evbuffer_drain(in, avail);
+	cl->drop_remaining = (uint32_t)(len + 1 - avail);
+}
+
+/* Named Parse: the client's name maps to the interned statement. */
+static bool handle_parse(struct client *cl, struct server *sv, const char *body,
+			 size_t n)
+{
+	size_t nlen = strnlen(body, n);
+	struct prep_stmt *st;
+	bool ok;
+
+	if (nlen >= n)
+		return queue_error(cl, sv, "08P01", "%sinvalid Parse message",
+				   "");
+	if (prep_client_get(&cl->prep, body, nlen))
+		return queue_error(cl, sv, "42P05",
+				   "prepared statement \"%s\" already exists",
+				   body);
+	st = prep_intern(&sv->c.pp->prep, body + nlen + 1, n - nlen - 1);
+	if (!st)
+		return false;
+	ok = prep_client_put(&cl->prep, body, st);
+	if (ok && prep_server_has(&sv->prep, st))
+		ok = queue(sv, PQ_FAKE_PARSE, st, body);
+	else if (ok)
+		ok = send_parse(sv, st, PQ_CLIENT_PARSE, body);
+	prep_unref(&sv->c.pp->prep, st);
+	return ok;
+}
+
+/* A named statement is used: note its session state, ensure it is here. */
+static bool use_statement(struct server *sv, struct prep_stmt *st)
+{
+	if (st->effect & SESS_EV_DEALLOCATE)
+		prep_server_lost_all(sv);
+	sv->session_state |= st->effect & SESS_ALL;
+	if (prep_server_has(&sv->prep, st))
+		return true;
+	return send_parse(sv, st, PQ_OWN_PARSE, NULL);
+}
+
+/*
+ * The statement a Bind or Describe names, made ready on `sv`; NULL when the
+ * client never prepared it (pgperf's error is queued) or on allocation
+ * failure (*ok set false).
+ */
+static struct prep_stmt *resolve(struct client *cl, struct server *sv,
+				 const char *name, size_t nlen, bool *ok)
+{
+	struct prep_stmt *st = prep_client_get(&cl->prep, name, nlen);
+
+	if (!st) {
+		*ok = queue_error(cl, sv, "26000",
+				  "prepared statement \"%s\" does not exist",
+				  name);
+		return NULL;
+	}
+	if (!use_statement(sv, st)) {
+		*ok = false;
+		return NULL;
+	}
+	return st;
+}
+
+bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
+			 uint32_t len)
+{
+	struct evbuffer *in = bufferevent_get_input(cl->c.bev);
+	size_t n = len - 4, have;
+	char small[NAMES_PREFIX_MAX], *body = small;
+	char sname[32];
+	struct prep_stmt *st;
+	struct wbuf b;
+	size_t start;
+	bool ok = true;
+
+	if (cl->skip_until_sync && type != 'S' && type != 'X') {
+		drop_message(cl, len);
+		return true;
+	}
+	/* a whole message, except a Bind: only its names */
+	have = type == 'B' && n > sizeof(small) ? sizeof(small) : n;
+	if (have > sizeof(small) && !(body = pgp_malloc(have)))
+		return false;
+	{
+		struct evbuffer_ptr bp;
+
+		evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_SET);
+		evbuffer_copyout_from(in, &bp, body, have);
+	}
+	wb_init(&b);
+	switch (type) {
+	case 'P':
+		evbuffer_drain(in, (size_t)len + 1);
+		ok = handle_parse(cl, sv, body, n);
+		break;
+	case 'B': {
+		size_t plen = strnlen(body, have);
+		const char *name = body + plen + 1;
+		size_t nlen = strnlen(name, have - plen - 1);
+		size_t consumed = 5 + plen + 1 + nlen + 1;
+
+		if (!(st = resolve(cl, sv, name, nlen, &ok))) {
+			drop_message(cl, len);
+			break;
+		}
+		prep_server_name(st, sname, sizeof(sname));
+		/* new header and names; the rest streams through unchanged */
+		wb_u8(&b, 'B');
+		wb_u32(&b, (uint32_t)(len - nlen + strlen(sname)));
+		wb_bytes(&b, body, plen + 1);
+		wb_cstr(&b, sname);
+		ok = conn_send(&sv->c, &b) && queue(sv, PQ_BIND, NULL, NULL);
+		evbuffer_drain(in, consumed);
+		cl->c.fwd_remaining = (uint32_t)((size_t)len + 1 - consumed);
+		sv->unsynced = true;
+		break;
+	}
+	case 'D': {
+		const char *name = body + 1;
+		size_t nlen = strnlen(name, n - 1);
+
+		evbuffer_drain(in, (size_t)len + 1);
+		if (!(st = resolve(cl, sv, name, nlen, &ok)))
+			break;
+		prep_server_name(st, sname, sizeof(sname));
+		start = wb_begin(&b, 'D');
+		wb_u8(&b, 'S');
+		wb_cstr(&b, sname);
+		wb_end(&b, start);
+		ok = conn_send(&sv->c, &b) &&
+		     queue(sv, PQ_DESCRIBE, NULL, NULL);
+		sv->unsynced = true;
+		break;
+	}
+	case 'C': {
+		const char *name = body + 1;
+		size_t nlen = strnlen(name, n - 1);
+
+		evbuffer_drain(in, (size_t)len + 1);
+		if (nlen == n - 1) {
+			ok = queue_error(cl, sv, "08P01",
+					 "%sinvalid Close message", "");
+			break;
+		}
+		/* closing a name that does not exist is not an error */
+		st = prep_client_get(&cl->prep, name, nlen);
+		ok = queue(sv, PQ_FAKE_CLOSE, st, name);
+		prep_client_del(&sv->c.pp->prep, &cl->prep, name, nlen, NULL);
+		break;
+	}
+	case 'Q': {
+		char name[256];
+
+		evbuffer_drain(in, (size_t)len + 1);
+		if (deallocate_target(body, strnlen(body, n), name,
+				      sizeof(name))) {
+			st = prep_client_get(&cl->prep, name, strlen(name));
+			ok = queue(sv, PQ_FAKE_DEALLOCATE, st, name);
+			prep_client_del(&sv->c.pp->prep, &cl->prep, name,
+					strlen(name), NULL);
+		}
+		cl->request_us = conn_wall_us();
+		break;
+	}
+	default:
+		drop_message(cl, len);
+		break;
+	}
+	wb_free(&b);
+	if (body != small)
+		pgp_free(body);
+	return ok;
+}
+
+/* Undo what a request that failed, or that PostgreSQL skipped, did. */
+static void undo(struct server *sv, struct pq_entry *e)
+{
+	struct prep_registry *reg = &sv->c.pp->prep;
+	struct client *cl = sv->client;
+
+	switch (e->kind) {
+	case PQ_CLIENT_PARSE:
+	case PQ_FAKE_PARSE:
+		/* the statement is not prepared, nor does the client's name
+		 * exist */
+		if (e->kind == PQ_CLIENT_PARSE)
+			prep_server_forget(reg, &sv->prep, e->st);
+		if (cl)
+			prep_client_del(reg, &cl->prep, e->name,
+					strlen(e->name), e->st);
+		break;
+	case PQ_OWN_PARSE:
+		prep_server_forget(reg, &sv->prep, e->st);
+		break;
+	case PQ_OWN_CLOSE:
+		/* still prepared there: remember it, or a later Parse fails */
+		if (!prep_server_has(&sv->prep, e->st) &&
+		    !prep_server_add(&sv->prep, e->st))
+			sv->close_needed = true;
+		break;
+	case PQ_FAKE_CLOSE:
+	case PQ_FAKE_DEALLOCATE:
+		if (cl && e->st &&
+		    !prep_client_get(&cl->prep, e->name, strlen(e->name)) &&
+		    !prep_client_put(&cl->prep, e->name, e->st))
+			clog_warning(sv, "out of memory restoring a statement");
+		break;
+	default:
+		break;
+	}
+}
+
+enum prep_reply prep_reply(struct server *sv, uint8_t type)
+{
+	struct prep_registry *reg = &sv->c.pp->prep;
+	struct pq_entry *e = pq_head(&sv->pq);
+	bool done = false;
+
+	if (!e || type == 'N' || type == 'A' || type == 'S')
+		return PREP_REPLY_PASS; /* notices, notifications, settings */
+	if (type == 'E' && e->kind != PQ_QUERY && e->kind != PQ_SYNC) {
+		/* the request failed; PostgreSQL skips the rest until Sync */
+		undo(sv, e);
+		pq_pop(reg, &sv->pq);
+		while ((e = pq_head(&sv->pq)) && e->kind != PQ_SYNC) {
+			undo(sv, e);
+			pq_pop(reg, &sv->pq);
+		}
+		return PREP_REPLY_PASS;
+	}
+	switch (e->kind) {
+	case PQ_OWN_PARSE:
+	case PQ_OWN_CLOSE:
+		if (type == (e->kind == PQ_OWN_PARSE ? '1' : '3')) {
+			pq_pop(reg, &sv->pq);
+			return PREP_REPLY_SWALLOW;
+		}
+		break;
+	case PQ_PARSE:
+	case PQ_CLIENT_PARSE:
+		done = type == '1';
+		break;
+	case PQ_BIND:
+		done = type == '2';
+		break;
+	case PQ_CLOSE:
+		done = type == '3';
+		break;
+	case PQ_DESCRIBE:
+		done = type == 'T' || type == 'n';
+		break;
+	case PQ_EXECUTE:
+		done = type == 'C' || type == 'I' || type == 's';
+		break;
+	case PQ_SYNC:
+	case PQ_QUERY:
+		done = type == 'Z';
+		break;
+	default:
+		break;
+	}
+	if (done)
+		pq_pop(reg, &sv->pq);
+	return PREP_REPLY_PASS;
+}
+
+int prep_emit_answers(struct server *sv)
+{
+	struct client *cl = sv->client;
+	struct pq_entry *e;
+	struct wbuf b;
+	int ready = 0;
+	bool ok;
+
+	if (!cl)
+		return 0;
+	wb_init(&b);
+	while (prep_answer_due(sv)) {
+		e = pq_head(&sv->pq);
+		switch (e->kind) {
+		case PQ_FAKE_PARSE:
+			wb_u8(&b, '1');
+			wb_u32(&b, 4);
+			break;
+		case PQ_FAKE_CLOSE:
+			wb_u8(&b, '3');
+			wb_u32(&b, 4);
+			break;
+		case PQ_FAKE_ERROR:
+			wire_build_error(&b, "ERROR", e->sqlstate, e->name);
+			break;
+		case PQ_FAKE_DEALLOCATE:
+			if (sv->tx_status == 'E')
+				wire_build_error(
+					&b, "ERROR", "25P02",
+					"current transaction is aborted, commands ignored until end of transaction block");
+			else
+				wire_build_command_complete(&b, "DEALLOCATE");
+			wire_build_ready(&b,
+					 sv->tx_status ? sv->tx_status : 'I');
+			ready++;
+			break;
+		default:
+			break;
+		}
+		pq_pop(&sv->c.pp->prep, &sv->pq);
+	}
+	ok = b.len == 0 || conn_send(&cl->c, &b);
+	wb_free(&b);
+	return ok ? ready : -1;
+}
