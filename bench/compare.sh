@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # compare.sh -- pgbench against direct PostgreSQL, PgBouncer and pgperf in
-# one run, on one throwaway PostgreSQL, reporting transactions per second,
-# ratios to direct, average latency and each proxy's CPU per 1,000
-# transactions.  Benchmarks print figures; they never fail a test run.
+# one run, on one throwaway PostgreSQL, interleaved round by round (direct,
+# PgBouncer, pgperf; direct, PgBouncer, pgperf; ...) so that drift on a
+# shared machine hits all three alike.  Prints, per workload, protocol mode
+# and client count: transactions per second (mean of the rounds), ratios,
+# average latency, the latency each proxy adds over direct, and each
+# proxy's CPU milliseconds per 1,000 queries (from /proc).  Benchmarks print
+# figures; they never fail a test run.
 #
-#   bench/compare.sh [SECONDS_PER_RUN] [CLIENT_COUNTS] [MODES] [SCALE] [POOL_MODE]
-#   bench/compare.sh 10 "1 16 64" "simple extended prepared" 10 session
+#   bench/compare.sh [SECONDS_PER_RUN] [CLIENT_COUNTS] [MODES] [SCALE] [POOL_MODE] [ROUNDS]
+#   bench/compare.sh 10 "1 16 64 256" "simple extended prepared" 10 transaction 2
 #
 # POOL_MODE session (default): both proxies get a pool larger than the
 # client count, so they relay rather than queue.  POOL_MODE transaction:
-# both get a pool of 20, the point of transaction pooling.  Machines here are shared and noisy: read
-# the ratios, not the absolute numbers, and repeat a run before believing a
-# small difference.
+# both get a pool of 20, the point of transaction pooling.  Read the
+# ratios, not the absolute numbers, and repeat a run before believing a
+# small difference.  A PgBouncer cell of 0 tps means every transaction
+# failed (PgBouncer 1.18 cannot run -M prepared in transaction mode).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-10}
@@ -19,6 +24,7 @@ clients=${2:-"1 16 64"}
 modes=${3:-"simple extended prepared"}
 scale=${4:-10}
 pool_mode=${5:-session}
+rounds=${6:-1}
 pool_size=100
 [ "$pool_mode" = transaction ] && pool_size=20
 "$root/scripts/deps.sh" bench
@@ -88,6 +94,7 @@ default_pool_size = $pool_size
 min_pool_size = 0
 server_tls_sslmode = disable
 log_level = warning
+max_client_conn = 1000
 INI
 "$build/pgperf" "$work/pgperf.ini" &
 xpid=$!
@@ -108,28 +115,37 @@ run() { # port mode clients script-flag -> "tps latency_ms transactions"
 	     END {printf "%s %s %s\n", tps+0, lat+0, n+0}' <<<"$out"
 }
 
-printf '\n%-12s %-9s %4s | %9s %9s %9s | %7s %7s %7s | %9s %9s | %11s %11s\n' \
+printf '\n%-12s %-9s %4s | %9s %9s %9s | %7s %7s %7s | %8s %8s %8s | %7s %7s | %8s %8s\n' \
 	workload mode c "direct" "pgbouncer" "pgperf" "bnc/dir" "pgp/dir" "pgp/bnc" \
-	"lat_bnc" "lat_pgp" "bnc_cpu/1k" "pgp_cpu/1k"
+	"lat_dir" "lat_bnc" "lat_pgp" "+us_bnc" "+us_pgp" "bnc_cpu" "pgp_cpu"
 for workload in select-only tpcb-like; do
 	flag=""
-	[ "$workload" = select-only ] && flag="-S"
+	per_txn=7 # BEGIN, 3 UPDATEs, SELECT, INSERT, END
+	[ "$workload" = select-only ] && flag="-S" && per_txn=1
 	for mode in $modes; do
 		for c in $clients; do
-			read -r dt dl _ < <(run "$pgport" "$mode" "$c" "$flag")
-			b0=$(cpu_ticks "$bpid")
-			read -r bt bl bn < <(run "$bport" "$mode" "$c" "$flag")
-			b1=$(cpu_ticks "$bpid")
-			x0=$(cpu_ticks "$xpid")
-			read -r xt xl xn < <(run "$xport" "$mode" "$c" "$flag")
-			x1=$(cpu_ticks "$xpid")
-			awk -v w="$workload" -v m="$mode" -v c="$c" -v dt="$dt" -v bt="$bt" -v xt="$xt" \
-				-v bl="$bl" -v xl="$xl" -v bc=$((b1 - b0)) -v xc=$((x1 - x0)) \
-				-v bn="$bn" -v xn="$xn" -v hz="$hz" 'BEGIN {
-				printf "%-12s %-9s %4d | %9.0f %9.0f %9.0f | %7.2f %7.2f %7.2f | %9.3f %9.3f | %11.2f %11.2f\n",
+			sums="0 0 0 0 0 0 0 0 0 0"
+			for _ in $(seq "$rounds"); do
+				read -r dt dl _ < <(run "$pgport" "$mode" "$c" "$flag")
+				b0=$(cpu_ticks "$bpid")
+				read -r bt bl bn < <(run "$bport" "$mode" "$c" "$flag")
+				b1=$(cpu_ticks "$bpid")
+				x0=$(cpu_ticks "$xpid")
+				read -r xt xl xn < <(run "$xport" "$mode" "$c" "$flag")
+				x1=$(cpu_ticks "$xpid")
+				sums=$(awk -v s="$sums" -v r="$dt $bt $xt $dl $bl $xl $((b1 - b0)) $((x1 - x0)) $bn $xn" \
+					'BEGIN { n = split(s, a); split(r, b); for (i = 1; i <= n; i++) printf "%s ", a[i] + b[i] }')
+			done
+			awk -v w="$workload" -v m="$mode" -v c="$c" -v s="$sums" -v r="$rounds" \
+				-v hz="$hz" -v q="$per_txn" 'BEGIN {
+				split(s, a); dt = a[1]/r; bt = a[2]/r; xt = a[3]/r
+				dl = a[4]/r; bl = a[5]/r; xl = a[6]/r
+				bq = a[9] * q; xq = a[10] * q
+				printf "%-12s %-9s %4d | %9.0f %9.0f %9.0f | %7.2f %7.2f %7.2f | %8.3f %8.3f %8.3f | %7.0f %7.0f | %8.2f %8.2f\n",
 					w, m, c, dt, bt, xt, (dt ? bt/dt : 0), (dt ? xt/dt : 0), (bt ? xt/bt : 0),
-					bl, xl, (bn ? bc*1000/hz*1000/bn : 0), (xn ? xc*1000/hz*1000/xn : 0) }'
+					dl, bl, xl, (bl - dl) * 1000, (xl - dl) * 1000,
+					(bq ? a[7]*1000/hz*1000/bq : 0), (xq ? a[8]*1000/hz*1000/xq : 0) }'
 		done
 	done
 done
-printf '\nlatencies in ms; *_cpu/1k = proxy CPU milliseconds per 1,000 transactions; %s s per run, scale %s, %s pooling, pool %s\n' "$secs" "$scale" "$pool_mode" "$pool_size"
+printf '\ntps: mean of %s round(s) of %s s; lat_* = average latency in ms; +us_* = latency added over direct, in microseconds (meaningful at 1 client); *_cpu = proxy CPU ms per 1,000 queries; scale %s, %s pooling, pool %s\n' "$rounds" "$secs" "$scale" "$pool_mode" "$pool_size"

@@ -42,6 +42,18 @@ const char *kv_get(const struct kvlist *l, const char *name)
 	return NULL;
 }
 
+void kv_del(struct kvlist *l, const char *name)
+{
+	for (int i = 0; i < l->n; i++) {
+		if (strcmp(l->items[i].name, name) != 0)
+			continue;
+		pgp_free(l->items[i].name);
+		pgp_free(l->items[i].value);
+		l->items[i] = l->items[--l->n];
+		return;
+	}
+}
+
 void kv_free(struct kvlist *l)
 {
 	for (int i = 0; i < l->n; i++) {

@@ -207,6 +207,7 @@ void client_free(struct client *cl)
 	if (cl->c.bev)
 		bufferevent_free(cl->c.bev);
 	kv_free(&cl->params);
+	kv_free(&cl->sets);
 	scram_server_free(&cl->scram);
 	pgp_free(cl->user);
 	pgp_free(cl->database);
@@ -305,6 +306,33 @@ void client_drain(struct client *cl)
 #define CLASSIFY_MAX (1024 * 1024)
 
 /*
+ * A plain `SET name = value` (or RESET) of an unreported setting, with
+ * nothing else in flight and outside a transaction block, is not pinned:
+ * it is noted as pending, and kept for the client when its ReadyForQuery
+ * says it took effect (server.c).  True when noted.
+ */
+static bool track_simple_set(struct server *sv, const char *sql, size_t len)
+{
+	char name[128], value[1024];
+	bool reset;
+
+	if (sv->tx_status != 'I' || sv->rfq_pending || sv->unsynced ||
+	    sv->pend_name ||
+	    !session_simple_set(sql, len, name, sizeof(name), value,
+				sizeof(value), &reset))
+		return false;
+	sv->pend_name = pgp_strdup(name);
+	sv->pend_value = pgp_strdup(value);
+	if (!sv->pend_name || !sv->pend_value) {
+		server_forget_pending_set(sv);
+		return false;
+	}
+	sv->pend_reset = reset;
+	sv->pend_failed = false;
+	return true;
+}
+
+/*
  * Transaction mode: note the session state a Query, Parse or FunctionCall
  * leaves on the server.  `at` points at the message's header.
  */
@@ -335,9 +363,18 @@ static void classify_message(struct server *sv, uint8_t type,
 	} else if (type == 'P') {
 		off = strnlen(body, n) + 1;
 	}
+	if (off < n &&
+	    track_simple_set(sv, body + off, strnlen(body + off, n - off)))
+		off = n; /* restored per client: no state left behind */
 	if (off < n) {
 		uint32_t st = session_state_apply(sv->session_state, body + off,
 						  strnlen(body + off, n - off));
+
+		if ((st & SESS_EV_RESET_ALL) && sv->client) {
+			/* its settings are back to the defaults */
+			kv_free(&sv->client->sets);
+			kv_free(&sv->applied);
+		}
 
 		if (st & SESS_EV_DEALLOCATE) {
 			/* pgperf's statements there, and the client's own */

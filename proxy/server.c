@@ -144,6 +144,7 @@ void server_free(struct server *sv)
 		bufferevent_free(sv->c.bev);
 	kv_free(&sv->params);
 	kv_free(&sv->applied);
+	server_forget_pending_set(sv);
 	pq_free(&sv->c.pp->prep, &sv->pq);
 	prep_server_clear(&sv->c.pp->prep, &sv->prep);
 	scram_client_free(&sv->scram);
@@ -213,7 +214,7 @@ void server_link(struct server *sv, struct client *cl)
 	struct wbuf b;
 	int nreset = 0, nset = 0;
 	int64_t now = pgp_now_us();
-	struct kvlist applied = {NULL, 0};
+	struct kvlist want = {NULL, 0};
 
 	sv->client = cl;
 	cl->server = sv;
@@ -223,10 +224,22 @@ void server_link(struct server *sv, struct client *cl)
 	sv->pool->total_wait_us += (uint64_t)(now - cl->wait_start_us);
 	client_set_state(cl, CL_SETUP);
 	wb_init(&b);
+	/* the unreported settings it expects: startup ones, then its SETs */
+	for (int i = 0; i < cl->params.n; i++) {
+		const struct kv *p = &cl->params.items[i];
+
+		if (!session_param_is_reported(p->name, strlen(p->name)) &&
+		    !kv_set(&want, p->name, p->value))
+			b.failed = true;
+	}
+	for (int i = 0; i < cl->sets.n; i++)
+		if (!kv_set(&want, cl->sets.items[i].name,
+			    cl->sets.items[i].value))
+			b.failed = true;
 	for (int i = 0; i < sv->applied.n; i++) {
 		const char *name = sv->applied.items[i].name;
 
-		if (kv_get(&cl->params, name))
+		if (kv_get(&want, name))
 			continue;
 		if (nreset++ == 0)
 			build_parse(&b, reset_sql);
@@ -234,20 +247,27 @@ void server_link(struct server *sv, struct client *cl)
 	}
 	for (int i = 0; i < cl->params.n; i++) {
 		const struct kv *p = &cl->params.items[i];
-		bool reported =
-			session_param_is_reported(p->name, strlen(p->name));
 		const char *cur = kv_get(&sv->params, p->name);
 
-		if (reported && cur && strcmp(cur, p->value) == 0)
+		if (!session_param_is_reported(p->name, strlen(p->name)) ||
+		    (cur && strcmp(cur, p->value) == 0))
 			continue;
-		if (!reported && !kv_set(&applied, p->name, p->value))
-			b.failed = true;
+		if (nset++ == 0)
+			build_parse(&b, set_sql);
+		build_exec2(&b, p->name, p->value);
+	}
+	for (int i = 0; i < want.n; i++) {
+		const struct kv *p = &want.items[i];
+		const char *cur = kv_get(&sv->applied, p->name);
+
+		if (cur && strcmp(cur, p->value) == 0)
+			continue; /* this connection has it already */
 		if (nset++ == 0)
 			build_parse(&b, set_sql);
 		build_exec2(&b, p->name, p->value);
 	}
 	kv_free(&sv->applied);
-	sv->applied = applied;
+	sv->applied = want;
 	if (nset == 0 && nreset == 0) {
 		wb_free(&b);
 		if (cl->welcomed)
@@ -497,8 +517,12 @@ void server_maybe_release(struct server *sv)
 		return;
 	if (!client_between_transactions(cl))
 		return;
-	if (sv->session_state && cfg->transaction_pinning)
-		return; /* pinned until it disconnects or clears the state */
+	if (sv->session_state && cfg->transaction_pinning) {
+		/* pinned until it disconnects or clears the state */
+		clog_noise(cl, "pinned: %s",
+			   session_state_reason(sv->session_state));
+		return;
+	}
 	sv->client = NULL;
 	cl->server = NULL;
 	client_set_state(cl, CL_IDLE);
@@ -519,6 +543,36 @@ void server_maybe_release(struct server *sv)
 	pool_server_ready(sv);
 }
 
+void server_forget_pending_set(struct server *sv)
+{
+	pgp_free(sv->pend_name);
+	pgp_free(sv->pend_value);
+	sv->pend_name = sv->pend_value = NULL;
+}
+
+/* The ReadyForQuery after a pending SET/RESET: did it take effect? */
+static void settle_pending_set(struct server *sv)
+{
+	struct client *cl = sv->client;
+	bool ok = true;
+
+	if (sv->pend_failed || !cl) {
+		/* it failed: nothing changed */
+	} else if (sv->tx_status != 'I') {
+		/* inside a transaction after all: keep it by pinning */
+		sv->session_state |= SESS_SET;
+	} else if (sv->pend_reset) {
+		kv_del(&cl->sets, sv->pend_name);
+		kv_del(&sv->applied, sv->pend_name);
+	} else {
+		ok = kv_set(&cl->sets, sv->pend_name, sv->pend_value) &&
+		     kv_set(&sv->applied, sv->pend_name, sv->pend_value);
+	}
+	if (!ok)
+		sv->session_state |= SESS_SET; /* out of memory: pin */
+	server_forget_pending_set(sv);
+}
+
 /* Note what a ReadyForQuery, ParameterStatus or ErrorResponse says. */
 static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 			  size_t len)
@@ -530,6 +584,8 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 		sv->tx_status = len >= 1 ? (char)body[0] : 'I';
 		if (sv->rfq_pending > 0)
 			sv->rfq_pending--;
+		if (sv->pend_name)
+			settle_pending_set(sv);
 		break;
 	case 'S':
 		record_param(sv, body, len);
@@ -551,6 +607,7 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 	case 'E':
 		if (wire_parse_error(body, len, &f) && wire_error_is_fatal(&f))
 			sv->got_fatal = true;
+		sv->pend_failed = true;
 		break;
 	default:
 		break;

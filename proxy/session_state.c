@@ -180,11 +180,14 @@ static bool classify_statement(struct sql_scanner *s, struct effect *e)
 					classify_set(s, &n, e);
 			} else if (sqlscan_is_word(&t, "reset")) {
 				if (sqlscan_next_code(s, &n)) {
-					if (sqlscan_is_word(&n, "all"))
+					if (sqlscan_is_word(&n, "all")) {
 						e->clear |=
 							SESS_SET | SESS_ROLE;
-					else if (sqlscan_is_word(&n, "role") ||
-						 sqlscan_is_word(&n, "session"))
+						e->set |= SESS_EV_RESET_ALL;
+					} else if (sqlscan_is_word(&n,
+								   "role") ||
+						   sqlscan_is_word(&n,
+								   "session"))
 						e->clear |= SESS_ROLE;
 				}
 			} else if (sqlscan_is_word(&t, "prepare")) {
@@ -209,7 +212,8 @@ static bool classify_statement(struct sql_scanner *s, struct effect *e)
 				if (sqlscan_next_code(s, &n)) {
 					if (sqlscan_is_word(&n, "all")) {
 						e->clear |= SESS_ALL;
-						e->set |= SESS_EV_DEALLOCATE;
+						e->set |= SESS_EV_DEALLOCATE |
+							  SESS_EV_RESET_ALL;
 					} else if (sqlscan_is_word(&n,
 								   "temp") ||
 						   sqlscan_is_word(&n,
@@ -277,4 +281,117 @@ uint32_t session_state_apply(uint32_t state, const char *sql, size_t len)
 			break;
 	}
 	return state;
+}
+
+/* Append `n` bytes to buf[*at], lower-cased if asked; false when full. */
+static bool put(char *buf, size_t cap, size_t *at, const char *p, size_t n,
+		bool lower)
+{
+	if (*at + n + 1 > cap)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		buf[(*at)++] =
+			lower && c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+	}
+	buf[*at] = '\0';
+	return true;
+}
+
+bool session_simple_set(const char *sql, size_t len, char *name, size_t ncap,
+			char *value, size_t vcap, bool *reset)
+{
+	struct sql_scanner s;
+	struct sql_token t;
+	size_t nl = 0, vl = 0;
+	bool is_reset, more;
+
+	sqlscan_init(&s, sql, len);
+	if (!sqlscan_next_code(&s, &t))
+		return false;
+	if (sqlscan_is_word(&t, "reset"))
+		is_reset = true;
+	else if (sqlscan_is_word(&t, "set"))
+		is_reset = false;
+	else
+		return false;
+	if (!sqlscan_next_code(&s, &t))
+		return false;
+	if (!is_reset && sqlscan_is_word(&t, "session") &&
+	    !sqlscan_next_code(&s, &t))
+		return false;
+	/* name, or class.name */
+	name[0] = '\0';
+	for (;;) {
+		if (t.kind != SQLTOK_WORD ||
+		    !put(name, ncap, &nl, t.p, t.len, true))
+			return false;
+		if (!sqlscan_next_code(&s, &t)) {
+			more = false;
+			break;
+		}
+		more = true;
+		if (!sqlscan_is(&t, ".") ||
+		    !put(name, ncap, &nl, ".", 1, false) ||
+		    !sqlscan_next_code(&s, &t))
+			break;
+	}
+	if (session_param_is_reported(name, nl) || strcmp(name, "all") == 0 ||
+	    strcmp(name, "role") == 0 || strcmp(name, "session") == 0 ||
+	    strcmp(name, "local") == 0 || strcmp(name, "time") == 0 ||
+	    strcmp(name, "names") == 0 || strcmp(name, "constraints") == 0 ||
+	    strcmp(name, "session_authorization") == 0 ||
+	    strncmp(name, "transaction", 11) == 0 ||
+	    strcmp(name, "xmloption") == 0)
+		return false;
+	value[0] = '\0';
+	*reset = is_reset;
+	if (is_reset)
+		return !more ||
+		       (sqlscan_is(&t, ";") && !sqlscan_next_code(&s, &t));
+	if (!more || !(sqlscan_is(&t, "=") || sqlscan_is_word(&t, "to")))
+		return false;
+	for (bool first = true;; first = false) {
+		if (!sqlscan_next_code(&s, &t))
+			return false;
+		if (first && sqlscan_is_word(&t, "default")) {
+			*reset = true;
+			if (!sqlscan_next_code(&s, &t))
+				return true;
+			return sqlscan_is(&t, ";") &&
+			       !sqlscan_next_code(&s, &t);
+		}
+		if (!first && !put(value, vcap, &vl, ", ", 2, false))
+			return false;
+		if (t.kind == SQLTOK_OP &&
+		    (sqlscan_is(&t, "-") || sqlscan_is(&t, "+"))) {
+			if (!put(value, vcap, &vl, t.p, 1, false) ||
+			    !sqlscan_next_code(&s, &t) ||
+			    t.kind != SQLTOK_NUMBER)
+				return false;
+		}
+		if (t.kind == SQLTOK_WORD || t.kind == SQLTOK_NUMBER) {
+			if (!put(value, vcap, &vl, t.p, t.len,
+				 t.kind == SQLTOK_WORD))
+				return false;
+		} else if (t.kind == SQLTOK_STRING && t.len >= 2 &&
+			   t.p[0] == '\'' && !memchr(t.p, '\\', t.len)) {
+			/* 'text', with '' standing for one quote */
+			for (size_t i = 1; i + 1 < t.len; i++) {
+				if (!put(value, vcap, &vl, t.p + i, 1, false))
+					return false;
+				if (t.p[i] == '\'')
+					i++;
+			}
+		} else {
+			return false;
+		}
+		if (!sqlscan_next_code(&s, &t))
+			return true;
+		if (sqlscan_is(&t, ";"))
+			return !sqlscan_next_code(&s, &t);
+		if (!sqlscan_is(&t, ","))
+			return false;
+	}
 }

@@ -9,7 +9,9 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libpq-dev libpg-query-dev
 	libprotobuf-c-dev libhiredis-dev libssl-dev libcmocka-dev openssl)
-test_pkgs=(postgresql-15 postgresql-client-15 clang clang-format)
+# client libraries the transaction-mode tests drive through pgperf
+client_pkgs=(python3-psycopg2 python3-psycopg python3-asyncpg ruby-pg libpostgresql-jdbc-java)
+test_pkgs=(postgresql-15 postgresql-client-15 clang clang-format "${client_pkgs[@]}")
 bench_pkgs=(pgbouncer)
 
 want=("${build_pkgs[@]}")
@@ -24,6 +26,12 @@ missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# a JDK and Node.js may come from elsewhere (nodesource, a JDK tarball):
+# install Debian's only when the commands are missing
+if [ "${1:-build}" != build ]; then
+	command -v javac >/dev/null || missing+=(default-jdk-headless)
+	command -v npm >/dev/null || missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}"

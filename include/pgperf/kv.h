@@ -20,6 +20,7 @@ struct kvlist {
 /* Set or replace; false on allocation failure (the list is unchanged). */
 bool kv_set(struct kvlist *l, const char *name, const char *value) WARN_UNUSED;
 const char *kv_get(const struct kvlist *l, const char *name);
+void kv_del(struct kvlist *l, const char *name);
 void kv_free(struct kvlist *l);
 
 #endif

@@ -75,7 +75,10 @@ struct client {
 	char *user;	      /* owned */
 	char *database;	      /* owned */
 	struct kvlist params; /* owned: startup parameters to apply */
-	char *app_name;	      /* borrowed from params, may be NULL */
+	/* owned: transaction mode, its plain SETs of unreported settings,
+	 * restored on each server connection it gets instead of pinning */
+	struct kvlist sets;
+	char *app_name; /* borrowed from params, may be NULL */
 	bool unix_socket;
 	int proto_minor;
 
@@ -134,6 +137,10 @@ struct server {
 	uint32_t session_state;
 	/* owned: non-reported settings pgperf applied for the current client */
 	struct kvlist applied;
+	/* a plain SET/RESET in flight (session_simple_set): kept for its
+	 * client at ReadyForQuery 'I' unless an error came first */
+	char *pend_name, *pend_value; /* owned */
+	bool pend_reset, pend_failed;
 	/* transaction mode: statements prepared here under pgperf's names,
 	 * and the requests whose replies are still to come (prepared.h) */
 	bool track;

@@ -25,6 +25,8 @@ void server_link(struct server *sv, struct client *cl);
  * Nothing in flight on this server: no ReadyForQuery still due, no unsynced
  * extended-protocol messages, no message half relayed, nothing unread.
  */
+/* Drop a pending SET/RESET (proxy_types.h: pend_name). */
+void server_forget_pending_set(struct server *sv);
 bool server_quiet(const struct server *sv);
 /* The client is done with this server: reset it for the next, or close it. */
 void server_release(struct server *sv);

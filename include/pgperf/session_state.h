@@ -35,6 +35,8 @@ enum session_state_bit {
  * connection included.  Callers mask it off.
  */
 #define SESS_EV_DEALLOCATE (1u << 16)
+/* Also an event: RESET ALL or DISCARD ALL put every setting back. */
+#define SESS_EV_RESET_ALL (1u << 17)
 
 /*
  * Apply the statements of one Query (or Parse) text to `state`, statement
@@ -43,6 +45,16 @@ enum session_state_bit {
  * strings, comments and quoted identifiers never matches.
  */
 uint32_t session_state_apply(uint32_t state, const char *sql, size_t len);
+/*
+ * Is the text exactly one plain `SET [SESSION] name {=|TO} value[, ...]`
+ * or `RESET name` of a setting that is not reported?  Then pgperf can
+ * restore it per client instead of pinning.  Fills `name` (lower case) and
+ * `value` (quotes removed, list items joined with ", "); `*reset` for RESET
+ * and `TO DEFAULT`.  Anything unusual (LOCAL, quoted names, E'' strings,
+ * several statements, ROLE, TRANSACTION, ...) returns false.
+ */
+bool session_simple_set(const char *sql, size_t len, char *name, size_t ncap,
+			char *value, size_t vcap, bool *reset);
 /* The name of the lowest bit set in `state`, for SHOW CLIENTS; "" if none. */
 const char *session_state_reason(uint32_t state);
 /* Is `name` (ASCII, any case) one of the parameters that follow the client? */

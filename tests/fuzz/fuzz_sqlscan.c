@@ -1,10 +1,13 @@
 /*
  * fuzz_sqlscan.c -- libFuzzer target for the SQL tokenizer and the
  * session-state classifier: tokens must lie inside the input, in order,
- * without overlap, and the scan must end.
+ * without overlap, and the scan must end; a plain SET's name and value are
+ * NUL-terminated within their buffers.
  */
 #include "pgperf/session_state.h"
 #include "pgperf/sqlscan.h"
+
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,5 +29,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)session_state_apply(0, text, size);
 	(void)session_state_apply(SESS_ALL, text, size);
+	{
+		char name[16], value[32];
+		bool reset;
+
+		if (session_simple_set(text, size, name, sizeof(name), value,
+				       sizeof(value), &reset) &&
+		    (strnlen(name, sizeof(name)) == sizeof(name) ||
+		     strnlen(value, sizeof(value)) == sizeof(value) ||
+		     !name[0]))
+			__builtin_trap();
+	}
 	return 0;
 }

@@ -94,7 +94,8 @@ static void test_session_state_pins_and_never_leaks(void **state)
 	start(2, NULL);
 	a = client(NULL);
 	b = client(NULL);
-	assert_non_null(q1(a, "set work_mem = '77MB'"));
+	/* set_config() is not a plain SET: it pins */
+	assert_non_null(q1(a, "select set_config('work_mem', '77MB', false)"));
 	val(a, "select pg_backend_pid()", pa, sizeof(pa));
 	/* b gets the other server, with the default */
 	assert_string_equal(val(b, "show work_mem", buf, sizeof(buf)), "4MB");
@@ -146,6 +147,78 @@ static void test_session_state_pins_and_never_leaks(void **state)
 	}
 	PQfinish(b);
 	PQfinish(c);
+	assert_int_equal(proxy_stop(&p, SIGINT), 0);
+}
+
+/* A plain SET is restored on whichever server serves the client: no pin. */
+static void test_plain_set_follows_client(void **state)
+{
+	PGconn *a, *b;
+	char buf[128];
+	int st;
+
+	(void)state;
+	start(1, NULL);
+	a = client(NULL);
+	b = client(NULL);
+	assert_non_null(q1(a, "set work_mem = '33MB'"));
+	assert_non_null(q1(a, "SET search_path TO pg_catalog, public"));
+	assert_non_null(q1(a, "set myapp.tenant = 'acme'"));
+	/* a failed SET changes nothing */
+	assert_null(q1(a, "set work_mem = 'lots'"));
+	for (int i = 0; i < 3; i++) {
+		/* one server connection, alternately serving both */
+		assert_string_equal(val(a, "show work_mem", buf, sizeof(buf)),
+				    "33MB");
+		assert_string_equal(val(b, "show work_mem", buf, sizeof(buf)),
+				    "4MB");
+		assert_string_equal(
+			val(a, "show search_path", buf, sizeof(buf)),
+			"pg_catalog, public");
+		assert_string_equal(
+			val(b, "show search_path", buf, sizeof(buf)),
+			"\"$user\", public");
+		assert_string_equal(
+			val(a, "select current_setting('myapp.tenant')", buf,
+			    sizeof(buf)),
+			"acme");
+		assert_string_equal(
+			val(b,
+			    "select coalesce(current_setting('myapp.tenant', true), '')",
+			    buf, sizeof(buf)),
+			"");
+	}
+	{
+		const char *out = proxy_ctl(&p, "admin", "admin-secret",
+					    "--json pools", &st);
+
+		assert_int_equal(st, 0);
+		assert_non_null(strstr(out, "\"cl_pinned\": 0"));
+	}
+	/* RESET and SET ... TO DEFAULT take it back */
+	assert_non_null(q1(a, "reset work_mem"));
+	assert_non_null(q1(a, "set search_path to default"));
+	assert_string_equal(val(b, "select 1", buf, sizeof(buf)), "1");
+	assert_string_equal(val(a, "show work_mem", buf, sizeof(buf)), "4MB");
+	assert_string_equal(val(a, "show search_path", buf, sizeof(buf)),
+			    "\"$user\", public");
+	/* RESET ALL forgets them all */
+	assert_non_null(q1(a, "reset all"));
+	assert_string_equal(val(b, "select 1", buf, sizeof(buf)), "1");
+	assert_string_equal(
+		val(a,
+		    "select coalesce(current_setting('myapp.tenant', true), '')",
+		    buf, sizeof(buf)),
+		"");
+	/* inside a transaction block a SET pins (commit or rollback decides),
+	 * and one rolled back is gone */
+	assert_non_null(q1(a, "begin"));
+	assert_non_null(q1(a, "set statement_timeout = 1234"));
+	assert_non_null(q1(a, "rollback"));
+	assert_string_equal(val(a, "show statement_timeout", buf, sizeof(buf)),
+			    "0");
+	PQfinish(a);
+	PQfinish(b);
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 }
 
@@ -335,6 +408,8 @@ int main(void)
 					  stop_proxy),
 		cmocka_unit_test_teardown(
 			test_session_state_pins_and_never_leaks, stop_proxy),
+		cmocka_unit_test_teardown(test_plain_set_follows_client,
+					  stop_proxy),
 		cmocka_unit_test_teardown(
 			test_reported_settings_follow_each_client, stop_proxy),
 		cmocka_unit_test_teardown(

@@ -160,10 +160,10 @@ static void test_clears_state(void **state)
 {
 	(void)state;
 	assert_int_equal(session_state_apply(SESS_ALL, "DISCARD ALL", 11),
-			 SESS_EV_DEALLOCATE);
+			 SESS_EV_DEALLOCATE | SESS_EV_RESET_ALL);
 	assert_int_equal(session_state_apply(SESS_SET | SESS_ROLE | SESS_TEMP,
 					     "RESET ALL", 9),
-			 SESS_TEMP);
+			 SESS_TEMP | SESS_EV_RESET_ALL);
 	assert_int_equal(session_state_apply(SESS_LISTEN, "UNLISTEN *", 10), 0);
 	assert_int_equal(session_state_apply(SESS_LISTEN, "UNLISTEN a", 10),
 			 SESS_LISTEN);
@@ -185,7 +185,59 @@ static void test_clears_state(void **state)
 	/* order matters within one Query */
 	assert_int_equal(apply("LISTEN a; UNLISTEN *"), 0);
 	assert_int_equal(apply("DISCARD ALL; LISTEN a"),
-			 SESS_LISTEN | SESS_EV_DEALLOCATE);
+			 SESS_LISTEN | SESS_EV_DEALLOCATE | SESS_EV_RESET_ALL);
+}
+
+/* simple_set("...", "name", "value", reset) or simple_set("...", NULL...) */
+static void check_simple_set(const char *sql, const char *name,
+			     const char *value, bool reset)
+{
+	char n[64], v[256];
+	bool r = !reset;
+	bool ok = session_simple_set(sql, strlen(sql), n, sizeof(n), v,
+				     sizeof(v), &r);
+
+	if (!name) {
+		if (ok)
+			fail_msg("'%s' taken as a plain SET", sql);
+		return;
+	}
+	if (!ok)
+		fail_msg("'%s' not taken as a plain SET", sql);
+	assert_string_equal(n, name);
+	assert_string_equal(v, value);
+	assert_int_equal(r, reset);
+}
+
+static void test_simple_set(void **state)
+{
+	(void)state;
+	check_simple_set("SET work_mem = '64MB'", "work_mem", "64MB", false);
+	check_simple_set("set SESSION Work_Mem to 4096;", "work_mem", "4096",
+			 false);
+	check_simple_set("SET extra_float_digits = -3", "extra_float_digits",
+			 "-3", false);
+	check_simple_set("set search_path = MySchema, 'x''y', public",
+			 "search_path", "myschema, x'y, public", false);
+	check_simple_set("set myapp.tenant_id = '42' -- why\n",
+			 "myapp.tenant_id", "42", false);
+	check_simple_set("RESET work_mem", "work_mem", "", true);
+	check_simple_set("set search_path to default", "search_path", "", true);
+	/* everything else is left to the classifier */
+	check_simple_set("SET LOCAL work_mem = '1MB'", NULL, NULL, false);
+	check_simple_set("SET ROLE bob", NULL, NULL, false);
+	check_simple_set("SET SESSION AUTHORIZATION bob", NULL, NULL, false);
+	check_simple_set("SET TIME ZONE 'UTC'", NULL, NULL, false);
+	check_simple_set("SET timezone = 'UTC'", NULL, NULL, false);
+	check_simple_set("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", NULL,
+			 NULL, false);
+	check_simple_set("SET work_mem = '1MB'; SET x.y = 1", NULL, NULL,
+			 false);
+	check_simple_set("SET work_mem = E'1MB'", NULL, NULL, false);
+	check_simple_set("SET \"work_mem\" = '1MB'", NULL, NULL, false);
+	check_simple_set("SET work_mem FROM CURRENT", NULL, NULL, false);
+	check_simple_set("RESET ALL", NULL, NULL, false);
+	check_simple_set("select 1", NULL, NULL, false);
 }
 
 static void test_reason_names(void **state)
@@ -208,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_creates_state),
 		cmocka_unit_test(test_creates_nothing),
 		cmocka_unit_test(test_clears_state),
+		cmocka_unit_test(test_simple_set),
 		cmocka_unit_test(test_reason_names),
 	};
 
