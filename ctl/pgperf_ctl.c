@@ -21,6 +21,8 @@ static const struct command commands[] = {
 	{"clients", "SHOW CLIENTS", "client connections"},
 	{"servers", "SHOW SERVERS", "server connections"},
 	{"databases", "SHOW DATABASES", "configured databases"},
+	{"hazards", "SHOW HAZARDS",
+	 "session features that pinned clients in transaction mode"},
 	{"config", "SHOW CONFIG", "every setting with its value and default"},
 	{"version", "SHOW VERSION", "the running pgperf's version"},
 	{"reload", "RELOAD", "re-read the configuration file"},

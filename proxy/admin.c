@@ -291,6 +291,47 @@ static void show_servers(struct pgperf *pp, struct wbuf *out)
 	result_end(&r, "SHOW");
 }
 
+/*
+ * Pooling hazards: session features that pinned clients in transaction
+ * mode (or were reset away with transaction_pinning = off), per pool and
+ * kind, for the findings export (kind pooling_hazard).
+ */
+static void show_hazards(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {"database", "user",	  "reason",
+					   "clients",  "pinning", "last_seen"};
+	static const char *const reasons[POOL_HAZARD_KINDS] = {
+#define HAZARD_NAME(name, bit, text) [bit] = text,
+		SESSION_STATE_LIST(HAZARD_NAME)
+#undef HAZARD_NAME
+	};
+	struct admin_result r;
+	struct list *pos;
+
+	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	list_for_each(pos, &pp->pools) {
+		struct pool *p = list_entry(pos, struct pool, node);
+
+		for (int k = 0; k < POOL_HAZARD_KINDS; k++) {
+			char n[24], t[32];
+			const char *v[6];
+
+			if (!p->hazard_clients[k])
+				continue;
+			snprintf(n, sizeof(n), "%llu",
+				 (unsigned long long)p->hazard_clients[k]);
+			v[0] = p->database;
+			v[1] = p->user;
+			v[2] = reasons[k];
+			v[3] = n;
+			v[4] = pp->cfg->transaction_pinning ? "on" : "off";
+			v[5] = fmt_time(t, p->hazard_last_us[k]);
+			result_row(&r, v);
+		}
+	}
+	result_end(&r, "SHOW");
+}
+
 static void show_databases(struct pgperf *pp, struct wbuf *out)
 {
 	static const char *const cols[] = {"name",
@@ -422,6 +463,8 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		show_clients(pp, out);
 	else if (cmd_is(sql, "show servers"))
 		show_servers(pp, out);
+	else if (cmd_is(sql, "show hazards"))
+		show_hazards(pp, out);
 	else if (cmd_is(sql, "show databases"))
 		show_databases(pp, out);
 	else if (cmd_is(sql, "show config"))

@@ -517,6 +517,17 @@ void server_maybe_release(struct server *sv)
 		return;
 	if (!client_between_transactions(cl))
 		return;
+	if (sv->session_state & ~cl->hazards_seen) {
+		/* a pooling hazard: count each kind once per client */
+		uint32_t fresh = sv->session_state & ~cl->hazards_seen;
+
+		for (int bit = 0; bit < POOL_HAZARD_KINDS; bit++)
+			if (fresh & (1u << bit)) {
+				sv->pool->hazard_clients[bit]++;
+				sv->pool->hazard_last_us[bit] = conn_wall_us();
+			}
+		cl->hazards_seen |= fresh;
+	}
 	if (sv->session_state && cfg->transaction_pinning) {
 		/* pinned until it disconnects or clears the state */
 		clog_noise(cl, "pinned: %s",

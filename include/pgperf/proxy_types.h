@@ -21,6 +21,9 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+/* One per session_state.h bit. */
+#define POOL_HAZARD_KINDS 8
+
 struct bufferevent;
 struct evconnlistener;
 struct pool;
@@ -98,6 +101,7 @@ struct client {
 	int64_t wait_start_us;	/* monotonic; when it began to wait */
 	int64_t request_us;	/* wall clock of the last request */
 	bool welcomed;		/* has had its ReadyForQuery after login */
+	uint32_t hazards_seen;	/* session_state bits counted in its pool */
 	/* transaction mode: its protocol-level prepared statements */
 	struct prep_client_map prep;
 	bool skip_until_sync;	 /* pgperf failed a request: drop till Sync */
@@ -191,6 +195,14 @@ struct pool {
 	struct event *retry_ev; /* owned: wakes the pool after back-off */
 	char last_error_state[6];
 	char last_error[256];
+
+	/*
+	 * Pooling hazards (SHOW HAZARDS): per session_state bit, how many
+	 * clients left that state on a server connection in transaction mode
+	 * (pinned, or reset with transaction_pinning = off), and when last.
+	 */
+	uint64_t hazard_clients[POOL_HAZARD_KINDS];
+	int64_t hazard_last_us[POOL_HAZARD_KINDS]; /* wall clock */
 
 	/* counters for SHOW POOLS / SHOW STATS */
 	uint64_t total_logins;

@@ -126,6 +126,20 @@ static void test_session_state_pins_and_never_leaks(void **state)
 	assert_non_null(q1(a, "insert into tt values (1), (2)"));
 	assert_non_null(q1(a, "prepare two as select count(*) from tt"));
 	assert_string_equal(val(a, "execute two", buf, sizeof(buf)), "2");
+	/* each kind is on record as a pooling hazard, once per client */
+	{
+		int st;
+		const char *out = proxy_ctl(&p, "admin", "admin-secret",
+					    "--json hazards", &st);
+
+		assert_int_equal(st, 0);
+		assert_non_null(strstr(out, "\"reason\": \"SET\""));
+		assert_non_null(strstr(out, "\"reason\": \"TEMP\""));
+		assert_non_null(strstr(out, "\"reason\": \"PREPARE\""));
+		assert_null(strstr(out, "\"reason\": \"LISTEN\""));
+		assert_non_null(strstr(out, "\"clients\": 1"));
+		assert_null(strstr(out, "\"clients\": 2"));
+	}
 	PQfinish(a);
 	usleep(200000);
 	/* whoever gets a's old server sees none of it */
