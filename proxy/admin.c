@@ -180,6 +180,15 @@ static const char *const conn_cols[] = {
 	"close_needed", "ptr",	      "link",
 	"remote_pid",	"tls",	      "application_name",
 	"pinned"};
+/* SHOW SERVERS adds what transaction mode tracks per server connection */
+static const char *const server_cols[] = {
+	"type",		"user",	      "database",
+	"state",	"addr",	      "port",
+	"local_addr",	"local_port", "connect_time",
+	"request_time", "wait",	      "wait_us",
+	"close_needed", "ptr",	      "link",
+	"remote_pid",	"tls",	      "application_name",
+	"pinned",	"prepared",   "replies_due"};
 
 static void client_row(struct admin_result *r, struct client *cl, int64_t now)
 {
@@ -238,7 +247,7 @@ static void show_clients(struct pgperf *pp, struct wbuf *out)
 static void server_row(struct admin_result *r, struct server *sv)
 {
 	char b[8][48];
-	const char *v[19];
+	const char *v[21];
 
 	v[0] = "S";
 	v[1] = sv->pool->target.user;
@@ -269,6 +278,9 @@ static void server_row(struct admin_result *r, struct server *sv)
 			: "";
 	/* the session state this connection holds, if any */
 	v[18] = session_state_reason(sv->session_state);
+	/* transaction mode: statements it holds, replies still due */
+	v[19] = fmt_int(b[6], (long long)prep_server_count(&sv->prep));
+	v[20] = fmt_int(b[7], (long long)sv->pq.n);
 	result_row(r, v);
 }
 
@@ -277,7 +289,7 @@ static void show_servers(struct pgperf *pp, struct wbuf *out)
 	struct admin_result r;
 	struct list *pos, *spos;
 
-	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
+	result_begin(&r, out, server_cols, (int)ARRAY_SIZE(server_cols));
 	list_for_each(pos, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 		struct list *lists[] = {&p->active_servers, &p->idle_servers,
