@@ -297,3 +297,43 @@ bool sqlscan_is(const struct sql_token *t, const char *op)
 	return (t->kind == SQLTOK_OP || t->kind == SQLTOK_PUNCT) &&
 	       t->len == n && memcmp(t->p, op, n) == 0;
 }
+
+long sqlscan_text(const struct sql_token *t, char *buf, size_t cap)
+{
+	size_t n = 0;
+	char q;
+
+	if (cap == 0)
+		return -1;
+	switch (t->kind) {
+	case SQLTOK_WORD:
+	case SQLTOK_NUMBER:
+		if (t->len >= cap)
+			return -1;
+		for (; n < t->len; n++) {
+			char c = t->p[n];
+
+			buf[n] = t->kind == SQLTOK_WORD && c >= 'A' && c <= 'Z'
+					 ? (char)(c - 'A' + 'a')
+					 : c;
+		}
+		break;
+	case SQLTOK_QIDENT:
+	case SQLTOK_STRING:
+		q = t->kind == SQLTOK_QIDENT ? '"' : '\'';
+		if (t->len < 2 || t->p[0] != q || t->p[t->len - 1] != q)
+			return -1;
+		for (size_t i = 1; i + 1 < t->len; i++) {
+			if (n + 1 >= cap)
+				return -1;
+			buf[n++] = t->p[i];
+			if (t->p[i] == q)
+				i++; /* a doubled quote stands for one */
+		}
+		break;
+	default:
+		return -1;
+	}
+	buf[n] = '\0';
+	return (long)n;
+}

@@ -172,6 +172,8 @@ static void show_pools(struct pgperf *pp, struct wbuf *out)
 	result_end(&r, "SHOW");
 }
 
+/* SHOW CLIENTS: all but the last two; SHOW SERVERS adds those, what
+ * transaction mode tracks per server connection */
 static const char *const conn_cols[] = {
 	"type",		"user",	      "database",
 	"state",	"addr",	      "port",
@@ -179,16 +181,8 @@ static const char *const conn_cols[] = {
 	"request_time", "wait",	      "wait_us",
 	"close_needed", "ptr",	      "link",
 	"remote_pid",	"tls",	      "application_name",
-	"pinned"};
-/* SHOW SERVERS adds what transaction mode tracks per server connection */
-static const char *const server_cols[] = {
-	"type",		"user",	      "database",
-	"state",	"addr",	      "port",
-	"local_addr",	"local_port", "connect_time",
-	"request_time", "wait",	      "wait_us",
-	"close_needed", "ptr",	      "link",
-	"remote_pid",	"tls",	      "application_name",
 	"pinned",	"prepared",   "replies_due"};
+#define CLIENT_NCOLS ((int)ARRAY_SIZE(conn_cols) - 2)
 
 static void client_row(struct admin_result *r, struct client *cl, int64_t now)
 {
@@ -234,7 +228,7 @@ static void show_clients(struct pgperf *pp, struct wbuf *out)
 	struct list *pos;
 	int64_t now = pgp_now_us();
 
-	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
+	result_begin(&r, out, conn_cols, CLIENT_NCOLS);
 	list_for_each(pos, &pp->all_clients) {
 		struct client *cl = list_entry(pos, struct client, all_node);
 
@@ -289,7 +283,7 @@ static void show_servers(struct pgperf *pp, struct wbuf *out)
 	struct admin_result r;
 	struct list *pos, *spos;
 
-	result_begin(&r, out, server_cols, (int)ARRAY_SIZE(server_cols));
+	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
 	list_for_each(pos, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 		struct list *lists[] = {&p->active_servers, &p->idle_servers,

@@ -348,21 +348,26 @@ static void classify_message(struct server *sv, uint8_t type,
 		sv->session_state |= SESS_SET; /* cannot tell: assume state */
 		return;
 	}
+	evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
+	if (type == 'P' && n > 0) {
+		char first;
+
+		evbuffer_copyout_from(in, &bp, &first, 1);
+		if (first != '\0') {
+			/* a named statement: renamed per server connection (its
+			 * effect counts when it is bound), or else pinned */
+			if (!sv->track)
+				sv->session_state |= SESS_PREPARE;
+			return;
+		}
+	}
 	if (n > sizeof(small) && !(body = pgp_malloc(n))) {
 		sv->session_state |= SESS_SET;
 		return;
 	}
-	evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
 	evbuffer_copyout_from(in, &bp, body, n);
-	if (type == 'P' && n > 0 && body[0] != '\0') {
-		/* a named statement: renamed per server connection (its
-		 * effect counts when it is bound), or else kept by pinning */
-		if (!sv->track)
-			sv->session_state |= SESS_PREPARE;
-		off = n;
-	} else if (type == 'P') {
+	if (type == 'P')
 		off = strnlen(body, n) + 1;
-	}
 	if (off < n &&
 	    track_simple_set(sv, body + off, strnlen(body + off, n - off)))
 		off = n; /* restored per client: no state left behind */
@@ -407,6 +412,7 @@ void client_relay(struct client *cl)
 	bool terminate = false, txn;
 	const char *bad = NULL, *bad_state = "08P01";
 	uint32_t bad_arg = 0;
+	struct prep_peek pk; /* what tracking copied of the current message */
 
 	if (cl->state != CL_ACTIVE || !sv || cl->c.throttled || cl->c.closing)
 		return;
@@ -421,11 +427,7 @@ void client_relay(struct client *cl)
 		cl->drop_remaining -= (uint32_t)d;
 		avail -= d;
 	}
-	if (cl->c.fwd_remaining) {
-		batch = avail < cl->c.fwd_remaining ? avail
-						    : cl->c.fwd_remaining;
-		cl->c.fwd_remaining -= (uint32_t)batch;
-	}
+	batch = conn_take_streaming(&cl->c, avail);
 	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
 	while (cl->c.fwd_remaining == 0 && cl->drop_remaining == 0 &&
 	       avail - batch >= 5) {
@@ -456,8 +458,9 @@ void client_relay(struct client *cl)
 			classify_message(sv, hdr[0], in, &ptr, len);
 		}
 		if (sv->track && hdr[0] != 'X') {
-			enum prep_step ps = prep_request_peek(
-				cl, sv, hdr[0], len, in, &ptr, avail - batch);
+			enum prep_step ps =
+				prep_request_peek(cl, sv, hdr[0], len, in, &ptr,
+						  avail - batch, &pk);
 
 			if (ps == PREP_WAIT)
 				break;
@@ -470,19 +473,15 @@ void client_relay(struct client *cl)
 				if (batch)
 					conn_move(&cl->c, &sv->c, batch);
 				batch = 0;
-				if (!prep_request_handle(cl, sv, hdr[0], len)) {
+				if (!prep_request_handle(cl, sv, hdr[0], len,
+							 &pk)) {
 					bad = "out of memory";
 					bad_state = "53200";
 					break;
 				}
+				/* the rest of a renamed Bind streams on */
 				avail = evbuffer_get_length(in);
-				if (cl->c.fwd_remaining) {
-					/* the rest of a renamed Bind */
-					batch = avail < cl->c.fwd_remaining
-							? avail
-							: cl->c.fwd_remaining;
-					cl->c.fwd_remaining -= (uint32_t)batch;
-				}
+				batch = conn_take_streaming(&cl->c, avail);
 				evbuffer_ptr_set(in, &ptr, batch,
 						 EVBUFFER_PTR_SET);
 				continue;

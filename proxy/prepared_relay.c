@@ -30,11 +30,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Portal and statement names longer than this are not looked at. */
-#define NAMES_PREFIX_MAX 4096
 
 static bool is_answer(uint8_t kind)
 {
@@ -72,16 +70,19 @@ static bool queue(struct server *sv, enum pq_kind kind, struct prep_stmt *st,
 }
 
 /* pgperf answers with an error; PostgreSQL would skip to the next Sync. */
-static bool queue_error(struct client *cl, struct server *sv,
-			const char *sqlstate, const char *fmt, const char *name)
+static bool PRINTF_LIKE(4, 5)
+	queue_error(struct client *cl, struct server *sv, const char *sqlstate,
+		    const char *fmt, ...)
 {
 	char msg[512];
+	va_list ap;
 
-	snprintf(msg, sizeof(msg), fmt, name);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	if (!queue(sv, PQ_FAKE_ERROR, NULL, msg))
 		return false;
-	snprintf(sv->pq.e[(sv->pq.head + sv->pq.n - 1) % sv->pq.cap].sqlstate,
-		 6, "%s", sqlstate);
+	snprintf(pq_tail(&sv->pq)->sqlstate, 6, "%s", sqlstate);
 	cl->skip_until_sync = true;
 	return true;
 }
@@ -135,7 +136,6 @@ static bool deallocate_target(const char *sql, size_t len, char *name,
 {
 	struct sql_scanner s;
 	struct sql_token t, id;
-	size_t n = 0;
 
 	sqlscan_init(&s, sql, len);
 	if (!sqlscan_next_code(&s, &t) || !sqlscan_is_word(&t, "deallocate") ||
@@ -148,91 +148,89 @@ static bool deallocate_target(const char *sql, size_t len, char *name,
 	if (sqlscan_next_code(&s, &t) &&
 	    (!sqlscan_is(&t, ";") || sqlscan_next_code(&s, &t)))
 		return false; /* more than one statement */
-	if (id.kind == SQLTOK_WORD) {
-		/* unquoted: folded to lower case, as PostgreSQL does */
-		for (size_t i = 0; i < id.len && n + 1 < cap; i++) {
-			char c = id.p[i];
-
-			name[n++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-		}
-	} else if (id.kind == SQLTOK_QIDENT && id.len >= 2 && id.p[0] == '"') {
-		for (size_t i = 1; i + 1 < id.len && n + 1 < cap; i++) {
-			name[n++] = id.p[i];
-			if (id.p[i] == '"')
-				i++; /* "" stands for one quote */
-		}
-	} else {
+	/* a word (folded to lower case) or a "quoted name" */
+	if (id.kind != SQLTOK_WORD && id.kind != SQLTOK_QIDENT)
 		return false;
-	}
-	name[n] = '\0';
-	return n > 0 && n + 1 < cap;
+	return sqlscan_text(&id, name, cap) > 0;
 }
+
+/* Copy up to `want` bytes of the body of the message at `at` into pk. */
+static void peek_body(struct prep_peek *pk, struct evbuffer *in,
+		      const struct evbuffer_ptr *at, size_t avail, size_t need,
+		      size_t want)
+{
+	struct evbuffer_ptr bp = *at;
+
+	pk->have = avail - 5 < need ? avail - 5 : need;
+	if (pk->have > want)
+		pk->have = want;
+	evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
+	evbuffer_copyout_from(in, &bp, pk->pre, pk->have);
+}
+
+/* Where a Bind's statement name ends in pk, or NULL if not in view. */
+static const uint8_t *bind_names_end(const struct prep_peek *pk)
+{
+	const uint8_t *nul = memchr(pk->pre, '\0', pk->have);
+
+	if (!nul)
+		return NULL;
+	return memchr(nul + 1, '\0', pk->have - (size_t)(nul + 1 - pk->pre));
+}
+
+/* Bytes of a Bind copied at first: enough for the usual short names. */
+#define BIND_PEEK_FIRST 64
 
 enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 				 uint8_t type, uint32_t len,
 				 struct evbuffer *in,
-				 const struct evbuffer_ptr *at, size_t avail)
+				 const struct evbuffer_ptr *at, size_t avail,
+				 struct prep_peek *pk)
 {
-	uint8_t pre[NAMES_PREFIX_MAX];
-	size_t have = 0, need = len - 4;
-	struct evbuffer_ptr bp = *at;
+	size_t need = len - 4;
+	bool whole = avail >= (size_t)len + 1;
 	enum pq_kind kind;
 
+	pk->have = 0;
 	if (cl->skip_until_sync && type != 'S' && type != 'X')
 		return PREP_SPECIAL; /* dropped */
 	switch (type) {
 	case 'P':
-	case 'B':
-	case 'D':
-	case 'C':
-	case 'Q':
-		/* enough of the body to see the names */
-		have = avail - 5 < need ? avail - 5 : need;
-		if (have > sizeof(pre))
-			have = sizeof(pre);
-		evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
-		evbuffer_copyout_from(in, &bp, pre, have);
-		break;
-	default:
-		break;
-	}
-	switch (type) {
-	case 'P':
-		if (have < 1)
-			return need ? PREP_WAIT : PREP_PASS;
-		if (pre[0] != '\0')
-			return avail >= (size_t)len + 1 ? PREP_SPECIAL
-							: PREP_WAIT;
+		/* only the first byte says whether it is named */
+		peek_body(pk, in, at, avail, need, 1);
+		if (pk->have == 1 && pk->pre[0] != '\0')
+			return whole ? PREP_SPECIAL : PREP_WAIT;
+		if (pk->have == 0 && need)
+			return PREP_WAIT;
 		kind = PQ_PARSE;
 		break;
 	case 'B': {
-		uint8_t *nul = memchr(pre, '\0', have);
+		const uint8_t *end;
 
-		if (!nul || (size_t)(nul - pre) + 1 >= have) {
-			if (have < need && have < sizeof(pre))
+		peek_body(pk, in, at, avail, need, BIND_PEEK_FIRST);
+		end = bind_names_end(pk);
+		if (!end && pk->have == BIND_PEEK_FIRST) {
+			peek_body(pk, in, at, avail, need, sizeof(pk->pre));
+			end = bind_names_end(pk);
+		}
+		if (!end) {
+			if (pk->have < need && pk->have < sizeof(pk->pre))
 				return PREP_WAIT;
 			kind = PQ_BIND; /* malformed or huge: the server judges */
 			break;
 		}
-		if (nul[1] != '\0') {
-			/* named: the statement name must be whole in view */
-			if (!memchr(nul + 1, '\0',
-				    have - (size_t)(nul - pre) - 1))
-				return have < need && have < sizeof(pre)
-					       ? PREP_WAIT
-					       : PREP_PASS;
-			return PREP_SPECIAL;
-		}
+		if (pk->pre[strnlen((char *)pk->pre, pk->have) + 1] != '\0')
+			return PREP_SPECIAL; /* a named statement */
 		kind = PQ_BIND;
 		break;
 	}
 	case 'D':
 	case 'C':
-		if (have < need && have < 2)
+		peek_body(pk, in, at, avail, need, sizeof(pk->pre));
+		if (pk->have < need && pk->have < 2)
 			return PREP_WAIT;
-		if (have >= 2 && pre[0] == 'S' && pre[1] != '\0')
-			return avail >= (size_t)len + 1 ? PREP_SPECIAL
-							: PREP_WAIT;
+		if (pk->have >= 2 && pk->pre[0] == 'S' && pk->pre[1] != '\0')
+			return whole ? PREP_SPECIAL : PREP_WAIT;
 		kind = type == 'D' ? PQ_DESCRIBE : PQ_CLOSE;
 		break;
 	case 'E':
@@ -245,13 +243,17 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 	case 'Q': {
 		char name[256];
 
-		/* the Query is whole here (client.c reads it to classify) */
-		if (have == need && prep_client_count(&cl->prep) &&
-		    deallocate_target((const char *)pre,
-				      strnlen((char *)pre, have), name,
-				      sizeof(name)) &&
-		    prep_client_get(&cl->prep, name, strlen(name)))
-			return PREP_SPECIAL;
+		/* `DEALLOCATE name` of one of its own protocol-level names;
+		 * the Query is whole here (client.c reads it to classify) */
+		if (prep_client_count(&cl->prep) && whole &&
+		    need <= sizeof(pk->pre)) {
+			peek_body(pk, in, at, avail, need, need);
+			if (deallocate_target((const char *)pk->pre,
+					      strnlen((char *)pk->pre, need),
+					      name, sizeof(name)) &&
+			    prep_client_get(&cl->prep, name, strlen(name)))
+				return PREP_SPECIAL;
+		}
 		kind = PQ_QUERY;
 		break;
 	}
@@ -287,8 +289,7 @@ static bool handle_parse(struct client *cl, struct server *sv, const char *body,
 	bool ok;
 
 	if (nlen >= n)
-		return queue_error(cl, sv, "08P01", "%sinvalid Parse message",
-				   "");
+		return queue_error(cl, sv, "08P01", "invalid Parse message");
 	if (prep_client_get(&cl->prep, body, nlen))
 		return queue_error(cl, sv, "42P05",
 				   "prepared statement \"%s\" already exists",
@@ -340,11 +341,12 @@ static struct prep_stmt *resolve(struct client *cl, struct server *sv,
 }
 
 bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
-			 uint32_t len)
+			 uint32_t len, const struct prep_peek *pk)
 {
 	struct evbuffer *in = bufferevent_get_input(cl->c.bev);
-	size_t n = len - 4, have;
-	char small[NAMES_PREFIX_MAX], *body = small;
+	size_t n = len - 4;
+	const char *body = (const char *)pk->pre;
+	char *copy = NULL;
 	char sname[32];
 	struct prep_stmt *st;
 	struct wbuf b;
@@ -355,15 +357,15 @@ bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 		drop_message(cl, len);
 		return true;
 	}
-	/* a whole message, except a Bind: only its names */
-	have = type == 'B' && n > sizeof(small) ? sizeof(small) : n;
-	if (have > sizeof(small) && !(body = pgp_malloc(have)))
-		return false;
-	{
+	if (type != 'B' && pk->have < n) {
+		/* the whole body (a Bind needs only its names, in view) */
 		struct evbuffer_ptr bp;
 
+		if (!(copy = pgp_malloc(n)))
+			return false;
 		evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_SET);
-		evbuffer_copyout_from(in, &bp, body, have);
+		evbuffer_copyout_from(in, &bp, copy, n);
+		body = copy;
 	}
 	wb_init(&b);
 	switch (type) {
@@ -372,9 +374,9 @@ bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 		ok = handle_parse(cl, sv, body, n);
 		break;
 	case 'B': {
-		size_t plen = strnlen(body, have);
+		size_t plen = strlen(body);
 		const char *name = body + plen + 1;
-		size_t nlen = strnlen(name, have - plen - 1);
+		size_t nlen = strlen(name);
 		size_t consumed = 5 + plen + 1 + nlen + 1;
 
 		if (!(st = resolve(cl, sv, name, nlen, &ok))) {
@@ -417,7 +419,7 @@ bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 		evbuffer_drain(in, (size_t)len + 1);
 		if (nlen == n - 1) {
 			ok = queue_error(cl, sv, "08P01",
-					 "%sinvalid Close message", "");
+					 "invalid Close message");
 			break;
 		}
 		/* closing a name that does not exist is not an error */
@@ -445,8 +447,7 @@ bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 		break;
 	}
 	wb_free(&b);
-	if (body != small)
-		pgp_free(body);
+	pgp_free(copy);
 	return ok;
 }
 

@@ -312,11 +312,39 @@ bool server_quiet(const struct server *sv)
 	       evbuffer_get_length(bufferevent_get_input(sv->c.bev)) == 0;
 }
 
+/*
+ * Put a quiet connection back in the pool for the next client: ROLLBACK if
+ * a transaction is open, then server_reset_query if `reset`.  Whatever
+ * pgperf tracked of its clients' state there is void afterwards (the reset
+ * query typically is DISCARD ALL, which also deallocates pgperf's
+ * statements).
+ */
+static void server_clean(struct server *sv, bool reset)
+{
+	const char *sql[2];
+	const char *reset_query = sv->c.pp->cfg->server_reset_query;
+	int n = 0;
+
+	if (sv->tx_status != 'I')
+		sql[n++] = "ROLLBACK";
+	if (reset && *reset_query) {
+		sql[n++] = reset_query;
+		prep_server_lost_all(sv);
+	}
+	sv->session_state = 0;
+	kv_free(&sv->applied);
+	if (n == 0) {
+		pool_server_ready(sv);
+		return;
+	}
+	server_set_state(sv, SV_RESET);
+	if (!send_own_queries(sv, sql, n))
+		server_close(sv, "cannot send reset query");
+}
+
 void server_release(struct server *sv)
 {
 	struct pgperf *pp = sv->c.pp;
-	const char *sql[2];
-	int n = 0;
 	int64_t lifetime = pp->cfg->server_lifetime;
 
 	sv->client = NULL;
@@ -331,24 +359,9 @@ void server_release(struct server *sv)
 		server_close(sv, "server_lifetime reached or close requested");
 		return;
 	}
-	if (sv->tx_status != 'I')
-		sql[n++] = "ROLLBACK";
 	/* session mode resets always; transaction mode when state was left */
-	if ((pool_effective_mode(sv->pool) == POOL_SESSION ||
-	     sv->session_state || sv->applied.n) &&
-	    *pp->cfg->server_reset_query)
-		sql[n++] = pp->cfg->server_reset_query;
-	sv->session_state = 0;
-	kv_free(&sv->applied);
-	if (n > 0 && strcmp(sql[n - 1], "ROLLBACK") != 0)
-		prep_server_lost_all(sv); /* the reset may deallocate */
-	if (n == 0) {
-		pool_server_ready(sv);
-		return;
-	}
-	server_set_state(sv, SV_RESET);
-	if (!send_own_queries(sv, sql, n))
-		server_close(sv, "cannot send reset query");
+	server_clean(sv, pool_effective_mode(sv->pool) == POOL_SESSION ||
+				 sv->session_state || sv->applied.n);
 }
 
 void server_start_check(struct server *sv)
@@ -537,21 +550,10 @@ void server_maybe_release(struct server *sv)
 	sv->client = NULL;
 	cl->server = NULL;
 	client_set_state(cl, CL_IDLE);
-	if (sv->session_state) {
-		/* transaction_pinning = off: reset so nothing leaks */
-		const char *sql = cfg->server_reset_query;
-
-		sv->session_state = 0;
-		kv_free(&sv->applied);
-		if (*sql) {
-			prep_server_lost_all(sv);
-			server_set_state(sv, SV_RESET);
-			if (!send_own_queries(sv, &sql, 1))
-				server_close(sv, "cannot send reset query");
-			return;
-		}
-	}
-	pool_server_ready(sv);
+	if (sv->session_state)
+		server_clean(sv, true); /* pinning off: reset, nothing leaks */
+	else
+		pool_server_ready(sv);
 }
 
 void server_forget_pending_set(struct server *sv)
@@ -565,22 +567,21 @@ void server_forget_pending_set(struct server *sv)
 static void settle_pending_set(struct server *sv)
 {
 	struct client *cl = sv->client;
-	bool ok = true;
 
-	if (sv->pend_failed || !cl) {
-		/* it failed: nothing changed */
-	} else if (sv->tx_status != 'I') {
-		/* inside a transaction after all: keep it by pinning */
-		sv->session_state |= SESS_SET;
-	} else if (sv->pend_reset) {
-		kv_del(&cl->sets, sv->pend_name);
-		kv_del(&sv->applied, sv->pend_name);
-	} else {
-		ok = kv_set(&cl->sets, sv->pend_name, sv->pend_value) &&
-		     kv_set(&sv->applied, sv->pend_name, sv->pend_value);
+	/* a failed SET changed nothing */
+	if (!sv->pend_failed && cl) {
+		if (sv->tx_status != 'I') {
+			/* inside a transaction after all: keep it by pinning */
+			sv->session_state |= SESS_SET;
+		} else if (sv->pend_reset) {
+			kv_del(&cl->sets, sv->pend_name);
+			kv_del(&sv->applied, sv->pend_name);
+		} else if (!kv_set(&cl->sets, sv->pend_name, sv->pend_value) ||
+			   !kv_set(&sv->applied, sv->pend_name,
+				   sv->pend_value)) {
+			sv->session_state |= SESS_SET; /* out of memory: pin */
+		}
 	}
-	if (!ok)
-		sv->session_state |= SESS_SET; /* out of memory: pin */
 	server_forget_pending_set(sv);
 }
 
@@ -643,16 +644,12 @@ static void relay_active(struct server *sv)
 	uint8_t small[512], *body;
 	bool saw_ready = false;
 
-	if (sv->c.fwd_remaining) {
-		batch = avail < sv->c.fwd_remaining ? avail
-						    : sv->c.fwd_remaining;
-		sv->c.fwd_remaining -= (uint32_t)batch;
-	}
+	batch = conn_take_streaming(&sv->c, avail);
 	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
 	while (sv->c.fwd_remaining == 0 && avail - batch >= 5) {
 		uint8_t hdr[5];
 		uint32_t len;
-		bool inspect;
+		bool inspect, whole;
 
 		evbuffer_copyout_from(in, &ptr, hdr, 5);
 		len = wire_get_u32(hdr + 1);
@@ -666,11 +663,15 @@ static void relay_active(struct server *sv)
 				hdr[0], len);
 			return;
 		}
-		inspect = (hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E' ||
-			   (sv->track && (hdr[0] == '1' || hdr[0] == '3'))) &&
+		inspect = (hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E') &&
 			  len <= SERVER_INSPECT_MAX;
-		if (avail - batch < (size_t)len + 1 && inspect)
-			break; /* wait until it is whole */
+		/* read, or maybe swallowed (pgperf's own ParseComplete and
+		 * CloseComplete): wait until it is whole */
+		whole = inspect ||
+			(sv->track && (hdr[0] == '1' || hdr[0] == '3') &&
+			 len <= SERVER_INSPECT_MAX);
+		if (avail - batch < (size_t)len + 1 && whole)
+			break;
 		if (sv->track) {
 			if (prep_answer_due(sv)) {
 				int ready;
@@ -704,7 +705,7 @@ static void relay_active(struct server *sv)
 			batch = avail;
 			break;
 		}
-		if (inspect && hdr[0] != '1' && hdr[0] != '3') {
+		if (inspect) {
 			struct evbuffer_ptr bp = ptr;
 
 			body = len - 4 <= sizeof(small) ? small

@@ -283,20 +283,35 @@ uint32_t session_state_apply(uint32_t state, const char *sql, size_t len)
 	return state;
 }
 
-/* Append `n` bytes to buf[*at], lower-cased if asked; false when full. */
-static bool put(char *buf, size_t cap, size_t *at, const char *p, size_t n,
-		bool lower)
+/* Append a token's text to buf[*at]; false when it does not fit. */
+static bool put_token(char *buf, size_t cap, size_t *at,
+		      const struct sql_token *t)
+{
+	long n = sqlscan_text(t, buf + *at, cap - *at);
+
+	if (n < 0)
+		return false;
+	*at += (size_t)n;
+	return true;
+}
+
+/* Append literal text to buf[*at]; false when it does not fit. */
+static bool put(char *buf, size_t cap, size_t *at, const char *p, size_t n)
 {
 	if (*at + n + 1 > cap)
 		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-
-		buf[(*at)++] =
-			lower && c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-	}
+	memcpy(buf + *at, p, n);
+	*at += n;
 	buf[*at] = '\0';
 	return true;
+}
+
+/* Is the statement over: end of text, or a last ";"? `t` is unread. */
+static bool at_end(struct sql_scanner *s, struct sql_token *t)
+{
+	if (!sqlscan_next_code(s, t))
+		return true;
+	return sqlscan_is(t, ";") && !sqlscan_next_code(s, t);
 }
 
 bool session_simple_set(const char *sql, size_t len, char *name, size_t ncap,
@@ -324,16 +339,14 @@ bool session_simple_set(const char *sql, size_t len, char *name, size_t ncap,
 	/* name, or class.name */
 	name[0] = '\0';
 	for (;;) {
-		if (t.kind != SQLTOK_WORD ||
-		    !put(name, ncap, &nl, t.p, t.len, true))
+		if (t.kind != SQLTOK_WORD || !put_token(name, ncap, &nl, &t))
 			return false;
 		if (!sqlscan_next_code(&s, &t)) {
 			more = false;
 			break;
 		}
 		more = true;
-		if (!sqlscan_is(&t, ".") ||
-		    !put(name, ncap, &nl, ".", 1, false) ||
+		if (!sqlscan_is(&t, ".") || !put(name, ncap, &nl, ".", 1) ||
 		    !sqlscan_next_code(&s, &t))
 			break;
 	}
@@ -348,8 +361,7 @@ bool session_simple_set(const char *sql, size_t len, char *name, size_t ncap,
 	value[0] = '\0';
 	*reset = is_reset;
 	if (is_reset)
-		return !more ||
-		       (sqlscan_is(&t, ";") && !sqlscan_next_code(&s, &t));
+		return !more || (sqlscan_is(&t, ";") && at_end(&s, &t));
 	if (!more || !(sqlscan_is(&t, "=") || sqlscan_is_word(&t, "to")))
 		return false;
 	for (bool first = true;; first = false) {
@@ -357,36 +369,23 @@ bool session_simple_set(const char *sql, size_t len, char *name, size_t ncap,
 			return false;
 		if (first && sqlscan_is_word(&t, "default")) {
 			*reset = true;
-			if (!sqlscan_next_code(&s, &t))
-				return true;
-			return sqlscan_is(&t, ";") &&
-			       !sqlscan_next_code(&s, &t);
+			return at_end(&s, &t);
 		}
-		if (!first && !put(value, vcap, &vl, ", ", 2, false))
+		if (!first && !put(value, vcap, &vl, ", ", 2))
 			return false;
 		if (t.kind == SQLTOK_OP &&
 		    (sqlscan_is(&t, "-") || sqlscan_is(&t, "+"))) {
-			if (!put(value, vcap, &vl, t.p, 1, false) ||
+			if (!put(value, vcap, &vl, t.p, 1) ||
 			    !sqlscan_next_code(&s, &t) ||
 			    t.kind != SQLTOK_NUMBER)
 				return false;
 		}
-		if (t.kind == SQLTOK_WORD || t.kind == SQLTOK_NUMBER) {
-			if (!put(value, vcap, &vl, t.p, t.len,
-				 t.kind == SQLTOK_WORD))
-				return false;
-		} else if (t.kind == SQLTOK_STRING && t.len >= 2 &&
-			   t.p[0] == '\'' && !memchr(t.p, '\\', t.len)) {
-			/* 'text', with '' standing for one quote */
-			for (size_t i = 1; i + 1 < t.len; i++) {
-				if (!put(value, vcap, &vl, t.p + i, 1, false))
-					return false;
-				if (t.p[i] == '\'')
-					i++;
-			}
-		} else {
+		/* words, numbers and plain strings ('' for a quote); a
+		 * backslash in a string is left to the classifier */
+		if (t.kind == SQLTOK_QIDENT ||
+		    (t.kind == SQLTOK_STRING && memchr(t.p, '\\', t.len)) ||
+		    !put_token(value, vcap, &vl, &t))
 			return false;
-		}
 		if (!sqlscan_next_code(&s, &t))
 			return true;
 		if (sqlscan_is(&t, ";"))

@@ -47,4 +47,16 @@ void conn_describe_addr(const struct sockaddr *sa, char *addr, size_t len,
 /* Wall clock in microseconds, for SHOW columns. */
 int64_t conn_wall_us(void);
 
+/*
+ * Of `avail` bytes at the start of c's input, how many belong to the
+ * message still streaming through (c->fwd_remaining); counts them off.
+ */
+static inline size_t conn_take_streaming(struct conn *c, size_t avail)
+{
+	size_t n = avail < c->fwd_remaining ? avail : c->fwd_remaining;
+
+	c->fwd_remaining -= (uint32_t)n;
+	return n;
+}
+
 #endif

@@ -125,6 +125,11 @@ static inline struct pq_entry *pq_head(struct pq *q)
 {
 	return q->n ? &q->e[q->head] : NULL;
 }
+/* The entry pushed last; the queue must not be empty. */
+static inline struct pq_entry *pq_tail(struct pq *q)
+{
+	return &q->e[(q->head + q->n - 1) % q->cap];
+}
 /* Remove the head, releasing its reference and name. */
 void pq_pop(struct prep_registry *r, struct pq *q);
 void pq_free(struct prep_registry *r, struct pq *q);

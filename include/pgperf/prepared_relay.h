@@ -13,6 +13,15 @@
 struct evbuffer;
 struct evbuffer_ptr;
 
+/* Portal and statement names longer than this are not looked at. */
+#define PREP_PEEK_MAX 4096
+
+/* What prep_request_peek() copied of a message body, for the handler. */
+struct prep_peek {
+	uint8_t pre[PREP_PEEK_MAX];
+	size_t have;
+};
+
 enum prep_step {
 	PREP_PASS,    /* relay it unchanged (its reply is queued) */
 	PREP_WAIT,    /* more of the message is needed to decide */
@@ -22,19 +31,22 @@ enum prep_step {
 
 /*
  * Look at one client message (header at `at`, `avail` bytes of it and what
- * follows present) and decide; PREP_PASS has queued its reply.
+ * follows present), copying only as much of it into `pk` as the decision
+ * needs; PREP_PASS has queued its reply.
  */
 enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 				 uint8_t type, uint32_t len,
 				 struct evbuffer *in,
-				 const struct evbuffer_ptr *at, size_t avail);
+				 const struct evbuffer_ptr *at, size_t avail,
+				 struct prep_peek *pk);
 /*
  * Take a PREP_SPECIAL message, now at the start of the client's input:
- * drop, rename or answer it.  Sets cl->c.fwd_remaining when the rest of a
+ * drop, rename or answer it, reusing what the peek copied (`pk`).  Sets
+ * cl->c.fwd_remaining when the rest of a
  * renamed Bind is still to stream through.  false on allocation failure.
  */
 bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
-			 uint32_t len);
+			 uint32_t len, const struct prep_peek *pk);
 
 enum prep_reply { PREP_REPLY_PASS, PREP_REPLY_SWALLOW };
 /* Match a reply of `type` to the queue; SWALLOW for pgperf's own. */

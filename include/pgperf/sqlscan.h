@@ -44,5 +44,13 @@ bool sqlscan_next_code(struct sql_scanner *s, struct sql_token *t);
 bool sqlscan_is_word(const struct sql_token *t, const char *lower);
 /* Is `t` the punctuation or operator `op` exactly? */
 bool sqlscan_is(const struct sql_token *t, const char *op);
+/*
+ * The text a token stands for, as PostgreSQL reads it, into buf with a
+ * NUL: an unquoted word folded to lower case, a "quoted identifier" or a
+ * plain 'string' without its quotes (a doubled quote standing for one), a
+ * number as written.  Returns its length, or -1 for any other token (E''
+ * and U&"" forms included) or when it does not fit in `cap`.
+ */
+long sqlscan_text(const struct sql_token *t, char *buf, size_t cap);
 
 #endif

@@ -8,48 +8,15 @@ set -uo pipefail
 
 . "${PGPERF_ITEST_ENV:?run through ctest}"
 src="$(cd "$(dirname "$0")/../clients" && pwd)"
-dir="$WORK_DIR/libraries-$$"
-mkdir -p "$dir"
-port=$(( 29000 + $$ % 1000 ))
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-printf '"app" "app-secret"\n' >"$dir/users.txt"
-chmod 600 "$dir/users.txt"
-cat >"$dir/pgperf.ini" <<INI
-[databases]
-appdb = host=127.0.0.1 port=$PG_PORT dbname=appdb
-[pgperf]
-listen_addr = 127.0.0.1
-listen_port = $port
-auth_file = users.txt
-server_tls_sslmode = disable
-pool_mode = transaction
+. "$(dirname "$0")/lib.sh"
+itest_init libraries 29000 "pool_mode = transaction
 default_pool_size = 20
-query_wait_timeout = 10
-INI
-"$PGPERF_BIN" "$dir/pgperf.ini" >"$dir/pgperf.log" 2>&1 &
-pid=$!
-trap 'kill -INT $pid 2>/dev/null' EXIT
-for _ in $(seq 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	sleep 0.05
-done
+query_wait_timeout = 10"
+start_pgperf "$dir/pgperf.log"
 
 export PGPERF_DSN="postgresql://app:app-secret@127.0.0.1:$port/appdb?sslmode=disable"
 export PGPERF_JDBC_URL="jdbc:postgresql://127.0.0.1:$port/appdb?user=app&password=app-secret&sslmode=disable&prepareThreshold=5"
-passed=0
-failed=0
-check() { # name, command...
-	local name=$1
-	shift
-	if timeout 120 bash -c '"$@"' check "$@" >"$dir/out" 2>&1; then
-		passed=$((passed + 1))
-		echo "ok: $name: $(tail -1 "$dir/out")"
-	else
-		failed=$((failed + 1))
-		echo "FAILED: $name"
-		sed 's/^/    /' "$dir/out" | tail -30
-	fi
-}
+CHECK_SHOW_LAST=1 # each program ends with its version and what it saw
 # Debian's modules live with Debian's python, whatever else is on PATH
 py=/usr/bin/python3
 
@@ -77,11 +44,5 @@ check "JDBC, prepareThreshold=5" java_test
 check "ruby-pg, prepare" ruby "$src/ruby_pg_test.rb"
 check "node-pg, named queries" node_test
 
-kill -INT "$pid"
-wait "$pid"
-rc=$?
-trap - EXIT
-if [ "$rc" = 0 ]; then passed=$((passed + 1)); echo "ok: pgperf exited cleanly"
-else failed=$((failed + 1)); echo "FAILED: pgperf exit status $rc"; tail -20 "$dir/pgperf.log"; fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+stop_pgperf
+itest_summary

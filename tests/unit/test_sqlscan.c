@@ -188,6 +188,35 @@ static void test_clears_state(void **state)
 			 SESS_LISTEN | SESS_EV_DEALLOCATE | SESS_EV_RESET_ALL);
 }
 
+/* The text of the first token of `sql`, or "<none>". */
+static const char *first_text(const char *sql, size_t cap)
+{
+	static char buf[64];
+	struct sql_scanner s;
+	struct sql_token t;
+
+	sqlscan_init(&s, sql, strlen(sql));
+	if (!sqlscan_next_code(&s, &t) || sqlscan_text(&t, buf, cap) < 0)
+		return "<none>";
+	return buf;
+}
+
+static void test_token_text(void **state)
+{
+	(void)state;
+	assert_string_equal(first_text("MixedCase", 64), "mixedcase");
+	assert_string_equal(first_text("\"Mixed\"\"Q\"", 64), "Mixed\"Q");
+	assert_string_equal(first_text("'it''s'", 64), "it's");
+	assert_string_equal(first_text("1_000", 64), "1_000");
+	assert_string_equal(first_text("E'x'", 64), "<none>");
+	assert_string_equal(first_text("U&\"x\"", 64), "<none>");
+	assert_string_equal(first_text("$1", 64), "<none>");
+	/* too long for the buffer, with its NUL */
+	assert_string_equal(first_text("abcd", 4), "<none>");
+	assert_string_equal(first_text("abc", 4), "abc");
+	assert_string_equal(first_text("'abcd'", 4), "<none>");
+}
+
 /* simple_set("...", "name", "value", reset) or simple_set("...", NULL...) */
 static void check_simple_set(const char *sql, const char *name,
 			     const char *value, bool reset)
@@ -260,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_creates_state),
 		cmocka_unit_test(test_creates_nothing),
 		cmocka_unit_test(test_clears_state),
+		cmocka_unit_test(test_token_text),
 		cmocka_unit_test(test_simple_set),
 		cmocka_unit_test(test_reason_names),
 	};
