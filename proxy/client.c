@@ -566,10 +566,17 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	case CL_ADMIN:
 		admin_input(cl);
 		break;
-	case CL_IDLE:
-		/* transaction mode: the next transaction begins; get a server */
-		pool_request_server(cl->pool, cl);
+	case CL_IDLE: {
+		/* transaction mode: the next transaction begins; get a server,
+		 * unless pgperf can answer a PQprepare() itself */
+		int r = prep_idle_answer(cl);
+
+		if (r < 0)
+			client_close(cl, "53200", "out of memory");
+		else if (r == 0)
+			pool_request_server(cl->pool, cl);
 		break;
+	}
 	case CL_WAIT_SERVER:
 	case CL_SETUP:
 		/* kept until linked: between transactions it is back-pressure,

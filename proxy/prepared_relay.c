@@ -25,6 +25,7 @@
 
 #include "pgperf/conn.h"
 #include "pgperf/log.h"
+#include "pgperf/pool.h"
 #include "pgperf/session_state.h"
 #include "pgperf/sqlscan.h"
 
@@ -511,13 +512,19 @@ enum prep_reply prep_reply(struct server *sv, uint8_t type)
 	case PQ_OWN_PARSE:
 	case PQ_OWN_CLOSE:
 		if (type == (e->kind == PQ_OWN_PARSE ? '1' : '3')) {
+			if (type == '1')
+				e->st->verified = true;
 			pq_pop(reg, &sv->pq);
 			return PREP_REPLY_SWALLOW;
 		}
 		break;
 	case PQ_PARSE:
+		done = type == '1';
+		break;
 	case PQ_CLIENT_PARSE:
 		done = type == '1';
+		if (done)
+			e->st->verified = true;
 		break;
 	case PQ_BIND:
 		done = type == '2';
@@ -587,4 +594,115 @@ int prep_emit_answers(struct server *sv)
 	ok = b.len == 0 || conn_send(&cl->c, &b);
 	wb_free(&b);
 	return ok ? ready : -1;
+}
+
+/* Parse messages longer than this are left to the server. */
+#define IDLE_PARSE_MAX 65536
+/* Parse messages answered in one group, at most. */
+#define IDLE_GROUP_MAX 64
+
+/*
+ * The statement a whole named Parse at `off` names, if pgperf may answer
+ * it: verified, and the name neither the client's already nor earlier in
+ * the group.  Returns a new reference (and the name in *name) or NULL.
+ */
+static struct prep_stmt *idle_parse(struct client *cl, struct evbuffer *in,
+				    size_t off, uint32_t len, char **name,
+				    char *const *earlier, int ng)
+{
+	struct prep_registry *reg = &cl->c.pp->prep;
+	struct evbuffer_ptr bp;
+	size_t n = len - 4, nlen;
+	struct prep_stmt *st = NULL;
+	char *body;
+
+	*name = NULL;
+	if (n < 2 || n > IDLE_PARSE_MAX || !(body = pgp_malloc(n)))
+		return NULL;
+	evbuffer_ptr_set(in, &bp, off + 5, EVBUFFER_PTR_SET);
+	evbuffer_copyout_from(in, &bp, body, n);
+	nlen = strnlen(body, n);
+	if (nlen == 0 || nlen >= n || prep_client_get(&cl->prep, body, nlen))
+		goto out;
+	for (int i = 0; i < ng; i++)
+		if (strcmp(earlier[i], body) == 0)
+			goto out;
+	st = prep_intern(reg, body + nlen + 1, n - nlen - 1);
+	if (st && !st->verified) {
+		prep_unref(reg, st);
+		st = NULL;
+	}
+	if (st && !(*name = pgp_strdup(body))) {
+		prep_unref(reg, st);
+		st = NULL;
+	}
+out:
+	pgp_free(body);
+	return st;
+}
+
+int prep_idle_answer(struct client *cl)
+{
+	struct prep_registry *reg = &cl->c.pp->prep;
+	struct evbuffer *in = bufferevent_get_input(cl->c.bev);
+	struct prep_stmt *group[IDLE_GROUP_MAX];
+	char *names[IDLE_GROUP_MAX];
+	int ng = 0;
+
+	if (pool_effective_mode(cl->pool) != POOL_TRANSACTION ||
+	    cl->c.pp->cfg->max_prepared_statements <= 0)
+		return 0;
+	for (;;) {
+		size_t avail = evbuffer_get_length(in), off = 0;
+		struct evbuffer_ptr ptr;
+		bool synced = false;
+		struct wbuf b;
+		uint8_t hdr[5];
+		uint32_t len;
+
+		if (avail == 0)
+			return 1;
+		while (!synced && ng < IDLE_GROUP_MAX && avail - off >= 5) {
+			evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+			evbuffer_copyout_from(in, &ptr, hdr, 5);
+			len = wire_get_u32(hdr + 1);
+			if (len < 4 || avail - off < (size_t)len + 1)
+				break;
+			if (hdr[0] == 'S' && len == 4 && ng > 0) {
+				synced = true;
+			} else if (hdr[0] != 'P' ||
+				   !(group[ng] = idle_parse(cl, in, off, len,
+							    &names[ng], names,
+							    ng))) {
+				break;
+			} else {
+				ng++;
+			}
+			off += (size_t)len + 1;
+		}
+		wb_init(&b);
+		for (int i = 0; i < ng; i++) {
+			if (synced &&
+			    !prep_client_put(&cl->prep, names[i], group[i]))
+				b.failed = true;
+			wb_u8(&b, '1');
+			wb_u32(&b, 4);
+		}
+		wire_build_ready(&b, 'I');
+		for (int i = 0; i < ng; i++) {
+			prep_unref(reg, group[i]);
+			pgp_free(names[i]);
+		}
+		ng = 0;
+		if (!synced) {
+			wb_free(&b);
+			return 0;
+		}
+		if (!conn_send(&cl->c, &b)) {
+			wb_free(&b);
+			return -1;
+		}
+		wb_free(&b);
+		evbuffer_drain(in, off);
+	}
 }

@@ -28,6 +28,7 @@ struct prep_stmt {
 	uint32_t refs;
 	uint32_t effect; /* session_state_apply(0, query) */
 	uint32_t len;	 /* of body */
+	bool verified;	 /* a server accepted it (ParseComplete came) */
 	char body[];	 /* Parse body after the name: query, types */
 };
 

@@ -56,6 +56,18 @@ enum prep_reply prep_reply(struct server *sv, uint8_t type);
  * the number of ReadyForQuery among them, or -1 when sending failed.
  */
 int prep_emit_answers(struct server *sv);
+
+/*
+ * A client between transactions (no server) that sends only named Parse
+ * messages of statements some server has accepted, then Sync -- libpq's
+ * PQprepare() -- is answered by pgperf without a server: its names are
+ * mapped and it gets ParseComplete and ReadyForQuery 'I'.  Such a client
+ * may be waiting synchronously while the other clients of its thread hold
+ * every server connection (pgbench -M prepared), so needing one here could
+ * deadlock.  Returns 1 when all input was answered, 0 when some is left for
+ * a server, -1 on allocation failure.
+ */
+int prep_idle_answer(struct client *cl);
 /* Does the request at the head of the queue want pgperf to answer now? */
 bool prep_answer_due(const struct server *sv);
 /* The connection lost its statements (DEALLOCATE, DISCARD ALL, reset). */

@@ -42,11 +42,14 @@ truncate copytest;
 SQL
 		cmp "$dir/in.tsv" "$dir/out.tsv"
 }
-pgbench_mode() { # mode [clients]
-	local out
-	out=$(pgbench -n -M "$1" -c "${2:-8}" -j 2 -T 4 "$url" 2>&1)
+pgbench_mode() { # mode [clients] [threads]
+	local out rc
+	out=$(pgbench -n -M "$1" -c "${2:-8}" -j "${3:-2}" -T 4 "$url" 2>&1)
+	rc=$?
 	echo "$out"
-	grep -q "number of failed transactions: 0 " <<<"$out"
+	# an aborted client is not a failed transaction: pgbench exits 2
+	[ "$rc" = 0 ] && grep -q "number of failed transactions: 0 " <<<"$out" &&
+		! grep -q "aborted" <<<"$out"
 }
 
 export -f multi_statement error_then_rollback psql_copy pgbench_mode
@@ -78,5 +81,8 @@ stop_pgperf
 sed -i 's/^default_pool_size = 20$/default_pool_size = 4\nmin_pool_size = 2\nquery_wait_timeout = 3/' "$dir/pgperf.ini"
 start_pgperf "$dir/pgperf-txn4.log"
 check "transaction mode, pool of 4: pgbench -M prepared -c 16: 0 failed transactions" pgbench_mode prepared 16
+# one pgbench thread for 48 clients: its synchronous PQprepare() for a client
+# without a server must not wait behind clients that hold all four
+check "transaction mode, pool of 4: pgbench -M prepared -c 48 -j 1: 0 failed transactions" pgbench_mode prepared 48 1
 stop_pgperf
 itest_summary

@@ -422,6 +422,55 @@ static void test_many_clients_few_servers(void **state)
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 }
 
+/*
+ * PQprepare() of a statement some server accepted is answered by pgperf
+ * while every server connection is busy (pgbench -M prepared relies on
+ * it); a statement no server has seen, or a name in use, still waits for
+ * a server and gets PostgreSQL's answer.
+ */
+static void test_prepare_while_pool_busy(void **state)
+{
+	PGconn *a, *b, *c;
+	PGresult *r;
+
+	(void)state;
+	start(1, NULL);
+	a = client();
+	b = client();
+	c = client();
+	prepare_ok(a, "known", "SELECT $1::int * 3");
+	r = PQexec(a, "BEGIN");
+	PQclear(r);
+	assert_string_equal(exec1(a, "known", "2"), "6"); /* holds the server */
+
+	/* known statement, another client, another name: answered at once */
+	prepare_ok(b, "mine", "SELECT $1::int * 3");
+	/* unknown statement: must wait for a server, so it is sent async */
+	assert_int_equal(
+		PQsendPrepare(c, "other", "SELECT $1::int * 5", 0, NULL), 1);
+	usleep(300 * 1000);
+	assert_int_equal(PQconsumeInput(c), 1);
+	assert_int_equal(PQisBusy(c), 1); /* no answer without a server */
+
+	r = PQexec(a, "COMMIT");
+	PQclear(r);
+	r = PQgetResult(c);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	assert_null(PQgetResult(c));
+	assert_string_equal(exec1(b, "mine", "7"), "21");
+	assert_string_equal(exec1(c, "other", "7"), "35");
+	/* a name in use is PostgreSQL's error, also for a known statement */
+	r = PQprepare(b, "mine", "SELECT $1::int * 3", 0, NULL);
+	assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+	assert_string_equal(result_sqlstate(r), "42P05");
+	PQclear(r);
+	assert_string_equal(exec1(b, "mine", "1"), "3");
+	PQfinish(a);
+	PQfinish(b);
+	PQfinish(c);
+}
+
 static void test_off_pins_instead(void **state)
 {
 	PGconn *a, *b;
@@ -457,6 +506,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_reprepared_after_server_dies,
 					  stop_proxy),
 		cmocka_unit_test_teardown(test_many_clients_few_servers,
+					  stop_proxy),
+		cmocka_unit_test_teardown(test_prepare_while_pool_busy,
 					  stop_proxy),
 		cmocka_unit_test_teardown(test_off_pins_instead, stop_proxy),
 	};
