@@ -195,8 +195,7 @@ void client_close(struct client *cl, const char *sqlstate, const char *fmt, ...)
 	client_set_state(cl, CL_CLOSING);
 	cl->c.closing = true;
 	cl->c.close_deadline_us = pgp_now_us() + CLIENT_FLUSH_TIMEOUT_US;
-	if (cl->c.bev)
-		bufferevent_disable(cl->c.bev, EV_READ);
+	conn_read_disable(&cl->c);
 	daemon_schedule_reap(cl->c.pp);
 }
 
@@ -204,8 +203,7 @@ void client_free(struct client *cl)
 {
 	list_del(&cl->node);
 	list_del(&cl->all_node);
-	if (cl->c.bev)
-		bufferevent_free(cl->c.bev);
+	conn_free_io(&cl->c);
 	kv_free(&cl->params);
 	kv_free(&cl->sets);
 	scram_server_free(&cl->scram);
@@ -245,6 +243,8 @@ void client_welcome(struct client *cl)
 		}
 	}
 	cl->welcomed = true;
+	/* logged in, TLS settled: the relay reads without libevent's ioctl */
+	conn_own_reads(&cl->c, client_read_cb, client_event_cb, cl);
 	client_resume(cl);
 }
 
@@ -256,7 +256,7 @@ void client_resume(struct client *cl)
 	server_set_state(sv, SV_ACTIVE);
 	if (cl->c.throttled) {
 		cl->c.throttled = false;
-		bufferevent_enable(cl->c.bev, EV_READ);
+		conn_read_enable(&cl->c);
 	}
 	clog_debug(cl, "linked to S-%llu", (unsigned long long)sv->c.id);
 	/* what the client sent meanwhile, or pipelined behind its startup */
@@ -586,7 +586,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		if (cl->welcomed) {
 			cl->c.throttled = true;
-			bufferevent_disable(bev, EV_READ);
+			conn_read_disable(&cl->c);
 		} else {
 			client_close(cl, "08P01",
 				     "too much data before login completed");

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 void conn_init(struct conn *c, struct pgperf *pp, struct bufferevent *bev)
 {
@@ -21,6 +23,107 @@ void conn_init(struct conn *c, struct pgperf *pp, struct bufferevent *bev)
 	c->bev = bev;
 	c->id = ++pp->next_id;
 	c->connect_us = conn_wall_us();
+}
+
+/* Bytes asked for per read: what libevent's own reads use at most. */
+#define CONN_READ_SIZE 16384
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	ssize_t n;
+	size_t left;
+	int nv;
+
+	(void)what;
+	/* a socket bufferevent keeps its input's end frozen between reads */
+	evbuffer_unfreeze(in, 0);
+	nv = evbuffer_reserve_space(in, CONN_READ_SIZE, v, 2);
+	if (nv <= 0) {
+		evbuffer_freeze(in, 0);
+		c->event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR,
+			    c->cb_arg);
+		return;
+	}
+	for (int i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	n = readv(fd, iov, nv);
+	if (n > 0) {
+		left = (size_t)n;
+		for (int i = 0; i < nv; i++) {
+			if (v[i].iov_len > left)
+				v[i].iov_len = left;
+			left -= v[i].iov_len;
+		}
+		evbuffer_commit_space(in, v, nv);
+		evbuffer_freeze(in, 0);
+		c->read_cb(c->bev, c->cb_arg); /* may free c */
+		return;
+	}
+	evbuffer_commit_space(in, v, 0);
+	evbuffer_freeze(in, 0);
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	event_del(c->rev);
+	c->event_cb(c->bev,
+		    BEV_EVENT_READING |
+			    (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
+		    c->cb_arg);
+}
+
+void conn_own_reads(struct conn *c, bufferevent_data_cb rcb,
+		    bufferevent_event_cb ecb, void *arg)
+{
+	bool reading;
+
+	if (c->rev || c->tls || !c->bev || bufferevent_get_underlying(c->bev))
+		return;
+	c->rev = event_new(bufferevent_get_base(c->bev),
+			   bufferevent_getfd(c->bev), EV_READ | EV_PERSIST,
+			   conn_read_cb, c);
+	if (!c->rev)
+		return; /* the bufferevent keeps reading */
+	c->read_cb = rcb;
+	c->event_cb = ecb;
+	c->cb_arg = arg;
+	reading = (bufferevent_get_enabled(c->bev) & EV_READ) != 0;
+	bufferevent_disable(c->bev, EV_READ);
+	if (reading)
+		event_add(c->rev, NULL);
+}
+
+void conn_read_enable(struct conn *c)
+{
+	if (c->rev)
+		event_add(c->rev, NULL);
+	else if (c->bev)
+		bufferevent_enable(c->bev, EV_READ);
+}
+
+void conn_read_disable(struct conn *c)
+{
+	if (c->rev)
+		event_del(c->rev);
+	else if (c->bev)
+		bufferevent_disable(c->bev, EV_READ);
+}
+
+void conn_free_io(struct conn *c)
+{
+	if (c->rev) {
+		event_free(c->rev);
+		c->rev = NULL;
+	}
+	if (c->bev) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
 }
 
 bool conn_send(struct conn *c, const struct wbuf *b)
@@ -90,7 +193,7 @@ bool conn_throttle_if_full(struct conn *src, struct conn *dst)
 		    CONN_HIGH_WATER)
 		return false;
 	src->throttled = true;
-	bufferevent_disable(src->bev, EV_READ);
+	conn_read_disable(src);
 	/* dst's write callback fires once its output falls to the low mark */
 	bufferevent_setwatermark(dst->bev, EV_WRITE, CONN_LOW_WATER, 0);
 	return true;
@@ -104,7 +207,7 @@ bool conn_unthrottle_if_drained(struct conn *src, struct conn *dst)
 				CONN_LOW_WATER)
 		return false;
 	src->throttled = false;
-	bufferevent_enable(src->bev, EV_READ);
+	conn_read_enable(src);
 	if (dst->bev)
 		bufferevent_setwatermark(dst->bev, EV_WRITE, 0, 0);
 	return true;

@@ -131,8 +131,7 @@ void server_close(struct server *sv, const char *fmt, ...)
 	server_set_state(sv, SV_CLOSING);
 	sv->c.closing = true;
 	sv->c.close_deadline_us = pgp_now_us() + 1000000;
-	if (sv->c.bev)
-		bufferevent_disable(sv->c.bev, EV_READ);
+	conn_read_disable(&sv->c);
 	sv->pool->dispatch_pending = true;
 	daemon_schedule_reap(sv->c.pp);
 }
@@ -140,8 +139,7 @@ void server_close(struct server *sv, const char *fmt, ...)
 void server_free(struct server *sv)
 {
 	list_del(&sv->node);
-	if (sv->c.bev)
-		bufferevent_free(sv->c.bev);
+	conn_free_io(&sv->c);
 	kv_free(&sv->params);
 	kv_free(&sv->applied);
 	server_forget_pending_set(sv);
@@ -417,6 +415,7 @@ static void own_ready(struct server *sv)
 	switch (sv->state) {
 	case SV_LOGIN:
 		clog_debug(sv, "login ok, backend pid %u", sv->backend_pid);
+		conn_own_reads(&sv->c, server_read_cb, server_event_cb, sv);
 		sv->pool->backoff_us = 0;
 		sv->pool->next_connect_us = 0;
 		pool_server_ready(sv);

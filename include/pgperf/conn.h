@@ -19,6 +19,22 @@
 #define CONN_LOW_WATER (64 * 1024)
 
 void conn_init(struct conn *c, struct pgperf *pp, struct bufferevent *bev);
+/*
+ * From now on read c's plain socket with pgperf's own event instead of the
+ * bufferevent's: one recv-style readv per readable event, where libevent
+ * adds an ioctl(FIONREAD) to every read (a third of the relay's system
+ * calls).  Bytes still land in the bufferevent's input and `rcb`/`ecb` are
+ * called as the bufferevent would call them (EOF and read errors included);
+ * writing stays with the bufferevent.  No-op for TLS connections.  Call it
+ * once the connection will not be wrapped in TLS any more.
+ */
+void conn_own_reads(struct conn *c, bufferevent_data_cb rcb,
+		    bufferevent_event_cb ecb, void *arg);
+/* Start / stop reading c, whichever way it is read. */
+void conn_read_enable(struct conn *c);
+void conn_read_disable(struct conn *c);
+/* Free c's I/O objects (its socket closes). */
+void conn_free_io(struct conn *c);
 /* Queue a built message; false when the buffer is incomplete or I/O failed. */
 bool conn_send(struct conn *c, const struct wbuf *b);
 /* Queue an ErrorResponse. */

@@ -18,6 +18,7 @@
 #include "pgperf/scram.h"
 #include "pgperf/wire.h"
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
@@ -34,6 +35,11 @@ struct server;
 struct conn {
 	struct pgperf *pp;	 /* borrowed */
 	struct bufferevent *bev; /* owned; NULL once freed */
+	struct event *rev; /* owned: pgperf's own reads (conn.c), or NULL */
+	bufferevent_data_cb
+		read_cb; /* with rev: what the bufferevent would call */
+	bufferevent_event_cb event_cb;
+	void *cb_arg;
 	uint64_t id;
 	char label[160]; /* "C-12 appdb/alice@127.0.0.1:50122" */
 	char addr[64];	 /* peer address */
