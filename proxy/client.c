@@ -242,6 +242,7 @@ void client_welcome(struct client *cl)
 			return;
 		}
 	}
+	cl->rep_digest = session_params_digest(&cl->params, &cl->unreported);
 	cl->welcomed = true;
 	/* logged in, TLS settled: the relay reads without libevent's ioctl */
 	conn_own_reads(&cl->c, client_read_cb, client_event_cb, cl);

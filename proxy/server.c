@@ -221,6 +221,12 @@ void server_link(struct server *sv, struct client *cl)
 	sv->request_us = conn_wall_us();
 	sv->pool->total_wait_us += (uint64_t)(now - cl->wait_start_us);
 	client_set_state(cl, CL_SETUP);
+	if (cl->welcomed && cl->rep_digest == sv->rep_digest &&
+	    cl->unreported == 0 && cl->sets.n == 0 && sv->applied.n == 0) {
+		/* the common case: nothing to apply or reset */
+		client_resume(cl);
+		return;
+	}
 	wb_init(&b);
 	/* the unreported settings it expects: startup ones, then its SETs */
 	for (int i = 0; i < cl->params.n; i++) {
@@ -247,7 +253,8 @@ void server_link(struct server *sv, struct client *cl)
 		const struct kv *p = &cl->params.items[i];
 		const char *cur = kv_get(&sv->params, p->name);
 
-		if (!session_param_is_reported(p->name, strlen(p->name)) ||
+		if (cl->rep_digest == sv->rep_digest ||
+		    !session_param_is_reported(p->name, strlen(p->name)) ||
 		    (cur && strcmp(cur, p->value) == 0))
 			continue;
 		if (nset++ == 0)
@@ -384,6 +391,7 @@ static void record_param(struct server *sv, const uint8_t *body, size_t len)
 		return;
 	if (!kv_set(&sv->params, name, value))
 		clog_warning(sv, "out of memory recording parameter");
+	sv->rep_digest = session_params_digest(&sv->params, NULL);
 }
 
 /* Remember an error from a query pgperf ran itself. */
@@ -613,6 +621,8 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 				clog_warning(
 					sv,
 					"out of memory recording parameter");
+			sv->client->rep_digest = session_params_digest(
+				&sv->client->params, &sv->client->unreported);
 		}
 		break;
 	case 'E':

@@ -6,6 +6,7 @@
  */
 #include "pgperf/session_state.h"
 
+#include "pgperf/kv.h"
 #include "pgperf/sqlscan.h"
 
 #include <string.h>
@@ -39,6 +40,33 @@ bool session_param_is_reported(const char *name, size_t len)
 			return true;
 	}
 	return false;
+}
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+uint64_t session_params_digest(const struct kvlist *params, int *unreported)
+{
+	uint64_t d = 0;
+	int other = 0;
+
+	for (int i = 0; i < params->n; i++) {
+		const struct kv *p = &params->items[i];
+
+		if (!session_param_is_reported(p->name, strlen(p->name))) {
+			other++;
+			continue;
+		}
+		/* a sum of per-entry hashes: the order does not matter */
+		d += fnv(fnv(0xcbf29ce484222325ull, p->name) ^ 0xff, p->value);
+	}
+	if (unreported)
+		*unreported = other;
+	return d;
 }
 
 const char *session_state_reason(uint32_t state)

@@ -87,6 +87,10 @@ struct client {
 	/* owned: transaction mode, its plain SETs of unreported settings,
 	 * restored on each server connection it gets instead of pinning */
 	struct kvlist sets;
+	/* session_params_digest() of params: reported values, and how many
+	 * startup settings are not reported ones */
+	uint64_t rep_digest;
+	int unreported;
 	char *app_name; /* borrowed from params, may be NULL */
 	bool unix_socket;
 	int proto_minor;
@@ -147,6 +151,7 @@ struct server {
 	uint32_t session_state;
 	/* owned: non-reported settings pgperf applied for the current client */
 	struct kvlist applied;
+	uint64_t rep_digest; /* session_params_digest() of params */
 	/* a plain SET/RESET in flight (session_simple_set): kept for its
 	 * client at ReadyForQuery 'I' unless an error came first */
 	char *pend_name, *pend_value; /* owned */

@@ -59,5 +59,14 @@ bool session_simple_set(const char *sql, size_t len, char *name, size_t ncap,
 const char *session_state_reason(uint32_t state);
 /* Is `name` (ASCII, any case) one of the parameters that follow the client? */
 bool session_param_is_reported(const char *name, size_t len);
+/*
+ * An order-independent digest of the reported parameters in `params` (two
+ * lists with the same reported values digest alike) and, in *unreported
+ * when not NULL, how many entries are other settings.  Lets linking a
+ * client to a server skip comparing values one by one when nothing
+ * differs, the common case.
+ */
+struct kvlist;
+uint64_t session_params_digest(const struct kvlist *params, int *unreported);
 
 #endif
