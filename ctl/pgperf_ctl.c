@@ -17,6 +17,10 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"stats", NULL,
+	 "throughput, latency percentiles, pools and the top queries"},
+	{"queries", "SHOW QUERIES",
+	 "statistics per statement fingerprint (--sort, --limit)"},
 	{"pools", "SHOW POOLS", "pools: clients and servers per database/user"},
 	{"clients", "SHOW CLIENTS", "client connections"},
 	{"servers", "SHOW SERVERS", "server connections"},
@@ -25,6 +29,7 @@ static const struct command commands[] = {
 	 "session features that pinned clients in transaction mode"},
 	{"config", "SHOW CONFIG", "every setting with its value and default"},
 	{"version", "SHOW VERSION", "the running pgperf's version"},
+	{"reset-stats", "RESET STATS", "zero statement and traffic statistics"},
 	{"reload", "RELOAD", "re-read the configuration file"},
 	{"pause", "PAUSE", "stop handing out server connections"},
 	{"resume", "RESUME", "undo pause"},
@@ -34,15 +39,18 @@ static const struct command commands[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: pgperf-ctl [-h HOST] [-p PORT] [-U USER] [--json] COMMAND\n\n"
+		"Usage: pgperf-ctl [-h HOST] [-p PORT] [-U USER] [--json] COMMAND\n"
+		"       pgperf-ctl queries [--sort total|mean|p99|calls] [--limit N]\n\n"
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
 			commands[i].help);
 	fprintf(out,
 		"\nThe password comes from PGPASSWORD or ~/.pgpass, as with psql.\n"
-		"HOST, PORT and USER default to PGHOST, PGPORT and PGUSER, then\n"
-		"127.0.0.1, 6432 and the current user.\n");
+		"PGPERF_URL (postgresql://user@host:port/pgperf) names the admin\n"
+		"console; -h, -p and -U override it.  Without either, HOST, PORT\n"
+		"and USER default to PGHOST, PGPORT and PGUSER, then 127.0.0.1,\n"
+		"6432 and the current user.\n");
 }
 
 static void json_string(const char *s)
@@ -63,35 +71,20 @@ static void json_string(const char *s)
 
 static bool looks_numeric(const char *s)
 {
+	size_t digits;
+
 	if (!*s)
 		return false;
+
 	if (*s == '-')
 		s++;
-	return *s && strspn(s, "0123456789") == strlen(s);
-}
-
-static void print_json(PGresult *res)
-{
-	int rows = PQntuples(res), cols = PQnfields(res);
-
-	printf("[");
-	for (int r = 0; r < rows; r++) {
-		printf(r ? ",\n {" : "\n {");
-		for (int c = 0; c < cols; c++) {
-			if (c)
-				printf(", ");
-			json_string(PQfname(res, c));
-			printf(": ");
-			if (PQgetisnull(res, r, c))
-				printf("null");
-			else if (looks_numeric(PQgetvalue(res, r, c)))
-				printf("%s", PQgetvalue(res, r, c));
-			else
-				json_string(PQgetvalue(res, r, c));
-		}
-		printf("}");
-	}
-	printf(rows ? "\n]\n" : "]\n");
+	digits = strspn(s, "0123456789");
+	if (digits == 0)
+		return false;
+	if (s[digits] == '.') /* a decimal: 1.250 */
+		return s[digits + 1] && strspn(s + digits + 1, "0123456789") ==
+						strlen(s + digits + 1);
+	return s[digits] == '\0';
 }
 
 static void print_table(PGresult *res)
@@ -129,6 +122,228 @@ static void print_table(PGresult *res)
 	free(w);
 }
 
+/* ---- queries: sorting a result client-side ---- */
+
+struct sorted {
+	PGresult *res;
+	int *order; /* owned: row numbers */
+	int n;
+	int col; /* sort column, descending; -1 = as sent */
+};
+
+static const struct sorted *sort_ctx;
+
+static int by_col_desc(const void *x, const void *y)
+{
+	double a =
+		atof(PQgetvalue(sort_ctx->res, *(const int *)x, sort_ctx->col));
+	double b =
+		atof(PQgetvalue(sort_ctx->res, *(const int *)y, sort_ctx->col));
+
+	return a > b ? -1 : a < b;
+}
+
+static bool sort_rows(struct sorted *s, PGresult *res, const char *col,
+		      int limit)
+{
+	s->res = res;
+	s->n = PQntuples(res);
+	s->col = col ? PQfnumber(res, col) : -1;
+	if (!(s->order = calloc((size_t)s->n + 1, sizeof(int))))
+		return false;
+	for (int i = 0; i < s->n; i++)
+		s->order[i] = i;
+	if (s->col >= 0) {
+		sort_ctx = s;
+		qsort(s->order, (size_t)s->n, sizeof(int), by_col_desc);
+	}
+	if (limit >= 0 && limit < s->n)
+		s->n = limit;
+	return true;
+}
+
+static void print_json_rows(const struct sorted *s)
+{
+	PGresult *res = s->res;
+	int cols = PQnfields(res);
+
+	printf("[");
+	for (int i = 0; i < s->n; i++) {
+		int r = s->order[i];
+
+		printf(i ? ",\n {" : "\n {");
+		for (int c = 0; c < cols; c++) {
+			if (c)
+				printf(", ");
+			json_string(PQfname(res, c));
+			printf(": ");
+			if (PQgetisnull(res, r, c))
+				printf("null");
+			else if (looks_numeric(PQgetvalue(res, r, c)))
+				printf("%s", PQgetvalue(res, r, c));
+			else
+				json_string(PQgetvalue(res, r, c));
+		}
+		printf("}");
+	}
+	printf(s->n ? "\n]" : "]");
+}
+
+/* A table of chosen columns; `width` caps each (0 = no cap). */
+static void print_cols(const struct sorted *s, const char *const *names,
+		       int ncols, int cap)
+{
+	int idx[32], w[32];
+
+	for (int c = 0; c < ncols; c++) {
+		idx[c] = PQfnumber(s->res, names[c]);
+		w[c] = (int)strlen(names[c]);
+		for (int i = 0; idx[c] >= 0 && i < s->n; i++) {
+			int n = (int)strlen(
+				PQgetvalue(s->res, s->order[i], idx[c]));
+
+			if (n > w[c])
+				w[c] = n;
+		}
+		if (cap && w[c] > cap)
+			w[c] = cap;
+	}
+	for (int c = 0; c < ncols; c++)
+		printf("%s%-*s", c ? "  " : "", w[c], names[c]);
+	printf("\n");
+	for (int i = 0; i < s->n; i++) {
+		for (int c = 0; c < ncols; c++) {
+			const char *v =
+				idx[c] >= 0 ? PQgetvalue(s->res, s->order[i],
+							 idx[c])
+					    : "";
+
+			printf("%s%-*.*s", c ? "  " : "", w[c], w[c], v);
+		}
+		printf("\n");
+	}
+}
+
+static PGresult *run(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "pgperf-ctl: %s: %s", sql,
+			PQerrorMessage(conn));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+static const char *sort_column(const char *sort)
+{
+	if (!sort || strcmp(sort, "total") == 0)
+		return "total_ms";
+	if (strcmp(sort, "mean") == 0)
+		return "mean_ms";
+	if (strcmp(sort, "p99") == 0)
+		return "p99_ms";
+	if (strcmp(sort, "calls") == 0)
+		return "calls";
+	return NULL;
+}
+
+static int cmd_queries(PGconn *conn, const char *sort, int limit, bool json)
+{
+	static const char *const cols[] = {
+		"calls",  "total_ms", "mean_ms", "p50_ms", "p95_ms",
+		"p99_ms", "max_ms",   "rows",	 "errors", "query"};
+	PGresult *res = run(conn, "SHOW QUERIES");
+	struct sorted s;
+
+	if (!res)
+		return 1;
+	if (!sort_rows(&s, res, sort_column(sort), limit)) {
+		PQclear(res);
+		return 1;
+	}
+	if (json) {
+		print_json_rows(&s);
+		printf("\n");
+	} else {
+		print_cols(&s, cols, (int)(sizeof(cols) / sizeof(cols[0])),
+			   100);
+	}
+	free(s.order);
+	PQclear(res);
+	return 0;
+}
+
+/* Sum of a column over all rows. */
+static double col_sum(PGresult *res, const char *col)
+{
+	int c = PQfnumber(res, col);
+	double t = 0;
+
+	for (int r = 0; c >= 0 && r < PQntuples(res); r++)
+		t += atof(PQgetvalue(res, r, c));
+	return t;
+}
+
+static int cmd_stats(PGconn *conn, bool json)
+{
+	static const char *const qcols[] = {"calls",  "total_ms", "mean_ms",
+					    "p50_ms", "p95_ms",	  "p99_ms",
+					    "query"};
+	static const char *const pcols[] = {
+		"database", "user",    "cl_active", "cl_waiting", "sv_active",
+		"sv_idle",  "maxwait", "pool_mode", "cl_pinned"};
+	static const char *const scols[] = {
+		"database",	  "total_xact_count", "total_query_count",
+		"avg_xact_count", "avg_query_count",  "avg_query_time",
+		"avg_wait_time"};
+	PGresult *st = run(conn, "SHOW STATS");
+	PGresult *po = st ? run(conn, "SHOW POOLS") : NULL;
+	PGresult *qu = po ? run(conn, "SHOW QUERIES") : NULL;
+	struct sorted ss, sp, sq;
+	int rc = 1;
+
+	if (!qu)
+		goto out;
+	if (!sort_rows(&ss, st, NULL, -1) || !sort_rows(&sp, po, NULL, -1) ||
+	    !sort_rows(&sq, qu, "total_ms", 10))
+		goto out;
+	if (json) {
+		printf("{\"traffic\": ");
+		print_json_rows(&ss);
+		printf(",\n\"pools\": ");
+		print_json_rows(&sp);
+		printf(",\n\"top_queries\": ");
+		print_json_rows(&sq);
+		printf("}\n");
+	} else {
+		double calls = col_sum(qu, "calls");
+		double total = col_sum(qu, "total_ms");
+
+		printf("Traffic (avg_ columns: per second over the last stats_period)\n");
+		print_cols(&ss, scols, (int)(sizeof(scols) / sizeof(scols[0])),
+			   0);
+		printf("\nPools\n");
+		print_cols(&sp, pcols, (int)(sizeof(pcols) / sizeof(pcols[0])),
+			   0);
+		printf("\nStatements: %.0f calls, %.3f ms mean; top %d by total time\n",
+		       calls, calls ? total / calls : 0.0, sq.n);
+		print_cols(&sq, qcols, (int)(sizeof(qcols) / sizeof(qcols[0])),
+			   90);
+	}
+	free(ss.order);
+	free(sp.order);
+	free(sq.order);
+	rc = 0;
+out:
+	PQclear(st);
+	PQclear(po);
+	PQclear(qu);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -136,12 +351,17 @@ int main(int argc, char **argv)
 		{"port", required_argument, NULL, 'p'},
 		{"user", required_argument, NULL, 'U'},
 		{"json", no_argument, NULL, 'j'},
+		{"sort", required_argument, NULL, 's'},
+		{"limit", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
 	const char *host = getenv("PGHOST"), *port = getenv("PGPORT");
 	const char *user = getenv("PGUSER");
-	const char *keys[6], *vals[6];
+	const char *url = getenv("PGPERF_URL");
+	const char *keys[8], *vals[8];
 	const struct command *cmd = NULL;
+	const char *sort = NULL;
+	int limit = -1;
 	bool json = false;
 	PGconn *conn;
 	PGresult *res;
@@ -161,6 +381,23 @@ int main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 's':
+			sort = optarg;
+			if (!sort_column(sort)) {
+				fprintf(stderr,
+					"pgperf-ctl: --sort takes total, mean, p99 or calls\n");
+				return 2;
+			}
+			break;
+		case 'l':
+			limit = atoi(optarg);
+			if (limit < 0 ||
+			    strspn(optarg, "0123456789") != strlen(optarg)) {
+				fprintf(stderr,
+					"pgperf-ctl: --limit takes a number\n");
+				return 2;
+			}
+			break;
 		default:
 			usage(ch == '?' && optopt == 0 ? stdout : stderr);
 			return ch == '?' && optopt == 0 ? 0 : 2;
@@ -179,12 +416,43 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	keys[n] = "host";
-	vals[n++] = host ? host : "127.0.0.1";
-	keys[n] = "port";
-	vals[n++] = port ? port : "6432";
-	keys[n] = "dbname";
-	vals[n++] = "pgperf";
+	if (url && *url) {
+		/* the URL first; options given on the command line win */
+		PQconninfoOption *o = PQconninfoParse(url, NULL);
+		bool has_db = false;
+
+		if (!o) {
+			fprintf(stderr,
+				"pgperf-ctl: PGPERF_URL is not a valid connection string\n");
+			return 2;
+		}
+		for (PQconninfoOption *p = o; p->keyword; p++)
+			if (strcmp(p->keyword, "dbname") == 0 && p->val &&
+			    *p->val)
+				has_db = true;
+		PQconninfoFree(o);
+		keys[n] = "dbname";
+		vals[n++] = url;
+		if (!has_db) {
+			keys[n] = "dbname";
+			vals[n++] = "pgperf";
+		}
+		if (host) {
+			keys[n] = "host";
+			vals[n++] = host;
+		}
+		if (port) {
+			keys[n] = "port";
+			vals[n++] = port;
+		}
+	} else {
+		keys[n] = "host";
+		vals[n++] = host ? host : "127.0.0.1";
+		keys[n] = "port";
+		vals[n++] = port ? port : "6432";
+		keys[n] = "dbname";
+		vals[n++] = "pgperf";
+	}
 	keys[n] = "application_name";
 	vals[n++] = "pgperf-ctl";
 	if (user) {
@@ -193,19 +461,47 @@ int main(int argc, char **argv)
 	}
 	keys[n] = NULL;
 	vals[n] = NULL;
-	conn = PQconnectdbParams(keys, vals, 0);
+	conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "pgperf-ctl: %s", PQerrorMessage(conn));
+		const char *msg = PQerrorMessage(conn);
+
+		if (strstr(msg, "admin") || strstr(msg, "not allowed") ||
+		    strstr(msg, "password"))
+			fprintf(stderr,
+				"pgperf-ctl: the admin console refused the login: %s"
+				"hint: the user must be in admin_users or stats_users, with its password in PGPASSWORD or ~/.pgpass\n",
+				msg);
+		else
+			fprintf(stderr,
+				"pgperf-ctl: cannot reach the admin console at %s:%s: %s"
+				"hint: is pgperf running there? set -h/-p or PGPERF_URL\n",
+				PQhost(conn) ? PQhost(conn) : "?",
+				PQport(conn) ? PQport(conn) : "?", msg);
 		PQfinish(conn);
 		return 1;
+	}
+	if (!cmd->sql || strcmp(cmd->name, "queries") == 0) {
+		rc = cmd->sql ? cmd_queries(conn, sort, limit, json)
+			      : cmd_stats(conn, json);
+		PQfinish(conn);
+		return rc;
 	}
 	res = PQexec(conn, cmd->sql);
 	switch (PQresultStatus(res)) {
 	case PGRES_TUPLES_OK:
-		if (json)
-			print_json(res);
-		else
+		if (json) {
+			struct sorted all;
+
+			if (!sort_rows(&all, res, NULL, -1)) {
+				rc = 1;
+				break;
+			}
+			print_json_rows(&all);
+			printf("\n");
+			free(all.order);
+		} else {
 			print_table(res);
+		}
 		break;
 	case PGRES_COMMAND_OK:
 		if (json)

@@ -4,6 +4,7 @@
  * names follow PgBouncer's where the concept is the same, so existing
  * scripts and exporters keep working.
  */
+#include "pgperf/analyzer.h"
 #include "pgperf/admin.h"
 
 #include "pgperf/client.h"
@@ -423,6 +424,185 @@ static void show_version(struct wbuf *out)
 	result_end(&r, "SHOW");
 }
 
+/* ---- statistics ---- */
+
+static void add_stats(struct pool_stats *d, const struct pool_stats *s)
+{
+	d->xact_count += s->xact_count;
+	d->query_count += s->query_count;
+	d->xact_us += s->xact_us;
+	d->query_us += s->query_us;
+	d->recv += s->recv;
+	d->sent += s->sent;
+	d->wait_us += s->wait_us;
+	d->wait_count += s->wait_count;
+}
+
+static uint64_t per(uint64_t a, uint64_t b)
+{
+	return b ? a / b : 0;
+}
+
+/* SHOW STATS: PgBouncer's columns, one row per database. */
+static void show_stats(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {
+		"database",	    "total_xact_count", "total_query_count",
+		"total_received",   "total_sent",	"total_xact_time",
+		"total_query_time", "total_wait_time",	"avg_xact_count",
+		"avg_query_count",  "avg_recv",		"avg_sent",
+		"avg_xact_time",    "avg_query_time",	"avg_wait_time"};
+	struct admin_result r;
+	struct list *pos, *pos2;
+
+	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	list_for_each(pos, &pp->pools) {
+		struct pool *p = list_entry(pos, struct pool, node);
+		struct pool_stats t = {0}, a = {0};
+		bool first = true;
+		char b[14][32];
+		const char *v[15];
+
+		/* pools of one database are summed in its first pool's row */
+		list_for_each(pos2, &pp->pools) {
+			struct pool *q = list_entry(pos2, struct pool, node);
+
+			if (q == p)
+				break;
+			if (strcmp(q->database, p->database) == 0)
+				first = false;
+		}
+		if (!first)
+			continue;
+		list_for_each(pos2, &pp->pools) {
+			struct pool *q = list_entry(pos2, struct pool, node);
+
+			if (strcmp(q->database, p->database) != 0)
+				continue;
+			add_stats(&t, &q->st);
+			add_stats(&a, &q->st_rate);
+		}
+		v[0] = p->database;
+		v[1] = fmt_int(b[0], (long long)t.xact_count);
+		v[2] = fmt_int(b[1], (long long)t.query_count);
+		v[3] = fmt_int(b[2], (long long)t.recv);
+		v[4] = fmt_int(b[3], (long long)t.sent);
+		v[5] = fmt_int(b[4], (long long)t.xact_us);
+		v[6] = fmt_int(b[5], (long long)t.query_us);
+		v[7] = fmt_int(b[6], (long long)t.wait_us);
+		/* st_rate holds the last period's per-second counts and the
+		 * totals that average times need */
+		v[8] = fmt_int(b[7], (long long)a.xact_count);
+		v[9] = fmt_int(b[8], (long long)a.query_count);
+		v[10] = fmt_int(b[9], (long long)a.recv);
+		v[11] = fmt_int(b[10], (long long)a.sent);
+		v[12] = fmt_int(b[11], (long long)a.xact_us);
+		v[13] = fmt_int(b[12], (long long)a.query_us);
+		v[14] = fmt_int(b[13], (long long)a.wait_us);
+		result_row(&r, v);
+	}
+	result_end(&r, "SHOW");
+}
+
+void admin_stats_period(struct pgperf *pp, int64_t seconds)
+{
+	struct list *pos;
+
+	list_for_each(pos, &pp->pools) {
+		struct pool *p = list_entry(pos, struct pool, node);
+		const struct pool_stats *c = &p->st, *o = &p->st_prev;
+		struct pool_stats *r = &p->st_rate;
+		uint64_t s = seconds > 0 ? (uint64_t)seconds : 1;
+
+		r->xact_count = (c->xact_count - o->xact_count) / s;
+		r->query_count = (c->query_count - o->query_count) / s;
+		r->recv = (c->recv - o->recv) / s;
+		r->sent = (c->sent - o->sent) / s;
+		/* average durations over the period, microseconds */
+		r->xact_us = per(c->xact_us - o->xact_us,
+				 c->xact_count - o->xact_count);
+		r->query_us = per(c->query_us - o->query_us,
+				  c->query_count - o->query_count);
+		r->wait_us = per(c->wait_us - o->wait_us,
+				 c->wait_count - o->wait_count);
+		p->st_prev = p->st;
+	}
+}
+
+static const char *fmt_ms(char *buf, uint64_t us)
+{
+	snprintf(buf, 32, "%.3f", (double)us / 1000.0);
+	return buf;
+}
+
+/* SHOW QUERIES: per fingerprint, most total time first. */
+static void show_queries(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {
+		"fingerprint", "query",	   "calls",   "rows",	 "errors",
+		"total_ms",    "mean_ms",  "p50_ms",  "p95_ms",	 "p99_ms",
+		"max_ms",      "kind",	   "wait_ms", "p999_ms", "min_ms",
+		"first_seen",  "last_seen"};
+	struct admin_result r;
+	struct ana_query *q = NULL;
+	size_t n = 0;
+
+	if (pp->ana) {
+		analyzer_sync(pp->ana, 200);
+		n = analyzer_queries(pp->ana, &q, NULL);
+	}
+	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	for (size_t i = 0; i < n; i++) {
+		char b[16][32];
+		const char *v[17];
+
+		snprintf(b[0], 32, "%016" PRIx64, q[i].fingerprint);
+		v[0] = b[0];
+		v[1] = q[i].query;
+		v[2] = fmt_int(b[1], (long long)q[i].calls);
+		v[3] = fmt_int(b[2], (long long)q[i].rows);
+		v[4] = fmt_int(b[3], (long long)q[i].errors);
+		v[5] = fmt_ms(b[4], q[i].total_us);
+		v[6] = fmt_ms(b[5], per(q[i].total_us, q[i].calls));
+		v[7] = fmt_ms(b[6], q[i].p50_us);
+		v[8] = fmt_ms(b[7], q[i].p95_us);
+		v[9] = fmt_ms(b[8], q[i].p99_us);
+		v[10] = fmt_ms(b[9], q[i].max_us);
+		v[11] = q[i].kind;
+		v[12] = fmt_ms(b[10], q[i].wait_us);
+		v[13] = fmt_ms(b[11], q[i].p999_us);
+		v[14] = fmt_ms(b[12], q[i].min_us);
+		v[15] = fmt_time(b[13], q[i].first_seen_us);
+		v[16] = fmt_time(b[14], q[i].last_seen_us);
+		result_row(&r, v);
+	}
+	ana_queries_free(q, n);
+	result_end(&r, "SHOW");
+}
+
+/* RESET STATS: statement statistics and SHOW STATS counters. */
+static bool reset_stats(struct pgperf *pp)
+{
+	struct ana_event ev;
+	struct list *pos;
+
+	if (pp->ana) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = ANA_RESET;
+		if (!analyzer_push(pp->ana, &ev))
+			return false;
+		analyzer_sync(pp->ana, 1000);
+	}
+	list_for_each(pos, &pp->pools) {
+		struct pool *p = list_entry(pos, struct pool, node);
+
+		memset(&p->st, 0, sizeof(p->st));
+		memset(&p->st_prev, 0, sizeof(p->st_prev));
+		memset(&p->st_rate, 0, sizeof(p->st_rate));
+	}
+	return true;
+}
+
 /* ---- dispatch ---- */
 
 /* Does `cmd` equal `word` case-insensitively, ignoring repeated spaces? */
@@ -477,15 +657,27 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		show_config(pp, out);
 	else if (cmd_is(sql, "show version"))
 		show_version(out);
+	else if (cmd_is(sql, "show stats"))
+		show_stats(pp, out);
+	else if (cmd_is(sql, "show queries"))
+		show_queries(pp, out);
 	else if (strncasecmp(sql, "set ", 4) == 0)
 		/* drivers set things like application_name: accept quietly */
 		wire_build_command_complete(out, "SET");
 	else if (cl->admin_readonly &&
 		 (cmd_is(sql, "reload") || cmd_is(sql, "pause") ||
-		  cmd_is(sql, "resume") || cmd_is(sql, "shutdown")))
+		  cmd_is(sql, "resume") || cmd_is(sql, "shutdown") ||
+		  cmd_is(sql, "reset stats")))
 		wire_build_error(out, "ERROR", "42501",
 				 "admin commands need a user in admin_users");
-	else if (cmd_is(sql, "reload")) {
+	else if (cmd_is(sql, "reset stats")) {
+		if (reset_stats(pp))
+			wire_build_command_complete(out, "RESET");
+		else
+			wire_build_error(
+				out, "ERROR", "53000",
+				"the analyzer is too busy to reset; try again");
+	} else if (cmd_is(sql, "reload")) {
 		if (daemon_reload(pp, err, sizeof(err)))
 			wire_build_command_complete(out, "RELOAD");
 		else
@@ -506,7 +698,7 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	} else {
 		snprintf(
 			err, sizeof(err),
-			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW CONFIG, SHOW VERSION, RELOAD, PAUSE, RESUME, SHUTDOWN)",
+			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW HAZARDS, SHOW CONFIG, SHOW VERSION, RESET STATS, RELOAD, PAUSE, RESUME, SHUTDOWN)",
 			sql);
 		wire_build_error(out, "ERROR", "42601", err);
 	}

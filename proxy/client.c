@@ -12,6 +12,7 @@
 #include "pgperf/conn.h"
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
+#include "pgperf/observe.h"
 #include "pgperf/pool.h"
 #include "pgperf/prepared_relay.h"
 #include "pgperf/server.h"
@@ -204,6 +205,8 @@ void client_free(struct client *cl)
 	list_del(&cl->node);
 	list_del(&cl->all_node);
 	conn_free_io(&cl->c);
+	observe_client_gone(cl);
+	observe_client_free(&cl->obs);
 	kv_free(&cl->params);
 	kv_free(&cl->sets);
 	scram_server_free(&cl->scram);
@@ -243,7 +246,9 @@ void client_welcome(struct client *cl)
 		}
 	}
 	cl->rep_digest = session_params_digest(&cl->params, &cl->unreported);
+	cl->app_name = (char *)kv_get(&cl->params, "application_name");
 	cl->welcomed = true;
+	observe_client(cl);
 	/* logged in, TLS settled: the relay reads without libevent's ioctl */
 	conn_own_reads(&cl->c, client_read_cb, client_event_cb, cl);
 	client_resume(cl);
@@ -335,38 +340,25 @@ static bool track_simple_set(struct server *sv, const char *sql, size_t len)
 
 /*
  * Transaction mode: note the session state a Query, Parse or FunctionCall
- * leaves on the server.  `at` points at the message's header.
+ * leaves on the server.  `body` is the whole message body, or NULL when
+ * it was not read (too long, or a FunctionCall).
  */
-static void classify_message(struct server *sv, uint8_t type,
-			     struct evbuffer *in, const struct evbuffer_ptr *at,
-			     uint32_t len)
+static void classify_message(struct server *sv, uint8_t type, const char *body,
+			     size_t n)
 {
-	char small[4096], *body = small;
-	struct evbuffer_ptr bp = *at;
-	size_t n = len - 4, off = 0;
+	size_t off = 0;
 
-	if (type == 'F' || n > CLASSIFY_MAX) {
+	if (!body) {
 		sv->session_state |= SESS_SET; /* cannot tell: assume state */
 		return;
 	}
-	evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
-	if (type == 'P' && n > 0) {
-		char first;
-
-		evbuffer_copyout_from(in, &bp, &first, 1);
-		if (first != '\0') {
-			/* a named statement: renamed per server connection (its
-			 * effect counts when it is bound), or else pinned */
-			if (!sv->track)
-				sv->session_state |= SESS_PREPARE;
-			return;
-		}
-	}
-	if (n > sizeof(small) && !(body = pgp_malloc(n))) {
-		sv->session_state |= SESS_SET;
+	if (type == 'P' && n > 0 && body[0] != '\0') {
+		/* a named statement: renamed per server connection (its
+		 * effect counts when it is bound), or else pinned */
+		if (!sv->track)
+			sv->session_state |= SESS_PREPARE;
 		return;
 	}
-	evbuffer_copyout_from(in, &bp, body, n);
 	if (type == 'P')
 		off = strnlen(body, n) + 1;
 	if (off < n &&
@@ -391,6 +383,54 @@ static void classify_message(struct server *sv, uint8_t type,
 		}
 		sv->session_state = st & SESS_ALL;
 	}
+}
+
+/* Messages statistics look at. */
+static bool observed_type(uint8_t t)
+{
+	return t == 'Q' || t == 'P' || t == 'B' || t == 'E' || t == 'C' ||
+	       t == 'S';
+}
+
+/* Bytes of a Bind or Close read for statistics: its names, usually. */
+#define OBSERVE_PEEK 256
+
+/*
+ * What transaction mode and statistics read of one message: the body of a
+ * Query, Parse or FunctionCall (whole, `len - 4` bytes, when not beyond
+ * CLASSIFY_MAX), the start of a Bind or Close.  `at` points at the header.
+ */
+static void read_message(struct client *cl, struct server *sv, bool txn,
+			 bool obs, uint8_t type, struct evbuffer *in,
+			 const struct evbuffer_ptr *at, uint32_t len)
+{
+	char small[4096], *body = small;
+	struct evbuffer_ptr bp = *at;
+	size_t n = len - 4;
+
+	evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
+	if (type == 'B' || type == 'C') {
+		if (n > OBSERVE_PEEK)
+			n = OBSERVE_PEEK;
+		evbuffer_copyout_from(in, &bp, body, n);
+		observe_request(cl, type, body, n);
+		return;
+	}
+	if (type == 'E' || type == 'S') {
+		observe_request(cl, type, NULL, 0);
+		return;
+	}
+	if (type == 'F' || n > CLASSIFY_MAX ||
+	    (n > sizeof(small) && !(body = pgp_malloc(n)))) {
+		if (txn)
+			classify_message(sv, type, NULL, 0);
+		return;
+	}
+	evbuffer_copyout_from(in, &bp, body, n);
+	if (txn)
+		classify_message(sv, type, body, n);
+	if (obs)
+		observe_request(cl, type, body, n);
 	if (body != small)
 		pgp_free(body);
 }
@@ -410,7 +450,7 @@ void client_relay(struct client *cl)
 	struct evbuffer_ptr ptr;
 	uint32_t max = (uint32_t)cl->c.pp->cfg->max_packet_size + 1;
 	size_t avail, batch = 0;
-	bool terminate = false, txn;
+	bool terminate = false, txn, obs;
 	const char *bad = NULL, *bad_state = "08P01";
 	uint32_t bad_arg = 0;
 	struct prep_peek pk; /* what tracking copied of the current message */
@@ -418,6 +458,7 @@ void client_relay(struct client *cl)
 	if (cl->state != CL_ACTIVE || !sv || cl->c.throttled || cl->c.closing)
 		return;
 	txn = pool_effective_mode(cl->pool) == POOL_TRANSACTION;
+	obs = observe_on(cl->c.pp);
 	in = bufferevent_get_input(cl->c.bev);
 	avail = evbuffer_get_length(in);
 	if (cl->drop_remaining) {
@@ -450,13 +491,21 @@ void client_relay(struct client *cl)
 			bad_arg = len < 4 ? len : hdr[0];
 			break;
 		}
-		if (txn && (hdr[0] == 'Q' || hdr[0] == 'P' || hdr[0] == 'F') &&
-		    !cl->skip_until_sync) {
-			/* transaction mode reads statement text for session state */
-			if (len - 4 <= CLASSIFY_MAX &&
-			    avail - batch < (size_t)len + 1)
-				break; /* wait until it is whole */
-			classify_message(sv, hdr[0], in, &ptr, len);
+		if (((txn &&
+		      (hdr[0] == 'Q' || hdr[0] == 'P' || hdr[0] == 'F')) ||
+		     (obs && observed_type(hdr[0]))) &&
+		    (!cl->skip_until_sync || hdr[0] == 'S')) {
+			/* transaction mode reads statement text for session
+			 * state, statistics for shapes and names */
+			size_t want = hdr[0] == 'B' || hdr[0] == 'C'
+					      ? (len - 4 < OBSERVE_PEEK
+							 ? len - 4
+							 : OBSERVE_PEEK)
+					      : len - 4;
+
+			if (want <= CLASSIFY_MAX && avail - batch < want + 5)
+				break; /* wait until it is there */
+			read_message(cl, sv, txn, obs, hdr[0], in, &ptr, len);
 		}
 		if (sv->track && hdr[0] != 'X') {
 			enum prep_step ps =
@@ -471,8 +520,10 @@ void client_relay(struct client *cl)
 				break;
 			}
 			if (ps == PREP_SPECIAL) {
-				if (batch)
+				if (batch) {
 					conn_move(&cl->c, &sv->c, batch);
+					cl->pool->st.recv += batch;
+				}
 				batch = 0;
 				if (!prep_request_handle(cl, sv, hdr[0], len,
 							 &pk)) {
@@ -525,8 +576,10 @@ void client_relay(struct client *cl)
 			batch = avail;
 		}
 	}
-	if (batch)
+	if (batch) {
 		conn_move(&cl->c, &sv->c, batch);
+		cl->pool->st.recv += batch;
+	}
 	if (terminate) {
 		client_close(cl, NULL, "client terminated");
 		return;

@@ -94,6 +94,11 @@ static const struct cfg_key keys[] = {
 	K(pidfile, CFG_STR, "", false, 0, 0, NULL),
 	K(log_level, CFG_ENUM, "info", true, 0, 0, log_levels),
 	K(max_packet_size, CFG_INT, "1073741823", true, 1024, 1073741823, NULL),
+	K(analysis, CFG_ENUM, "on", true, 0, 0, on_off),
+	K(stats_period, CFG_INT, "60", true, 1, 86400, NULL),
+	K(max_tracked_queries, CFG_INT, "5000", false, 10, 1000000, NULL),
+	K(http_listen_addr, CFG_STR, "127.0.0.1", false, 0, 0, NULL),
+	K(http_listen_port, CFG_INT, "0", false, 0, 65535, NULL),
 };
 
 #undef K

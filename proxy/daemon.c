@@ -7,6 +7,8 @@
  * made active for the next loop pass, frees them once their last bytes are
  * out (or a deadline passed).
  */
+#include "pgperf/admin.h"
+#include "pgperf/analyzer.h"
 #include "pgperf/daemon.h"
 
 #include "pgperf/client.h"
@@ -325,6 +327,13 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	list_for_each_safe(pos, tmp, &pp->pools)
 		pool_tick(list_entry(pos, struct pool, node), now);
+	if (!pp->stats_tick_us)
+		pp->stats_tick_us = now;
+	if (now - pp->stats_tick_us >=
+	    (int64_t)pp->cfg->stats_period * 1000000) {
+		admin_stats_period(pp, (now - pp->stats_tick_us) / 1000000);
+		pp->stats_tick_us = now;
+	}
 	if (pp->draining && pp->cfg->shutdown_timeout > 0 &&
 	    now - pp->drain_start_us > pp->cfg->shutdown_timeout * 1000) {
 		log_warning("shutdown_timeout reached with %d clients left",
@@ -444,6 +453,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 int daemon_run(struct pgperf *pp)
 {
+	/* here, not in daemon_new: after --daemon has forked */
+	pp->ana = analyzer_start(pp->cfg->max_tracked_queries);
+	if (!pp->ana)
+		log_warning(
+			"cannot start the analyzer: no statement statistics");
 	event_base_dispatch(pp->base);
 	return pp->exit_code;
 }
@@ -498,6 +512,8 @@ void daemon_free(struct pgperf *pp)
 	if (pp->tick_ev)
 		event_free(pp->tick_ev);
 	prep_registry_free(&pp->prep);
+	analyzer_stop(pp->ana);
+	observe_known_free(&pp->known);
 	SSL_CTX_free(pp->client_tls);
 	SSL_CTX_free(pp->server_tls);
 	if (pp->base)

@@ -25,6 +25,7 @@
 
 #include "pgperf/conn.h"
 #include "pgperf/log.h"
+#include "pgperf/observe.h"
 #include "pgperf/pool.h"
 #include "pgperf/session_state.h"
 #include "pgperf/sqlscan.h"
@@ -584,6 +585,7 @@ int prep_emit_answers(struct server *sv)
 				wire_build_command_complete(&b, "DEALLOCATE");
 			wire_build_ready(&b,
 					 sv->tx_status ? sv->tx_status : 'I');
+			observe_reply(cl, 'Z', NULL, 0, 6); /* its Query ends */
 			ready++;
 			break;
 		default:
@@ -685,6 +687,8 @@ int prep_idle_answer(struct client *cl)
 			if (synced &&
 			    !prep_client_put(&cl->prep, names[i], group[i]))
 				b.failed = true;
+			if (synced)
+				observe_parse(cl, names[i], group[i]->body);
 			wb_u8(&b, '1');
 			wb_u32(&b, 4);
 		}

@@ -15,6 +15,7 @@
 #include "pgperf/conn.h"
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
+#include "pgperf/observe.h"
 #include "pgperf/pool.h"
 #include "pgperf/prepared_relay.h"
 #include "pgperf/session_state.h"
@@ -220,6 +221,9 @@ void server_link(struct server *sv, struct client *cl)
 		    sv->c.pp->cfg->max_prepared_statements > 0;
 	sv->request_us = conn_wall_us();
 	sv->pool->total_wait_us += (uint64_t)(now - cl->wait_start_us);
+	sv->pool->st.wait_us += (uint64_t)(now - cl->wait_start_us);
+	sv->pool->st.wait_count++;
+	observe_linked(cl, now - cl->wait_start_us);
 	client_set_state(cl, CL_SETUP);
 	if (cl->welcomed && cl->rep_digest == sv->rep_digest &&
 	    cl->unreported == 0 && cl->sets.n == 0 && sv->applied.n == 0) {
@@ -610,19 +614,26 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 		record_param(sv, body, len);
 		/* the client now expects this reported value */
 		if (sv->client) {
+			struct client *cl = sv->client;
 			struct wcursor c;
 			const char *name, *value;
 
 			wc_init(&c, body, len);
-			if (wc_cstr(&c, &name, NULL) &&
-			    wc_cstr(&c, &value, NULL) &&
-			    session_param_is_reported(name, strlen(name)) &&
-			    !kv_set(&sv->client->params, name, value))
+			if (!wc_cstr(&c, &name, NULL) ||
+			    !wc_cstr(&c, &value, NULL) ||
+			    !session_param_is_reported(name, strlen(name)))
+				break;
+			if (!kv_set(&cl->params, name, value))
 				clog_warning(
 					sv,
 					"out of memory recording parameter");
-			sv->client->rep_digest = session_params_digest(
-				&sv->client->params, &sv->client->unreported);
+			cl->rep_digest = session_params_digest(&cl->params,
+							       &cl->unreported);
+			/* kv_set may have replaced the value it pointed to */
+			cl->app_name =
+				(char *)kv_get(&cl->params, "application_name");
+			if (strcmp(name, "application_name") == 0)
+				observe_client(cl);
 		}
 		break;
 	case 'E':
@@ -644,6 +655,12 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
  * sent in their turn (prepared_relay.c).  Everything available has been
  * handled when it returns.
  */
+static void relay_move(struct server *sv, struct client *cl, size_t n)
+{
+	conn_move(&sv->c, &cl->c, n);
+	sv->pool->st.sent += n;
+}
+
 static void relay_active(struct server *sv)
 {
 	struct client *cl = sv->client;
@@ -651,7 +668,7 @@ static void relay_active(struct server *sv)
 	struct evbuffer_ptr ptr;
 	size_t avail = evbuffer_get_length(in), batch = 0;
 	uint8_t small[512], *body;
-	bool saw_ready = false;
+	bool saw_ready = false, obs = observe_on(sv->c.pp);
 
 	batch = conn_take_streaming(&sv->c, avail);
 	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
@@ -665,14 +682,15 @@ static void relay_active(struct server *sv)
 		if (wire_check_header(WIRE_FROM_SERVER, hdr[0], len,
 				      WIRE_MAX_MESSAGE_LEN) != PGP_OK) {
 			if (batch)
-				conn_move(&sv->c, &cl->c, batch);
+				relay_move(sv, cl, batch);
 			server_close(
 				sv,
 				"invalid message from server (type %u, length %u)",
 				hdr[0], len);
 			return;
 		}
-		inspect = (hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E') &&
+		inspect = (hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E' ||
+			   (obs && hdr[0] == 'C')) &&
 			  len <= SERVER_INSPECT_MAX;
 		/* read, or maybe swallowed (pgperf's own ParseComplete and
 		 * CloseComplete): wait until it is whole */
@@ -686,7 +704,7 @@ static void relay_active(struct server *sv)
 				int ready;
 
 				if (batch)
-					conn_move(&sv->c, &cl->c, batch);
+					relay_move(sv, cl, batch);
 				avail -= batch;
 				batch = 0;
 				evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
@@ -700,7 +718,7 @@ static void relay_active(struct server *sv)
 			if (prep_reply(sv, hdr[0]) == PREP_REPLY_SWALLOW) {
 				/* pgperf's own ParseComplete or CloseComplete */
 				if (batch)
-					conn_move(&sv->c, &cl->c, batch);
+					relay_move(sv, cl, batch);
 				evbuffer_drain(in, (size_t)len + 1);
 				avail = evbuffer_get_length(in);
 				batch = 0;
@@ -726,15 +744,20 @@ static void relay_active(struct server *sv)
 			evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
 			evbuffer_copyout_from(in, &bp, body, len - 4);
 			inspect_reply(sv, hdr[0], body, len - 4);
+			if (obs)
+				observe_reply(cl, hdr[0], body, len - 4,
+					      (size_t)len + 1);
 			if (body != small)
 				pgp_free(body);
 			saw_ready |= hdr[0] == 'Z';
+		} else if (obs) {
+			observe_reply(cl, hdr[0], NULL, 0, (size_t)len + 1);
 		}
 		batch += (size_t)len + 1;
 		evbuffer_ptr_set(in, &ptr, (size_t)len + 1, EVBUFFER_PTR_ADD);
 	}
 	if (batch)
-		conn_move(&sv->c, &cl->c, batch);
+		relay_move(sv, cl, batch);
 	if (sv->track && prep_answer_due(sv)) {
 		int ready = prep_emit_answers(sv);
 

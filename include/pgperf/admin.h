@@ -14,4 +14,7 @@ void admin_welcome(struct client *cl);
 /* Handle input from a client in CL_ADMIN. */
 void admin_input(struct client *cl);
 
+/* A stats_period ended: compute SHOW STATS' avg_ columns. */
+void admin_stats_period(struct pgperf *pp, int64_t seconds);
+
 #endif

@@ -48,6 +48,11 @@ struct config {
 	int pool_mode;
 	int transaction_pinning;
 	int max_prepared_statements; /* per server connection; 0 = pin */
+	int analysis;		     /* statement statistics on/off */
+	int stats_period;	     /* seconds: SHOW STATS avg_ columns */
+	int max_tracked_queries;     /* fingerprints kept; the rest: "other" */
+	char *http_listen_addr;
+	int http_listen_port; /* 0 = no HTTP endpoint */
 	int default_pool_size;
 	int min_pool_size;
 	int max_client_conn;

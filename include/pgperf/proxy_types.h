@@ -14,6 +14,7 @@
 #include "pgperf/config.h"
 #include "pgperf/kv.h"
 #include "pgperf/list.h"
+#include "pgperf/observe.h"
 #include "pgperf/prepared.h"
 #include "pgperf/scram.h"
 #include "pgperf/wire.h"
@@ -112,6 +113,7 @@ struct client {
 	int64_t request_us;	/* wall clock of the last request */
 	bool welcomed;		/* has had its ReadyForQuery after login */
 	uint32_t hazards_seen;	/* session_state bits counted in its pool */
+	struct obs_client obs;	/* statements awaiting replies, for stats */
 	/* transaction mode: its protocol-level prepared statements */
 	struct prep_client_map prep;
 	bool skip_until_sync;	 /* pgperf failed a request: drop till Sync */
@@ -185,6 +187,14 @@ struct pool_target {
 	int pool_mode;
 };
 
+/* SHOW STATS counters (PgBouncer's), per pool. */
+struct pool_stats {
+	uint64_t xact_count, query_count; /* need analysis = on */
+	uint64_t xact_us, query_us;	  /* likewise */
+	uint64_t recv, sent;		  /* bytes from / to clients */
+	uint64_t wait_us, wait_count;	  /* waits for a server */
+};
+
 struct pool {
 	struct list node;  /* on pp->pools */
 	struct pgperf *pp; /* borrowed */
@@ -218,6 +228,9 @@ struct pool {
 	/* counters for SHOW POOLS / SHOW STATS */
 	uint64_t total_logins;
 	uint64_t total_wait_us;
+	struct pool_stats st;	   /* since start or RESET STATS */
+	struct pool_stats st_prev; /* at the start of the last stats_period */
+	struct pool_stats st_rate; /* over the last whole stats_period */
 };
 
 /* The daemon: everything the I/O thread owns.  No mutable globals. */
@@ -237,6 +250,8 @@ struct pgperf {
 
 	struct list pools;
 	struct prep_registry prep; /* distinct prepared statements */
+	struct analyzer *ana;	   /* owned: the analyzer thread */
+	struct obs_known known;	   /* shapes whose text the analyzer has */
 	struct list all_clients;
 	struct list login_clients; /* CL_STARTUP, CL_AUTH */
 	struct list admin_clients; /* CL_ADMIN */
@@ -249,6 +264,7 @@ struct pgperf {
 	int nclients;
 	uint64_t next_id;
 	bool paused;
+	int64_t stats_tick_us; /* monotonic: last stats_period boundary */
 	bool draining; /* SIGTERM: no new clients, close at idle points */
 	int64_t drain_start_us;
 	int exit_code;

@@ -1,0 +1,701 @@
+/*
+ * analyzer.c -- the analyzer thread: the ring it drains, the shape and
+ * fingerprint tables, and per-fingerprint statistics (see analyzer.h).
+ *
+ * Memory is bounded everywhere: at most max_tracked_queries fingerprints
+ * (when full, the 5% with the least total time are merged into "other",
+ * as pg_stat_statements deallocates its least used entries), four shapes
+ * per tracked fingerprint (when full the shape table is cleared and the
+ * I/O thread asked to send texts again), 32 (database, user, application)
+ * breakdowns per fingerprint (the rest merged into one).
+ */
+#include "pgperf/analyzer.h"
+
+#include "pgperf/histogram.h"
+#include "pgperf/log.h"
+#include "pgperf/sqlparse.h"
+
+#include <pg_query.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RING_SIZE 65536 /* events; a power of two */
+#define BATCH 512	/* events applied per lock hold */
+#define MAX_SUBS 32	/* (database, user, application) per fingerprint */
+#define MAX_ERRS 4	/* SQLSTATEs kept per fingerprint */
+
+const uint64_t ana_bucket_us[ANA_BUCKETS] = {
+	100,   250,   500,    1000,   2500,   5000,    10000,
+	25000, 50000, 100000, 250000, 500000, 1000000, 5000000,
+};
+
+struct counters {
+	uint64_t calls, errors, rows, bytes, wait_us;
+	struct histogram hist;
+};
+
+struct sub {
+	struct sub *next;
+	uint64_t client_key; /* hash of database, user, application */
+	char *who;	     /* owned: "database\0user\0application\0" */
+	struct counters c;
+};
+
+struct qstat {
+	struct qstat *next; /* hash chain */
+	uint64_t fingerprint;
+	struct sqlparse parse;
+	struct counters c;
+	struct {
+		char state[6];
+		uint64_t n;
+	} err[MAX_ERRS];
+	int64_t first_seen, last_seen;
+	struct sub *subs;
+	int nsubs;
+};
+
+struct shape_ent {
+	uint64_t shape; /* 0 = empty */
+	uint64_t fingerprint;
+};
+
+struct client_ent {
+	uint64_t id; /* 0 = empty, UINT64_MAX = deleted */
+	char *who;   /* owned */
+	uint64_t key;
+};
+
+struct analyzer {
+	/* the ring: the I/O thread writes tail, the analyzer head */
+	struct ana_event *ring; /* owned */
+	_Atomic uint32_t head, tail;
+	_Atomic uint64_t dropped;
+	_Atomic bool wants_texts;
+	_Atomic bool stop;
+	_Atomic uint64_t pushed, applied;
+	pthread_t thread;
+
+	pthread_mutex_t lock; /* guards everything below */
+	int max_fp;
+	struct qstat **fp; /* owned hash table */
+	size_t nfp_buckets, nfp;
+	struct qstat other;
+	struct shape_ent *shapes; /* owned, open addressing */
+	size_t nshape_slots, nshapes;
+	struct client_ent *clients; /* owned, open addressing */
+	size_t nclient_slots, nclients;
+	struct ana_totals t;
+};
+
+static uint64_t fnv_bytes(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* ---- the ring ---- */
+
+bool analyzer_push(struct analyzer *a, const struct ana_event *ev)
+{
+	uint32_t tail = atomic_load_explicit(&a->tail, memory_order_relaxed);
+	uint32_t head = atomic_load_explicit(&a->head, memory_order_acquire);
+
+	if (tail - head >= RING_SIZE) {
+		atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
+		return false;
+	}
+	a->ring[tail & (RING_SIZE - 1)] = *ev;
+	atomic_store_explicit(&a->tail, tail + 1, memory_order_release);
+	atomic_fetch_add_explicit(&a->pushed, 1, memory_order_relaxed);
+	return true;
+}
+
+bool analyzer_wants_texts(struct analyzer *a)
+{
+	if (!atomic_load_explicit(&a->wants_texts, memory_order_relaxed))
+		return false;
+	atomic_store(&a->wants_texts, false);
+	return true;
+}
+
+/* ---- tables ---- */
+
+static void counters_free(struct counters *c)
+{
+	hist_free(&c->hist);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool counters_merge(struct counters *d, const struct counters *s)
+{
+	d->calls += s->calls;
+	d->errors += s->errors;
+	d->rows += s->rows;
+	d->bytes += s->bytes;
+	d->wait_us += s->wait_us;
+	return hist_merge(&d->hist, &s->hist);
+}
+
+static void qstat_free_parts(struct qstat *q)
+{
+	struct sub *s, *n;
+
+	sqlparse_free(&q->parse);
+	counters_free(&q->c);
+	for (s = q->subs; s; s = n) {
+		n = s->next;
+		counters_free(&s->c);
+		free(s->who);
+		pgp_free(s);
+	}
+	q->subs = NULL;
+	q->nsubs = 0;
+}
+
+static struct qstat *fp_find(struct analyzer *a, uint64_t fp)
+{
+	struct qstat *q;
+
+	if (!a->nfp_buckets)
+		return NULL;
+	for (q = a->fp[mix64(fp) & (a->nfp_buckets - 1)]; q; q = q->next)
+		if (q->fingerprint == fp)
+			return q;
+	return NULL;
+}
+
+static void fp_unlink(struct analyzer *a, struct qstat *q)
+{
+	struct qstat **pp =
+		&a->fp[mix64(q->fingerprint) & (a->nfp_buckets - 1)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			a->nfp--;
+			return;
+		}
+}
+
+static int by_total_asc(const void *x, const void *y)
+{
+	const struct qstat *a = *(struct qstat *const *)x;
+	const struct qstat *b = *(struct qstat *const *)y;
+
+	return a->c.hist.sum < b->c.hist.sum ? -1
+					     : a->c.hist.sum > b->c.hist.sum;
+}
+
+/* Merge the 5% with the least total time into "other". */
+static void evict(struct analyzer *a)
+{
+	struct qstat **all = pgp_malloc(a->nfp * sizeof(*all));
+	size_t n = 0, k;
+
+	if (!all)
+		return;
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next)
+			all[n++] = q;
+	qsort(all, n, sizeof(*all), by_total_asc);
+	k = n / 20 ? n / 20 : 1;
+	for (size_t i = 0; i < k && i < n; i++) {
+		struct qstat *q = all[i];
+
+		(void)counters_merge(&a->other.c, &q->c);
+		if (!a->other.first_seen || q->first_seen < a->other.first_seen)
+			a->other.first_seen = q->first_seen;
+		if (q->last_seen > a->other.last_seen)
+			a->other.last_seen = q->last_seen;
+		fp_unlink(a, q);
+		qstat_free_parts(q);
+		pgp_free(q);
+		a->t.evicted++;
+	}
+	pgp_free(all);
+	a->t.fingerprints = a->nfp;
+}
+
+static struct qstat *fp_add(struct analyzer *a, uint64_t fp,
+			    struct sqlparse *parse)
+{
+	struct qstat *q;
+	size_t k;
+
+	if ((int)a->nfp >= a->max_fp)
+		evict(a);
+	if (!(q = pgp_calloc(1, sizeof(*q))))
+		return NULL;
+	q->fingerprint = fp;
+	q->parse = *parse;
+	memset(parse, 0, sizeof(*parse));
+	hist_init(&q->c.hist);
+	k = mix64(fp) & (a->nfp_buckets - 1);
+	q->next = a->fp[k];
+	a->fp[k] = q;
+	a->nfp++;
+	a->t.fingerprints = a->nfp;
+	return q;
+}
+
+static struct shape_ent *shape_slot(struct analyzer *a, uint64_t shape)
+{
+	size_t mask = a->nshape_slots - 1, i = mix64(shape) & mask;
+
+	if (shape == 0)
+		shape = 1;
+	while (a->shapes[i].shape && a->shapes[i].shape != shape)
+		i = (i + 1) & mask;
+	return &a->shapes[i];
+}
+
+static void shapes_clear(struct analyzer *a)
+{
+	memset(a->shapes, 0, a->nshape_slots * sizeof(*a->shapes));
+	a->nshapes = 0;
+	/* the I/O thread's known shapes no longer match: resend texts */
+	atomic_store(&a->wants_texts, true);
+}
+
+static struct client_ent *client_slot(struct analyzer *a, uint64_t id,
+				      bool insert)
+{
+	size_t mask = a->nclient_slots - 1, i = mix64(id) & mask;
+	struct client_ent *tomb = NULL;
+
+	while (a->clients[i].id) {
+		if (a->clients[i].id == id)
+			return &a->clients[i];
+		if (a->clients[i].id == UINT64_MAX && !tomb)
+			tomb = &a->clients[i];
+		i = (i + 1) & mask;
+	}
+	if (!insert)
+		return NULL;
+	return tomb ? tomb : &a->clients[i];
+}
+
+/* ---- applying events ---- */
+
+static void on_text(struct analyzer *a, struct ana_event *ev)
+{
+	struct shape_ent *se;
+	struct sqlparse p;
+	struct qstat *q;
+
+	if (ev->shape == 0)
+		ev->shape = 1;
+	se = shape_slot(a, ev->shape);
+	if (se->shape)
+		return; /* known already (texts resent) */
+	if (a->nshapes * 4 >= a->nshape_slots * 3)
+		shapes_clear(a), se = shape_slot(a, ev->shape);
+	/* libpg_query, once per shape, with the lock released: parsing is
+	 * the slow part and readers need not wait for it */
+	pthread_mutex_unlock(&a->lock);
+	if (!sqlparse_run(ev->text, &p))
+		memset(&p, 0, sizeof(p));
+	pthread_mutex_lock(&a->lock);
+	if (!p.normalized) {
+		sqlparse_free(&p);
+		return; /* out of memory: statements count as unknown */
+	}
+	if (!p.parsed)
+		a->t.unparsed++;
+	se = shape_slot(a, ev->shape); /* the table may have changed */
+	se->shape = ev->shape;
+	se->fingerprint = p.fingerprint;
+	a->nshapes++;
+	a->t.shapes++;
+	if (!fp_find(a, p.fingerprint) && !(q = fp_add(a, p.fingerprint, &p)))
+		log_warning("analyzer: out of memory adding a fingerprint");
+	sqlparse_free(&p);
+}
+
+static struct sub *sub_for(struct qstat *q, const struct client_ent *ce)
+{
+	struct sub *s;
+	static const char unknown[] = "?\0?\0?\0";
+	const char *who = ce ? ce->who : unknown;
+	uint64_t key = ce ? ce->key : 0;
+	size_t len;
+
+	for (s = q->subs; s; s = s->next)
+		if (s->client_key == key)
+			return s;
+	if (q->nsubs >= MAX_SUBS) {
+		/* the last one stands for all the rest */
+		for (s = q->subs; s->next; s = s->next)
+			;
+		return s;
+	}
+	if (!(s = pgp_calloc(1, sizeof(*s))))
+		return NULL;
+	len = strlen(who) + 1;
+	len += strlen(who + len) + 1;
+	len += strlen(who + len) + 1;
+	if (!(s->who = malloc(len))) {
+		pgp_free(s);
+		return NULL;
+	}
+	memcpy(s->who, who, len);
+	s->client_key = key;
+	hist_init(&s->c.hist);
+	/* appended, so that the "rest" one stays last */
+	if (!q->subs) {
+		q->subs = s;
+	} else {
+		struct sub *t = q->subs;
+
+		while (t->next)
+			t = t->next;
+		t->next = s;
+	}
+	q->nsubs++;
+	return s;
+}
+
+static void count(struct counters *c, const struct ana_event *ev)
+{
+	c->calls++;
+	if (ev->sqlstate[0])
+		c->errors++;
+	c->rows += ev->rows;
+	c->bytes += ev->bytes;
+	c->wait_us += ev->wait_us;
+	(void)hist_add(&c->hist, ev->dur_us);
+}
+
+static void on_stmt(struct analyzer *a, const struct ana_event *ev)
+{
+	struct shape_ent *se = shape_slot(a, ev->shape ? ev->shape : 1);
+	struct qstat *q = se->shape ? fp_find(a, se->fingerprint) : NULL;
+	struct sub *s;
+
+	a->t.calls++;
+	if (ev->sqlstate[0])
+		a->t.errors++;
+	if (!se->shape) {
+		/* its text was dropped or forgotten: ask for texts again */
+		a->t.unknown_shape++;
+		atomic_store(&a->wants_texts, true);
+	}
+	if (!q)
+		q = &a->other; /* evicted, or unknown */
+	count(&q->c, ev);
+	if (!q->first_seen)
+		q->first_seen = ev->end_us;
+	q->last_seen = ev->end_us;
+	if (ev->sqlstate[0]) {
+		int i;
+
+		for (i = 0; i < MAX_ERRS && q->err[i].state[0]; i++)
+			if (memcmp(q->err[i].state, ev->sqlstate, 6) == 0)
+				break;
+		if (i < MAX_ERRS) {
+			memcpy(q->err[i].state, ev->sqlstate, 6);
+			q->err[i].n++;
+		}
+	}
+	if (q != &a->other &&
+	    (s = sub_for(q, client_slot(a, ev->client, false))))
+		count(&s->c, ev);
+}
+
+static void on_client(struct analyzer *a, struct ana_event *ev)
+{
+	struct client_ent *ce;
+
+	if (ev->type == ANA_CLIENT_GONE) {
+		if ((ce = client_slot(a, ev->client, false))) {
+			free(ce->who);
+			ce->who = NULL;
+			ce->id = UINT64_MAX;
+			a->nclients--;
+		}
+		return;
+	}
+	if (a->nclients * 2 >= a->nclient_slots)
+		return; /* more clients than ever expected: counted as "?" */
+	ce = client_slot(a, ev->client, true);
+	if (ce->id == ev->client) {
+		free(ce->who);
+	} else {
+		ce->id = ev->client;
+		a->nclients++;
+	}
+	ce->who = ev->text; /* taken over */
+	ce->key = fnv_bytes(ev->text, ev->text_len);
+	ev->text = NULL;
+}
+
+static void reset_all(struct analyzer *a)
+{
+	for (size_t b = 0; b < a->nfp_buckets; b++) {
+		struct qstat *q = a->fp[b], *n;
+
+		for (; q; q = n) {
+			n = q->next;
+			qstat_free_parts(q);
+			pgp_free(q);
+		}
+		a->fp[b] = NULL;
+	}
+	a->nfp = 0;
+	qstat_free_parts(&a->other);
+	memset(&a->other, 0, sizeof(a->other));
+	memset(a->shapes, 0, a->nshape_slots * sizeof(*a->shapes));
+	a->nshapes = 0;
+	atomic_store(&a->wants_texts, true);
+	memset(&a->t, 0, sizeof(a->t));
+}
+
+static void apply(struct analyzer *a, struct ana_event *ev)
+{
+	a->t.events++;
+	switch (ev->type) {
+	case ANA_TEXT:
+		on_text(a, ev);
+		break;
+	case ANA_STMT:
+		on_stmt(a, ev);
+		break;
+	case ANA_CLIENT:
+	case ANA_CLIENT_GONE:
+		on_client(a, ev);
+		break;
+	case ANA_RESET:
+		reset_all(a);
+		break;
+	default:
+		break;
+	}
+	free(ev->text);
+	ev->text = NULL;
+}
+
+static void *analyzer_main(void *arg)
+{
+	struct analyzer *a = arg;
+
+	for (;;) {
+		uint32_t head =
+			atomic_load_explicit(&a->head, memory_order_relaxed);
+		uint32_t tail =
+			atomic_load_explicit(&a->tail, memory_order_acquire);
+		uint32_t n = 0;
+
+		if (head == tail) {
+			struct timespec ts = {0, 2 * 1000 * 1000};
+
+			if (atomic_load(&a->stop))
+				break;
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		pthread_mutex_lock(&a->lock);
+		while (head != tail && n < BATCH) {
+			struct ana_event ev = a->ring[head & (RING_SIZE - 1)];
+
+			atomic_store_explicit(&a->head, ++head,
+					      memory_order_release);
+			apply(a, &ev);
+			n++;
+		}
+		pthread_mutex_unlock(&a->lock);
+		atomic_fetch_add_explicit(&a->applied, n, memory_order_release);
+	}
+	/* libpg_query frees its per-thread memory in a thread-exit
+	 * destructor; calling pg_query_exit() too would free it twice */
+	return NULL;
+}
+
+static size_t pow2_at_least(size_t n)
+{
+	size_t p = 16;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+static void analyzer_free(struct analyzer *a)
+{
+	pgp_free(a->ring);
+	pgp_free(a->fp);
+	pgp_free(a->shapes);
+	pgp_free(a->clients);
+	pthread_mutex_destroy(&a->lock);
+	pgp_free(a);
+}
+
+struct analyzer *analyzer_start(int max_tracked_queries)
+{
+	struct analyzer *a = pgp_calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->max_fp = max_tracked_queries;
+	a->nfp_buckets = pow2_at_least((size_t)max_tracked_queries);
+	a->nshape_slots = pow2_at_least((size_t)max_tracked_queries * 8);
+	a->nclient_slots = 1 << 16;
+	a->ring = pgp_calloc(RING_SIZE, sizeof(*a->ring));
+	a->fp = pgp_calloc(a->nfp_buckets, sizeof(*a->fp));
+	a->shapes = pgp_calloc(a->nshape_slots, sizeof(*a->shapes));
+	a->clients = pgp_calloc(a->nclient_slots, sizeof(*a->clients));
+	hist_init(&a->other.c.hist);
+	pthread_mutex_init(&a->lock, NULL);
+	if (!a->ring || !a->fp || !a->shapes || !a->clients ||
+	    pthread_create(&a->thread, NULL, analyzer_main, a) != 0) {
+		analyzer_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void analyzer_stop(struct analyzer *a)
+{
+	uint32_t head, tail;
+
+	if (!a)
+		return;
+	atomic_store(&a->stop, true);
+	pthread_join(a->thread, NULL);
+	/* events never applied still own their texts */
+	head = atomic_load(&a->head);
+	tail = atomic_load(&a->tail);
+	for (; head != tail; head++)
+		free(a->ring[head & (RING_SIZE - 1)].text);
+	reset_all(a);
+	for (size_t i = 0; i < a->nclient_slots; i++)
+		if (a->clients[i].id && a->clients[i].id != UINT64_MAX)
+			free(a->clients[i].who);
+	analyzer_free(a);
+}
+
+void analyzer_sync(struct analyzer *a, int timeout_ms)
+{
+	uint64_t want = atomic_load(&a->pushed);
+
+	for (int i = 0; i < timeout_ms; i++) {
+		struct timespec ts = {0, 1000 * 1000};
+
+		if (atomic_load(&a->applied) >= want)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* ---- readers ---- */
+
+static void join_tables(char *buf, size_t cap, char *const *t, int n)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "%s%s",
+					i ? "," : "", t[i]);
+}
+
+static bool fill(struct ana_query *o, const struct qstat *q, bool other)
+{
+	const struct histogram *h = &q->c.hist;
+
+	memset(o, 0, sizeof(*o));
+	o->fingerprint = q->fingerprint;
+	o->query = pgp_strdup(other		    ? "<other>"
+			      : q->parse.normalized ? q->parse.normalized
+						    : "");
+	if (!o->query)
+		return false;
+	o->kind = other ? "OTHER" : q->parse.kind ? q->parse.kind : "UNKNOWN";
+	o->parsed = q->parse.parsed;
+	o->read_only = q->parse.read_only;
+	o->deterministic = q->parse.deterministic;
+	o->calls = q->c.calls;
+	o->errors = q->c.errors;
+	o->rows = q->c.rows;
+	o->bytes = q->c.bytes;
+	o->wait_us = q->c.wait_us;
+	o->total_us = h->sum;
+	o->min_us = h->min;
+	o->max_us = h->max;
+	o->p50_us = hist_quantile(h, 0.50);
+	o->p95_us = hist_quantile(h, 0.95);
+	o->p99_us = hist_quantile(h, 0.99);
+	o->p999_us = hist_quantile(h, 0.999);
+	o->first_seen_us = q->first_seen;
+	o->last_seen_us = q->last_seen;
+	join_tables(o->tables_read, sizeof(o->tables_read), q->parse.read,
+		    q->parse.nread);
+	join_tables(o->tables_written, sizeof(o->tables_written),
+		    q->parse.written, q->parse.nwritten);
+	for (int i = 0; i < MAX_ERRS; i++)
+		if (q->err[i].n > o->top_error_count) {
+			o->top_error_count = q->err[i].n;
+			memcpy(o->top_error, q->err[i].state, 6);
+		}
+	for (int i = 0; i < ANA_BUCKETS; i++)
+		o->le[i] = hist_count_le(h, ana_bucket_us[i]);
+	return true;
+}
+
+static int by_total_desc(const void *x, const void *y)
+{
+	const struct ana_query *a = x, *b = y;
+
+	return a->total_us > b->total_us ? -1 : a->total_us < b->total_us;
+}
+
+size_t analyzer_queries(struct analyzer *a, struct ana_query **out,
+			struct ana_totals *totals)
+{
+	struct ana_query *v;
+	size_t n = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(&a->lock);
+	if (totals) {
+		*totals = a->t;
+		totals->dropped = atomic_load(&a->dropped);
+		totals->fingerprints = a->nfp;
+	}
+	v = pgp_calloc(a->nfp + 1, sizeof(*v));
+	if (v) {
+		for (size_t b = 0; b < a->nfp_buckets; b++)
+			for (struct qstat *q = a->fp[b]; q; q = q->next)
+				if (q->c.calls && fill(&v[n], q, false))
+					n++;
+		if (a->other.c.calls && fill(&v[n], &a->other, true))
+			n++;
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (v)
+		qsort(v, n, sizeof(*v), by_total_desc);
+	*out = v;
+	return n;
+}
+
+void ana_queries_free(struct ana_query *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pgp_free(q[i].query);
+	pgp_free(q);
+}

@@ -1,0 +1,73 @@
+/*
+ * observe.h -- the I/O thread's side of statement statistics: it notes
+ * each statement a client sends (its shape, when it was received), matches
+ * it to the server's replies (rows, bytes, errors, completion) and pushes
+ * one event per completed statement to the analyzer.  The text of a shape
+ * goes to the analyzer only the first time this I/O thread sees it.
+ *
+ * A statement is a simple Query (completed by its ReadyForQuery, however
+ * many statements its text holds) or an extended-protocol Execute
+ * (completed by CommandComplete, EmptyQueryResponse, PortalSuspended or an
+ * error; Executes PostgreSQL skips after an error are not counted).
+ */
+#ifndef PGPERF_OBSERVE_H
+#define PGPERF_OBSERVE_H
+
+#include "pgperf/common.h"
+
+struct client;
+struct pgperf;
+
+#define OBS_INFLIGHT 32 /* statements awaiting replies, per client */
+
+struct obs_pending {
+	uint64_t shape;
+	int64_t start_us; /* monotonic */
+	uint64_t rows, bytes;
+	char sqlstate[6];
+	uint8_t kind; /* 'Q', 'E', or 'S' (a Sync: only matched) */
+};
+
+struct obs_name; /* a named statement's shape */
+
+struct obs_client {
+	struct obs_pending q[OBS_INFLIGHT];
+	uint8_t head, n;
+	uint64_t unnamed_shape;	 /* of the last unnamed Parse */
+	uint64_t portal_shape;	 /* of the last Bind */
+	uint32_t wait_us;	 /* waited for the current server connection */
+	bool in_xact;		 /* a transaction is open (SHOW STATS) */
+	int64_t xact_start_us;	 /* monotonic */
+	struct obs_name **names; /* owned: name -> shape */
+	size_t nnames, nslots;
+};
+
+/* The set of shapes this I/O thread has sent texts for. */
+struct obs_known {
+	uint64_t *slot; /* owned; 0 = empty */
+	size_t nslots, n;
+};
+
+/* Is analysis on (the analyzer running and `analysis = on`)? */
+bool observe_on(const struct pgperf *pp);
+/* A client logged in (or changed application_name): tell the analyzer. */
+void observe_client(struct client *cl);
+void observe_client_gone(struct client *cl);
+/* The client waited `us` for the server it was just linked to. */
+void observe_linked(struct client *cl, int64_t waited_us);
+/*
+ * A request from the client, with the part of its body read (Query and
+ * Parse: all of it; Bind: at least its two names; Close: its name).
+ */
+void observe_request(struct client *cl, uint8_t type, const char *body,
+		     size_t n);
+/* A named Parse pgperf answered itself (prep_idle_answer). */
+void observe_parse(struct client *cl, const char *name, const char *query);
+/* A reply is relayed to the client: `body` only for C and E. */
+void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,
+		   size_t n, size_t wire_len);
+/* Free what a client's tracking holds. */
+void observe_client_free(struct obs_client *o);
+void observe_known_free(struct obs_known *k);
+
+#endif

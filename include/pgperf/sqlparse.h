@@ -1,0 +1,35 @@
+/*
+ * sqlparse.h -- what libpg_query says about one statement.  Called on the
+ * analyzer thread only, once per new shape: parsing costs tens of
+ * microseconds, far too much for every statement on the I/O thread.
+ */
+#ifndef PGPERF_SQLPARSE_H
+#define PGPERF_SQLPARSE_H
+
+#include "pgperf/common.h"
+
+#define SQLPARSE_MAX_TABLES 16
+
+struct sqlparse {
+	bool parsed;	      /* false: not valid SQL to libpg_query */
+	uint64_t fingerprint; /* libpg_query's; a text hash when !parsed */
+	char *normalized;     /* owned: literals as $n (or the raw text) */
+	const char *kind;     /* static: SELECT, INSERT, UPDATE, DELETE, MERGE,
+				 UTILITY, UNKNOWN */
+	bool read_only;	      /* only SELECTs, no locking clause, no
+				 data-modifying CTE, no function that writes
+				 (nextval, advisory locks, ...) */
+	bool deterministic;   /* no volatile or time-dependent function */
+	int nread, nwritten;
+	char *read[SQLPARSE_MAX_TABLES]; /* owned: "schema.table" as written */
+	char *written[SQLPARSE_MAX_TABLES];
+	char error[128]; /* why not parsed */
+};
+
+/* Parse `sql` (NUL-terminated).  False only on allocation failure. */
+bool sqlparse_run(const char *sql, struct sqlparse *out) WARN_UNUSED;
+void sqlparse_free(struct sqlparse *p);
+/* A 64-bit hash of text, the fingerprint of what does not parse. */
+uint64_t sqlparse_text_hash(const char *sql, size_t len);
+
+#endif

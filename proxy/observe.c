@@ -1,0 +1,445 @@
+/*
+ * observe.c -- statement events from the I/O thread (see observe.h).
+ */
+#include "pgperf/observe.h"
+
+#include "pgperf/analyzer.h"
+#include "pgperf/conn.h"
+#include "pgperf/proxy_types.h"
+#include "pgperf/shape.h"
+#include "pgperf/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KNOWN_MAX 65536 /* shapes remembered; then forgotten at once */
+#define NAMES_MAX 4096	/* named statements tracked per client */
+
+struct obs_name {
+	uint64_t shape;
+	char name[];
+};
+
+bool observe_on(const struct pgperf *pp)
+{
+	return pp->ana && pp->cfg->analysis;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t str_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* ---- shapes this thread has sent ---- */
+
+static bool known_has(struct obs_known *k, uint64_t shape)
+{
+	size_t mask, i;
+
+	if (!k->nslots)
+		return false;
+	mask = k->nslots - 1;
+	for (i = mix64(shape) & mask; k->slot[i]; i = (i + 1) & mask)
+		if (k->slot[i] == shape)
+			return true;
+	return false;
+}
+
+static void known_add(struct obs_known *k, uint64_t shape)
+{
+	size_t mask, i;
+
+	if (!k->nslots) {
+		if (!(k->slot = pgp_calloc(KNOWN_MAX * 2, sizeof(uint64_t))))
+			return;
+		k->nslots = KNOWN_MAX * 2;
+	}
+	if (k->n >= KNOWN_MAX) {
+		/* forget all: at worst texts are sent again */
+		memset(k->slot, 0, k->nslots * sizeof(uint64_t));
+		k->n = 0;
+	}
+	mask = k->nslots - 1;
+	for (i = mix64(shape) & mask; k->slot[i]; i = (i + 1) & mask)
+		if (k->slot[i] == shape)
+			return;
+	k->slot[i] = shape;
+	k->n++;
+}
+
+void observe_known_free(struct obs_known *k)
+{
+	pgp_free(k->slot);
+	memset(k, 0, sizeof(*k));
+}
+
+/* The shape of `sql`; its text goes to the analyzer if new here. */
+static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len)
+{
+	struct shape sh;
+	struct ana_event ev;
+
+	shape_compute(sql, len, &sh);
+	if (sh.hash == 0)
+		sh.hash = 1;
+	if (analyzer_wants_texts(pp->ana) && pp->known.nslots) {
+		memset(pp->known.slot, 0, pp->known.nslots * sizeof(uint64_t));
+		pp->known.n = 0;
+	}
+	if (known_has(&pp->known, sh.hash))
+		return sh.hash;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = ANA_TEXT;
+	ev.shape = sh.hash;
+	/* malloc, not pgp_malloc: the analyzer thread frees it */
+	if (!(ev.text = malloc(len + 1)))
+		return sh.hash;
+	memcpy(ev.text, sql, len);
+	ev.text[len] = '\0';
+	ev.text_len = (uint32_t)len;
+	if (analyzer_push(pp->ana, &ev))
+		known_add(&pp->known, sh.hash);
+	else
+		free(ev.text);
+	return sh.hash;
+}
+
+/* ---- a client's named statements ---- */
+
+static struct obs_name **name_slot(struct obs_client *o, const char *name,
+				   size_t len)
+{
+	size_t mask = o->nslots - 1, i = str_hash(name, len) & mask;
+
+	while (o->names[i] && (strncmp(o->names[i]->name, name, len) != 0 ||
+			       o->names[i]->name[len] != '\0'))
+		i = (i + 1) & mask;
+	return &o->names[i];
+}
+
+static uint64_t name_get(struct obs_client *o, const char *name, size_t len)
+{
+	struct obs_name **s;
+
+	if (len == 0)
+		return o->unnamed_shape;
+	if (!o->nslots)
+		return 0;
+	s = name_slot(o, name, len);
+	return *s ? (*s)->shape : 0;
+}
+
+static void name_rehash(struct obs_client *o, size_t nslots)
+{
+	struct obs_name **old = o->names;
+	size_t oldn = o->nslots;
+
+	if (!(o->names = pgp_calloc(nslots, sizeof(*o->names)))) {
+		o->names = old;
+		return;
+	}
+	o->nslots = nslots;
+	for (size_t i = 0; i < oldn; i++)
+		if (old[i])
+			*name_slot(o, old[i]->name, strlen(old[i]->name)) =
+				old[i];
+	pgp_free(old);
+}
+
+static void name_put(struct obs_client *o, const char *name, size_t len,
+		     uint64_t shape)
+{
+	struct obs_name **s;
+
+	if (len == 0) {
+		o->unnamed_shape = shape;
+		return;
+	}
+	if (o->nnames >= NAMES_MAX)
+		return;
+	if (o->nnames * 2 >= o->nslots)
+		name_rehash(o, o->nslots ? o->nslots * 2 : 16);
+	if (o->nnames * 2 >= o->nslots)
+		return;
+	s = name_slot(o, name, len);
+	if (!*s) {
+		if (!(*s = pgp_malloc(sizeof(**s) + len + 1)))
+			return;
+		memcpy((*s)->name, name, len);
+		(*s)->name[len] = '\0';
+		o->nnames++;
+	}
+	(*s)->shape = shape;
+}
+
+static void name_del(struct obs_client *o, const char *name, size_t len)
+{
+	struct obs_name **s;
+	size_t mask, i;
+
+	if (len == 0 || !o->nslots)
+		return;
+	s = name_slot(o, name, len);
+	if (!*s)
+		return;
+	pgp_free(*s);
+	*s = NULL;
+	o->nnames--;
+	/* re-place the entries after it in its run (linear probing) */
+	mask = o->nslots - 1;
+	for (i = ((size_t)(s - o->names) + 1) & mask; o->names[i];
+	     i = (i + 1) & mask) {
+		struct obs_name *e = o->names[i];
+
+		o->names[i] = NULL;
+		*name_slot(o, e->name, strlen(e->name)) = e;
+	}
+}
+
+void observe_client_free(struct obs_client *o)
+{
+	for (size_t i = 0; i < o->nslots; i++)
+		pgp_free(o->names[i]);
+	pgp_free(o->names);
+	memset(o, 0, sizeof(*o));
+}
+
+/* ---- clients ---- */
+
+void observe_client(struct client *cl)
+{
+	struct pgperf *pp = cl->c.pp;
+	const char *db = cl->database ? cl->database : "";
+	const char *user = cl->user ? cl->user : "";
+	const char *app = cl->app_name ? cl->app_name : "";
+	size_t a = strlen(db) + 1, b = strlen(user) + 1, c = strlen(app) + 1;
+	struct ana_event ev;
+
+	if (!observe_on(pp))
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = ANA_CLIENT;
+	ev.client = cl->c.id;
+	if (!(ev.text = malloc(a + b + c)))
+		return;
+	memcpy(ev.text, db, a);
+	memcpy(ev.text + a, user, b);
+	memcpy(ev.text + a + b, app, c);
+	ev.text_len = (uint32_t)(a + b + c);
+	if (!analyzer_push(pp->ana, &ev))
+		free(ev.text);
+}
+
+void observe_client_gone(struct client *cl)
+{
+	struct ana_event ev;
+
+	if (!cl->c.pp->ana || !cl->welcomed)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = ANA_CLIENT_GONE;
+	ev.client = cl->c.id;
+	(void)analyzer_push(cl->c.pp->ana, &ev);
+}
+
+void observe_linked(struct client *cl, int64_t waited_us)
+{
+	cl->obs.wait_us = waited_us > 0 ? (uint32_t)waited_us : 0;
+}
+
+/* ---- statements ---- */
+
+static void pend(struct client *cl, uint8_t kind, uint64_t shape)
+{
+	struct obs_client *o = &cl->obs;
+	struct obs_pending *p;
+
+	if (o->n >= OBS_INFLIGHT)
+		return; /* a long pipeline: the rest go uncounted */
+	p = &o->q[(o->head + o->n) % OBS_INFLIGHT];
+	o->n++;
+	if (kind != 'S' && !o->in_xact) {
+		o->in_xact = true;
+		o->xact_start_us = pgp_now_us();
+	}
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->shape = shape;
+	p->start_us = pgp_now_us();
+}
+
+void observe_request(struct client *cl, uint8_t type, const char *body,
+		     size_t n)
+{
+	struct pgperf *pp = cl->c.pp;
+	struct obs_client *o = &cl->obs;
+	size_t nlen;
+
+	if (!observe_on(pp))
+		return;
+	switch (type) {
+	case 'Q':
+		pend(cl, 'Q', shape_of(pp, body, strnlen(body, n)));
+		break;
+	case 'P': /* name, query */
+		nlen = strnlen(body, n);
+		if (nlen >= n)
+			break;
+		name_put(o, body, nlen,
+			 shape_of(pp, body + nlen + 1,
+				  strnlen(body + nlen + 1, n - nlen - 1)));
+		break;
+	case 'B': { /* portal, statement */
+		size_t plen = strnlen(body, n);
+
+		if (plen >= n)
+			break;
+		nlen = strnlen(body + plen + 1, n - plen - 1);
+		o->portal_shape = name_get(o, body + plen + 1, nlen);
+		break;
+	}
+	case 'E':
+		if (o->portal_shape)
+			pend(cl, 'E', o->portal_shape);
+		break;
+	case 'S': /* its ReadyForQuery is matched, not counted */
+		pend(cl, 'S', 0);
+		break;
+	case 'C': /* 'S' name: a statement closed */
+		if (n >= 2 && body[0] == 'S')
+			name_del(o, body + 1, strnlen(body + 1, n - 1));
+		break;
+	default:
+		break;
+	}
+}
+
+void observe_parse(struct client *cl, const char *name, const char *query)
+{
+	struct pgperf *pp = cl->c.pp;
+
+	if (observe_on(pp))
+		name_put(&cl->obs, name, strlen(name),
+			 shape_of(pp, query, strlen(query)));
+}
+
+static void complete(struct client *cl, struct obs_pending *p)
+{
+	struct ana_event ev;
+	int64_t dur = pgp_now_us() - p->start_us;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = ANA_STMT;
+	ev.shape = p->shape;
+	ev.client = cl->c.id;
+	ev.rows = p->rows;
+	ev.bytes = p->bytes;
+	memcpy(ev.sqlstate, p->sqlstate, 6);
+	ev.dur_us =
+		dur > 0 ? (uint32_t)(dur > UINT32_MAX ? UINT32_MAX : dur) : 0;
+	ev.wait_us = cl->obs.wait_us;
+	cl->obs.wait_us = 0;
+	ev.end_us = conn_wall_us();
+	(void)analyzer_push(cl->c.pp->ana, &ev);
+	if (cl->pool) {
+		cl->pool->st.query_count++;
+		cl->pool->st.query_us += ev.dur_us;
+	}
+}
+
+static void pop(struct obs_client *o)
+{
+	o->head = (uint8_t)((o->head + 1) % OBS_INFLIGHT);
+	o->n--;
+}
+
+/* Rows from a CommandComplete tag: its last number ("INSERT 0 5" -> 5). */
+static uint64_t tag_rows(const uint8_t *b, size_t n)
+{
+	uint64_t rows = 0;
+	size_t i = strnlen((const char *)b, n);
+
+	while (i > 0 && b[i - 1] >= '0' && b[i - 1] <= '9')
+		i--;
+	if (i == 0 || b[i - 1] != ' ')
+		return 0; /* BEGIN, SET: no count */
+	for (; i < n && b[i] >= '0' && b[i] <= '9'; i++)
+		rows = rows * 10 + (uint64_t)(b[i] - '0');
+	return rows;
+}
+
+void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,
+		   size_t n, size_t wire_len)
+{
+	struct obs_client *o = &cl->obs;
+	struct obs_pending *p;
+
+	if (type == 'Z' && o->in_xact && body && n >= 1 && body[0] == 'I' &&
+	    cl->pool) {
+		/* the transaction ended (SHOW STATS) */
+		o->in_xact = false;
+		cl->pool->st.xact_count++;
+		cl->pool->st.xact_us +=
+			(uint64_t)(pgp_now_us() - o->xact_start_us);
+	}
+	if (!o->n)
+		return;
+	p = &o->q[o->head];
+	p->bytes += wire_len;
+	switch (type) {
+	case 'C':
+		p->rows += body ? tag_rows(body, n) : 0;
+		if (p->kind == 'E') {
+			complete(cl, p);
+			pop(o);
+		}
+		break;
+	case 'I': /* EmptyQueryResponse */
+	case 's': /* PortalSuspended */
+		if (p->kind == 'E') {
+			complete(cl, p);
+			pop(o);
+		}
+		break;
+	case 'E': {
+		struct wire_error_fields f;
+
+		if (body && wire_parse_error(body, n, &f) && f.sqlstate)
+			snprintf(p->sqlstate, sizeof(p->sqlstate), "%s",
+				 f.sqlstate);
+		else
+			memcpy(p->sqlstate, "XX000", 6);
+		if (p->kind == 'E') {
+			complete(cl, p);
+			pop(o);
+			/* PostgreSQL skips the rest until Sync */
+			while (o->n && o->q[o->head].kind == 'E')
+				pop(o);
+		}
+		break;
+	}
+	case 'Z':
+		while (o->n && o->q[o->head].kind == 'E')
+			pop(o); /* skipped after an error */
+		if (o->n) {
+			if (o->q[o->head].kind == 'Q')
+				complete(cl, &o->q[o->head]);
+			pop(o);
+		}
+		break;
+	default:
+		break;
+	}
+}
