@@ -7,6 +7,7 @@
  * made active for the next loop pass, frees them once their last bytes are
  * out (or a deadline passed).
  */
+#include "pgperf/http.h"
 #include "pgperf/admin.h"
 #include "pgperf/analyzer.h"
 #include "pgperf/daemon.h"
@@ -255,6 +256,9 @@ bool daemon_listen(struct pgperf *pp, char *err, size_t errlen)
 	     tok = strtok_r(NULL, ", ", &save))
 		ok = listen_tcp(pp, tok, pp->cfg->listen_port, err, errlen);
 	pgp_free(addrs);
+	/* HTTP first, so that once PostgreSQL clients get answers it is up */
+	if (ok)
+		ok = http_start(pp, err, errlen);
 	if (ok && pp->nlisteners == 0) {
 		snprintf(err, errlen,
 			 "no listen_addr or unix_socket_dir configured");
@@ -511,6 +515,7 @@ void daemon_free(struct pgperf *pp)
 		event_free(pp->reap_ev);
 	if (pp->tick_ev)
 		event_free(pp->tick_ev);
+	http_stop(pp);
 	prep_registry_free(&pp->prep);
 	analyzer_stop(pp->ana);
 	observe_known_free(&pp->known);

@@ -234,6 +234,8 @@ struct pool {
 };
 
 /* The daemon: everything the I/O thread owns.  No mutable globals. */
+struct evhttp;
+
 struct pgperf {
 	struct event_base *base; /* owned */
 	struct config *cfg;	 /* owned: the current snapshot */
@@ -252,6 +254,7 @@ struct pgperf {
 	struct prep_registry prep; /* distinct prepared statements */
 	struct analyzer *ana;	   /* owned: the analyzer thread */
 	struct obs_known known;	   /* shapes whose text the analyzer has */
+	struct evhttp *http;	   /* owned: /metrics etc., or NULL */
 	struct list all_clients;
 	struct list login_clients; /* CL_STARTUP, CL_AUTH */
 	struct list admin_clients; /* CL_ADMIN */

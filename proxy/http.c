@@ -1,0 +1,389 @@
+/*
+ * http.c -- the HTTP endpoint (libevent's evhttp, on the I/O thread):
+ *   /metrics  Prometheus text format: pools, traffic, the analyzer, and
+ *             latency histograms labelled by fingerprint for the top
+ *             queries only (the rest summed under fingerprint="other"),
+ *             so the number of series stays bounded;
+ *   /queries  the statement statistics as JSON (versioned);
+ *   /healthz  "ok" while the daemon runs.
+ * Off unless http_listen_port is set; it listens on http_listen_addr
+ * (127.0.0.1 by default) and has no authentication: keep it private.
+ */
+#include "pgperf/http.h"
+
+#include "pgperf/analyzer.h"
+#include "pgperf/config.h"
+#include "pgperf/log.h"
+#include "pgperf/pool.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
+
+/* Fingerprints with their own histogram series in /metrics. */
+#define METRICS_TOP 20
+
+static void add_escaped(struct evbuffer *b, const char *s, bool json)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(b, "\\%c", c);
+		else if (c == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else if (json && c < 0x20)
+			evbuffer_add_printf(b, "\\u%04x", c);
+		else if (c >= 0x20)
+			evbuffer_add(b, s, 1);
+	}
+}
+
+static void label(struct evbuffer *b, const char *name, const char *value)
+{
+	evbuffer_add_printf(b, "%s=\"", name);
+	add_escaped(b, value, false);
+	evbuffer_add(b, "\"", 1);
+}
+
+static void pool_labels(struct evbuffer *b, const struct pool *p)
+{
+	evbuffer_add(b, "{", 1);
+	label(b, "database", p->database);
+	evbuffer_add(b, ",", 1);
+	label(b, "user", p->user);
+	evbuffer_add(b, "}", 1);
+}
+
+static void help(struct evbuffer *b, const char *name, const char *type,
+		 const char *text)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name,
+			    type);
+}
+
+struct pool_metric {
+	const char *name, *type, *help;
+	double (*value)(const struct pool *p);
+};
+
+/* One gauge or counter with a value per pool. */
+static void per_pool(struct evbuffer *b, struct pgperf *pp,
+		     const struct pool_metric *m)
+{
+	struct list *pos;
+
+	help(b, m->name, m->type, m->help);
+	list_for_each(pos, &pp->pools) {
+		const struct pool *p = list_entry(pos, struct pool, node);
+
+		evbuffer_add_printf(b, "%s", m->name);
+		pool_labels(b, p);
+		evbuffer_add_printf(b, " %.6f\n", m->value(p));
+	}
+}
+
+static double v_cl_active(const struct pool *p)
+{
+	return (double)(list_count(&p->active_clients) +
+			list_count(&p->idle_clients));
+}
+static double v_cl_waiting(const struct pool *p)
+{
+	return (double)list_count(&p->waiting);
+}
+static double v_sv_active(const struct pool *p)
+{
+	return (double)list_count(&p->active_servers);
+}
+static double v_sv_idle(const struct pool *p)
+{
+	return (double)list_count(&p->idle_servers);
+}
+static double v_xacts(const struct pool *p)
+{
+	return (double)p->st.xact_count;
+}
+static double v_queries(const struct pool *p)
+{
+	return (double)p->st.query_count;
+}
+static double v_recv(const struct pool *p)
+{
+	return (double)p->st.recv;
+}
+static double v_sent(const struct pool *p)
+{
+	return (double)p->st.sent;
+}
+static double v_query_s(const struct pool *p)
+{
+	return (double)p->st.query_us / 1e6;
+}
+static double v_wait_s(const struct pool *p)
+{
+	return (double)p->st.wait_us / 1e6;
+}
+
+/* Per-pool series of /metrics. */
+static const struct pool_metric pool_metrics[] = {
+	{"pgperf_pool_clients_active", "gauge",
+	 "logged-in clients (active or between transactions)", v_cl_active},
+	{"pgperf_pool_clients_waiting", "gauge",
+	 "clients waiting for a server connection", v_cl_waiting},
+	{"pgperf_pool_servers_active", "gauge",
+	 "server connections serving a client", v_sv_active},
+	{"pgperf_pool_servers_idle", "gauge", "idle server connections",
+	 v_sv_idle},
+	{"pgperf_transactions_total", "counter", "transactions completed",
+	 v_xacts},
+	{"pgperf_queries_total", "counter", "statements completed", v_queries},
+	{"pgperf_received_bytes_total", "counter",
+	 "bytes received from clients", v_recv},
+	{"pgperf_sent_bytes_total", "counter", "bytes sent to clients", v_sent},
+	{"pgperf_query_seconds_total", "counter", "time spent in statements",
+	 v_query_s},
+	{"pgperf_wait_seconds_total", "counter",
+	 "time clients waited for a server connection", v_wait_s},
+};
+
+static void fp_label(char *buf, size_t len, const struct ana_query *q)
+{
+	if (strcmp(q->kind, "OTHER") == 0)
+		snprintf(buf, len, "other");
+	else
+		snprintf(buf, len, "%016" PRIx64, q->fingerprint);
+}
+
+/* A counter per top fingerprint; `field` is a uint64_t of ana_query. */
+static void per_query(struct evbuffer *b, const char *name, const char *text,
+		      const struct ana_query *q, size_t top, size_t field)
+{
+	char fp[24];
+
+	help(b, name, "counter", text);
+	for (size_t i = 0; i < top; i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&q[i] + field, sizeof(v));
+		fp_label(fp, sizeof(fp), &q[i]);
+		evbuffer_add_printf(b, "%s{fingerprint=\"%s\"} %" PRIu64 "\n",
+				    name, fp, v);
+	}
+}
+
+static void query_metrics(struct evbuffer *b, struct pgperf *pp)
+{
+	struct ana_query *q = NULL, rest;
+	struct ana_totals t;
+	size_t n = 0, top;
+	char fp[24];
+
+	memset(&t, 0, sizeof(t));
+	if (pp->ana)
+		n = analyzer_queries(pp->ana, &q, &t);
+	help(b, "pgperf_analyzer_events_total", "counter",
+	     "statement events the analyzer applied");
+	evbuffer_add_printf(b, "pgperf_analyzer_events_total %" PRIu64 "\n",
+			    t.events);
+	help(b, "pgperf_analyzer_events_dropped_total", "counter",
+	     "statement events dropped because the analyzer's queue was full");
+	evbuffer_add_printf(
+		b, "pgperf_analyzer_events_dropped_total %" PRIu64 "\n",
+		t.dropped);
+	help(b, "pgperf_analyzer_fingerprints", "gauge",
+	     "statement fingerprints tracked");
+	evbuffer_add_printf(b, "pgperf_analyzer_fingerprints %" PRIu64 "\n",
+			    t.fingerprints);
+
+	/* the top queries by total time have their own series; the rest are
+	 * summed as fingerprint="other" */
+	top = n < METRICS_TOP ? n : METRICS_TOP;
+	memset(&rest, 0, sizeof(rest));
+	rest.kind = "OTHER";
+	for (size_t i = top; i < n; i++) {
+		rest.calls += q[i].calls;
+		rest.errors += q[i].errors;
+		rest.rows += q[i].rows;
+		rest.total_us += q[i].total_us;
+		for (int k = 0; k < ANA_BUCKETS; k++)
+			rest.le[k] += q[i].le[k];
+	}
+	help(b, "pgperf_query_duration_seconds", "histogram",
+	     "statement latency as pgperf sees it, per fingerprint");
+	for (size_t i = 0; i <= top; i++) {
+		const struct ana_query *e = i < top ? &q[i] : &rest;
+
+		if (i == top && (n <= top || !rest.calls))
+			break;
+		fp_label(fp, sizeof(fp), e);
+		for (int k = 0; k < ANA_BUCKETS; k++)
+			evbuffer_add_printf(
+				b,
+				"pgperf_query_duration_seconds_bucket{fingerprint=\"%s\",le=\"%g\"} %" PRIu64
+				"\n",
+				fp, (double)ana_bucket_us[k] / 1e6, e->le[k]);
+		evbuffer_add_printf(
+			b,
+			"pgperf_query_duration_seconds_bucket{fingerprint=\"%s\",le=\"+Inf\"} %" PRIu64
+			"\n",
+			fp, e->calls);
+		evbuffer_add_printf(
+			b,
+			"pgperf_query_duration_seconds_sum{fingerprint=\"%s\"} %.6f\n",
+			fp, (double)e->total_us / 1e6);
+		evbuffer_add_printf(
+			b,
+			"pgperf_query_duration_seconds_count{fingerprint=\"%s\"} %" PRIu64
+			"\n",
+			fp, e->calls);
+	}
+	per_query(b, "pgperf_query_errors_total",
+		  "statements that ended in an error, per fingerprint", q, top,
+		  offsetof(struct ana_query, errors));
+	per_query(b, "pgperf_query_rows_total",
+		  "rows returned or affected, per fingerprint", q, top,
+		  offsetof(struct ana_query, rows));
+	ana_queries_free(q, n);
+}
+
+static void metrics_cb(struct evhttp_request *req, void *arg)
+{
+	struct pgperf *pp = arg;
+	struct evbuffer *b = evbuffer_new();
+
+	if (!b) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	help(b, "pgperf_up", "gauge", "1 while pgperf runs");
+	evbuffer_add_printf(b, "pgperf_up 1\n");
+	help(b, "pgperf_clients", "gauge", "client connections");
+	evbuffer_add_printf(b, "pgperf_clients %d\n", pp->nclients);
+	for (size_t i = 0; i < ARRAY_SIZE(pool_metrics); i++)
+		per_pool(b, pp, &pool_metrics[i]);
+	query_metrics(b, pp);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+static void json_str(struct evbuffer *b, const char *s)
+{
+	evbuffer_add(b, "\"", 1);
+	add_escaped(b, s, true);
+	evbuffer_add(b, "\"", 1);
+}
+
+static void queries_cb(struct evhttp_request *req, void *arg)
+{
+	struct pgperf *pp = arg;
+	struct evbuffer *b = evbuffer_new();
+	struct ana_query *q = NULL;
+	struct ana_totals t;
+	size_t n = 0;
+
+	if (!b) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	memset(&t, 0, sizeof(t));
+	if (pp->ana)
+		n = analyzer_queries(pp->ana, &q, &t);
+	evbuffer_add_printf(b,
+			    "{\"version\": 1, \"analysis\": %s, "
+			    "\"events\": %" PRIu64 ", \"dropped\": %" PRIu64
+			    ", \"queries\": [",
+			    pp->cfg->analysis ? "true" : "false", t.events,
+			    t.dropped);
+	for (size_t i = 0; i < n; i++) {
+		const struct ana_query *e = &q[i];
+
+		evbuffer_add_printf(b,
+				    "%s\n {\"fingerprint\": \"%016" PRIx64
+				    "\", \"query\": ",
+				    i ? "," : "", e->fingerprint);
+		json_str(b, e->query);
+		evbuffer_add_printf(
+			b,
+			", \"kind\": \"%s\", \"read_only\": %s, "
+			"\"deterministic\": %s, \"calls\": %" PRIu64
+			", \"rows\": %" PRIu64 ", \"errors\": %" PRIu64
+			", \"bytes\": %" PRIu64 ", \"total_ms\": %.3f"
+			", \"mean_ms\": %.3f, \"min_ms\": %.3f"
+			", \"p50_ms\": %.3f, \"p95_ms\": %.3f, \"p99_ms\": %.3f"
+			", \"p999_ms\": %.3f, \"max_ms\": %.3f"
+			", \"wait_ms\": %.3f, \"tables_read\": ",
+			e->kind, e->read_only ? "true" : "false",
+			e->deterministic ? "true" : "false", e->calls, e->rows,
+			e->errors, e->bytes, e->total_us / 1e3,
+			e->calls ? e->total_us / 1e3 / (double)e->calls : 0.0,
+			e->min_us / 1e3, e->p50_us / 1e3, e->p95_us / 1e3,
+			e->p99_us / 1e3, e->p999_us / 1e3, e->max_us / 1e3,
+			e->wait_us / 1e3);
+		json_str(b, e->tables_read);
+		evbuffer_add_printf(b, ", \"tables_written\": ");
+		json_str(b, e->tables_written);
+		evbuffer_add_printf(b,
+				    ", \"first_seen_us\": %" PRId64
+				    ", \"last_seen_us\": %" PRId64 "}",
+				    e->first_seen_us, e->last_seen_us);
+	}
+	evbuffer_add_printf(b, "%s]}\n", n ? "\n" : "");
+	ana_queries_free(q, n);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+static void healthz_cb(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	(void)arg;
+	if (!b) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	evbuffer_add_printf(b, "ok\n");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+bool http_start(struct pgperf *pp, char *err, size_t errlen)
+{
+	const struct config *cfg = pp->cfg;
+
+	if (cfg->http_listen_port <= 0)
+		return true;
+	pp->http = evhttp_new(pp->base);
+	if (!pp->http) {
+		snprintf(err, errlen, "cannot create the HTTP server");
+		return false;
+	}
+	evhttp_set_allowed_methods(pp->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_cb(pp->http, "/metrics", metrics_cb, pp);
+	evhttp_set_cb(pp->http, "/queries", queries_cb, pp);
+	evhttp_set_cb(pp->http, "/healthz", healthz_cb, pp);
+	if (evhttp_bind_socket(pp->http, cfg->http_listen_addr,
+			       (uint16_t)cfg->http_listen_port) != 0) {
+		snprintf(err, errlen, "cannot listen for HTTP on %s:%d",
+			 cfg->http_listen_addr, cfg->http_listen_port);
+		return false;
+	}
+	log_info("HTTP on %s:%d (/metrics, /queries, /healthz)",
+		 cfg->http_listen_addr, cfg->http_listen_port);
+	return true;
+}
+
+void http_stop(struct pgperf *pp)
+{
+	if (pp->http) {
+		evhttp_free(pp->http);
+		pp->http = NULL;
+	}
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# test_stats.sh -- statement statistics end to end: a known workload (4
+# shapes x 5 literal variants x simple and extended protocol, in
+# transaction mode) yields exactly 4 fingerprints with the right calls and
+# rows in SHOW QUERIES, pgperf-ctl queries --json and /queries; /metrics
+# parses as Prometheus text; RESET STATS empties; analysis = off stops
+# counting.  Prints "N passed, N failed".
+set -uo pipefail
+
+. "${PGPERF_ITEST_ENV:?run through ctest}"
+src="$(cd "$(dirname "$0")/../clients" && pwd)"
+. "$(dirname "$0")/lib.sh"
+itest_init stats 29000 "pool_mode = transaction
+admin_users = app"
+http_port=$((port + 1))
+while (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; do http_port=$((http_port + 1)); done
+echo "http_listen_port = $http_port" >>"$dir/pgperf.ini"
+start_pgperf "$dir/pgperf.log"
+
+export PGPASSWORD=app-secret
+url="host=127.0.0.1 port=$port user=app dbname=appdb"
+admin="host=127.0.0.1 port=$port user=app dbname=pgperf"
+ctl="$PGPERF_CTL -h 127.0.0.1 -p $port -U app"
+py=/usr/bin/python3
+export url admin ctl py src dir http_port port PGPERF_CTL
+
+setup() {
+	psql -X -q -v ON_ERROR_STOP=1 "$url" <<'SQL'
+drop table if exists statt;
+create table statt(a int primary key, b text);
+insert into statt select g, 'x' from generate_series(1, 100) g;
+SQL
+	psql -X -q "$admin" -c "RESET STATS"
+	[ "$(psql -X -At "$admin" -c "SHOW QUERIES" | wc -l)" = 0 ]
+}
+workload() {
+	$py "$src/stats_workload.py" "postgresql://app:app-secret@127.0.0.1:$port/appdb?sslmode=disable"
+}
+show_queries() {
+	local n
+	psql -X "$admin" -c "SHOW QUERIES"
+	n=$(psql -X -At "$admin" -c "SHOW QUERIES" | wc -l)
+	[ "$n" = 4 ]
+}
+ctl_queries() {
+	$ctl queries --json >"$dir/q.json" && $py "$src/check_stats.py" ctl "$dir/q.json"
+}
+ctl_sorted() {
+	# --sort calls --limit 2: two rows; --sort p99: the largest p99 first
+	$ctl queries --sort calls --limit 2 --json | $py -c 'import json,sys; r=json.load(sys.stdin); assert len(r) == 2, r' &&
+		$ctl queries --sort p99 --json | $py -c 'import json,sys; r=[float(x["p99_ms"]) for x in json.load(sys.stdin)]; assert r == sorted(r, reverse=True), r' &&
+		$ctl stats | tee "$dir/stats.txt" && grep -q "Statements: 40 calls" "$dir/stats.txt"
+}
+http_checks() {
+	$py "$src/check_stats.py" http "http://127.0.0.1:$http_port"
+}
+show_stats() {
+	# PgBouncer's columns; 40 statements, 40 transactions (autocommit)
+	psql -X "$admin" -c "SHOW STATS" &&
+		[ "$(psql -X -At -F' ' "$admin" -c "SHOW STATS" | awk '$1 == "appdb" {print $2, $3}')" = "40 40" ]
+}
+reset_empties() {
+	psql -X -q "$admin" -c "RESET STATS" &&
+		[ "$(psql -X -At "$admin" -c "SHOW QUERIES" | wc -l)" = 0 ]
+}
+analysis_off() {
+	sed -i 's/^analysis = .*//' "$dir/pgperf.ini" && echo "analysis = off" >>"$dir/pgperf.ini" &&
+		psql -X -q "$admin" -c "RELOAD" &&
+		psql -X -q "$url" -c "select 1" &&
+		[ "$(psql -X -At "$admin" -c "SHOW QUERIES" | wc -l)" = 0 ]
+}
+bad_ctl() {
+	# clear errors: nothing listening, and a wrong user
+	! $PGPERF_CTL -h 127.0.0.1 -p 1 queries 2>"$dir/err1" &&
+		grep -q "cannot reach the admin console" "$dir/err1" &&
+		! PGPASSWORD=wrong $ctl queries 2>"$dir/err2" &&
+		grep -q "refused the login" "$dir/err2"
+}
+export -f setup workload show_queries ctl_queries ctl_sorted http_checks show_stats reset_empties analysis_off bad_ctl
+
+check "setup and RESET STATS" setup
+check "workload: 4 shapes x 5 values x simple and extended" workload
+check "SHOW QUERIES: 4 fingerprints" show_queries
+CHECK_SHOW_LAST=1 check "pgperf-ctl queries --json: calls, rows, percentiles" ctl_queries
+check "pgperf-ctl queries --sort/--limit, pgperf-ctl stats" ctl_sorted
+CHECK_SHOW_LAST=1 check "HTTP /queries, /metrics (Prometheus), /healthz" http_checks
+check "SHOW STATS: 40 transactions, 40 queries" show_stats
+check "RESET STATS empties SHOW QUERIES" reset_empties
+check "analysis = off (RELOAD): nothing counted" analysis_off
+check "pgperf-ctl: clear errors" bad_ctl
+stop_pgperf
+itest_summary
