@@ -9,15 +9,16 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}
 dir="$root/build-fuzz"
 CC=clang cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Asan -DPGPERF_FUZZ=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target fuzz_startup fuzz_messages fuzz_scram fuzz_config fuzz_sqlscan >/dev/null
+cmake --build "$dir" -j"$(nproc)" --target fuzz_startup fuzz_messages fuzz_scram fuzz_config fuzz_sqlscan fuzz_shape >/dev/null
 status=0
-for t in startup messages scram config sqlscan; do
+for t in startup messages scram config sqlscan shape; do
 	case $t in
 	startup) seeds=startup ;;
 	messages) seeds=client_msg ;;
 	scram) seeds=scram_server ;;
 	config) seeds=config ;;
 	sqlscan) seeds=sqlscan ;;
+	shape) seeds=shape ;;
 	esac
 	work="$dir/corpus-$t"
 	mkdir -p "$work"

@@ -1,0 +1,57 @@
+/*
+ * fuzz_shape.c -- libFuzzer target for the shape lexer and its tag
+ * decoder: literal and tag spans lie inside the input, counts stay within
+ * their arrays, decoding never writes past its buffer, and the same input
+ * always gives the same shape.  The input is split at the first NUL byte
+ * (if any) into SQL and a second text handed to libpg_query's wrapper,
+ * which must not crash on anything either.
+ */
+#include "pgperf/shape.h"
+#include "pgperf/sqlparse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_span(const struct shape_span *sp, size_t size)
+{
+	if ((size_t)sp->off + sp->len > size)
+		__builtin_trap();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *text = (const char *)data;
+	struct shape a, b;
+	char buf[64];
+
+	shape_compute(text, size, &a);
+	shape_compute(text, size, &b);
+	if (a.hash != b.hash || a.ntags > SHAPE_MAX_TAGS)
+		__builtin_trap();
+	for (uint32_t i = 0; i < a.nliterals && i < SHAPE_MAX_LITERALS; i++)
+		check_span(&a.lit[i], size);
+	for (uint32_t i = 0; i < a.ntags; i++) {
+		check_span(&a.tag[i].key, size);
+		check_span(&a.tag[i].value, size);
+		if (shape_tag_decode(text + a.tag[i].value.off,
+				     a.tag[i].value.len, buf,
+				     sizeof(buf)) >= sizeof(buf))
+			__builtin_trap();
+	}
+	/* libpg_query on a NUL-terminated copy, as the analyzer calls it */
+	if (size < 4096) {
+		char *sql = malloc(size + 1);
+		struct sqlparse p;
+
+		if (!sql)
+			return 0;
+		memcpy(sql, data, size);
+		sql[size] = '\0';
+		if (sqlparse_run(sql, &p))
+			sqlparse_free(&p);
+		free(sql);
+	}
+	return 0;
+}
