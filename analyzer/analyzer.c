@@ -26,7 +26,7 @@
 #define RING_SIZE 65536 /* events; a power of two */
 #define BATCH 512	/* events applied per lock hold */
 #define MAX_SUBS 32	/* (database, user, application) per fingerprint */
-#define MAX_ERRS 4	/* SQLSTATEs kept per fingerprint */
+#define MAX_ERRS ANA_MAX_ERRS /* SQLSTATEs kept per fingerprint */
 
 const uint64_t ana_bucket_us[ANA_BUCKETS] = {
 	100,   250,   500,    1000,   2500,   5000,    10000,
@@ -647,11 +647,31 @@ static bool fill(struct ana_query *o, const struct qstat *q, bool other)
 		    q->parse.nread);
 	join_tables(o->tables_written, sizeof(o->tables_written),
 		    q->parse.written, q->parse.nwritten);
-	for (int i = 0; i < MAX_ERRS; i++)
-		if (q->err[i].n > o->top_error_count) {
-			o->top_error_count = q->err[i].n;
-			memcpy(o->top_error, q->err[i].state, 6);
+	for (int i = 0; i < MAX_ERRS; i++) {
+		memcpy(o->err[i].sqlstate, q->err[i].state, 6);
+		o->err[i].n = q->err[i].n;
+	}
+	if (q->nsubs &&
+	    (o->by = pgp_calloc((size_t)q->nsubs, sizeof(*o->by)))) {
+		for (const struct sub *s = q->subs; s; s = s->next) {
+			struct ana_by *b = &o->by[o->nby++];
+			const char *who = s->who;
+
+			snprintf(b->database, sizeof(b->database), "%s", who);
+			who += strlen(who) + 1;
+			snprintf(b->user, sizeof(b->user), "%s", who);
+			who += strlen(who) + 1;
+			snprintf(b->application, sizeof(b->application), "%s",
+				 who);
+			b->calls = s->c.calls;
+			b->errors = s->c.errors;
+			b->rows = s->c.rows;
+			b->total_us = s->c.hist.sum;
+			b->p50_us = hist_quantile(&s->c.hist, 0.50);
+			b->p95_us = hist_quantile(&s->c.hist, 0.95);
+			b->p99_us = hist_quantile(&s->c.hist, 0.99);
 		}
+	}
 	for (int i = 0; i < ANA_BUCKETS; i++)
 		o->le[i] = hist_count_le(h, ana_bucket_us[i]);
 	return true;
@@ -695,7 +715,9 @@ size_t analyzer_queries(struct analyzer *a, struct ana_query **out,
 
 void ana_queries_free(struct ana_query *q, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		pgp_free(q[i].query);
+		pgp_free(q[i].by);
+	}
 	pgp_free(q);
 }

@@ -329,8 +329,35 @@ static void queries_cb(struct evhttp_request *req, void *arg)
 		json_str(b, e->tables_written);
 		evbuffer_add_printf(b,
 				    ", \"first_seen_us\": %" PRId64
-				    ", \"last_seen_us\": %" PRId64 "}",
+				    ", \"last_seen_us\": %" PRId64
+				    ", \"errors_by_sqlstate\": {",
 				    e->first_seen_us, e->last_seen_us);
+		for (int k = 0; k < ANA_MAX_ERRS && e->err[k].n; k++)
+			evbuffer_add_printf(b, "%s\"%s\": %" PRIu64,
+					    k ? ", " : "", e->err[k].sqlstate,
+					    e->err[k].n);
+		evbuffer_add_printf(b, "}, \"by_client\": [");
+		for (size_t k = 0; k < e->nby; k++) {
+			const struct ana_by *y = &e->by[k];
+
+			evbuffer_add_printf(b,
+					    "%s{\"database\": ", k ? ", " : "");
+			json_str(b, y->database);
+			evbuffer_add_printf(b, ", \"user\": ");
+			json_str(b, y->user);
+			evbuffer_add_printf(b, ", \"application_name\": ");
+			json_str(b, y->application);
+			evbuffer_add_printf(
+				b,
+				", \"calls\": %" PRIu64 ", \"errors\": %" PRIu64
+				", \"rows\": %" PRIu64 ", \"total_ms\": %.3f"
+				", \"p50_ms\": %.3f, \"p95_ms\": %.3f"
+				", \"p99_ms\": %.3f}",
+				y->calls, y->errors, y->rows, y->total_us / 1e3,
+				y->p50_us / 1e3, y->p95_us / 1e3,
+				y->p99_us / 1e3);
+		}
+		evbuffer_add_printf(b, "]}");
 	}
 	evbuffer_add_printf(b, "%s]}\n", n ? "\n" : "");
 	ana_queries_free(q, n);

@@ -36,6 +36,15 @@ struct ana_event {
 	uint32_t text_len;
 };
 
+/* One (database, user, application) of a fingerprint. */
+struct ana_by {
+	char database[64], user[64], application[64];
+	uint64_t calls, errors, rows, total_us;
+	uint64_t p50_us, p95_us, p99_us;
+};
+
+#define ANA_MAX_ERRS 4
+
 /* One fingerprint's figures, as readers get them. */
 struct ana_query {
 	uint64_t fingerprint;
@@ -47,8 +56,12 @@ struct ana_query {
 	uint64_t p50_us, p95_us, p99_us, p999_us;
 	int64_t first_seen_us, last_seen_us;	    /* wall clock */
 	char tables_read[256], tables_written[256]; /* comma-separated */
-	char top_error[6];			    /* most frequent SQLSTATE */
-	uint64_t top_error_count;
+	struct {
+		char sqlstate[6];
+		uint64_t n;
+	} err[ANA_MAX_ERRS]; /* errors by SQLSTATE (the first few seen) */
+	struct ana_by *by;   /* owned: per (database, user, application) */
+	size_t nby;
 	/* cumulative counts at the Prometheus bucket bounds (ana_bucket_us) */
 	uint64_t le[16];
 };

@@ -57,8 +57,19 @@ def main():
         q = [s.value for s in fams["pgperf_queries"].samples]
         assert sum(q) >= 40, q
         print(f"/metrics parses ({len(fams)} families), /queries and /healthz right")
+    elif what == "errors":  # base URL, after psql ran "select 1/0"
+        doc = json.load(urllib.request.urlopen(arg + "/queries"))
+        r = match(doc["queries"], "select $1/$2")
+        assert r["errors"] == 1 and r["errors_by_sqlstate"] == {"22012": 1}, r
+        by = r["by_client"]
+        assert len(by) == 1 and by[0]["application_name"] == "psql" and \
+            by[0]["database"] == "appdb" and by[0]["user"] == "app" and \
+            by[0]["errors"] == 1, by
+        w = match(doc["queries"], "SELECT a, b FROM statt")["by_client"]
+        assert sum(b["calls"] for b in w) == 10, w
+        print("errors by SQLSTATE and per (database, user, application) right")
     else:
-        raise SystemExit("usage: check_stats.py ctl FILE | http URL")
+        raise SystemExit("usage: check_stats.py ctl FILE | http URL | errors URL")
 
 
 main()

@@ -59,6 +59,10 @@ show_stats() {
 	psql -X "$admin" -c "SHOW STATS" &&
 		[ "$(psql -X -At -F' ' "$admin" -c "SHOW STATS" | awk '$1 == "appdb" {print $2, $3}')" = "40 40" ]
 }
+errors_by_client() {
+	! psql -X -q "$url" -c "select 1/0" 2>/dev/null &&
+		$py "$src/check_stats.py" errors "http://127.0.0.1:$http_port"
+}
 reset_empties() {
 	psql -X -q "$admin" -c "RESET STATS" &&
 		[ "$(psql -X -At "$admin" -c "SHOW QUERIES" | wc -l)" = 0 ]
@@ -76,7 +80,7 @@ bad_ctl() {
 		! PGPASSWORD=wrong $ctl queries 2>"$dir/err2" &&
 		grep -q "refused the login" "$dir/err2"
 }
-export -f setup workload show_queries ctl_queries ctl_sorted http_checks show_stats reset_empties analysis_off bad_ctl
+export -f setup workload show_queries ctl_queries ctl_sorted http_checks show_stats errors_by_client reset_empties analysis_off bad_ctl
 
 check "setup and RESET STATS" setup
 check "workload: 4 shapes x 5 values x simple and extended" workload
@@ -85,6 +89,7 @@ CHECK_SHOW_LAST=1 check "pgperf-ctl queries --json: calls, rows, percentiles" ct
 check "pgperf-ctl queries --sort/--limit, pgperf-ctl stats" ctl_sorted
 CHECK_SHOW_LAST=1 check "HTTP /queries, /metrics (Prometheus), /healthz" http_checks
 check "SHOW STATS: 40 transactions, 40 queries" show_stats
+CHECK_SHOW_LAST=1 check "an error: by SQLSTATE and by client" errors_by_client
 check "RESET STATS empties SHOW QUERIES" reset_empties
 check "analysis = off (RELOAD): nothing counted" analysis_off
 check "pgperf-ctl: clear errors" bad_ctl
