@@ -12,8 +12,11 @@ async function main() {
     await c.connect();
     conns.push(c);
   }
-  const pids = new Set();
+  // server connections the six used one after another, per round: with
+  // transaction pooling each commit frees the connection for the next
+  let most = 0;
   for (let rnd = 0; rnd < 10; rnd++) {
+    const pids = new Set();
     // all six at once: pipelined on a few shared server connections
     const res = await Promise.all(conns.map((c, i) => c.query({
       name: 'q', text: `select $1::int + ${i * 1000} as v`, values: [rnd],
@@ -28,10 +31,11 @@ async function main() {
       pids.add(r.rows[0].p);
       await c.query('commit');
     }
+    most = Math.max(most, pids.size);
   }
   for (const c of conns) await c.end();
-  if (pids.size >= n) throw new Error('connections did not share servers');
-  console.log(`node-pg: ok (${pids.size} server connections for ${n} clients)`);
+  if (most >= n) throw new Error('connections did not share servers');
+  console.log(`node-pg: ok (at most ${most} server connections for ${n} clients in a round)`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

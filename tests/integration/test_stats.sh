@@ -94,4 +94,12 @@ check "RESET STATS empties SHOW QUERIES" reset_empties
 check "analysis = off (RELOAD): nothing counted" analysis_off
 check "pgperf-ctl: clear errors" bad_ctl
 stop_pgperf
+
+# the same workload in session mode, where named statements are not renamed
+sed -i 's/^pool_mode = transaction$/pool_mode = session/; s/^analysis = off$/analysis = on/' "$dir/pgperf.ini"
+start_pgperf "$dir/pgperf-session.log"
+check "session mode: setup" setup
+check "session mode: workload" workload
+CHECK_SHOW_LAST=1 check "session mode: pgperf-ctl queries --json" ctl_queries
+stop_pgperf
 itest_summary
