@@ -490,9 +490,13 @@ static void apply(struct analyzer *a, struct ana_event *ev)
 	ev->text = NULL;
 }
 
+#define IDLE_MIN_NS (1000 * 1000L)
+#define IDLE_MAX_NS (64 * 1000 * 1000L)
+
 static void *analyzer_main(void *arg)
 {
 	struct analyzer *a = arg;
+	long idle_ns = IDLE_MIN_NS;
 
 	for (;;) {
 		uint32_t head =
@@ -502,13 +506,18 @@ static void *analyzer_main(void *arg)
 		uint32_t n = 0;
 
 		if (head == tail) {
-			struct timespec ts = {0, 2 * 1000 * 1000};
+			struct timespec ts = {0, idle_ns};
 
 			if (atomic_load(&a->stop))
 				break;
+			/* idle: back off from 1 ms to 64 ms between looks, so
+			 * an idle daemon costs nothing measurable */
 			nanosleep(&ts, NULL);
+			if (idle_ns < IDLE_MAX_NS)
+				idle_ns *= 2;
 			continue;
 		}
+		idle_ns = IDLE_MIN_NS;
 		pthread_mutex_lock(&a->lock);
 		while (head != tail && n < BATCH) {
 			struct ana_event ev = a->ring[head & (RING_SIZE - 1)];

@@ -56,11 +56,12 @@ max_client_conn = 1000
 analysis = $2
 INI
 	"$build/pgperf" "$work/pgperf-$2.ini" >"$work/pgperf-$2.log" 2>&1 &
-	pids+=("$!")
 	echo "$p $!"
 }
+# start runs in a subshell: the pids are recorded here, for cleanup
 read -r on_port on_pid < <(start 26600 on)
 read -r off_port off_pid < <(start 26700 off)
+pids+=("$on_pid" "$off_pid")
 sleep 0.5
 
 export PGPASSWORD=bench-secret
