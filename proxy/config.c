@@ -99,6 +99,7 @@ static const struct cfg_key keys[] = {
 	K(max_tracked_queries, CFG_INT, "5000", false, 10, 1000000, NULL),
 	K(http_listen_addr, CFG_STR, "127.0.0.1", false, 0, 0, NULL),
 	K(http_listen_port, CFG_INT, "0", false, 0, 65535, NULL),
+	K(http_auth_token, CFG_STR, "", true, 0, 0, NULL),
 };
 
 #undef K

@@ -7,7 +7,9 @@
  *   /queries  the statement statistics as JSON (versioned);
  *   /healthz  "ok" while the daemon runs.
  * Off unless http_listen_port is set; it listens on http_listen_addr
- * (127.0.0.1 by default) and has no authentication: keep it private.
+ * (127.0.0.1 by default).  With http_auth_token set, /metrics and /queries
+ * need "Authorization: Bearer <token>" (compared in constant time);
+ * /healthz never does, so that load balancers can probe it.
  */
 #include "pgperf/http.h"
 
@@ -249,11 +251,37 @@ static void query_metrics(struct evbuffer *b, struct pgperf *pp)
 	ana_queries_free(q, n);
 }
 
+/*
+ * With http_auth_token set, /metrics and /queries need the header
+ * "Authorization: Bearer <token>"; false (401 sent) without it.
+ */
+static bool authorized(struct evhttp_request *req, const struct pgperf *pp)
+{
+	const char *token = pp->cfg->http_auth_token;
+	const char *h;
+	size_t n = strlen(token);
+
+	if (!*token)
+		return true;
+	h = evhttp_find_header(evhttp_request_get_input_headers(req),
+			       "Authorization");
+	if (h && strncmp(h, "Bearer ", 7) == 0 && strlen(h + 7) == n &&
+	    pgp_secure_equal(h + 7, token, n))
+		return true;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "WWW-Authenticate", "Bearer");
+	evhttp_send_error(req, 401, "a bearer token is required");
+	return false;
+}
+
 static void metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct pgperf *pp = arg;
-	struct evbuffer *b = evbuffer_new();
+	struct evbuffer *b;
 
+	if (!authorized(req, pp))
+		return;
+	b = evbuffer_new();
 	if (!b) {
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
 		return;
@@ -281,11 +309,14 @@ static void json_str(struct evbuffer *b, const char *s)
 static void queries_cb(struct evhttp_request *req, void *arg)
 {
 	struct pgperf *pp = arg;
-	struct evbuffer *b = evbuffer_new();
+	struct evbuffer *b;
 	struct ana_query *q = NULL;
 	struct ana_totals t;
 	size_t n = 0;
 
+	if (!authorized(req, pp))
+		return;
+	b = evbuffer_new();
 	if (!b) {
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
 		return;

@@ -53,6 +53,7 @@ struct config {
 	int max_tracked_queries;     /* fingerprints kept; the rest: "other" */
 	char *http_listen_addr;
 	int http_listen_port; /* 0 = no HTTP endpoint */
+	char *http_auth_token; /* "" = /metrics and /queries need no token */
 	int default_pool_size;
 	int min_pool_size;
 	int max_client_conn;

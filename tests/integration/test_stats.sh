@@ -97,9 +97,20 @@ stop_pgperf
 
 # the same workload in session mode, where named statements are not renamed
 sed -i 's/^pool_mode = transaction$/pool_mode = session/; s/^analysis = off$/analysis = on/' "$dir/pgperf.ini"
+echo "http_auth_token = s3cret-token" >>"$dir/pgperf.ini"
 start_pgperf "$dir/pgperf-session.log"
 check "session mode: setup" setup
 check "session mode: workload" workload
 CHECK_SHOW_LAST=1 check "session mode: pgperf-ctl queries --json" ctl_queries
+bearer_token() {
+	local base="http://127.0.0.1:$http_port"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/metrics")" = 401 ] &&
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "$base/queries")" = 401 ] &&
+		[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret-token' "$base/metrics")" = 200 ] &&
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/healthz")" = 200 ] &&
+		! grep -q s3cret-token "$dir/pgperf-session.log"
+}
+export -f bearer_token
+check "http_auth_token: 401 without the bearer token, 200 with it; /healthz open" bearer_token
 stop_pgperf
 itest_summary
