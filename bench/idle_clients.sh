@@ -33,7 +33,11 @@ max_client_conn = $((n + 100))
 server_tls_sslmode = disable
 log_level = warning
 INI
-ulimit -n $((n * 2 + 1000))
+# pgperf and the client program each need a descriptor per client
+want=$((n + 1000))
+hard=$(ulimit -Hn)
+[ "$hard" != unlimited ] && [ "$hard" -lt "$want" ] && { echo "idle_clients.sh: the open-files limit ($hard) is below $want" >&2; exit 1; }
+ulimit -n "$want"
 "$build/pgperf" "$work/pgperf.ini" &
 xpid=$!
 sleep 0.5
