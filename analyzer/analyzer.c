@@ -79,6 +79,9 @@ struct analyzer {
 	_Atomic bool stop;
 	_Atomic uint64_t pushed, applied;
 	pthread_t thread;
+	/* an idle analyzer sleeps on `wake`; analyzer_sync() signals it */
+	pthread_mutex_t wake_lock;
+	pthread_cond_t wake;
 
 	pthread_mutex_t lock; /* guards everything below */
 	int max_fp;
@@ -506,13 +509,25 @@ static void *analyzer_main(void *arg)
 		uint32_t n = 0;
 
 		if (head == tail) {
-			struct timespec ts = {0, idle_ns};
+			struct timespec ts;
 
 			if (atomic_load(&a->stop))
 				break;
 			/* idle: back off from 1 ms to 64 ms between looks, so
-			 * an idle daemon costs nothing measurable */
-			nanosleep(&ts, NULL);
+			 * an idle daemon costs nothing measurable; a reader in
+			 * analyzer_sync() wakes it at once */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += idle_ns;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_mutex_lock(&a->wake_lock);
+			if (atomic_load(&a->tail) == head &&
+			    !atomic_load(&a->stop))
+				pthread_cond_timedwait(&a->wake, &a->wake_lock,
+						       &ts);
+			pthread_mutex_unlock(&a->wake_lock);
 			if (idle_ns < IDLE_MAX_NS)
 				idle_ns *= 2;
 			continue;
@@ -551,6 +566,8 @@ static void analyzer_free(struct analyzer *a)
 	pgp_free(a->shapes);
 	pgp_free(a->clients);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->wake_lock);
+	pthread_cond_destroy(&a->wake);
 	pgp_free(a);
 }
 
@@ -570,6 +587,8 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	a->clients = pgp_calloc(a->nclient_slots, sizeof(*a->clients));
 	hist_init(&a->other.c.hist);
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->wake_lock, NULL);
+	pthread_cond_init(&a->wake, NULL);
 	if (!a->ring || !a->fp || !a->shapes || !a->clients ||
 	    pthread_create(&a->thread, NULL, analyzer_main, a) != 0) {
 		analyzer_free(a);
@@ -585,6 +604,9 @@ void analyzer_stop(struct analyzer *a)
 	if (!a)
 		return;
 	atomic_store(&a->stop, true);
+	pthread_mutex_lock(&a->wake_lock);
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->wake_lock);
 	pthread_join(a->thread, NULL);
 	/* events never applied still own their texts */
 	head = atomic_load(&a->head);
@@ -602,8 +624,13 @@ void analyzer_sync(struct analyzer *a, int timeout_ms)
 {
 	uint64_t want = atomic_load(&a->pushed);
 
-	for (int i = 0; i < timeout_ms; i++) {
-		struct timespec ts = {0, 1000 * 1000};
+	if (atomic_load(&a->applied) >= want)
+		return;
+	pthread_mutex_lock(&a->wake_lock);
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->wake_lock);
+	for (int i = 0; i < timeout_ms * 10; i++) {
+		struct timespec ts = {0, 100 * 1000};
 
 		if (atomic_load(&a->applied) >= want)
 			return;

@@ -184,8 +184,10 @@ static void query_metrics(struct evbuffer *b, struct pgperf *pp)
 	char fp[24];
 
 	memset(&t, 0, sizeof(t));
-	if (pp->ana)
+	if (pp->ana) {
+		analyzer_sync(pp->ana, 200); /* what was completed is shown */
 		n = analyzer_queries(pp->ana, &q, &t);
+	}
 	help(b, "pgperf_analyzer_events_total", "counter",
 	     "statement events the analyzer applied");
 	evbuffer_add_printf(b, "pgperf_analyzer_events_total %" PRIu64 "\n",
@@ -322,8 +324,10 @@ static void queries_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	memset(&t, 0, sizeof(t));
-	if (pp->ana)
+	if (pp->ana) {
+		analyzer_sync(pp->ana, 200); /* what was completed is shown */
 		n = analyzer_queries(pp->ana, &q, &t);
+	}
 	evbuffer_add_printf(b,
 			    "{\"version\": 1, \"analysis\": %s, "
 			    "\"events\": %" PRIu64 ", \"dropped\": %" PRIu64

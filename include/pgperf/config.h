@@ -52,7 +52,7 @@ struct config {
 	int stats_period;	     /* seconds: SHOW STATS avg_ columns */
 	int max_tracked_queries;     /* fingerprints kept; the rest: "other" */
 	char *http_listen_addr;
-	int http_listen_port; /* 0 = no HTTP endpoint */
+	int http_listen_port;  /* 0 = no HTTP endpoint */
 	char *http_auth_token; /* "" = /metrics and /queries need no token */
 	int default_pool_size;
 	int min_pool_size;
