@@ -222,8 +222,16 @@ void server_login_auth(struct server *sv, const uint8_t *body, size_t len)
 	case WIRE_AUTH_SASL_CONTINUE: {
 		char *final = NULL;
 
-		if (scram_client_final(&sv->scram, (const char *)body + 4,
-				       len - 4, &final) != PGP_OK) {
+		enum pgp_status st = scram_client_final(
+			&sv->scram, (const char *)body + 4, len - 4, &final);
+
+		if (st == PGP_ERR_UNSUPPORTED) {
+			server_login_failed(
+				sv, "28000",
+				"the server asks for more than 100000 SCRAM iterations; pgperf computes at most that many");
+			return;
+		}
+		if (st != PGP_OK) {
 			server_login_failed(
 				sv, "08P01",
 				"malformed SCRAM message from server");
