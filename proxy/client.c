@@ -507,6 +507,10 @@ void client_relay(struct client *cl)
 				break; /* wait until it is there */
 			read_message(cl, sv, txn, obs, hdr[0], in, &ptr, len);
 		}
+		if (!obs && (hdr[0] == 'Q' || hdr[0] == 'E' || hdr[0] == 'S') &&
+		    (!cl->skip_until_sync || hdr[0] == 'S'))
+			/* analysis off: timed only for SHOW STATS */
+			observe_request(cl, hdr[0], NULL, 0);
 		if (sv->track && hdr[0] != 'X') {
 			enum prep_step ps =
 				prep_request_peek(cl, sv, hdr[0], len, in, &ptr,

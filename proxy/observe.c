@@ -287,8 +287,12 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 	struct obs_client *o = &cl->obs;
 	size_t nlen;
 
-	if (!observe_on(pp))
+	if (!observe_on(pp)) {
+		/* no shapes: statements are only timed, for SHOW STATS */
+		if (type == 'Q' || type == 'E' || type == 'S')
+			pend(cl, type, 0);
 		return;
+	}
 	switch (type) {
 	case 'Q':
 		pend(cl, 'Q', shape_of(pp, body, strnlen(body, n)));
@@ -352,7 +356,8 @@ static void complete(struct client *cl, struct obs_pending *p)
 	ev.wait_us = cl->obs.wait_us;
 	cl->obs.wait_us = 0;
 	ev.end_us = conn_wall_us();
-	(void)analyzer_push(cl->c.pp->ana, &ev);
+	if (p->shape && observe_on(cl->c.pp))
+		(void)analyzer_push(cl->c.pp->ana, &ev);
 	if (cl->pool) {
 		cl->pool->st.query_count++;
 		cl->pool->st.query_us += ev.dur_us;

@@ -744,13 +744,13 @@ static void relay_active(struct server *sv)
 			evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
 			evbuffer_copyout_from(in, &bp, body, len - 4);
 			inspect_reply(sv, hdr[0], body, len - 4);
-			if (obs)
-				observe_reply(cl, hdr[0], body, len - 4,
-					      (size_t)len + 1);
+			observe_reply(cl, hdr[0], body, len - 4,
+				      (size_t)len + 1);
 			if (body != small)
 				pgp_free(body);
 			saw_ready |= hdr[0] == 'Z';
-		} else if (obs) {
+		} else {
+			/* also with analysis off: SHOW STATS times statements */
 			observe_reply(cl, hdr[0], NULL, 0, (size_t)len + 1);
 		}
 		batch += (size_t)len + 1;

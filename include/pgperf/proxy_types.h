@@ -189,7 +189,7 @@ struct pool_target {
 
 /* SHOW STATS counters (PgBouncer's), per pool. */
 struct pool_stats {
-	uint64_t xact_count, query_count; /* need analysis = on */
+	uint64_t xact_count, query_count; /* observe.c, analysis on or off */
 	uint64_t xact_us, query_us;	  /* likewise */
 	uint64_t recv, sent;		  /* bytes from / to clients */
 	uint64_t wait_us, wait_count;	  /* waits for a server */

@@ -67,11 +67,19 @@ reset_empties() {
 	psql -X -q "$admin" -c "RESET STATS" &&
 		[ "$(psql -X -At "$admin" -c "SHOW QUERIES" | wc -l)" = 0 ]
 }
+queries_counted() {
+	psql -X -At -F' ' "$admin" -c "SHOW STATS" | awk '$1 == "appdb" {print $3}'
+}
 analysis_off() {
+	local q0 q1
 	sed -i 's/^analysis = .*//' "$dir/pgperf.ini" && echo "analysis = off" >>"$dir/pgperf.ini" &&
 		psql -X -q "$admin" -c "RELOAD" &&
-		psql -X -q "$url" -c "select 1" &&
-		[ "$(psql -X -At "$admin" -c "SHOW QUERIES" | wc -l)" = 0 ]
+		q0=$(queries_counted) &&
+		psql -X -q "$url" -c "select 1" -c "select 2" &&
+		q1=$(queries_counted) &&
+		echo "SHOW STATS total_query_count: $q0 -> $q1" &&
+		[ "$(psql -X -At "$admin" -c "SHOW QUERIES" | wc -l)" = 0 ] &&
+		[ "$q1" = $((q0 + 2)) ]
 }
 bad_ctl() {
 	# clear errors: nothing listening, and a wrong user
@@ -80,7 +88,7 @@ bad_ctl() {
 		! PGPASSWORD=wrong $ctl queries 2>"$dir/err2" &&
 		grep -q "refused the login" "$dir/err2"
 }
-export -f setup workload show_queries ctl_queries ctl_sorted http_checks show_stats errors_by_client reset_empties analysis_off bad_ctl
+export -f queries_counted setup workload show_queries ctl_queries ctl_sorted http_checks show_stats errors_by_client reset_empties analysis_off bad_ctl
 
 check "setup and RESET STATS" setup
 check "workload: 4 shapes x 5 values x simple and extended" workload
@@ -91,7 +99,7 @@ CHECK_SHOW_LAST=1 check "HTTP /queries, /metrics (Prometheus), /healthz" http_ch
 check "SHOW STATS: 40 transactions, 40 queries" show_stats
 CHECK_SHOW_LAST=1 check "an error: by SQLSTATE and by client" errors_by_client
 check "RESET STATS empties SHOW QUERIES" reset_empties
-check "analysis = off (RELOAD): nothing counted" analysis_off
+CHECK_SHOW_LAST=1 check "analysis = off (RELOAD): no fingerprints, SHOW STATS still counts" analysis_off
 check "pgperf-ctl: clear errors" bad_ctl
 stop_pgperf
 
