@@ -16,7 +16,7 @@ free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; d
 pgport=$(free_port 27100)
 xport=$(free_port 27200)
 "$root/scripts/throwaway-pg.sh" start "$work/pg" "$pgport"
-trap 'kill -INT ${xpid:-0} 2>/dev/null; sleep 0.5; "$root/scripts/throwaway-pg.sh" stop "$work/pg"; rm -rf "$work"' EXIT
+trap '{ [ -z "${xpid:-}" ] || kill -INT "$xpid" 2>/dev/null; }; sleep 0.5; "$root/scripts/throwaway-pg.sh" stop "$work/pg"; rm -rf "$work"' EXIT
 "$root/scripts/throwaway-pg.sh" psql "$work/pg" \
 	-c "create role soak login password 'soak-secret'" -c "create database soak owner soak"
 printf '"soak" "soak-secret"\n' >"$work/users.txt"
