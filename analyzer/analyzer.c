@@ -95,23 +95,6 @@ struct analyzer {
 	struct ana_totals t;
 };
 
-static uint64_t fnv_bytes(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-	return h;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
-
 /* ---- the ring ---- */
 
 bool analyzer_push(struct analyzer *a, const struct ana_event *ev)
@@ -177,7 +160,7 @@ static struct qstat *fp_find(struct analyzer *a, uint64_t fp)
 
 	if (!a->nfp_buckets)
 		return NULL;
-	for (q = a->fp[mix64(fp) & (a->nfp_buckets - 1)]; q; q = q->next)
+	for (q = a->fp[pgp_mix64(fp) & (a->nfp_buckets - 1)]; q; q = q->next)
 		if (q->fingerprint == fp)
 			return q;
 	return NULL;
@@ -186,7 +169,7 @@ static struct qstat *fp_find(struct analyzer *a, uint64_t fp)
 static void fp_unlink(struct analyzer *a, struct qstat *q)
 {
 	struct qstat **pp =
-		&a->fp[mix64(q->fingerprint) & (a->nfp_buckets - 1)];
+		&a->fp[pgp_mix64(q->fingerprint) & (a->nfp_buckets - 1)];
 
 	for (; *pp; pp = &(*pp)->next)
 		if (*pp == q) {
@@ -249,7 +232,7 @@ static struct qstat *fp_add(struct analyzer *a, uint64_t fp,
 	q->parse = *parse;
 	memset(parse, 0, sizeof(*parse));
 	hist_init(&q->c.hist);
-	k = mix64(fp) & (a->nfp_buckets - 1);
+	k = pgp_mix64(fp) & (a->nfp_buckets - 1);
 	q->next = a->fp[k];
 	a->fp[k] = q;
 	a->nfp++;
@@ -259,7 +242,7 @@ static struct qstat *fp_add(struct analyzer *a, uint64_t fp,
 
 static struct shape_ent *shape_slot(struct analyzer *a, uint64_t shape)
 {
-	size_t mask = a->nshape_slots - 1, i = mix64(shape) & mask;
+	size_t mask = a->nshape_slots - 1, i = pgp_mix64(shape) & mask;
 
 	if (shape == 0)
 		shape = 1;
@@ -279,7 +262,7 @@ static void shapes_clear(struct analyzer *a)
 static struct client_ent *client_slot(struct analyzer *a, uint64_t id,
 				      bool insert)
 {
-	size_t mask = a->nclient_slots - 1, i = mix64(id) & mask;
+	size_t mask = a->nclient_slots - 1, i = pgp_mix64(id) & mask;
 	struct client_ent *tomb = NULL;
 
 	while (a->clients[i].id) {
@@ -444,7 +427,7 @@ static void on_client(struct analyzer *a, struct ana_event *ev)
 		a->nclients++;
 	}
 	ce->who = ev->text; /* taken over */
-	ce->key = fnv_bytes(ev->text, ev->text_len);
+	ce->key = pgp_hash_bytes(ev->text, ev->text_len);
 	ev->text = NULL;
 }
 

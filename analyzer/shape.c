@@ -127,7 +127,6 @@ void shape_compute(const char *sql, size_t len, struct shape *out)
 	 * the constant ("+ -4" and "+ 39" are one shape) */
 	bool operand_expected = true, minus = false;
 
-	out->ntokens = 0;
 	out->nliterals = 0;
 	out->ntags = 0;
 	sqlscan_init(&s, sql, len);
@@ -167,7 +166,6 @@ void shape_compute(const char *sql, size_t len, struct shape *out)
 			break;
 		}
 		h = mix(h, (unsigned char)(0x80 | t.kind)); /* token boundary */
-		out->ntokens++;
 		operand_expected =
 			t.kind == SQLTOK_OP || (t.kind == SQLTOK_PUNCT &&
 						t.p[0] != ')' && t.p[0] != ']');

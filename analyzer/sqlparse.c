@@ -16,11 +16,7 @@
 
 uint64_t sqlparse_text_hash(const char *sql, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)sql[i]) * 0x100000001b3ull;
-	return h;
+	return pgp_hash_bytes(sql, len);
 }
 
 /* Functions whose result changes from call to call, or with time. */

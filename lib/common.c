@@ -125,3 +125,13 @@ bool pgp_secure_equal(const void *a, const void *b, size_t n)
 		acc |= x[i] ^ y[i];
 	return acc == 0;
 }
+
+uint64_t pgp_hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 0x100000001b3ull;
+	return h;
+}

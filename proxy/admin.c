@@ -91,8 +91,7 @@ void admin_welcome(struct client *cl)
 	wire_build_auth(&b, WIRE_AUTH_OK, NULL, 0);
 	for (size_t i = 0; i < ARRAY_SIZE(params); i++)
 		wire_build_param_status(&b, params[i][0], params[i][1]);
-	wire_build_param_status(&b, "application_name",
-				cl->app_name ? cl->app_name : "");
+	wire_build_param_status(&b, "application_name", client_app_name(cl));
 	wire_build_backend_key(&b, cl->cancel_pid, cl->cancel_key);
 	wire_build_ready(&b, 'I');
 	if (!conn_send(&cl->c, &b))
@@ -216,7 +215,7 @@ static void client_row(struct admin_result *r, struct client *cl, int64_t now)
 	v[14] = b[7];
 	v[15] = fmt_int(b[8], cl->cancel_pid);
 	v[16] = cl->c.tls ? "TLS" : "";
-	v[17] = cl->app_name ? cl->app_name : "";
+	v[17] = client_app_name(cl);
 	/* why a transaction-mode client is kept on its server */
 	v[18] = cl->server ? session_state_reason(cl->server->session_state)
 			   : "";

@@ -38,6 +38,13 @@ static const char *const client_state_names[] = {
 	[CL_ADMIN] = "active",	      [CL_CLOSING] = "closing",
 };
 
+const char *client_app_name(const struct client *cl)
+{
+	const char *v = kv_get(&cl->params, "application_name");
+
+	return v ? v : "";
+}
+
 const char *client_state_name(enum client_state st)
 {
 	return client_state_names[st];
@@ -246,7 +253,6 @@ void client_welcome(struct client *cl)
 		}
 	}
 	cl->rep_digest = session_params_digest(&cl->params, &cl->unreported);
-	cl->app_name = (char *)kv_get(&cl->params, "application_name");
 	cl->welcomed = true;
 	observe_client(cl);
 	/* logged in, TLS settled: the relay reads without libevent's ioctl */

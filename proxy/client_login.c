@@ -398,7 +398,6 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 			return;
 		}
 	}
-	cl->app_name = (char *)kv_get(&cl->params, "application_name");
 
 	if (pp->cfg->client_tls_sslmode >= TLS_REQUIRE && !cl->c.tls &&
 	    !cl->unix_socket) {

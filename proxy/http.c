@@ -276,18 +276,8 @@ static bool authorized(struct evhttp_request *req, const struct pgperf *pp)
 	return false;
 }
 
-static void metrics_cb(struct evhttp_request *req, void *arg)
+static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 {
-	struct pgperf *pp = arg;
-	struct evbuffer *b;
-
-	if (!authorized(req, pp))
-		return;
-	b = evbuffer_new();
-	if (!b) {
-		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
-		return;
-	}
 	help(b, "pgperf_up", "gauge", "1 while pgperf runs");
 	evbuffer_add_printf(b, "pgperf_up 1\n");
 	help(b, "pgperf_clients", "gauge", "client connections");
@@ -295,10 +285,6 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	for (size_t i = 0; i < ARRAY_SIZE(pool_metrics); i++)
 		per_pool(b, pp, &pool_metrics[i]);
 	query_metrics(b, pp);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Content-Type", "text/plain; version=0.0.4");
-	evhttp_send_reply(req, HTTP_OK, "OK", b);
-	evbuffer_free(b);
 }
 
 static void json_str(struct evbuffer *b, const char *s)
@@ -308,21 +294,12 @@ static void json_str(struct evbuffer *b, const char *s)
 	evbuffer_add(b, "\"", 1);
 }
 
-static void queries_cb(struct evhttp_request *req, void *arg)
+static void write_queries(struct evbuffer *b, struct pgperf *pp)
 {
-	struct pgperf *pp = arg;
-	struct evbuffer *b;
 	struct ana_query *q = NULL;
 	struct ana_totals t;
 	size_t n = 0;
 
-	if (!authorized(req, pp))
-		return;
-	b = evbuffer_new();
-	if (!b) {
-		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
-		return;
-	}
 	memset(&t, 0, sizeof(t));
 	if (pp->ana) {
 		analyzer_sync(pp->ana, 200); /* what was completed is shown */
@@ -396,22 +373,51 @@ static void queries_cb(struct evhttp_request *req, void *arg)
 	}
 	evbuffer_add_printf(b, "%s]}\n", n ? "\n" : "");
 	ana_queries_free(q, n);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Content-Type", "application/json");
-	evhttp_send_reply(req, HTTP_OK, "OK", b);
-	evbuffer_free(b);
 }
 
-static void healthz_cb(struct evhttp_request *req, void *arg)
+static void write_healthz(struct evbuffer *b, struct pgperf *pp)
 {
-	struct evbuffer *b = evbuffer_new();
+	(void)pp;
+	evbuffer_add_printf(b, "ok\n");
+}
 
-	(void)arg;
-	if (!b) {
+struct endpoint {
+	const char *path, *content_type;
+	bool needs_token; /* when http_auth_token is set */
+	void (*write)(struct evbuffer *b, struct pgperf *pp);
+};
+
+static const struct endpoint endpoints[] = {
+	{"/metrics", "text/plain; version=0.0.4", true, write_metrics},
+	{"/queries", "application/json", true, write_queries},
+	{"/healthz", "text/plain", false, write_healthz},
+};
+
+/* Every request: find its endpoint, check the token, build, send. */
+static void serve(struct evhttp_request *req, void *arg)
+{
+	struct pgperf *pp = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const struct endpoint *e = NULL;
+	struct evbuffer *b;
+
+	for (size_t i = 0; path && i < ARRAY_SIZE(endpoints); i++)
+		if (strcmp(path, endpoints[i].path) == 0)
+			e = &endpoints[i];
+	if (!e) {
+		evhttp_send_error(req, HTTP_NOTFOUND, NULL);
+		return;
+	}
+	if (e->needs_token && !authorized(req, pp))
+		return;
+	if (!(b = evbuffer_new())) {
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
 		return;
 	}
-	evbuffer_add_printf(b, "ok\n");
+	e->write(b, pp);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", e->content_type);
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
 }
@@ -428,9 +434,7 @@ bool http_start(struct pgperf *pp, char *err, size_t errlen)
 		return false;
 	}
 	evhttp_set_allowed_methods(pp->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_cb(pp->http, "/metrics", metrics_cb, pp);
-	evhttp_set_cb(pp->http, "/queries", queries_cb, pp);
-	evhttp_set_cb(pp->http, "/healthz", healthz_cb, pp);
+	evhttp_set_gencb(pp->http, serve, pp);
 	if (evhttp_bind_socket(pp->http, cfg->http_listen_addr,
 			       (uint16_t)cfg->http_listen_port) != 0) {
 		snprintf(err, errlen, "cannot listen for HTTP on %s:%d",

@@ -4,6 +4,7 @@
 #include "pgperf/observe.h"
 
 #include "pgperf/analyzer.h"
+#include "pgperf/client.h"
 #include "pgperf/conn.h"
 #include "pgperf/proxy_types.h"
 #include "pgperf/shape.h"
@@ -25,23 +26,6 @@ bool observe_on(const struct pgperf *pp)
 	return pp->ana && pp->cfg->analysis;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t str_hash(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* ---- shapes this thread has sent ---- */
 
 static bool known_has(struct obs_known *k, uint64_t shape)
@@ -51,7 +35,7 @@ static bool known_has(struct obs_known *k, uint64_t shape)
 	if (!k->nslots)
 		return false;
 	mask = k->nslots - 1;
-	for (i = mix64(shape) & mask; k->slot[i]; i = (i + 1) & mask)
+	for (i = pgp_mix64(shape) & mask; k->slot[i]; i = (i + 1) & mask)
 		if (k->slot[i] == shape)
 			return true;
 	return false;
@@ -72,7 +56,7 @@ static void known_add(struct obs_known *k, uint64_t shape)
 		k->n = 0;
 	}
 	mask = k->nslots - 1;
-	for (i = mix64(shape) & mask; k->slot[i]; i = (i + 1) & mask)
+	for (i = pgp_mix64(shape) & mask; k->slot[i]; i = (i + 1) & mask)
 		if (k->slot[i] == shape)
 			return;
 	k->slot[i] = shape;
@@ -121,7 +105,7 @@ static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len)
 static struct obs_name **name_slot(struct obs_client *o, const char *name,
 				   size_t len)
 {
-	size_t mask = o->nslots - 1, i = str_hash(name, len) & mask;
+	size_t mask = o->nslots - 1, i = pgp_hash_bytes(name, len) & mask;
 
 	while (o->names[i] && (strncmp(o->names[i]->name, name, len) != 0 ||
 			       o->names[i]->name[len] != '\0'))
@@ -223,7 +207,7 @@ void observe_client(struct client *cl)
 	struct pgperf *pp = cl->c.pp;
 	const char *db = cl->database ? cl->database : "";
 	const char *user = cl->user ? cl->user : "";
-	const char *app = cl->app_name ? cl->app_name : "";
+	const char *app = client_app_name(cl);
 	size_t a = strlen(db) + 1, b = strlen(user) + 1, c = strlen(app) + 1;
 	struct ana_event ev;
 

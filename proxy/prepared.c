@@ -16,18 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-	const unsigned char *s = p;
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static uint64_t hash_ptr(const void *p)
 {
 	uint64_t h = (uint64_t)(uintptr_t)p;
@@ -69,7 +57,7 @@ static uint64_t hash_ptr(const void *p)
 struct prep_stmt *prep_intern(struct prep_registry *r, const char *body,
 			      size_t len)
 {
-	uint64_t h = hash_bytes(body, len);
+	uint64_t h = pgp_hash_bytes(body, len);
 	struct prep_stmt *st;
 	size_t k;
 
@@ -155,7 +143,7 @@ struct prep_stmt *prep_client_get(const struct prep_client_map *m,
 
 	if (!m->nb)
 		return NULL;
-	h = hash_bytes(name, len);
+	h = pgp_hash_bytes(name, len);
 	for (struct prep_name *e = m->b[h & (m->nb - 1)]; e; e = e->next)
 		if (e->hash == h && e->len == len &&
 		    memcmp(e->name, name, len) == 0)
@@ -175,7 +163,7 @@ bool prep_client_put(struct prep_client_map *m, const char *name,
 		return false;
 	memcpy(e->name, name, len + 1);
 	e->len = len;
-	e->hash = hash_bytes(name, len);
+	e->hash = pgp_hash_bytes(name, len);
 	e->st = st;
 	prep_ref(st);
 	e->next = m->b[e->hash & (m->nb - 1)];
@@ -192,7 +180,7 @@ void prep_client_del(struct prep_registry *r, struct prep_client_map *m,
 
 	if (!m->nb)
 		return;
-	h = hash_bytes(name, len);
+	h = pgp_hash_bytes(name, len);
 	for (pp = &m->b[h & (m->nb - 1)]; *pp; pp = &(*pp)->next) {
 		struct prep_name *e = *pp;
 

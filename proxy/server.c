@@ -629,9 +629,6 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 					"out of memory recording parameter");
 			cl->rep_digest = session_params_digest(&cl->params,
 							       &cl->unreported);
-			/* kv_set may have replaced the value it pointed to */
-			cl->app_name =
-				(char *)kv_get(&cl->params, "application_name");
 			if (strcmp(name, "application_name") == 0)
 				observe_client(cl);
 		}

@@ -42,13 +42,6 @@ bool session_param_is_reported(const char *name, size_t len)
 	return false;
 }
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
-}
-
 uint64_t session_params_digest(const struct kvlist *params, int *unreported)
 {
 	uint64_t d = 0;
@@ -62,7 +55,8 @@ uint64_t session_params_digest(const struct kvlist *params, int *unreported)
 			continue;
 		}
 		/* a sum of per-entry hashes: the order does not matter */
-		d += fnv(fnv(0xcbf29ce484222325ull, p->name) ^ 0xff, p->value);
+		d += pgp_mix64(pgp_hash_bytes(p->name, strlen(p->name)) * 31 +
+			       pgp_hash_bytes(p->value, strlen(p->value)));
 	}
 	if (unreported)
 		*unreported = other;

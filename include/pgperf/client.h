@@ -45,4 +45,7 @@ void client_install_callbacks(struct client *cl);
 void client_update_label(struct client *cl);
 const char *client_state_name(enum client_state st);
 
+/* Its application_name as last set (startup or SET), or "". */
+const char *client_app_name(const struct client *cl);
+
 #endif

@@ -59,6 +59,18 @@ void pgp_alloc_fail_after(long n);
  */
 char *pgp_read_file(const char *path, size_t max, char *err, size_t errlen);
 
+/* FNV-1a over n bytes: hash tables and digests (not for secrets). */
+uint64_t pgp_hash_bytes(const void *p, size_t n);
+/* Spread a 64-bit key over all bits (murmur3's finalizer), for tables
+ * indexed by the low bits of ids, fingerprints and shapes. */
+static inline uint64_t pgp_mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return x;
+}
+
 /* Monotonic clock in microseconds. */
 int64_t pgp_now_us(void);
 

@@ -92,7 +92,6 @@ struct client {
 	 * startup settings are not reported ones */
 	uint64_t rep_digest;
 	int unreported;
-	char *app_name; /* borrowed from params, may be NULL */
 	bool unix_socket;
 	int proto_minor;
 

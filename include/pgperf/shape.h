@@ -32,7 +32,6 @@ struct shape_tag {
 
 struct shape {
 	uint64_t hash;
-	uint32_t ntokens;   /* code tokens hashed */
 	uint32_t nliterals; /* all literals; the first few are in lit[] */
 	struct shape_span lit[SHAPE_MAX_LITERALS];
 	uint32_t ntags;
