@@ -11,8 +11,11 @@
  */
 #include "pgperf/analyzer.h"
 
+#include "pgperf/catalog.h"
+#include "pgperf/findings.h"
 #include "pgperf/histogram.h"
 #include "pgperf/log.h"
+#include "pgperf/requests.h"
 #include "pgperf/sqlparse.h"
 
 #include <pg_query.h>
@@ -64,10 +67,29 @@ struct shape_ent {
 	uint64_t fingerprint;
 };
 
+/* A client's current request (clients that ran statements only). */
+struct creq {
+	struct creq *prev, *next; /* a->creqs */
+	uint64_t client;
+	struct request r;
+};
+
 struct client_ent {
 	uint64_t id; /* 0 = empty, UINT64_MAX = deleted */
 	char *who;   /* owned */
 	uint64_t key;
+	struct creq *req; /* owned, or NULL */
+};
+
+#define MAX_ROUTES 256 /* then "(other)" */
+#define MAX_FINDINGS_PER_REQUEST 16
+#define TICK_US 50000	       /* how often idle requests are ended */
+#define LOOKUP_EVERY_US 100000 /* catalog lookups at most this often */
+
+struct route_ent {
+	char route[ANA_ROUTE_MAX];
+	uint64_t requests, statements, nplus1;
+	struct histogram stmts, db; /* per request */
 };
 
 struct analyzer {
@@ -93,7 +115,32 @@ struct analyzer {
 	struct client_ent *clients; /* owned, open addressing */
 	size_t nclient_slots, nclients;
 	struct ana_totals t;
+	/* requests and findings */
+	struct req_conf conf;
+	struct creq creqs;	  /* list head */
+	struct route_ent *routes; /* owned, MAX_ROUTES + 1 ("other") */
+	size_t nroutes;
+	struct findings *findings;
+	struct catalog *catalog; /* analyzer thread only, no lock needed */
+	int64_t next_tick_us, next_lookup_us;
 };
+
+/* ---- values ---- */
+
+void ana_detail_free(struct ana_detail *d)
+{
+	if (!d)
+		return;
+	free(d->sample);
+	free(d);
+}
+
+uint64_t ana_value_hash(const void *text, size_t len)
+{
+	uint64_t h = pgp_hash_bytes(text, len);
+
+	return h ? h : 1;
+}
 
 /* ---- the ring ---- */
 
@@ -368,6 +415,113 @@ static void count(struct counters *c, const struct ana_event *ev)
 	(void)hist_add(&c->hist, ev->dur_us);
 }
 
+/* ---- requests ---- */
+
+static struct route_ent *route_for(struct analyzer *a, const char *route)
+{
+	size_t i;
+
+	for (i = 0; i < a->nroutes; i++)
+		if (strcmp(a->routes[i].route, route) == 0)
+			return &a->routes[i];
+	if (a->nroutes >= MAX_ROUTES) {
+		struct route_ent *o = &a->routes[MAX_ROUTES];
+
+		if (!o->route[0])
+			snprintf(o->route, sizeof(o->route), "(other)");
+		return o;
+	}
+	i = a->nroutes++;
+	snprintf(a->routes[i].route, sizeof(a->routes[i].route), "%s", route);
+	return &a->routes[i];
+}
+
+/* A request is over: count it for its route and look inside it. */
+static void finish_request(struct analyzer *a, struct creq *c)
+{
+	struct client_ent *ce = client_slot(a, c->client, false);
+	struct request *r = &c->r;
+	struct req_finding f[MAX_FINDINGS_PER_REQUEST];
+	struct route_ent *re;
+	bool nplus1 = false;
+	size_t n;
+
+	if (!r->open)
+		return;
+	n = req_detect(r, &a->conf, f, MAX_FINDINGS_PER_REQUEST);
+	for (size_t i = 0; i < n; i++) {
+		findings_add(a->findings, &f[i], ce && ce->who ? ce->who : "?",
+			     r->route, r->last_end_us);
+		nplus1 |= f[i].kind == REQ_NPLUS1;
+	}
+	re = route_for(a, r->route);
+	re->requests++;
+	re->statements += r->nstmts;
+	re->nplus1 += nplus1;
+	(void)hist_add(&re->stmts, r->nstmts);
+	(void)hist_add(&re->db, r->db_us);
+	req_clear(r);
+}
+
+static void creq_unlink(struct creq *c)
+{
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+}
+
+static void track_request(struct analyzer *a, const struct ana_event *ev,
+			  uint64_t fp, const struct sqlparse *parse)
+{
+	struct client_ent *ce = client_slot(a, ev->client, false);
+	const struct ana_detail *d = ev->detail;
+	struct req_stmt st;
+
+	if (!ce)
+		return;
+	if (!ce->req) {
+		if (!(ce->req = pgp_calloc(1, sizeof(*ce->req))))
+			return;
+		ce->req->client = ce->id;
+		ce->req->next = a->creqs.next;
+		ce->req->prev = &a->creqs;
+		a->creqs.next->prev = ce->req;
+		a->creqs.next = ce->req;
+	}
+	memset(&st, 0, sizeof(st));
+	st.fp = fp;
+	st.dur_us = ev->dur_us;
+	st.end_us = ev->end_us;
+	st.start_us = ev->end_us - ev->dur_us;
+	st.select = parse && parse->kind &&
+		    strcmp(parse->kind, "SELECT") == 0 && parse->read_only;
+	if (d) {
+		st.nparams = d->nparams;
+		memcpy(st.param, d->param, sizeof(st.param));
+		st.sample = d->sample;
+	}
+	if (req_boundary(&ce->req->r, d, st.start_us, &a->conf))
+		finish_request(a, ce->req);
+	if (!req_add(&ce->req->r, &st, d))
+		free(st.sample);
+	if (d)
+		ev->detail->sample = NULL; /* taken over (or freed) */
+}
+
+/* End the requests that have been idle long enough. */
+static void end_idle_requests(struct analyzer *a, int64_t now_wall)
+{
+	for (struct creq *c = a->creqs.next; c != &a->creqs; c = c->next)
+		if (req_expired(&c->r, now_wall, &a->conf))
+			finish_request(a, c);
+}
+
+static void creq_free(struct creq *c)
+{
+	creq_unlink(c);
+	req_free(&c->r);
+	pgp_free(c);
+}
+
 static void on_stmt(struct analyzer *a, const struct ana_event *ev)
 {
 	struct shape_ent *se = shape_slot(a, ev->shape ? ev->shape : 1);
@@ -402,6 +556,8 @@ static void on_stmt(struct analyzer *a, const struct ana_event *ev)
 	if (q != &a->other &&
 	    (s = sub_for(q, client_slot(a, ev->client, false))))
 		count(&s->c, ev);
+	track_request(a, ev, se->shape ? se->fingerprint : ev->shape,
+		      q != &a->other ? &q->parse : NULL);
 }
 
 static void on_client(struct analyzer *a, struct ana_event *ev)
@@ -410,6 +566,11 @@ static void on_client(struct analyzer *a, struct ana_event *ev)
 
 	if (ev->type == ANA_CLIENT_GONE) {
 		if ((ce = client_slot(a, ev->client, false))) {
+			if (ce->req) {
+				finish_request(a, ce->req);
+				creq_free(ce->req);
+				ce->req = NULL;
+			}
 			free(ce->who);
 			ce->who = NULL;
 			ce->id = UINT64_MAX;
@@ -429,6 +590,15 @@ static void on_client(struct analyzer *a, struct ana_event *ev)
 	ce->who = ev->text; /* taken over */
 	ce->key = pgp_hash_bytes(ev->text, ev->text_len);
 	ev->text = NULL;
+	{
+		/* database, user, application, conninfo */
+		const char *ci = ce->who;
+
+		for (int i = 0; i < 3 && ci < ce->who + ev->text_len; i++)
+			ci += strlen(ci) + 1;
+		if (ci < ce->who + ev->text_len)
+			catalog_set_conninfo(a->catalog, ce->who, ci);
+	}
 }
 
 static void reset_all(struct analyzer *a)
@@ -450,6 +620,19 @@ static void reset_all(struct analyzer *a)
 	a->nshapes = 0;
 	atomic_store(&a->wants_texts, true);
 	memset(&a->t, 0, sizeof(a->t));
+	/* requests and findings go too */
+	for (struct creq *c = a->creqs.next; c != &a->creqs; c = c->next)
+		req_clear(&c->r);
+	for (size_t i = 0; i <= MAX_ROUTES && a->routes; i++) {
+		hist_free(&a->routes[i].stmts);
+		hist_free(&a->routes[i].db);
+		memset(&a->routes[i], 0, sizeof(a->routes[i]));
+		hist_init(&a->routes[i].stmts);
+		hist_init(&a->routes[i].db);
+	}
+	a->nroutes = 0;
+	if (a->findings)
+		findings_reset(a->findings);
 }
 
 static void apply(struct analyzer *a, struct ana_event *ev)
@@ -474,6 +657,131 @@ static void apply(struct analyzer *a, struct ana_event *ev)
 	}
 	free(ev->text);
 	ev->text = NULL;
+	ana_detail_free(ev->detail);
+	ev->detail = NULL;
+}
+
+/* ---- naming what was found (side connection, no lock held) ---- */
+
+static const struct sqlparse *parse_of(void *ctx, uint64_t fp)
+{
+	struct qstat *q = fp_find(ctx, fp);
+
+	return q ? &q->parse : NULL;
+}
+
+static bool is_id(const char *col)
+{
+	return strcmp(col, "id") == 0;
+}
+
+static bool ends_with_id(const char *col)
+{
+	size_t n = strlen(col);
+
+	return n > 3 && strcmp(col + n - 3, "_id") == 0;
+}
+
+/*
+ * Name an N+1 finding's relation: the child's filter column from its
+ * parse tree, the batched form, and from the catalog the parent's column
+ * (OID and attribute number from RowDescription) and the foreign keys
+ * that say which way the relation goes.  Without the catalog, names
+ * alone decide ("id" is the looked-up row's key, "x_id" a foreign key).
+ */
+static void resolve(struct analyzer *a, const struct fnd_lookup *k,
+		    struct fnd_names *n, bool *retry)
+{
+	struct cat_relation cr;
+
+	memset(n, 0, sizeof(*n));
+	*retry = false;
+	if (!sqlparse_param_column(k->child_query, k->param, &n->param,
+				   n->child_table, sizeof(n->child_table),
+				   n->child_column, sizeof(n->child_column)))
+		return;
+	n->batched = sqlparse_batched(k->child_query, n->param);
+	if (k->parent_guess[0])
+		snprintf(n->parent_table, sizeof(n->parent_table), "%s",
+			 k->parent_guess);
+	if (catalog_ready(a->catalog, k->database, pgp_now_us())) {
+		if (catalog_relation(a->catalog, k->database, k->parent_rel,
+				     k->parent_att, n->child_table,
+				     n->child_column, &cr)) {
+			n->catalog = true;
+			if (cr.parent_table[0]) {
+				snprintf(n->parent_table,
+					 sizeof(n->parent_table), "%s",
+					 cr.parent_table);
+				snprintf(n->parent_column,
+					 sizeof(n->parent_column), "%s",
+					 cr.parent_column);
+			}
+			if (cr.child_fk_to_parent)
+				n->direction = FND_ONE_TO_MANY;
+			else if (cr.parent_fk_to_child)
+				n->direction = FND_MANY_TO_ONE;
+			else if (!k->parent_rel && cr.child_fk_table[0] &&
+				 strcmp(cr.child_fk_table, n->parent_table) ==
+					 0)
+				/* suspected: the child's foreign key points
+				 * at the parent's table */
+				n->direction = FND_ONE_TO_MANY;
+		} else {
+			*retry = true;
+		}
+	}
+	if (n->direction == FND_UNKNOWN) {
+		if (is_id(n->child_column) && n->parent_column[0] &&
+		    !is_id(n->parent_column))
+			n->direction = FND_MANY_TO_ONE;
+		else if (ends_with_id(n->child_column))
+			n->direction = FND_ONE_TO_MANY;
+	}
+}
+
+static void lookup_one(struct analyzer *a)
+{
+	struct fnd_lookup k;
+	struct fnd_names n;
+	bool got, retry;
+
+	pthread_mutex_lock(&a->lock);
+	got = findings_next_lookup(a->findings, parse_of, a, &k);
+	pthread_mutex_unlock(&a->lock);
+	if (!got)
+		return;
+	resolve(a, &k, &n, &retry);
+	pthread_mutex_lock(&a->lock);
+	findings_resolved(a->findings, &k, &n, retry);
+	pthread_mutex_unlock(&a->lock);
+	free(n.batched);
+	fnd_lookup_free(&k);
+}
+
+static int64_t wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Between batches: end idle requests, name a finding. */
+static void housekeeping(struct analyzer *a)
+{
+	int64_t now = pgp_now_us();
+
+	if (now >= a->next_tick_us) {
+		a->next_tick_us = now + TICK_US;
+		pthread_mutex_lock(&a->lock);
+		end_idle_requests(a, wall_us());
+		pthread_mutex_unlock(&a->lock);
+	}
+	if (now >= a->next_lookup_us) {
+		a->next_lookup_us = now + LOOKUP_EVERY_US;
+		lookup_one(a);
+	}
 }
 
 #define IDLE_MIN_NS (1000 * 1000L)
@@ -491,6 +799,7 @@ static void *analyzer_main(void *arg)
 			atomic_load_explicit(&a->tail, memory_order_acquire);
 		uint32_t n = 0;
 
+		housekeeping(a);
 		if (head == tail) {
 			struct timespec ts;
 
@@ -544,6 +853,14 @@ static size_t pow2_at_least(size_t n)
 
 static void analyzer_free(struct analyzer *a)
 {
+	if (a->routes)
+		for (size_t i = 0; i <= MAX_ROUTES; i++) {
+			hist_free(&a->routes[i].stmts);
+			hist_free(&a->routes[i].db);
+		}
+	pgp_free(a->routes);
+	findings_free(a->findings);
+	catalog_free(a->catalog);
 	pgp_free(a->ring);
 	pgp_free(a->fp);
 	pgp_free(a->shapes);
@@ -569,10 +886,21 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	a->shapes = pgp_calloc(a->nshape_slots, sizeof(*a->shapes));
 	a->clients = pgp_calloc(a->nclient_slots, sizeof(*a->clients));
 	hist_init(&a->other.c.hist);
+	a->creqs.next = a->creqs.prev = &a->creqs;
+	a->conf = (struct req_conf){100, 5, 10};
+	a->routes = pgp_calloc(MAX_ROUTES + 1, sizeof(*a->routes));
+	if (a->routes)
+		for (size_t i = 0; i <= MAX_ROUTES; i++) {
+			hist_init(&a->routes[i].stmts);
+			hist_init(&a->routes[i].db);
+		}
+	a->findings = findings_new();
+	a->catalog = catalog_new();
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->wake_lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
-	if (!a->ring || !a->fp || !a->shapes || !a->clients ||
+	if (!a->ring || !a->fp || !a->shapes || !a->clients || !a->routes ||
+	    !a->findings || !a->catalog ||
 	    pthread_create(&a->thread, NULL, analyzer_main, a) != 0) {
 		analyzer_free(a);
 		return NULL;
@@ -594,12 +922,16 @@ void analyzer_stop(struct analyzer *a)
 	/* events never applied still own their texts */
 	head = atomic_load(&a->head);
 	tail = atomic_load(&a->tail);
-	for (; head != tail; head++)
+	for (; head != tail; head++) {
 		free(a->ring[head & (RING_SIZE - 1)].text);
+		ana_detail_free(a->ring[head & (RING_SIZE - 1)].detail);
+	}
 	reset_all(a);
 	for (size_t i = 0; i < a->nclient_slots; i++)
 		if (a->clients[i].id && a->clients[i].id != UINT64_MAX)
 			free(a->clients[i].who);
+	while (a->creqs.next != &a->creqs)
+		creq_free(a->creqs.next);
 	analyzer_free(a);
 }
 
@@ -739,4 +1071,60 @@ void ana_queries_free(struct ana_query *q, size_t n)
 		pgp_free(q[i].by);
 	}
 	pgp_free(q);
+}
+
+void analyzer_configure(struct analyzer *a, const struct ana_conf *c)
+{
+	pthread_mutex_lock(&a->lock);
+	a->conf.idle_gap_ms = c->request_idle_gap_ms;
+	a->conf.min_repeats = c->nplus1_min_repeats;
+	a->conf.sequential_min_ms = c->sequential_min_ms;
+	pthread_mutex_unlock(&a->lock);
+}
+
+size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
+{
+	size_t n;
+
+	pthread_mutex_lock(&a->lock);
+	n = findings_export(a->findings, parse_of, a, out);
+	pthread_mutex_unlock(&a->lock);
+	return n;
+}
+
+static int by_requests_desc(const void *x, const void *y)
+{
+	const struct ana_route *a = x, *b = y;
+
+	return a->requests > b->requests ? -1 : a->requests < b->requests;
+}
+
+size_t analyzer_routes(struct analyzer *a, struct ana_route **out)
+{
+	struct ana_route *v;
+	size_t n = 0;
+
+	pthread_mutex_lock(&a->lock);
+	v = pgp_calloc(MAX_ROUTES + 1, sizeof(*v));
+	for (size_t i = 0; v && i <= MAX_ROUTES; i++) {
+		const struct route_ent *r = &a->routes[i];
+		struct ana_route *o;
+
+		if (!r->requests)
+			continue;
+		o = &v[n++];
+		snprintf(o->route, sizeof(o->route), "%s", r->route);
+		o->requests = r->requests;
+		o->statements = r->statements;
+		o->nplus1_requests = r->nplus1;
+		o->statements_mean = (double)r->statements / r->requests;
+		o->statements_p95 = hist_quantile(&r->stmts, 0.95);
+		o->db_us = r->db.sum;
+		o->db_p95_us = hist_quantile(&r->db, 0.95);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (v)
+		qsort(v, n, sizeof(*v), by_requests_desc);
+	*out = v;
+	return n;
 }

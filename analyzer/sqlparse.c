@@ -8,9 +8,12 @@
  */
 #include "pgperf/sqlparse.h"
 
+#include "pgperf/sqlscan.h"
+
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -223,6 +226,40 @@ static bool fallback(const char *sql, struct sqlparse *out, const char *why)
 	return out->normalized != NULL;
 }
 
+/*
+ * A copy of `sql` without its comments, and without the spaces they
+ * leave at the end: pg_query_normalize keeps comments, and sqlcommenter
+ * tags (trace ids, routes) do not belong in a query shown for a whole
+ * fingerprint.
+ */
+static char *without_comments(const char *sql)
+{
+	size_t len = strlen(sql), o = 0, from = 0;
+	char *out = pgp_malloc(len + 1);
+	struct sql_scanner sc;
+	struct sql_token t;
+
+	if (!out)
+		return NULL;
+	sqlscan_init(&sc, sql, len);
+	while (sqlscan_next(&sc, &t)) {
+		size_t at = (size_t)(t.p - sql);
+
+		if (t.kind != SQLTOK_COMMENT)
+			continue;
+		memcpy(out + o, sql + from, at - from);
+		o += at - from;
+		from = at + t.len;
+	}
+	memcpy(out + o, sql + from, len - from);
+	o += len - from;
+	while (o > 0 &&
+	       (out[o - 1] == ' ' || out[o - 1] == '\n' || out[o - 1] == '\t'))
+		o--;
+	out[o] = '\0';
+	return out;
+}
+
 bool sqlparse_run(const char *sql, struct sqlparse *out)
 {
 	PgQueryFingerprintResult fp;
@@ -244,7 +281,7 @@ bool sqlparse_run(const char *sql, struct sqlparse *out)
 	pg_query_free_fingerprint_result(fp);
 
 	nr = pg_query_normalize(sql);
-	out->normalized = pgp_strdup(
+	out->normalized = without_comments(
 		!nr.error && nr.normalized_query ? nr.normalized_query : sql);
 	pg_query_free_normalize_result(nr);
 	if (!out->normalized)
@@ -302,4 +339,214 @@ void sqlparse_free(struct sqlparse *p)
 	for (int i = 0; i < p->nwritten; i++)
 		pgp_free(p->written[i]);
 	memset(p, 0, sizeof(*p));
+}
+
+/* ---- the filter a parameter feeds, and the batched form ---- */
+
+/* The top-level SELECT of a one-statement tree, or NULL. */
+static PgQuery__SelectStmt *only_select(PgQuery__ParseResult *t)
+{
+	if (!t || t->n_stmts != 1 || !t->stmts[0]->stmt ||
+	    t->stmts[0]->stmt->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
+		return NULL;
+	return t->stmts[0]->stmt->select_stmt;
+}
+
+static PgQuery__ParseResult *parse_tree(const char *sql)
+{
+	PgQueryProtobufParseResult pr = pg_query_parse_protobuf(sql);
+	PgQuery__ParseResult *t = NULL;
+
+	if (!pr.error)
+		t = pg_query__parse_result__unpack(
+			NULL, pr.parse_tree.len,
+			(const uint8_t *)pr.parse_tree.data);
+	pg_query_free_protobuf_parse_result(pr);
+	return t;
+}
+
+/* $n, possibly cast ($1::int): its number, else 0. */
+static int param_number(const PgQuery__Node *n)
+{
+	if (n && n->node_case == PG_QUERY__NODE__NODE_TYPE_CAST &&
+	    n->type_cast->arg)
+		n = n->type_cast->arg;
+	if (n && n->node_case == PG_QUERY__NODE__NODE_PARAM_REF)
+		return n->param_ref->number;
+	return 0;
+}
+
+static bool is_column(const PgQuery__Node *n)
+{
+	return n && n->node_case == PG_QUERY__NODE__NODE_COLUMN_REF &&
+	       n->column_ref->n_fields >= 1;
+}
+
+static bool is_equals(const PgQuery__AExpr *e)
+{
+	return e->n_name == 1 &&
+	       e->name[0]->node_case == PG_QUERY__NODE__NODE_STRING &&
+	       strcmp(e->name[0]->string->sval, "=") == 0;
+}
+
+/*
+ * Find `column = $n` (either way round) in a WHERE clause's AND-ed terms;
+ * `want` 0 takes the first such term.
+ */
+static PgQuery__AExpr *find_filter(PgQuery__Node *n, int want, int *param)
+{
+	if (!n)
+		return NULL;
+	if (n->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR &&
+	    n->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR) {
+		for (size_t i = 0; i < n->bool_expr->n_args; i++) {
+			PgQuery__AExpr *e =
+				find_filter(n->bool_expr->args[i], want, param);
+
+			if (e)
+				return e;
+		}
+		return NULL;
+	}
+	if (n->node_case == PG_QUERY__NODE__NODE_A_EXPR &&
+	    n->a_expr->kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP &&
+	    is_equals(n->a_expr)) {
+		PgQuery__AExpr *e = n->a_expr;
+		int p = is_column(e->lexpr)   ? param_number(e->rexpr)
+			: is_column(e->rexpr) ? param_number(e->lexpr)
+					      : 0;
+
+		if (p && (want == 0 || p == want)) {
+			*param = p;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static const char *field_str(const PgQuery__ColumnRef *c, size_t i)
+{
+	const PgQuery__Node *f = c->fields[i];
+
+	return f->node_case == PG_QUERY__NODE__NODE_STRING ? f->string->sval
+							   : NULL;
+}
+
+/* The table a qualifier (alias or name) stands for in FROM, or the only
+ * table when there is no qualifier. */
+static const PgQuery__RangeVar *from_table(PgQuery__Node *n, const char *qual,
+					   int *count)
+{
+	const PgQuery__RangeVar *rv, *found = NULL;
+
+	if (!n)
+		return NULL;
+	if (n->node_case == PG_QUERY__NODE__NODE_JOIN_EXPR) {
+		const PgQuery__RangeVar *a =
+			from_table(n->join_expr->larg, qual, count);
+		const PgQuery__RangeVar *b =
+			from_table(n->join_expr->rarg, qual, count);
+
+		return a ? a : b;
+	}
+	if (n->node_case != PG_QUERY__NODE__NODE_RANGE_VAR)
+		return NULL;
+	rv = n->range_var;
+	(*count)++;
+	if (!qual)
+		found = rv;
+	else if (rv->alias && rv->alias->aliasname &&
+		 strcmp(rv->alias->aliasname, qual) == 0)
+		found = rv;
+	else if ((!rv->alias || !rv->alias->aliasname) &&
+		 strcmp(rv->relname, qual) == 0)
+		found = rv;
+	return found;
+}
+
+bool sqlparse_param_column(const char *sql, int param, int *param_out,
+			   char *table, size_t tcap, char *column, size_t ccap)
+{
+	PgQuery__ParseResult *t = parse_tree(sql);
+	PgQuery__SelectStmt *s = only_select(t);
+	PgQuery__AExpr *e;
+	const PgQuery__ColumnRef *c;
+	const PgQuery__RangeVar *rv = NULL;
+	const char *qual = NULL, *col;
+	int p = 0, count = 0;
+	bool ok = false;
+
+	if (!s || !(e = find_filter(s->where_clause, param, &p)))
+		goto out;
+	c = is_column(e->lexpr) ? e->lexpr->column_ref : e->rexpr->column_ref;
+	if (!(col = field_str(c, c->n_fields - 1)))
+		goto out;
+	if (c->n_fields >= 2)
+		qual = field_str(c, c->n_fields - 2);
+	for (size_t i = 0; i < s->n_from_clause && !rv; i++)
+		rv = from_table(s->from_clause[i], qual, &count);
+	if (!rv || (!qual && count != 1))
+		goto out; /* unqualified with several tables: unknown */
+	if (rv->schemaname && rv->schemaname[0])
+		snprintf(table, tcap, "%s.%s", rv->schemaname, rv->relname);
+	else
+		snprintf(table, tcap, "%s", rv->relname);
+	snprintf(column, ccap, "%s", col);
+	*param_out = p;
+	ok = true;
+out:
+	pg_query__parse_result__free_unpacked(t, NULL);
+	return ok;
+}
+
+char *sqlparse_batched(const char *sql, int param)
+{
+	PgQuery__ParseResult *t = parse_tree(sql);
+	PgQuery__SelectStmt *s = only_select(t);
+	PgQuery__AExpr *e;
+	PgQueryProtobuf pb;
+	PgQueryDeparseResult dr;
+	char *out = NULL;
+	int p = 0;
+
+	if (!s || !(e = find_filter(s->where_clause, param, &p)))
+		goto done;
+	/* column = ANY($n): the column on the left, the parameter (an
+	 * array now, so without the scalar cast) on the right */
+	if (!is_column(e->lexpr)) {
+		PgQuery__Node *x = e->lexpr;
+
+		e->lexpr = e->rexpr;
+		e->rexpr = x;
+	}
+	if (e->rexpr->node_case == PG_QUERY__NODE__NODE_TYPE_CAST) {
+		PgQuery__Node *cast = e->rexpr;
+
+		e->rexpr = cast->type_cast->arg;
+		cast->type_cast->arg = NULL;
+		pg_query__node__free_unpacked(cast, NULL);
+	}
+	e->kind = PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY;
+	/* a LIMIT meant one parent's rows: not all parents' */
+	if (s->limit_count) {
+		pg_query__node__free_unpacked(s->limit_count, NULL);
+		s->limit_count = NULL;
+	}
+	if (s->limit_offset) {
+		pg_query__node__free_unpacked(s->limit_offset, NULL);
+		s->limit_offset = NULL;
+	}
+	s->limit_option = PG_QUERY__LIMIT_OPTION__LIMIT_OPTION_DEFAULT;
+	pb.len = pg_query__parse_result__get_packed_size(t);
+	if (!(pb.data = malloc(pb.len ? pb.len : 1)))
+		goto done;
+	pg_query__parse_result__pack(t, (uint8_t *)pb.data);
+	dr = pg_query_deparse_protobuf(pb);
+	free(pb.data);
+	if (!dr.error && dr.query)
+		out = strdup(dr.query);
+	pg_query_free_deparse_result(dr);
+done:
+	pg_query__parse_result__free_unpacked(t, NULL);
+	return out;
 }

@@ -3,12 +3,15 @@
  * console.  It connects with libpq to the virtual database "pgperf" and
  * prints the answer as an aligned table, or as JSON with --json.
  */
+#include "pgperf/analyzer.h"
+
 #include <getopt.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct command {
 	const char *name;
@@ -21,6 +24,10 @@ static const struct command commands[] = {
 	 "throughput, latency percentiles, pools and the top queries"},
 	{"queries", "SHOW QUERIES",
 	 "statistics per statement fingerprint (--sort, --limit)"},
+	{"findings", "SHOW FINDINGS",
+	 "N+1, redundant and sequential queries, with the fix"},
+	{"requests", "SHOW REQUESTS",
+	 "application requests per route: statements and database time"},
 	{"pools", "SHOW POOLS", "pools: clients and servers per database/user"},
 	{"clients", "SHOW CLIENTS", "client connections"},
 	{"servers", "SHOW SERVERS", "server connections"},
@@ -276,6 +283,72 @@ static int cmd_queries(PGconn *conn, const char *sort, int limit, bool json)
 	return 0;
 }
 
+static const char *field(PGresult *res, int r, const char *col)
+{
+	int c = PQfnumber(res, col);
+
+	return c >= 0 ? PQgetvalue(res, r, c) : "";
+}
+
+/*
+ * findings: the export document with --json ({"version", "generated_at",
+ * "findings": [...]}, each finding as pgperf built it), else one block of
+ * text per finding, most costly first.
+ */
+static int cmd_findings(PGconn *conn, bool json)
+{
+	PGresult *res = run(conn, "SHOW FINDINGS");
+	int rows;
+
+	if (!res)
+		return 1;
+	rows = PQntuples(res);
+	if (json) {
+		char now[32];
+		time_t t = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("{\"version\": %d, \"generated_at\": \"%s\", "
+		       "\"findings\": [",
+		       ANA_FINDINGS_VERSION, now);
+		for (int r = 0; r < rows; r++)
+			printf("%s\n%s", r ? "," : "", field(res, r, "json"));
+		printf("\n]}\n");
+		PQclear(res);
+		return 0;
+	}
+	if (rows == 0)
+		printf("No findings yet.\n");
+	for (int r = 0; r < rows; r++) {
+		const char *status = field(res, r, "status");
+		const char *rel = field(res, r, "relation");
+		const char *parent = field(res, r, "parent_query");
+		const char *routes = field(res, r, "routes");
+
+		printf("%s[%s] %s%s%s%s  %s\n", r ? "\n" : "",
+		       field(res, r, "severity"), field(res, r, "kind"),
+		       *status ? " (" : "", status, *status ? ")" : "",
+		       field(res, r, "id"));
+		printf("  tables:    %s\n", field(res, r, "tables"));
+		if (*rel)
+			printf("  relation:  %s\n", rel);
+		if (*parent)
+			printf("  parent:    %s\n", parent);
+		printf("  query:     %s\n", field(res, r, "query"));
+		printf("  seen:      %s requests, %s per request (max %s), "
+		       "%s ms to save\n",
+		       field(res, r, "requests"), field(res, r, "mean_repeats"),
+		       field(res, r, "max_repeats"), field(res, r, "saved_ms"));
+		if (*routes)
+			printf("  routes:    %s\n", routes);
+		printf("  fix:       %s\n", field(res, r, "suggestion"));
+	}
+	PQclear(res);
+	return 0;
+}
+
 /* Sum of a column over all rows. */
 static double col_sum(PGresult *res, const char *col)
 {
@@ -480,9 +553,12 @@ int main(int argc, char **argv)
 		PQfinish(conn);
 		return 1;
 	}
-	if (!cmd->sql || strcmp(cmd->name, "queries") == 0) {
-		rc = cmd->sql ? cmd_queries(conn, sort, limit, json)
-			      : cmd_stats(conn, json);
+	if (!cmd->sql || strcmp(cmd->name, "queries") == 0 ||
+	    strcmp(cmd->name, "findings") == 0) {
+		rc = !cmd->sql ? cmd_stats(conn, json)
+		     : strcmp(cmd->name, "findings") == 0
+			     ? cmd_findings(conn, json)
+			     : cmd_queries(conn, sort, limit, json);
 		PQfinish(conn);
 		return rc;
 	}

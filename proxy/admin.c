@@ -579,6 +579,86 @@ static void show_queries(struct pgperf *pp, struct wbuf *out)
 	result_end(&r, "SHOW");
 }
 
+/* SHOW FINDINGS: what the request detector found, most costly first. */
+static void show_findings(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {
+		"id",	    "kind",	    "severity",	    "status",
+		"tables",   "query",	    "parent_query", "relation",
+		"requests", "mean_repeats", "max_repeats",  "saved_ms",
+		"routes",   "suggestion",   "json"};
+	struct admin_result r;
+	struct ana_finding *f = NULL;
+	size_t n = 0;
+
+	if (pp->ana) {
+		analyzer_sync(pp->ana, 200);
+		n = analyzer_findings(pp->ana, &f);
+	}
+	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	for (size_t i = 0; i < n; i++) {
+		char b[4][32];
+		const char *v[15];
+
+		v[0] = f[i].id;
+		v[1] = f[i].kind;
+		v[2] = f[i].severity;
+		v[3] = strcmp(f[i].kind, "n_plus_one") != 0 ? ""
+		       : f[i].proven			    ? "proven"
+							    : "suspected";
+		v[4] = f[i].tables;
+		v[5] = f[i].query;
+		v[6] = f[i].parent_query ? f[i].parent_query : "";
+		v[7] = f[i].relation;
+		v[8] = fmt_int(b[0], (long long)f[i].requests);
+		snprintf(b[1], sizeof(b[1]), "%.1f", f[i].mean_repeats);
+		v[9] = b[1];
+		v[10] = fmt_int(b[2], (long long)f[i].max_repeats);
+		v[11] = fmt_ms(b[3], f[i].saved_us);
+		v[12] = f[i].routes;
+		v[13] = f[i].suggestion;
+		v[14] = f[i].json;
+		result_row(&r, v);
+	}
+	ana_findings_free(f, n);
+	result_end(&r, "SHOW");
+}
+
+/* SHOW REQUESTS: application requests per route. */
+static void show_requests(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {
+		"route",	  "requests",	    "statements_mean",
+		"statements_p95", "db_ms_mean",	    "db_ms_p95",
+		"db_ms_total",	  "nplus1_requests"};
+	struct admin_result r;
+	struct ana_route *rt = NULL;
+	size_t n = 0;
+
+	if (pp->ana) {
+		analyzer_sync(pp->ana, 200);
+		n = analyzer_routes(pp->ana, &rt);
+	}
+	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	for (size_t i = 0; i < n; i++) {
+		char b[8][32];
+		const char *v[8];
+
+		v[0] = rt[i].route[0] ? rt[i].route : "(untagged)";
+		v[1] = fmt_int(b[0], (long long)rt[i].requests);
+		snprintf(b[1], sizeof(b[1]), "%.1f", rt[i].statements_mean);
+		v[2] = b[1];
+		v[3] = fmt_int(b[2], (long long)rt[i].statements_p95);
+		v[4] = fmt_ms(b[3], per(rt[i].db_us, rt[i].requests));
+		v[5] = fmt_ms(b[4], rt[i].db_p95_us);
+		v[6] = fmt_ms(b[5], rt[i].db_us);
+		v[7] = fmt_int(b[6], (long long)rt[i].nplus1_requests);
+		result_row(&r, v);
+	}
+	pgp_free(rt);
+	result_end(&r, "SHOW");
+}
+
 /* RESET STATS: statement statistics and SHOW STATS counters. */
 static bool reset_stats(struct pgperf *pp)
 {
@@ -660,6 +740,10 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		show_stats(pp, out);
 	else if (cmd_is(sql, "show queries"))
 		show_queries(pp, out);
+	else if (cmd_is(sql, "show findings"))
+		show_findings(pp, out);
+	else if (cmd_is(sql, "show requests"))
+		show_requests(pp, out);
 	else if (strncasecmp(sql, "set ", 4) == 0)
 		/* drivers set things like application_name: accept quietly */
 		wire_build_command_complete(out, "SET");
@@ -697,7 +781,7 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	} else {
 		snprintf(
 			err, sizeof(err),
-			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW HAZARDS, SHOW CONFIG, SHOW VERSION, RESET STATS, RELOAD, PAUSE, RESUME, SHUTDOWN)",
+			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW HAZARDS, SHOW CONFIG, SHOW VERSION, RESET STATS, RELOAD, PAUSE, RESUME, SHUTDOWN)",
 			sql);
 		wire_build_error(out, "ERROR", "42601", err);
 	}

@@ -398,8 +398,9 @@ static bool observed_type(uint8_t t)
 	       t == 'S';
 }
 
-/* Bytes of a Bind or Close read for statistics: its names, usually. */
-#define OBSERVE_PEEK 256
+/* Bytes of a Bind or Close read for statistics: names, and the Bind's
+ * parameter values as far as they fit (N+1 detection). */
+#define OBSERVE_PEEK 2048
 
 /*
  * What transaction mode and statistics read of one message: the body of a

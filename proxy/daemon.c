@@ -348,6 +348,18 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	reap(pp);
 }
 
+/* The request detector's thresholds from the configuration. */
+static void daemon_configure_analyzer(struct pgperf *pp)
+{
+	struct ana_conf c = {
+		.request_idle_gap_ms = pp->cfg->request_idle_gap_ms,
+		.nplus1_min_repeats = pp->cfg->nplus1_min_repeats,
+		.sequential_min_ms = pp->cfg->sequential_min_ms,
+	};
+
+	analyzer_configure(pp->ana, &c);
+}
+
 bool daemon_reload(struct pgperf *pp, char *err, size_t errlen)
 {
 	struct config *cfg;
@@ -392,6 +404,8 @@ bool daemon_reload(struct pgperf *pp, char *err, size_t errlen)
 	config_free(pp->cfg);
 	pp->cfg = cfg;
 	log_current_level = (enum log_level)cfg->log_level;
+	if (pp->ana)
+		daemon_configure_analyzer(pp);
 	list_for_each(pos, &pp->pools)
 		pool_retarget(list_entry(pos, struct pool, node));
 	daemon_schedule_reap(pp);
@@ -462,6 +476,8 @@ int daemon_run(struct pgperf *pp)
 	if (!pp->ana)
 		log_warning(
 			"cannot start the analyzer: no statement statistics");
+	else
+		daemon_configure_analyzer(pp);
 	event_base_dispatch(pp->base);
 	return pp->exit_code;
 }

@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 /* Fingerprints with their own histogram series in /metrics. */
 #define METRICS_TOP 20
@@ -375,6 +376,31 @@ static void write_queries(struct evbuffer *b, struct pgperf *pp)
 	ana_queries_free(q, n);
 }
 
+/* The findings export: the same document as pgperf-ctl findings --json. */
+static void write_findings(struct evbuffer *b, struct pgperf *pp)
+{
+	struct ana_finding *f = NULL;
+	size_t n = 0;
+	char now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (pp->ana) {
+		analyzer_sync(pp->ana, 200);
+		n = analyzer_findings(pp->ana, &f);
+	}
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	evbuffer_add_printf(b,
+			    "{\"version\": %d, \"generated_at\": \"%s\", "
+			    "\"findings\": [",
+			    ANA_FINDINGS_VERSION, now);
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(b, "%s\n%s", i ? "," : "", f[i].json);
+	evbuffer_add_printf(b, "\n]}\n");
+	ana_findings_free(f, n);
+}
+
 static void write_healthz(struct evbuffer *b, struct pgperf *pp)
 {
 	(void)pp;
@@ -390,6 +416,7 @@ struct endpoint {
 static const struct endpoint endpoints[] = {
 	{"/metrics", "text/plain; version=0.0.4", true, write_metrics},
 	{"/queries", "application/json", true, write_queries},
+	{"/findings", "application/json", true, write_findings},
 	{"/healthz", "text/plain", false, write_healthz},
 };
 

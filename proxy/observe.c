@@ -4,14 +4,17 @@
 #include "pgperf/observe.h"
 
 #include "pgperf/analyzer.h"
+#include "pgperf/auth.h"
 #include "pgperf/client.h"
 #include "pgperf/conn.h"
 #include "pgperf/proxy_types.h"
 #include "pgperf/shape.h"
+#include "pgperf/values.h"
 #include "pgperf/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define KNOWN_MAX 65536 /* shapes remembered; then forgotten at once */
 #define NAMES_MAX 4096	/* named statements tracked per client */
@@ -70,34 +73,35 @@ void observe_known_free(struct obs_known *k)
 }
 
 /* The shape of `sql`; its text goes to the analyzer if new here. */
-static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len)
+static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len,
+			 struct shape *shp)
 {
-	struct shape sh;
+	struct shape local, *sh = shp ? shp : &local;
 	struct ana_event ev;
 
-	shape_compute(sql, len, &sh);
-	if (sh.hash == 0)
-		sh.hash = 1;
+	shape_compute(sql, len, sh);
+	if (sh->hash == 0)
+		sh->hash = 1;
 	if (analyzer_wants_texts(pp->ana) && pp->known.nslots) {
 		memset(pp->known.slot, 0, pp->known.nslots * sizeof(uint64_t));
 		pp->known.n = 0;
 	}
-	if (known_has(&pp->known, sh.hash))
-		return sh.hash;
+	if (known_has(&pp->known, sh->hash))
+		return sh->hash;
 	memset(&ev, 0, sizeof(ev));
 	ev.type = ANA_TEXT;
-	ev.shape = sh.hash;
+	ev.shape = sh->hash;
 	/* malloc, not pgp_malloc: the analyzer thread frees it */
 	if (!(ev.text = malloc(len + 1)))
-		return sh.hash;
+		return sh->hash;
 	memcpy(ev.text, sql, len);
 	ev.text[len] = '\0';
 	ev.text_len = (uint32_t)len;
 	if (analyzer_push(pp->ana, &ev))
-		known_add(&pp->known, sh.hash);
+		known_add(&pp->known, sh->hash);
 	else
 		free(ev.text);
-	return sh.hash;
+	return sh->hash;
 }
 
 /* ---- a client's named statements ---- */
@@ -194,6 +198,10 @@ static void name_del(struct obs_client *o, const char *name, size_t len)
 
 void observe_client_free(struct obs_client *o)
 {
+	for (uint8_t i = 0; i < o->n; i++)
+		ana_detail_free(o->q[(o->head + i) % OBS_INFLIGHT].d);
+	ana_detail_free(o->bind);
+	ana_detail_free(o->unnamed_tags);
 	for (size_t i = 0; i < o->nslots; i++)
 		pgp_free(o->names[i]);
 	pgp_free(o->names);
@@ -202,26 +210,74 @@ void observe_client_free(struct obs_client *o)
 
 /* ---- clients ---- */
 
+/* Append `key='value'` to a libpq conninfo, quoted as libpq reads it. */
+static void conninfo_add(char *buf, size_t cap, const char *key,
+			 const char *value)
+{
+	size_t n = strlen(buf);
+
+	if (!value || n + strlen(key) + 4 >= cap)
+		return;
+	n += (size_t)snprintf(buf + n, cap - n, "%s%s='", n ? " " : "", key);
+	for (; *value && n + 3 < cap; value++) {
+		if (*value == '\'' || *value == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *value;
+	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+}
+
+/*
+ * How the analyzer reaches this client's database for catalog lookups
+ * (table and column names, foreign keys): the pool's own target, with
+ * its password only when it is a plain one.
+ */
+static void client_conninfo(const struct client *cl, char *buf, size_t cap)
+{
+	const struct pool_target *t = cl->pool ? &cl->pool->target : NULL;
+	char port[16];
+
+	buf[0] = '\0';
+	if (!t || !t->host)
+		return;
+	snprintf(port, sizeof(port), "%d", t->port);
+	conninfo_add(buf, cap, "host", t->host);
+	conninfo_add(buf, cap, "port", port);
+	conninfo_add(buf, cap, "dbname", t->dbname);
+	conninfo_add(buf, cap, "user", t->user);
+	if (t->password && secret_classify(t->password) == SECRET_PLAIN)
+		conninfo_add(buf, cap, "password", t->password);
+	conninfo_add(buf, cap, "application_name", "pgperf analyzer");
+	conninfo_add(buf, cap, "connect_timeout", "3");
+	conninfo_add(buf, cap, "sslmode", "prefer");
+}
+
 void observe_client(struct client *cl)
 {
 	struct pgperf *pp = cl->c.pp;
 	const char *db = cl->database ? cl->database : "";
 	const char *user = cl->user ? cl->user : "";
 	const char *app = client_app_name(cl);
-	size_t a = strlen(db) + 1, b = strlen(user) + 1, c = strlen(app) + 1;
+	char ci[1024];
+	size_t a, b, c, d;
 	struct ana_event ev;
 
 	if (!observe_on(pp))
 		return;
+	client_conninfo(cl, ci, sizeof(ci));
+	a = strlen(db) + 1, b = strlen(user) + 1, c = strlen(app) + 1;
+	d = strlen(ci) + 1;
 	memset(&ev, 0, sizeof(ev));
 	ev.type = ANA_CLIENT;
 	ev.client = cl->c.id;
-	if (!(ev.text = malloc(a + b + c)))
+	if (!(ev.text = malloc(a + b + c + d)))
 		return;
 	memcpy(ev.text, db, a);
 	memcpy(ev.text + a, user, b);
 	memcpy(ev.text + a + b, app, c);
-	ev.text_len = (uint32_t)(a + b + c);
+	memcpy(ev.text + a + b + c, ci, d);
+	ev.text_len = (uint32_t)(a + b + c + d);
 	if (!analyzer_push(pp->ana, &ev))
 		free(ev.text);
 }
@@ -245,13 +301,13 @@ void observe_linked(struct client *cl, int64_t waited_us)
 
 /* ---- statements ---- */
 
-static void pend(struct client *cl, uint8_t kind, uint64_t shape)
+static struct obs_pending *pend(struct client *cl, uint8_t kind, uint64_t shape)
 {
 	struct obs_client *o = &cl->obs;
 	struct obs_pending *p;
 
 	if (o->n >= OBS_INFLIGHT)
-		return; /* a long pipeline: the rest go uncounted */
+		return NULL; /* a long pipeline: the rest go uncounted */
 	p = &o->q[(o->head + o->n) % OBS_INFLIGHT];
 	o->n++;
 	if (kind != 'S' && !o->in_xact) {
@@ -262,6 +318,15 @@ static void pend(struct client *cl, uint8_t kind, uint64_t shape)
 	p->kind = kind;
 	p->shape = shape;
 	p->start_us = pgp_now_us();
+	return p;
+}
+
+/* The statement's transaction context, as the detector needs it. */
+static void detail_context(struct obs_client *o, struct ana_detail *d)
+{
+	d->in_xact = o->tx == 'T' || o->tx == 'E';
+	d->xact_ended = o->xact_ended;
+	o->xact_ended = false;
 }
 
 void observe_request(struct client *cl, uint8_t type, const char *body,
@@ -278,17 +343,36 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 		return;
 	}
 	switch (type) {
-	case 'Q':
-		pend(cl, 'Q', shape_of(pp, body, strnlen(body, n)));
+	case 'Q': {
+		struct shape sh;
+		size_t qlen = strnlen(body, n);
+
+		struct obs_pending *p =
+			pend(cl, 'Q', shape_of(pp, body, qlen, &sh));
+
+		if (p)
+			p->d = values_query(body, &sh);
 		break;
-	case 'P': /* name, query */
+	}
+	case 'P': { /* name, query */
+		struct shape sh;
+		const char *q;
+
 		nlen = strnlen(body, n);
 		if (nlen >= n)
 			break;
+		q = body + nlen + 1;
 		name_put(o, body, nlen,
-			 shape_of(pp, body + nlen + 1,
-				  strnlen(body + nlen + 1, n - nlen - 1)));
+			 shape_of(pp, q, strnlen(q, n - nlen - 1), &sh));
+		if (nlen == 0) {
+			/* tags of unnamed statements (named: not tracked) */
+			ana_detail_free(o->unnamed_tags);
+			o->unnamed_tags = NULL;
+			if (sh.ntags && (o->unnamed_tags = values_new()))
+				values_tags(o->unnamed_tags, q, &sh);
+		}
 		break;
+	}
 	case 'B': { /* portal, statement */
 		size_t plen = strnlen(body, n);
 
@@ -296,11 +380,22 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 			break;
 		nlen = strnlen(body + plen + 1, n - plen - 1);
 		o->portal_shape = name_get(o, body + plen + 1, nlen);
+		ana_detail_free(o->bind);
+		o->bind = values_bind(body, n,
+				      nlen == 0 ? o->unnamed_tags : NULL);
 		break;
 	}
 	case 'E':
-		if (o->portal_shape)
-			pend(cl, 'E', o->portal_shape);
+		if (o->portal_shape) {
+			struct obs_pending *p = pend(cl, 'E', o->portal_shape);
+
+			if (p) {
+				/* the portal's values: taken by its first
+				 * Execute */
+				p->d = o->bind;
+				o->bind = NULL;
+			}
+		}
 		break;
 	case 'S': /* its ReadyForQuery is matched, not counted */
 		pend(cl, 'S', 0);
@@ -320,7 +415,7 @@ void observe_parse(struct client *cl, const char *name, const char *query)
 
 	if (observe_on(pp))
 		name_put(&cl->obs, name, strlen(name),
-			 shape_of(pp, query, strlen(query)));
+			 shape_of(pp, query, strlen(query), NULL));
 }
 
 static void complete(struct client *cl, struct obs_pending *p)
@@ -340,8 +435,14 @@ static void complete(struct client *cl, struct obs_pending *p)
 	ev.wait_us = cl->obs.wait_us;
 	cl->obs.wait_us = 0;
 	ev.end_us = conn_wall_us();
-	if (p->shape && observe_on(cl->c.pp))
-		(void)analyzer_push(cl->c.pp->ana, &ev);
+	if (p->d)
+		detail_context(&cl->obs, p->d);
+	ev.detail = p->d;
+	p->d = NULL;
+	cl->obs.sampling = false;
+	if (!p->shape || !observe_on(cl->c.pp) ||
+	    !analyzer_push(cl->c.pp->ana, &ev))
+		ana_detail_free(ev.detail);
 	if (cl->pool) {
 		cl->pool->st.query_count++;
 		cl->pool->st.query_us += ev.dur_us;
@@ -350,6 +451,9 @@ static void complete(struct client *cl, struct obs_pending *p)
 
 static void pop(struct obs_client *o)
 {
+	ana_detail_free(o->q[o->head].d);
+	o->q[o->head].d = NULL;
+	o->sampling = false;
 	o->head = (uint8_t)((o->head + 1) % OBS_INFLIGHT);
 	o->n--;
 }
@@ -375,6 +479,11 @@ void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,
 	struct obs_client *o = &cl->obs;
 	struct obs_pending *p;
 
+	if (type == 'Z' && body && n >= 1) {
+		if (body[0] == 'I' && (o->tx == 'T' || o->tx == 'E'))
+			o->xact_ended = true;
+		o->tx = (char)body[0];
+	}
 	if (type == 'Z' && o->in_xact && body && n >= 1 && body[0] == 'I' &&
 	    cl->pool) {
 		/* the transaction ended (SHOW STATS) */
@@ -388,6 +497,15 @@ void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,
 	p = &o->q[o->head];
 	p->bytes += wire_len;
 	switch (type) {
+	case 'T':
+		if (body && p->kind != 'S' &&
+		    values_sample_start(p->d, body, n))
+			o->sampling = true;
+		break;
+	case 'D':
+		if (body && o->sampling)
+			o->sampling = values_sample_row(p->d, body, n);
+		break;
 	case 'C':
 		p->rows += body ? tag_rows(body, n) : 0;
 		if (p->kind == 'E') {

@@ -686,9 +686,14 @@ static void relay_active(struct server *sv)
 				hdr[0], len);
 			return;
 		}
-		inspect = (hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E' ||
-			   (obs && hdr[0] == 'C')) &&
-			  len <= SERVER_INSPECT_MAX;
+		/* statistics read CommandComplete, and sample results for
+		 * the N+1 proof: RowDescription and the first rows */
+		inspect =
+			(hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E' ||
+			 (obs &&
+			  (hdr[0] == 'C' || hdr[0] == 'T' ||
+			   (hdr[0] == 'D' && observe_wants_row(&cl->obs))))) &&
+			len <= SERVER_INSPECT_MAX;
 		/* read, or maybe swallowed (pgperf's own ParseComplete and
 		 * CloseComplete): wait until it is whole */
 		whole = inspect ||

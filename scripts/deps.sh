@@ -10,7 +10,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libevent-dev libpq-dev libpg-query-dev
 	libprotobuf-c-dev libhiredis-dev libssl-dev libcmocka-dev openssl)
 # client libraries the transaction-mode tests drive through pgperf
-client_pkgs=(python3-psycopg2 python3-psycopg python3-asyncpg ruby-pg libpostgresql-jdbc-java)
+client_pkgs=(python3-psycopg2 python3-psycopg python3-asyncpg ruby-pg libpostgresql-jdbc-java
+	python3-sqlalchemy python3-django)
 test_pkgs=(postgresql-15 postgresql-client-15 clang clang-format curl python3-prometheus-client
 	"${client_pkgs[@]}")
 bench_pkgs=(pgbouncer)

@@ -17,10 +17,49 @@
 enum ana_event_type {
 	ANA_TEXT,	 /* shape -> text: the first time a shape is seen */
 	ANA_STMT,	 /* one statement completed */
-	ANA_CLIENT,	 /* client id -> "database\0user\0application\0" */
+	ANA_CLIENT,	 /* client id -> "database\0user\0application\0"
+			    "conninfo\0" (libpq, for catalog lookups) */
 	ANA_CLIENT_GONE, /* client id disconnected */
 	ANA_RESET,	 /* RESET STATS */
 };
+
+/*
+ * What the I/O thread saw of one statement's values, for requests and N+1
+ * detection.  Values are never kept: only 64-bit hashes of their text
+ * form (binary integers and UUIDs are converted to text first, so that a
+ * value hashes the same in either format).
+ */
+#define ANA_MAX_PARAMS 8
+#define ANA_SAMPLE_COLS 4
+#define ANA_SAMPLE_ROWS 32
+#define ANA_ROUTE_MAX 64
+
+struct ana_sample {
+	uint8_t ncols;
+	uint16_t nrows;
+	uint32_t rel[ANA_SAMPLE_COLS];	/* table OID of each sampled column */
+	int16_t att[ANA_SAMPLE_COLS];	/* its attribute number */
+	int16_t idx[ANA_SAMPLE_COLS];	/* I/O thread: column index in a row */
+	uint8_t fmt[ANA_SAMPLE_COLS];	/* I/O thread: 0 text, 1 binary */
+	uint32_t type[ANA_SAMPLE_COLS]; /* I/O thread: type OID */
+	uint64_t val[ANA_SAMPLE_COLS][ANA_SAMPLE_ROWS]; /* 0 = NULL */
+};
+
+struct ana_detail {
+	uint64_t tag;	 /* traceparent, else route tags: hash; 0 none */
+	bool traced;	 /* tag is a traceparent */
+	bool in_xact;	 /* a transaction block was open before it */
+	bool xact_ended; /* one ended since the previous statement */
+	uint8_t nparams; /* values hashed, at most ANA_MAX_PARAMS */
+	uint64_t param[ANA_MAX_PARAMS]; /* 0 = NULL or not read */
+	char route[ANA_ROUTE_MAX];	/* route/controller#action, "" none */
+	struct ana_sample *sample;	/* owned, malloc'd; NULL: none */
+};
+
+/* Free a detail and its sample (either thread). */
+void ana_detail_free(struct ana_detail *d);
+/* A value's hash as the detector compares them: never 0. */
+uint64_t ana_value_hash(const void *text, size_t len);
 
 struct ana_event {
 	uint8_t type;	  /* enum ana_event_type */
@@ -34,6 +73,7 @@ struct ana_event {
 	int64_t end_us; /* wall clock at completion */
 	char *text;	/* owned, malloc'd: ANA_TEXT, ANA_CLIENT */
 	uint32_t text_len;
+	struct ana_detail *detail; /* owned, malloc'd: ANA_STMT, or NULL */
 };
 
 /* One (database, user, application) of a fingerprint. */
@@ -76,10 +116,52 @@ struct ana_totals {
 #define ANA_BUCKETS 14
 extern const uint64_t ana_bucket_us[ANA_BUCKETS];
 
+/* The findings export document's version (pgperf-ctl findings --json,
+ * HTTP /findings): bumped when a field changes meaning. */
+#define ANA_FINDINGS_VERSION 1
+
+/* One finding, as readers get it (see findings.h). */
+struct ana_finding {
+	char id[40];
+	const char *kind;     /* static: n_plus_one, redundant_query, ... */
+	const char *severity; /* static: high, medium, low */
+	bool proven;	      /* n_plus_one: the relation is proven */
+	char *query;	      /* owned: normalized (the child, for N+1) */
+	char *parent_query;   /* owned: normalized, or NULL */
+	char tables[256];     /* comma-separated */
+	char relation[320];   /* "orders.id -> order_items.order_id", or "" */
+	char routes[320];     /* comma-separated */
+	uint64_t requests, executions;
+	uint32_t max_repeats;
+	double mean_repeats;
+	uint64_t saved_us; /* in all the requests seen */
+	int64_t last_seen_us;
+	char *suggestion; /* owned: one line */
+	char *json;	  /* owned: the whole finding, one JSON object */
+};
+
+/* One route's requests, as readers get them. */
+struct ana_route {
+	char route[ANA_ROUTE_MAX]; /* "" for requests without tags */
+	uint64_t requests, statements, nplus1_requests;
+	double statements_mean;
+	uint64_t statements_p95;
+	uint64_t db_us, db_p95_us; /* total, and the p95 per request */
+};
+
+/* What the request detector uses; changeable at run time. */
+struct ana_conf {
+	int request_idle_gap_ms;
+	int nplus1_min_repeats;
+	int sequential_min_ms;
+};
+
 struct analyzer;
 
 /* Start the thread; NULL on failure. */
 struct analyzer *analyzer_start(int max_tracked_queries);
+/* Set the request detector's thresholds (start and reload). */
+void analyzer_configure(struct analyzer *a, const struct ana_conf *c);
 /* Stop and join the thread and free everything. */
 void analyzer_stop(struct analyzer *a);
 
@@ -99,6 +181,10 @@ bool analyzer_wants_texts(struct analyzer *a);
 size_t analyzer_queries(struct analyzer *a, struct ana_query **out,
 			struct ana_totals *totals);
 void ana_queries_free(struct ana_query *q, size_t n);
+/* Readers: findings, most costly first; routes, most requests first. */
+size_t analyzer_findings(struct analyzer *a, struct ana_finding **out);
+void ana_findings_free(struct ana_finding *f, size_t n);
+size_t analyzer_routes(struct analyzer *a, struct ana_route **out);
 /* Block until every event pushed so far has been applied (tests, admin
  * commands that must see their own effect). */
 void analyzer_sync(struct analyzer *a, int timeout_ms);

@@ -51,6 +51,9 @@ struct config {
 	int analysis;		     /* statement statistics on/off */
 	int stats_period;	     /* seconds: SHOW STATS avg_ columns */
 	int max_tracked_queries;     /* fingerprints kept; the rest: "other" */
+	int request_idle_gap_ms;     /* an idle gap this long ends a request */
+	int nplus1_min_repeats;	     /* child executions that make an N+1 */
+	int sequential_min_ms;	     /* a slow read, for sequential_queries */
 	char *http_listen_addr;
 	int http_listen_port;  /* 0 = no HTTP endpoint */
 	char *http_auth_token; /* "" = /metrics and /queries need no token */

@@ -25,16 +25,26 @@ struct obs_pending {
 	int64_t start_us; /* monotonic */
 	uint64_t rows, bytes;
 	char sqlstate[6];
-	uint8_t kind; /* 'Q', 'E', or 'S' (a Sync: only matched) */
+	uint8_t kind;	      /* 'Q', 'E', or 'S' (a Sync: only matched) */
+	struct ana_detail *d; /* owned: values for the analyzer, or NULL */
 };
 
 struct obs_name; /* a named statement's shape */
+struct ana_detail;
 
 struct obs_client {
 	struct obs_pending q[OBS_INFLIGHT];
 	uint8_t head, n;
 	uint64_t unnamed_shape;	 /* of the last unnamed Parse */
 	uint64_t portal_shape;	 /* of the last Bind */
+	struct ana_detail *bind; /* owned: the last Bind's values, for its
+				    Execute */
+	struct ana_detail *unnamed_tags; /* owned: the last unnamed Parse's
+					    sqlcommenter tags, or NULL */
+	char tx;			 /* the last ReadyForQuery's status */
+	bool xact_ended;	 /* a transaction block ended since the last
+				    statement was sent */
+	bool sampling;		 /* the oldest pending statement samples rows */
 	uint32_t wait_us;	 /* waited for the current server connection */
 	bool in_xact;		 /* a transaction is open (SHOW STATS) */
 	int64_t xact_start_us;	 /* monotonic */
@@ -63,9 +73,15 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 		     size_t n);
 /* A named Parse pgperf answered itself (prep_idle_answer). */
 void observe_parse(struct client *cl, const char *name, const char *query);
-/* A reply is relayed to the client: `body` only for C and E. */
+/* A reply is relayed to the client: `body` for C, E, T, and D while
+ * observe_wants_row() says so. */
 void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,
 		   size_t n, size_t wire_len);
+/* Should the next DataRow's body be read (a result is being sampled)? */
+static inline bool observe_wants_row(const struct obs_client *o)
+{
+	return o->sampling;
+}
 /* Free what a client's tracking holds. */
 void observe_client_free(struct obs_client *o);
 void observe_known_free(struct obs_known *k);

@@ -29,6 +29,20 @@ struct sqlparse {
 /* Parse `sql` (NUL-terminated).  False only on allocation failure. */
 bool sqlparse_run(const char *sql, struct sqlparse *out) WARN_UNUSED;
 void sqlparse_free(struct sqlparse *p);
+/*
+ * In a SELECT's WHERE clause, the `column = $n` term of parameter `param`
+ * (0: the first such term): the table (its FROM name, aliases resolved)
+ * and column it filters, and the parameter's number.  False when there is
+ * none or the column's table is not known.
+ */
+bool sqlparse_param_column(const char *sql, int param, int *param_out,
+			   char *table, size_t tcap, char *column, size_t ccap);
+/*
+ * The same SELECT fetching many rows in one go: the `column = $n` term of
+ * `param` rewritten as `column = ANY($n)` in the parse tree and deparsed.
+ * malloc'd, or NULL when the statement has no such term.
+ */
+char *sqlparse_batched(const char *sql, int param);
 /* A 64-bit hash of text, the fingerprint of what does not parse. */
 uint64_t sqlparse_text_hash(const char *sql, size_t len);
 

@@ -4,7 +4,8 @@
  * their arrays, decoding never writes past its buffer, and the same input
  * always gives the same shape.  The input is split at the first NUL byte
  * (if any) into SQL and a second text handed to libpg_query's wrapper,
- * which must not crash on anything either.
+ * which must not crash on anything either, nor must the N+1 helpers that
+ * find a parameter's filter column and rewrite it as `= ANY($n)`.
  */
 #include "pgperf/shape.h"
 #include "pgperf/sqlparse.h"
@@ -49,8 +50,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(sql, data, size);
 		sql[size] = '\0';
-		if (sqlparse_run(sql, &p))
+		if (sqlparse_run(sql, &p)) {
+			/* the N+1 helpers, on the normalized text as the
+			 * analyzer gives it to them */
+			char t[128], c[64];
+			int n = 0;
+
+			if (p.parsed &&
+			    sqlparse_param_column(p.normalized, 0, &n, t,
+						  sizeof(t), c, sizeof(c))) {
+				char *batched =
+					sqlparse_batched(p.normalized, n);
+
+				if (n <= 0)
+					__builtin_trap();
+				free(batched);
+			}
 			sqlparse_free(&p);
+		}
 		free(sql);
 	}
 	return 0;

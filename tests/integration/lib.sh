@@ -3,6 +3,7 @@
 # it after the fixture's env file; it sets dir, port, passed and failed.
 #
 #   itest_init NAME BASE_PORT [EXTRA_PGPERF_LINES]
+#   itest_http          a free port for pgperf's HTTP endpoint (http_port)
 #   start_pgperf LOG    stop_pgperf    check NAME COMMAND...    itest_summary
 
 itest_init() { # name, base port, extra [pgperf] lines
@@ -25,6 +26,12 @@ ${3:-}
 INI
 	passed=0
 	failed=0
+}
+
+itest_http() {
+	http_port=$((port + 1))
+	while (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; do http_port=$((http_port + 1)); done
+	echo "http_listen_port = $http_port" >>"$dir/pgperf.ini"
 }
 
 start_pgperf() { # log file

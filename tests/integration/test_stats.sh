@@ -12,9 +12,7 @@ src="$(cd "$(dirname "$0")/../clients" && pwd)"
 . "$(dirname "$0")/lib.sh"
 itest_init stats 29000 "pool_mode = transaction
 admin_users = app"
-http_port=$((port + 1))
-while (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; do http_port=$((http_port + 1)); done
-echo "http_listen_port = $http_port" >>"$dir/pgperf.ini"
+itest_http
 start_pgperf "$dir/pgperf.log"
 
 export PGPASSWORD=app-secret

@@ -16,20 +16,7 @@
 #include "pgperf/analyzer.h"
 #include "pgperf/shape.h"
 
-static uint64_t push_text(struct analyzer *a, const char *sql)
-{
-	struct ana_event ev;
-	struct shape s;
-
-	shape_compute(sql, strlen(sql), &s);
-	memset(&ev, 0, sizeof(ev));
-	ev.type = ANA_TEXT;
-	ev.shape = s.hash;
-	ev.text = strdup(sql);
-	ev.text_len = (uint32_t)strlen(sql);
-	assert_true(analyzer_push(a, &ev));
-	return s.hash;
-}
+#include "ana_push.h"
 
 static void push_stmt(struct analyzer *a, uint64_t shape, uint32_t us,
 		      const char *sqlstate)

@@ -1,0 +1,210 @@
+/*
+ * catalog.c -- the analyzer's side connections (see catalog.h).
+ */
+#include "pgperf/catalog.h"
+
+#include "pgperf/log.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BACKOFF_MIN_US (10 * 1000000LL)
+#define BACKOFF_MAX_US (300 * 1000000LL)
+
+struct cat_db {
+	struct cat_db *next;
+	char *database; /* owned */
+	char *conninfo; /* owned */
+	PGconn *conn;
+	int64_t retry_at; /* monotonic */
+	int64_t backoff_us;
+};
+
+struct catalog {
+	struct cat_db *dbs;
+};
+
+struct catalog *catalog_new(void)
+{
+	return pgp_calloc(1, sizeof(struct catalog));
+}
+
+void catalog_free(struct catalog *c)
+{
+	struct cat_db *d, *n;
+
+	if (!c)
+		return;
+	for (d = c->dbs; d; d = n) {
+		n = d->next;
+		if (d->conn)
+			PQfinish(d->conn);
+		pgp_free(d->database);
+		pgp_free(d->conninfo);
+		pgp_free(d);
+	}
+	pgp_free(c);
+}
+
+static struct cat_db *find_db(struct catalog *c, const char *database)
+{
+	for (struct cat_db *d = c->dbs; d; d = d->next)
+		if (strcmp(d->database, database) == 0)
+			return d;
+	return NULL;
+}
+
+void catalog_set_conninfo(struct catalog *c, const char *database,
+			  const char *conninfo)
+{
+	struct cat_db *d = find_db(c, database);
+	char *ci;
+
+	if (!conninfo[0])
+		return;
+	if (d && strcmp(d->conninfo, conninfo) == 0)
+		return;
+	if (!(ci = pgp_strdup(conninfo)))
+		return;
+	if (!d) {
+		if (!(d = pgp_calloc(1, sizeof(*d))) ||
+		    !(d->database = pgp_strdup(database))) {
+			pgp_free(d);
+			pgp_free(ci);
+			return;
+		}
+		d->next = c->dbs;
+		c->dbs = d;
+	}
+	pgp_free(d->conninfo);
+	d->conninfo = ci;
+	if (d->conn) { /* reach it the new way next time */
+		PQfinish(d->conn);
+		d->conn = NULL;
+	}
+}
+
+bool catalog_ready(struct catalog *c, const char *database, int64_t now_us)
+{
+	struct cat_db *d = find_db(c, database);
+
+	return d && now_us >= d->retry_at;
+}
+
+static void back_off(struct cat_db *d, const char *why)
+{
+	d->backoff_us = d->backoff_us ? d->backoff_us * 2 : BACKOFF_MIN_US;
+	if (d->backoff_us > BACKOFF_MAX_US)
+		d->backoff_us = BACKOFF_MAX_US;
+	d->retry_at = pgp_now_us() + d->backoff_us;
+	log_warning("analyzer: catalog lookups on database \"%s\" failed "
+		    "(%s); next try in %lld s",
+		    d->database, why, (long long)(d->backoff_us / 1000000));
+	if (d->conn) {
+		PQfinish(d->conn);
+		d->conn = NULL;
+	}
+}
+
+static bool connect_db(struct cat_db *d)
+{
+	PGresult *r;
+	char why[200];
+
+	if (d->conn && PQstatus(d->conn) == CONNECTION_OK)
+		return true;
+	if (d->conn)
+		PQfinish(d->conn);
+	d->conn = PQconnectdb(d->conninfo);
+	if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
+		snprintf(why, sizeof(why), "%s",
+			 d->conn ? PQerrorMessage(d->conn) : "out of memory");
+		why[strcspn(why, "\n")] = '\0';
+		back_off(d, why);
+		return false;
+	}
+	/* never hold anything up for long */
+	r = PQexec(d->conn, "SET statement_timeout = 2000; "
+			    "SET lock_timeout = 500");
+	PQclear(r);
+	return true;
+}
+
+static const char relation_sql[] =
+	"SELECT (SELECT c.relname FROM pg_catalog.pg_class c"
+	"         WHERE c.oid = $1::oid),"
+	"       (SELECT a.attname FROM pg_catalog.pg_attribute a"
+	"         WHERE a.attrelid = $1::oid AND a.attnum = $2::int2),"
+	"       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k"
+	"         WHERE k.contype = 'f' AND k.confrelid = $1::oid"
+	"           AND k.conrelid = pg_catalog.to_regclass($3::text)"
+	"           AND k.conkey[1] = (SELECT a.attnum"
+	"             FROM pg_catalog.pg_attribute a"
+	"             WHERE a.attrelid = pg_catalog.to_regclass($3::text)"
+	"               AND a.attname = $4::text)),"
+	"       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k"
+	"         WHERE k.contype = 'f' AND k.conrelid = $1::oid"
+	"           AND k.conkey[1] = $2::int2"
+	"           AND k.confrelid = pg_catalog.to_regclass($3::text)),"
+	"       (SELECT r.relname || ' ' || ra.attname"
+	"          FROM pg_catalog.pg_constraint k"
+	"          JOIN pg_catalog.pg_class r ON r.oid = k.confrelid"
+	"          JOIN pg_catalog.pg_attribute ra"
+	"            ON ra.attrelid = k.confrelid AND ra.attnum = k.confkey[1]"
+	"         WHERE k.contype = 'f'"
+	"           AND k.conrelid = pg_catalog.to_regclass($3::text)"
+	"           AND k.conkey[1] = (SELECT a.attnum"
+	"             FROM pg_catalog.pg_attribute a"
+	"             WHERE a.attrelid = pg_catalog.to_regclass($3::text)"
+	"               AND a.attname = $4::text)"
+	"         LIMIT 1)";
+
+bool catalog_relation(struct catalog *c, const char *database, uint32_t rel,
+		      int16_t att, const char *child_table,
+		      const char *child_column, struct cat_relation *out)
+{
+	struct cat_db *d = find_db(c, database);
+	char srel[16], satt[8];
+	const char *vals[4] = {srel, satt, child_table, child_column};
+	PGresult *r;
+	const char *fk;
+
+	memset(out, 0, sizeof(*out));
+	if (!d || !connect_db(d))
+		return false;
+	snprintf(srel, sizeof(srel), "%u", rel);
+	snprintf(satt, sizeof(satt), "%d", att);
+	r = PQexecParams(d->conn, relation_sql, 4, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "%s", PQerrorMessage(d->conn));
+		why[strcspn(why, "\n")] = '\0';
+		PQclear(r);
+		back_off(d, why);
+		return false;
+	}
+	d->backoff_us = 0;
+	snprintf(out->parent_table, sizeof(out->parent_table), "%s",
+		 PQgetvalue(r, 0, 0));
+	snprintf(out->parent_column, sizeof(out->parent_column), "%s",
+		 PQgetvalue(r, 0, 1));
+	out->child_fk_to_parent = PQgetvalue(r, 0, 2)[0] == 't';
+	out->parent_fk_to_child = PQgetvalue(r, 0, 3)[0] == 't';
+	fk = PQgetvalue(r, 0, 4);
+	if (fk[0]) {
+		const char *sp = strchr(fk, ' ');
+
+		if (sp) {
+			snprintf(out->child_fk_table,
+				 sizeof(out->child_fk_table), "%.*s",
+				 (int)(sp - fk), fk);
+			snprintf(out->child_fk_column,
+				 sizeof(out->child_fk_column), "%s", sp + 1);
+		}
+	}
+	PQclear(r);
+	return true;
+}
