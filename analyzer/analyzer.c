@@ -21,6 +21,7 @@
 #include <pg_query.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,8 @@ struct shape_ent {
 
 /* A client's current request (clients that ran statements only). */
 struct creq {
-	struct creq *prev, *next; /* a->creqs */
+	struct creq *prev, *next; /* a->creqs, while a request is open */
+	bool linked;
 	uint64_t client;
 	struct request r;
 };
@@ -436,6 +438,39 @@ static struct route_ent *route_for(struct analyzer *a, const char *route)
 	return &a->routes[i];
 }
 
+static void creq_unlink(struct creq *c)
+{
+	if (!c->linked)
+		return;
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	c->linked = false;
+}
+
+/* Requests with statements are listed, for end_idle_requests(). */
+static void creq_link(struct analyzer *a, struct creq *c)
+{
+	if (c->linked)
+		return;
+	c->next = a->creqs.next;
+	c->prev = &a->creqs;
+	a->creqs.next->prev = c;
+	a->creqs.next = c;
+	c->linked = true;
+}
+
+/* A sample cut to the rows it has: most results are a row or a few. */
+static struct ana_sample *shrink(struct ana_sample *s)
+{
+	struct ana_sample *t;
+
+	if (!s || s->nrows >= ANA_SAMPLE_ROWS)
+		return s;
+	t = realloc(s, offsetof(struct ana_sample, val) +
+			       (size_t)s->nrows * sizeof(s->val[0]));
+	return t ? t : s;
+}
+
 /* A request is over: count it for its route and look inside it. */
 static void finish_request(struct analyzer *a, struct creq *c)
 {
@@ -460,20 +495,19 @@ static void finish_request(struct analyzer *a, struct creq *c)
 	re->nplus1 += nplus1;
 	(void)hist_add(&re->stmts, r->nstmts);
 	(void)hist_add(&re->db, r->db_us);
-	req_clear(r);
-}
-
-static void creq_unlink(struct creq *c)
-{
-	c->prev->next = c->next;
-	c->next->prev = c->prev;
+	/* idle clients keep no large buffer */
+	if (r->cap > 32)
+		req_free(r);
+	else
+		req_clear(r);
+	creq_unlink(c);
 }
 
 static void track_request(struct analyzer *a, const struct ana_event *ev,
 			  uint64_t fp, const struct sqlparse *parse)
 {
 	struct client_ent *ce = client_slot(a, ev->client, false);
-	const struct ana_detail *d = ev->detail;
+	struct ana_detail *d = ev->detail;
 	struct req_stmt st;
 
 	if (!ce)
@@ -482,10 +516,6 @@ static void track_request(struct analyzer *a, const struct ana_event *ev,
 		if (!(ce->req = pgp_calloc(1, sizeof(*ce->req))))
 			return;
 		ce->req->client = ce->id;
-		ce->req->next = a->creqs.next;
-		ce->req->prev = &a->creqs;
-		a->creqs.next->prev = ce->req;
-		a->creqs.next = ce->req;
 	}
 	memset(&st, 0, sizeof(st));
 	st.fp = fp;
@@ -497,22 +527,26 @@ static void track_request(struct analyzer *a, const struct ana_event *ev,
 	if (d) {
 		st.nparams = d->nparams;
 		memcpy(st.param, d->param, sizeof(st.param));
-		st.sample = d->sample;
+		st.sample = shrink(d->sample);
+		d->sample = NULL; /* taken over */
 	}
 	if (req_boundary(&ce->req->r, d, st.start_us, &a->conf))
 		finish_request(a, ce->req);
 	if (!req_add(&ce->req->r, &st, d))
 		free(st.sample);
-	if (d)
-		ev->detail->sample = NULL; /* taken over (or freed) */
+	creq_link(a, ce->req);
 }
 
 /* End the requests that have been idle long enough. */
 static void end_idle_requests(struct analyzer *a, int64_t now_wall)
 {
-	for (struct creq *c = a->creqs.next; c != &a->creqs; c = c->next)
+	struct creq *c, *next;
+
+	for (c = a->creqs.next; c != &a->creqs; c = next) {
+		next = c->next; /* finishing unlinks it */
 		if (req_expired(&c->r, now_wall, &a->conf))
 			finish_request(a, c);
+	}
 }
 
 static void creq_free(struct creq *c)
@@ -621,8 +655,12 @@ static void reset_all(struct analyzer *a)
 	atomic_store(&a->wants_texts, true);
 	memset(&a->t, 0, sizeof(a->t));
 	/* requests and findings go too */
-	for (struct creq *c = a->creqs.next; c != &a->creqs; c = c->next)
+	while (a->creqs.next != &a->creqs) {
+		struct creq *c = a->creqs.next;
+
 		req_clear(&c->r);
+		creq_unlink(c);
+	}
 	for (size_t i = 0; i <= MAX_ROUTES && a->routes; i++) {
 		hist_free(&a->routes[i].stmts);
 		hist_free(&a->routes[i].db);
@@ -928,10 +966,11 @@ void analyzer_stop(struct analyzer *a)
 	}
 	reset_all(a);
 	for (size_t i = 0; i < a->nclient_slots; i++)
-		if (a->clients[i].id && a->clients[i].id != UINT64_MAX)
+		if (a->clients[i].id && a->clients[i].id != UINT64_MAX) {
 			free(a->clients[i].who);
-	while (a->creqs.next != &a->creqs)
-		creq_free(a->creqs.next);
+			if (a->clients[i].req)
+				creq_free(a->clients[i].req);
+		}
 	analyzer_free(a);
 }
 

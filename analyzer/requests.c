@@ -124,7 +124,7 @@ static int by_fp_then_pos(const void *x, const void *y)
 static bool in_column(const struct ana_sample *s, int c, uint64_t v)
 {
 	for (int r = 0; r < s->nrows; r++)
-		if (s->val[c][r] == v)
+		if (s->val[r][c] == v)
 			return true;
 	return false;
 }
@@ -136,10 +136,10 @@ static uint32_t distinct_in_column(const struct ana_sample *s, int c)
 	for (int r = 0; r < s->nrows; r++) {
 		int q;
 
-		if (!s->val[c][r])
+		if (!s->val[r][c])
 			continue;
 		for (q = 0; q < r; q++)
-			if (s->val[c][q] == s->val[c][r])
+			if (s->val[q][c] == s->val[r][c])
 				break;
 		n += q == r;
 	}
@@ -196,7 +196,7 @@ static void prove(const struct request *r, int p, const uint32_t *e, uint32_t m,
 			for (uint32_t i = 0; i < m && i < s->nrows; i++)
 				in_order +=
 					r->s[e[i]].param[k] &&
-					r->s[e[i]].param[k] == s->val[col][i];
+					r->s[e[i]].param[k] == s->val[i][col];
 			dcol = distinct_in_column(s, col);
 			want = nv < dcol ? nv : dcol;
 			if (matched >= 2 && matched * 5 >= want * 4 &&

@@ -254,6 +254,53 @@ static void query_metrics(struct evbuffer *b, struct pgperf *pp)
 	ana_queries_free(q, n);
 }
 
+/* Requests per route and findings per kind and severity. */
+static void request_metrics(struct evbuffer *b, struct pgperf *pp)
+{
+	static const char *const kinds[] = {"n_plus_one", "redundant_query",
+					    "sequential_queries"};
+	static const char *const sev[] = {"high", "medium", "low"};
+	struct ana_route *rt = NULL;
+	struct ana_finding *f = NULL;
+	size_t nr = 0, nf = 0;
+
+	if (pp->ana) {
+		nr = analyzer_routes(pp->ana, &rt);
+		nf = analyzer_findings(pp->ana, &f);
+	}
+	help(b, "pgperf_requests_total", "counter",
+	     "application requests seen, per route (sqlcommenter tags)");
+	for (size_t i = 0; i < nr; i++) {
+		evbuffer_add(b, "pgperf_requests_total{", 22);
+		label(b, "route", rt[i].route[0] ? rt[i].route : "(untagged)");
+		evbuffer_add_printf(b, "} %" PRIu64 "\n", rt[i].requests);
+	}
+	help(b, "pgperf_request_nplus1_total", "counter",
+	     "requests in which an N+1 was found, per route");
+	for (size_t i = 0; i < nr; i++) {
+		evbuffer_add(b, "pgperf_request_nplus1_total{", 28);
+		label(b, "route", rt[i].route[0] ? rt[i].route : "(untagged)");
+		evbuffer_add_printf(b, "} %" PRIu64 "\n",
+				    rt[i].nplus1_requests);
+	}
+	help(b, "pgperf_findings", "gauge",
+	     "findings (SHOW FINDINGS), per kind and severity");
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+		for (size_t v = 0; v < ARRAY_SIZE(sev); v++) {
+			size_t n = 0;
+
+			for (size_t i = 0; i < nf; i++)
+				n += strcmp(f[i].kind, kinds[k]) == 0 &&
+				     strcmp(f[i].severity, sev[v]) == 0;
+			evbuffer_add_printf(
+				b,
+				"pgperf_findings{kind=\"%s\",severity=\"%s\"} %zu\n",
+				kinds[k], sev[v], n);
+		}
+	pgp_free(rt);
+	ana_findings_free(f, nf);
+}
+
 /*
  * With http_auth_token set, /metrics and /queries need the header
  * "Authorization: Bearer <token>"; false (401 sent) without it.
@@ -286,6 +333,7 @@ static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 	for (size_t i = 0; i < ARRAY_SIZE(pool_metrics); i++)
 		per_pool(b, pp, &pool_metrics[i]);
 	query_metrics(b, pp);
+	request_metrics(b, pp);
 }
 
 static void json_str(struct evbuffer *b, const char *s)

@@ -7,6 +7,7 @@
 #include "pgperf/shape.h"
 #include "pgperf/wire.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,8 +222,11 @@ bool values_sample_start(struct ana_detail *d, const uint8_t *body, size_t n)
 	wc_init(&c, body, n);
 	if (!wc_u16(&c, &nf))
 		return false;
-	if (!(s = calloc(1, sizeof(*s))))
+	/* rows are written as they arrive (nrows says how many): only the
+	 * header needs zeroing */
+	if (!(s = malloc(sizeof(*s))))
 		return false;
+	memset(s, 0, offsetof(struct ana_sample, val));
 	for (int pass = 0; pass < 2; pass++) {
 		wc_init(&c, body, n);
 		if (!wc_u16(&c, &nf))
@@ -269,6 +273,7 @@ bool values_sample_row(struct ana_detail *d, const uint8_t *body, size_t n)
 
 	if (!s || s->nrows >= ANA_SAMPLE_ROWS)
 		return false;
+	memset(s->val[s->nrows], 0, sizeof(s->val[0])); /* columns missing */
 	wc_init(&c, body, n);
 	if (!wc_u16(&c, &nf))
 		return true;
@@ -281,7 +286,7 @@ bool values_sample_row(struct ana_detail *d, const uint8_t *body, size_t n)
 			return true; /* malformed: this row is not counted */
 		if (i != s->idx[k])
 			continue;
-		s->val[k][s->nrows] =
+		s->val[s->nrows][k] =
 			len < 0	    ? 0
 			: s->fmt[k] ? binary_hash(v, (size_t)len, s->type[k])
 				    : ana_value_hash(v, (size_t)len);

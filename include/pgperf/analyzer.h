@@ -42,7 +42,8 @@ struct ana_sample {
 	int16_t idx[ANA_SAMPLE_COLS];	/* I/O thread: column index in a row */
 	uint8_t fmt[ANA_SAMPLE_COLS];	/* I/O thread: 0 text, 1 binary */
 	uint32_t type[ANA_SAMPLE_COLS]; /* I/O thread: type OID */
-	uint64_t val[ANA_SAMPLE_COLS][ANA_SAMPLE_ROWS]; /* 0 = NULL */
+	/* by row, so that a sample of few rows can be cut to size */
+	uint64_t val[ANA_SAMPLE_ROWS][ANA_SAMPLE_COLS]; /* 0 = NULL */
 };
 
 struct ana_detail {
@@ -129,7 +130,7 @@ struct ana_finding {
 	char *query;	      /* owned: normalized (the child, for N+1) */
 	char *parent_query;   /* owned: normalized, or NULL */
 	char tables[256];     /* comma-separated */
-	char relation[320];   /* "orders.id -> order_items.order_id", or "" */
+	char relation[400];   /* "orders.id -> order_items.order_id", or "" */
 	char routes[320];     /* comma-separated */
 	uint64_t requests, executions;
 	uint32_t max_repeats;

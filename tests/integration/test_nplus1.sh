@@ -68,7 +68,10 @@ outputs_agree() {
 	b=$($py -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$dir/libpq-binary.json")
 	c=$(curl -sf "http://127.0.0.1:$http_port/findings" | $py -c 'import json,sys; print(len(json.load(sys.stdin)["findings"]))')
 	echo "SHOW FINDINGS $a, pgperf-ctl $b, /findings $c"
-	[ "$a" -ge 1 ] && [ "$a" = "$b" ] && [ "$b" = "$c" ]
+	[ "$a" -ge 1 ] && [ "$a" = "$b" ] && [ "$b" = "$c" ] &&
+		curl -sf "http://127.0.0.1:$http_port/metrics" >"$dir/metrics.txt" &&
+		grep -q '^pgperf_findings{kind="n_plus_one",severity="high"} 1$' "$dir/metrics.txt" &&
+		grep -q '^pgperf_request_nplus1_total{route="(untagged)"} 3$' "$dir/metrics.txt"
 }
 threshold() {
 	# nplus1_min_repeats above the burst (12 children): nothing flagged
@@ -88,7 +91,7 @@ CHECK_SHOW_LAST=1 check "Django with sqlcommenter: flagged per route" django --s
 CHECK_SHOW_LAST=1 check "SHOW REQUESTS: N+1 requests per route (Django)" django_routes
 CHECK_SHOW_LAST=1 check "libpq extended protocol, text parameters" libpq_run text
 CHECK_SHOW_LAST=1 check "libpq extended protocol, binary parameters and results" libpq_run binary
-CHECK_SHOW_LAST=1 check "SHOW FINDINGS, pgperf-ctl findings and /findings agree" outputs_agree
+CHECK_SHOW_LAST=1 check "SHOW FINDINGS, pgperf-ctl findings, /findings and /metrics agree" outputs_agree
 check "nplus1_min_repeats (RELOAD) raises the threshold" threshold
 for f in sqlalchemy-tagged django-tagged libpq-binary; do
 	echo "---- pgperf-ctl findings after $f"

@@ -69,8 +69,8 @@ static struct ana_sample *ids(int first, int n)
 	s->rel[1] = 100;
 	s->att[1] = 2;
 	for (int i = 0; i < n && i < ANA_SAMPLE_ROWS; i++) {
-		s->val[0][i] = v(first + i);
-		s->val[1][i] = v(7); /* a constant column: no proof */
+		s->val[i][0] = v(first + i);
+		s->val[i][1] = v(7); /* a constant column: no proof */
 		s->nrows++;
 	}
 	return s;
@@ -249,7 +249,7 @@ static void test_overlapping_keys(void **state)
 
 	(void)state;
 	for (int i = 0; i < 12; i++)
-		s->val[1][i] = v(1 + (i + 1) % 10);
+		s->val[i][1] = v(1 + (i + 1) % 10);
 	add(&r, PARENT, 500, 1, &lim, s);
 	for (int i = 0; i < 12; i++) {
 		int c = 1 + (i + 1) % 10;
