@@ -11,6 +11,7 @@
  */
 #include "pgperf/analyzer.h"
 
+#include "pgperf/advisor.h"
 #include "pgperf/catalog.h"
 #include "pgperf/findings.h"
 #include "pgperf/histogram.h"
@@ -28,6 +29,7 @@
 #include <time.h>
 
 #define RING_SIZE 65536 /* events; a power of two */
+#define FREE_RING 8192	/* details coming back for reuse; a power of two */
 #define BATCH 512	/* events applied per lock hold */
 #define MAX_SUBS 32	/* (database, user, application) per fingerprint */
 #define MAX_ERRS ANA_MAX_ERRS /* SQLSTATEs kept per fingerprint */
@@ -61,6 +63,9 @@ struct qstat {
 	int64_t first_seen, last_seen;
 	struct sub *subs;
 	int nsubs;
+	char *sample;	    /* owned: the first text seen, values included
+			       (index advice explains it; never shown) */
+	int64_t advised_at; /* monotonic: index advice last looked at it */
 };
 
 struct shape_ent {
@@ -87,6 +92,10 @@ struct client_ent {
 #define MAX_FINDINGS_PER_REQUEST 16
 #define TICK_US 50000	       /* how often idle requests are ended */
 #define LOOKUP_EVERY_US 100000 /* catalog lookups at most this often */
+#define ADVICE_EVERY_US 500000 /* index advice: one step this often */
+#define ADVICE_AGAIN_US (300 * 1000000LL) /* a fingerprint looked at again */
+#define ADVICE_MIN_CALLS 5		  /* calls before it is looked at */
+#define ADVICE_MIN_SHARE 0.01		  /* of all database time */
 
 struct route_ent {
 	char route[ANA_ROUTE_MAX];
@@ -102,6 +111,10 @@ struct analyzer {
 	_Atomic bool wants_texts;
 	_Atomic bool stop;
 	_Atomic uint64_t pushed, applied;
+	/* details going back: the analyzer writes ftail, the I/O thread
+	 * fhead */
+	struct ana_detail **free_ring; /* owned */
+	_Atomic uint32_t fhead, ftail;
 	pthread_t thread;
 	/* an idle analyzer sleeps on `wake`; analyzer_sync() signals it */
 	pthread_mutex_t wake_lock;
@@ -119,12 +132,15 @@ struct analyzer {
 	struct ana_totals t;
 	/* requests and findings */
 	struct req_conf conf;
+	bool advice;
+	int advice_min_rows;
 	struct creq creqs;	  /* list head */
 	struct route_ent *routes; /* owned, MAX_ROUTES + 1 ("other") */
 	size_t nroutes;
 	struct findings *findings;
+	struct advisor *advisor;
 	struct catalog *catalog; /* analyzer thread only, no lock needed */
-	int64_t next_tick_us, next_lookup_us;
+	int64_t next_tick_us, next_lookup_us, next_advice_us;
 };
 
 /* ---- values ---- */
@@ -142,6 +158,39 @@ uint64_t ana_value_hash(const void *text, size_t len)
 	uint64_t h = pgp_hash_bytes(text, len);
 
 	return h ? h : 1;
+}
+
+struct ana_detail *analyzer_detail_new(struct analyzer *a)
+{
+	uint32_t h = atomic_load_explicit(&a->fhead, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&a->ftail, memory_order_acquire);
+	struct ana_detail *d;
+
+	if (h == t)
+		return calloc(1, sizeof(*d));
+	d = a->free_ring[h & (FREE_RING - 1)];
+	atomic_store_explicit(&a->fhead, h + 1, memory_order_release);
+	memset(d, 0, sizeof(*d));
+	return d;
+}
+
+/* Analyzer thread: a detail is done with; back to the I/O thread. */
+static void detail_recycle(struct analyzer *a, struct ana_detail *d)
+{
+	uint32_t t, h;
+
+	if (!d)
+		return;
+	free(d->sample);
+	d->sample = NULL;
+	t = atomic_load_explicit(&a->ftail, memory_order_relaxed);
+	h = atomic_load_explicit(&a->fhead, memory_order_acquire);
+	if (t - h >= FREE_RING) {
+		free(d);
+		return;
+	}
+	a->free_ring[t & (FREE_RING - 1)] = d;
+	atomic_store_explicit(&a->ftail, t + 1, memory_order_release);
 }
 
 /* ---- the ring ---- */
@@ -193,6 +242,8 @@ static void qstat_free_parts(struct qstat *q)
 
 	sqlparse_free(&q->parse);
 	counters_free(&q->c);
+	free(q->sample);
+	q->sample = NULL;
 	for (s = q->subs; s; s = n) {
 		n = s->next;
 		counters_free(&s->c);
@@ -358,8 +409,13 @@ static void on_text(struct analyzer *a, struct ana_event *ev)
 	se->fingerprint = p.fingerprint;
 	a->nshapes++;
 	a->t.shapes++;
-	if (!fp_find(a, p.fingerprint) && !(q = fp_add(a, p.fingerprint, &p)))
+	if (!(q = fp_find(a, p.fingerprint)) &&
+	    !(q = fp_add(a, p.fingerprint, &p)))
 		log_warning("analyzer: out of memory adding a fingerprint");
+	if (q && !q->sample) {
+		q->sample = ev->text; /* taken over */
+		ev->text = NULL;
+	}
 	sqlparse_free(&p);
 }
 
@@ -671,6 +727,8 @@ static void reset_all(struct analyzer *a)
 	a->nroutes = 0;
 	if (a->findings)
 		findings_reset(a->findings);
+	if (a->advisor)
+		advisor_reset(a->advisor);
 }
 
 static void apply(struct analyzer *a, struct ana_event *ev)
@@ -695,7 +753,7 @@ static void apply(struct analyzer *a, struct ana_event *ev)
 	}
 	free(ev->text);
 	ev->text = NULL;
-	ana_detail_free(ev->detail);
+	detail_recycle(a, ev->detail);
 	ev->detail = NULL;
 }
 
@@ -743,9 +801,11 @@ static void resolve(struct analyzer *a, const struct fnd_lookup *k,
 		snprintf(n->parent_table, sizeof(n->parent_table), "%s",
 			 k->parent_guess);
 	if (catalog_ready(a->catalog, k->database, pgp_now_us())) {
+		char qt[300];
+
+		sqlparse_quote_name(n->child_table, qt, sizeof(qt));
 		if (catalog_relation(a->catalog, k->database, k->parent_rel,
-				     k->parent_att, n->child_table,
-				     n->child_column, &cr)) {
+				     k->parent_att, qt, n->child_column, &cr)) {
 			n->catalog = true;
 			if (cr.parent_table[0]) {
 				snprintf(n->parent_table,
@@ -805,7 +865,143 @@ static int64_t wall_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Between batches: end idle requests, name a finding. */
+/* ---- index advice (side connection, no lock held) ---- */
+
+static bool stats_of(void *ctx, uint64_t fp, uint64_t *calls,
+		     uint64_t *total_us)
+{
+	struct qstat *q = fp_find(ctx, fp);
+
+	if (!q)
+		return false;
+	*calls = q->c.calls;
+	*total_us = q->c.hist.sum;
+	return true;
+}
+
+static const char *query_of(void *ctx, uint64_t fp)
+{
+	struct qstat *q = fp_find(ctx, fp);
+
+	return q ? q->parse.normalized : NULL;
+}
+
+/* Writes seen to a table (as statements name it), and their rate. */
+static uint64_t writes_of(void *ctx, const char *table, double *per_s)
+{
+	struct analyzer *a = ctx;
+	uint64_t calls = 0;
+	int64_t first = 0, last = 0;
+
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next)
+			for (int i = 0; i < q->parse.nwritten; i++)
+				if (strcmp(q->parse.written[i], table) == 0) {
+					calls += q->c.calls;
+					if (!first || q->first_seen < first)
+						first = q->first_seen;
+					if (q->last_seen > last)
+						last = q->last_seen;
+					break;
+				}
+	*per_s = calls ? (double)calls / (last - first > 1000000
+						  ? (double)(last - first) / 1e6
+						  : 1.0)
+		       : 0;
+	return calls;
+}
+
+static uint64_t all_time_us(struct analyzer *a)
+{
+	uint64_t all = a->other.c.hist.sum;
+
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next)
+			all += q->c.hist.sum;
+	return all;
+}
+
+/* The busiest sub's database: where a fingerprint's tables live. */
+static const char *fp_database(const struct qstat *q)
+{
+	const struct sub *best = NULL;
+
+	for (const struct sub *s = q->subs; s; s = s->next)
+		if (!best || s->c.calls > best->c.calls)
+			best = s;
+	return best && best->who[0] != '?' ? best->who : NULL;
+}
+
+/* The fingerprint that matters most and was not looked at lately. */
+static bool pick_advice(struct analyzer *a, int64_t now, struct adv_job *j)
+{
+	uint64_t all = all_time_us(a);
+	struct qstat *best = NULL;
+
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next) {
+			const char *db = fp_database(q);
+
+			if (!q->sample || !q->parse.parsed || !db ||
+			    q->c.calls < ADVICE_MIN_CALLS ||
+			    (double)q->c.hist.sum < all * ADVICE_MIN_SHARE ||
+			    (q->advised_at &&
+			     now - q->advised_at < ADVICE_AGAIN_US) ||
+			    !q->parse.kind ||
+			    (strcmp(q->parse.kind, "SELECT") != 0 &&
+			     strcmp(q->parse.kind, "UPDATE") != 0 &&
+			     strcmp(q->parse.kind, "DELETE") != 0) ||
+			    !catalog_ready(a->catalog, db, now))
+				continue;
+			if (!best || q->c.hist.sum > best->c.hist.sum)
+				best = q;
+		}
+	if (!best || !(j->text = strdup(best->sample)))
+		return false;
+	best->advised_at = now;
+	j->fp = best->fingerprint;
+	snprintf(j->database, sizeof(j->database), "%s", fp_database(best));
+	return true;
+}
+
+static void advise_step(struct analyzer *a)
+{
+	struct adv_suggestion s[4];
+	struct adv_job j;
+	struct adv_check k;
+	struct cat_table t;
+	bool job, check;
+	int n;
+
+	memset(&j, 0, sizeof(j));
+	pthread_mutex_lock(&a->lock);
+	advisor_update(a->advisor, stats_of, a);
+	check = advisor_next_check(a->advisor, wall_us(), &k);
+	job = pick_advice(a, pgp_now_us(), &j);
+	pthread_mutex_unlock(&a->lock);
+	if (check && catalog_table(a->catalog, k.database, k.table, &t)) {
+		/* has the suggested index been created? */
+		for (int i = 0; i < t.nindexes; i++)
+			if (advisor_covers(t.indexes[i], k.columns)) {
+				pthread_mutex_lock(&a->lock);
+				advisor_index_seen(a->advisor, &k, stats_of, a,
+						   wall_us());
+				pthread_mutex_unlock(&a->lock);
+				break;
+			}
+	}
+	if (!job)
+		return;
+	j.nparams = advisor_nparams(j.text);
+	n = advisor_run(a->catalog, &j, a->advice_min_rows, s, 4);
+	pthread_mutex_lock(&a->lock);
+	advisor_record(a->advisor, j.database, j.fp, s, n, wall_us());
+	a->t.advice_checked++;
+	pthread_mutex_unlock(&a->lock);
+	free(j.text);
+}
+
+/* Between batches: end idle requests, name a finding, advise. */
 static void housekeeping(struct analyzer *a)
 {
 	int64_t now = pgp_now_us();
@@ -819,6 +1015,10 @@ static void housekeeping(struct analyzer *a)
 	if (now >= a->next_lookup_us) {
 		a->next_lookup_us = now + LOOKUP_EVERY_US;
 		lookup_one(a);
+	}
+	if (a->advice && now >= a->next_advice_us) {
+		a->next_advice_us = now + ADVICE_EVERY_US;
+		advise_step(a);
 	}
 }
 
@@ -898,8 +1098,10 @@ static void analyzer_free(struct analyzer *a)
 		}
 	pgp_free(a->routes);
 	findings_free(a->findings);
+	advisor_free(a->advisor);
 	catalog_free(a->catalog);
 	pgp_free(a->ring);
+	pgp_free(a->free_ring);
 	pgp_free(a->fp);
 	pgp_free(a->shapes);
 	pgp_free(a->clients);
@@ -920,6 +1122,7 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	a->nshape_slots = pow2_at_least((size_t)max_tracked_queries * 8);
 	a->nclient_slots = 1 << 16;
 	a->ring = pgp_calloc(RING_SIZE, sizeof(*a->ring));
+	a->free_ring = pgp_calloc(FREE_RING, sizeof(*a->free_ring));
 	a->fp = pgp_calloc(a->nfp_buckets, sizeof(*a->fp));
 	a->shapes = pgp_calloc(a->nshape_slots, sizeof(*a->shapes));
 	a->clients = pgp_calloc(a->nclient_slots, sizeof(*a->clients));
@@ -933,12 +1136,13 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 			hist_init(&a->routes[i].db);
 		}
 	a->findings = findings_new();
+	a->advisor = advisor_new();
 	a->catalog = catalog_new();
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->wake_lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
-	if (!a->ring || !a->fp || !a->shapes || !a->clients || !a->routes ||
-	    !a->findings || !a->catalog ||
+	if (!a->ring || !a->free_ring || !a->fp || !a->shapes || !a->clients ||
+	    !a->routes || !a->findings || !a->advisor || !a->catalog ||
 	    pthread_create(&a->thread, NULL, analyzer_main, a) != 0) {
 		analyzer_free(a);
 		return NULL;
@@ -964,6 +1168,9 @@ void analyzer_stop(struct analyzer *a)
 		free(a->ring[head & (RING_SIZE - 1)].text);
 		ana_detail_free(a->ring[head & (RING_SIZE - 1)].detail);
 	}
+	for (head = atomic_load(&a->fhead); head != atomic_load(&a->ftail);
+	     head++)
+		free(a->free_ring[head & (FREE_RING - 1)]);
 	reset_all(a);
 	for (size_t i = 0; i < a->nclient_slots; i++)
 		if (a->clients[i].id && a->clients[i].id != UINT64_MAX) {
@@ -1118,6 +1325,8 @@ void analyzer_configure(struct analyzer *a, const struct ana_conf *c)
 	a->conf.idle_gap_ms = c->request_idle_gap_ms;
 	a->conf.min_repeats = c->nplus1_min_repeats;
 	a->conf.sequential_min_ms = c->sequential_min_ms;
+	a->advice = c->index_advice;
+	a->advice_min_rows = c->index_min_table_rows;
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -1125,9 +1334,20 @@ size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
 {
 	size_t n;
 
+	struct ana_finding *v;
+
 	pthread_mutex_lock(&a->lock);
 	n = findings_export(a->findings, parse_of, a, out);
+	v = realloc(*out, (n + advisor_count(a->advisor) + 1) * sizeof(*v));
+	if (v) {
+		struct adv_view view = {stats_of, query_of, writes_of,
+					all_time_us(a), a};
+
+		*out = v;
+		advisor_export(a->advisor, &view, v, &n);
+	}
 	pthread_mutex_unlock(&a->lock);
+	findings_sort(*out, n);
 	return n;
 }
 

@@ -208,3 +208,171 @@ bool catalog_relation(struct catalog *c, const char *database, uint32_t rel,
 	PQclear(r);
 	return true;
 }
+
+/* ---- index advice ---- */
+
+/* Run a query returning rows; NULL (and a back-off) on failure. */
+static PGresult *query(struct cat_db *d, const char *sql, int n,
+		       const char *const *vals)
+{
+	PGresult *r = PQexecParams(d->conn, sql, n, NULL, vals, NULL, NULL, 0);
+	char why[200];
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK ||
+	    PQresultStatus(r) == PGRES_COMMAND_OK)
+		return r;
+	snprintf(why, sizeof(why), "%s", PQerrorMessage(d->conn));
+	why[strcspn(why, "\n")] = '\0';
+	PQclear(r);
+	back_off(d, why);
+	return NULL;
+}
+
+static struct cat_db *ready_db(struct catalog *c, const char *database)
+{
+	struct cat_db *d = find_db(c, database);
+
+	return d && pgp_now_us() >= d->retry_at && connect_db(d) ? d : NULL;
+}
+
+bool catalog_table(struct catalog *c, const char *database, const char *table,
+		   struct cat_table *out)
+{
+	static const char rows_sql[] =
+		"SELECT greatest(c.reltuples, coalesce(s.n_live_tup, 0)),"
+		"       EXISTS (SELECT 1 FROM pg_catalog.pg_extension"
+		"                WHERE extname = 'hypopg')"
+		"  FROM pg_catalog.pg_class c"
+		"  LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid"
+		" WHERE c.oid = pg_catalog.to_regclass($1)";
+	static const char idx_sql[] =
+		"SELECT string_agg(a.attname, ',' ORDER BY k.ord)"
+		"  FROM pg_catalog.pg_index i"
+		"  CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY"
+		"       AS k(attnum, ord)"
+		"  LEFT JOIN pg_catalog.pg_attribute a"
+		"    ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+		" WHERE i.indrelid = pg_catalog.to_regclass($1) AND i.indisvalid"
+		" GROUP BY i.indexrelid";
+	struct cat_db *d = ready_db(c, database);
+	PGresult *r;
+
+	memset(out, 0, sizeof(*out));
+	if (!d || !(r = query(d, rows_sql, 1, &table)))
+		return false;
+	if (PQntuples(r) == 1) {
+		out->found = true;
+		out->rows = atof(PQgetvalue(r, 0, 0));
+		out->hypopg = PQgetvalue(r, 0, 1)[0] == 't';
+	}
+	PQclear(r);
+	if (!out->found)
+		return true;
+	if (!(r = query(d, idx_sql, 1, &table)))
+		return false;
+	for (int i = 0; i < PQntuples(r) && out->nindexes < CAT_MAX_INDEXES;
+	     i++)
+		snprintf(out->indexes[out->nindexes++], sizeof(out->indexes[0]),
+			 "%s", PQgetvalue(r, i, 0));
+	PQclear(r);
+	return true;
+}
+
+double catalog_distinct(struct catalog *c, const char *database,
+			const char *table, const char *column, double rows)
+{
+	static const char sql[] =
+		"SELECT s.n_distinct FROM pg_catalog.pg_stats s"
+		"  JOIN pg_catalog.pg_class c ON c.relname = s.tablename"
+		"  JOIN pg_catalog.pg_namespace n"
+		"    ON n.oid = c.relnamespace AND n.nspname = s.schemaname"
+		" WHERE c.oid = pg_catalog.to_regclass($1) AND s.attname = $2";
+	const char *vals[2] = {table, column};
+	struct cat_db *d = ready_db(c, database);
+	PGresult *r;
+	double nd = -1;
+
+	if (!d || !(r = query(d, sql, 2, vals)))
+		return -1;
+	if (PQntuples(r) >= 1) {
+		nd = atof(PQgetvalue(r, 0, 0));
+		if (nd < 0)
+			nd = -nd * rows;
+	}
+	PQclear(r);
+	return nd;
+}
+
+/* The first "Total Cost" of an EXPLAIN (FORMAT JSON): the top node's. */
+static double total_cost(PGresult *r)
+{
+	const char *p;
+
+	if (PQntuples(r) < 1 ||
+	    !(p = strstr(PQgetvalue(r, 0, 0), "\"Total Cost\":")))
+		return -1;
+	return atof(p + strlen("\"Total Cost\":"));
+}
+
+double catalog_cost(struct catalog *c, const char *database,
+		    const char *query_text, int nparams, const char *hypo_ddl)
+{
+	struct cat_db *d = ready_db(c, database);
+	PGresult *r;
+	double cost = -1;
+	char *sql;
+	size_t len;
+
+	if (!d)
+		return -1;
+	if (hypo_ddl) {
+		if (!(r = query(d,
+				"SELECT pg_catalog.count(*) FROM "
+				"hypopg_create_index($1)",
+				1, &hypo_ddl)))
+			return -1;
+		PQclear(r);
+	}
+	len = strlen(query_text) + 128 + (size_t)nparams * 6;
+	if (!(sql = pgp_malloc(len)))
+		goto out;
+	if (nparams == 0) {
+		/* the statement as the application sent it, values included:
+		 * the planner sees the real selectivity */
+		snprintf(sql, len, "EXPLAIN (FORMAT JSON) %s", query_text);
+		if ((r = query(d, sql, 0, NULL))) {
+			cost = total_cost(r);
+			PQclear(r);
+		}
+	} else {
+		/* parameters without values: the generic plan */
+		size_t o;
+
+		/* PQprepare: one statement, whatever the text holds */
+		r = PQprepare(d->conn, "pgperf_advice", query_text, 0, NULL);
+		if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+			PQclear(r);
+			o = (size_t)snprintf(sql, len,
+					     "EXPLAIN (FORMAT JSON) EXECUTE "
+					     "pgperf_advice(");
+			for (int i = 0; i < nparams; i++)
+				o += (size_t)snprintf(sql + o, len - o,
+						      "%sNULL", i ? "," : "");
+			snprintf(sql + o, len - o, ")");
+			PQclear(PQexec(d->conn, "SET plan_cache_mode = "
+						"force_generic_plan"));
+			r = PQexec(d->conn, sql);
+			if (PQresultStatus(r) == PGRES_TUPLES_OK)
+				cost = total_cost(r);
+			PQclear(r);
+			PQclear(PQexec(d->conn, "DEALLOCATE pgperf_advice"));
+		} else {
+			PQclear(r);
+		}
+	}
+	pgp_free(sql);
+out:
+	if (hypo_ddl && d->conn)
+		PQclear(PQexec(d->conn, "SELECT hypopg_reset()"));
+	return cost;
+}

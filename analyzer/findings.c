@@ -4,14 +4,13 @@
  */
 #include "pgperf/findings.h"
 
+#include "pgperf/jsonbuf.h"
 #include "pgperf/sqlparse.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_ROUTES 4
 
@@ -346,98 +345,6 @@ void fnd_hints(const struct fnd_names *n, char *sqlalchemy, char *django,
 
 /* ---- export ---- */
 
-struct jb {
-	char *p;
-	size_t n, cap;
-	bool oom;
-};
-
-static void jb_put(struct jb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 512;
-		char *p;
-
-		while (b->n + n + 1 > cap)
-			cap *= 2;
-		if (!(p = realloc(b->p, cap))) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void jb_printf(struct jb *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void jb_printf(struct jb *b, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		jb_put(b, buf,
-		       (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
-
-static void jb_str(struct jb *b, const char *s)
-{
-	if (!s) {
-		jb_put(b, "null", 4);
-		return;
-	}
-	jb_put(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char e[8];
-
-		if (c == '"' || c == '\\') {
-			e[0] = '\\';
-			e[1] = (char)c;
-			jb_put(b, e, 2);
-		} else if (c < 0x20) {
-			snprintf(e, sizeof(e), "\\u%04x", c);
-			jb_put(b, e, 6);
-		} else {
-			jb_put(b, s, 1);
-		}
-	}
-	jb_put(b, "\"", 1);
-}
-
-static void jb_key(struct jb *b, const char *k)
-{
-	if (b->n && b->p[b->n - 1] != '{')
-		jb_put(b, ",", 1);
-	jb_str(b, k);
-	jb_put(b, ":", 1);
-}
-
-static void jb_kstr(struct jb *b, const char *k, const char *v)
-{
-	jb_key(b, k);
-	jb_str(b, v);
-}
-
-static void iso_time(int64_t us, char *buf, size_t cap)
-{
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static const char *kind_name(enum req_kind k)
 {
 	switch (k) {
@@ -483,7 +390,7 @@ static void add_tables(char *buf, size_t cap, const struct sqlparse *p)
 	}
 }
 
-static void json_list(struct jb *b, const char *key, const char *csv)
+static void json_list(struct jbuf *b, const char *key, const char *csv)
 {
 	const char *p = csv;
 
@@ -521,7 +428,7 @@ static void export_one(const struct finding *f, const struct sqlparse *pp,
 		       const struct sqlparse *(*parse_of)(void *, uint64_t),
 		       void *ctx, struct ana_finding *o)
 {
-	struct jb b = {0};
+	struct jbuf b = {0};
 	char t[64], sa[256] = "", dj[256] = "", rb[256] = "";
 	double mean = f->requests ? (double)f->executions / f->requests : 0;
 	const char *sev = severity_of(f);
@@ -629,9 +536,9 @@ static void export_one(const struct finding *f, const struct sqlparse *pp,
 			  (unsigned long long)f->matched);
 	jb_printf(&b, ",\"database_time_ms\":%.3f", (double)f->total_us / 1000);
 	json_list(&b, "routes", o->routes);
-	iso_time(f->first_seen_us, t, sizeof(t));
+	jb_time(f->first_seen_us, t, sizeof(t));
 	jb_kstr(&b, "first_seen", t);
-	iso_time(f->last_seen_us, t, sizeof(t));
+	jb_time(f->last_seen_us, t, sizeof(t));
 	jb_kstr(&b, "last_seen", t);
 	jb_put(&b, "}", 1);
 	jb_printf(&b, ",\"saved_ms\":%.3f", (double)f->saved_us / 1000);
@@ -736,6 +643,11 @@ static int by_saved_desc(const void *x, const void *y)
 	return a->saved_us > b->saved_us ? -1 : a->saved_us < b->saved_us;
 }
 
+void findings_sort(struct ana_finding *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), by_saved_desc);
+}
+
 size_t findings_export(struct findings *fs,
 		       const struct sqlparse *(*parse_of)(void *ctx,
 							  uint64_t fp),
@@ -756,6 +668,6 @@ size_t findings_export(struct findings *fs,
 		}
 		n++;
 	}
-	qsort(v, n, sizeof(*v), by_saved_desc);
+	findings_sort(v, n);
 	return n;
 }

@@ -61,8 +61,11 @@ bool req_add(struct request *r, struct req_stmt *st, const struct ana_detail *d)
 	r->db_us += st->dur_us;
 	if (st->end_us > r->last_end_us)
 		r->last_end_us = st->end_us;
-	if (r->n >= REQ_MAX_STMTS)
-		return true; /* counted, not kept */
+	if (r->n >= REQ_MAX_STMTS) {
+		free(st->sample); /* counted, not kept */
+		st->sample = NULL;
+		return true;
+	}
 	if (r->n == r->cap) {
 		uint32_t cap = r->cap ? r->cap * 2 : 16;
 		struct req_stmt *s = realloc(r->s, cap * sizeof(*s));

@@ -550,3 +550,241 @@ done:
 	pg_query__parse_result__free_unpacked(t, NULL);
 	return out;
 }
+
+/* ---- index candidates: the columns a statement filters, joins, sorts ---- */
+
+struct cand_walk {
+	struct sqlparse_col *out;
+	int n, max;
+	/* FROM: names and aliases of the tables */
+	const PgQuery__RangeVar *rv[SQLPARSE_MAX_TABLES];
+	int nrv;
+};
+
+static void from_collect(struct cand_walk *w, PgQuery__Node *n)
+{
+	if (!n)
+		return;
+	if (n->node_case == PG_QUERY__NODE__NODE_RANGE_VAR) {
+		if (w->nrv < SQLPARSE_MAX_TABLES)
+			w->rv[w->nrv++] = n->range_var;
+	} else if (n->node_case == PG_QUERY__NODE__NODE_JOIN_EXPR) {
+		from_collect(w, n->join_expr->larg);
+		from_collect(w, n->join_expr->rarg);
+	}
+}
+
+static void rv_name(const PgQuery__RangeVar *rv, char *buf, size_t cap)
+{
+	if (rv->schemaname && rv->schemaname[0])
+		snprintf(buf, cap, "%s.%s", rv->schemaname, rv->relname);
+	else
+		snprintf(buf, cap, "%s", rv->relname);
+}
+
+/* The table a column reference belongs to: its qualifier, or the only
+ * table in FROM. */
+static const PgQuery__RangeVar *column_table(const struct cand_walk *w,
+					     const PgQuery__ColumnRef *c,
+					     const char **col)
+{
+	const char *qual = NULL;
+
+	*col = field_str(c, c->n_fields - 1);
+	if (!*col)
+		return NULL;
+	if (c->n_fields >= 2)
+		qual = field_str(c, c->n_fields - 2);
+	if (!qual)
+		return w->nrv == 1 ? w->rv[0] : NULL;
+	for (int i = 0; i < w->nrv; i++) {
+		const PgQuery__RangeVar *rv = w->rv[i];
+
+		if (rv->alias && rv->alias->aliasname
+			    ? strcmp(rv->alias->aliasname, qual) == 0
+			    : strcmp(rv->relname, qual) == 0)
+			return rv;
+	}
+	return NULL;
+}
+
+static void cand_add(struct cand_walk *w, const PgQuery__Node *n, char role)
+{
+	const PgQuery__RangeVar *rv;
+	const char *col;
+	struct sqlparse_col *o;
+
+	if (n && n->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
+		n = n->type_cast->arg;
+	if (!is_column(n) || w->n >= w->max)
+		return;
+	if (!(rv = column_table(w, n->column_ref, &col)))
+		return;
+	for (int i = 0; i < w->n; i++) /* each column once, strongest role */
+		if (strcmp(w->out[i].column, col) == 0) {
+			char t[128];
+
+			rv_name(rv, t, sizeof(t));
+			if (strcmp(w->out[i].table, t) == 0) {
+				if (role == 'e' || role == 'j')
+					w->out[i].role = role;
+				return;
+			}
+		}
+	o = &w->out[w->n++];
+	rv_name(rv, o->table, sizeof(o->table));
+	snprintf(o->column, sizeof(o->column), "%s", col);
+	o->role = role;
+}
+
+static bool is_value(const PgQuery__Node *n)
+{
+	if (n && n->node_case == PG_QUERY__NODE__NODE_TYPE_CAST)
+		n = n->type_cast->arg;
+	return n && (n->node_case == PG_QUERY__NODE__NODE_PARAM_REF ||
+		     n->node_case == PG_QUERY__NODE__NODE_A_CONST);
+}
+
+static const char *op_name(const PgQuery__AExpr *e)
+{
+	if (e->n_name != 1 ||
+	    e->name[0]->node_case != PG_QUERY__NODE__NODE_STRING)
+		return "";
+	return e->name[0]->string->sval;
+}
+
+/* One term of an AND-ed condition (WHERE, or a JOIN's ON). */
+static void cand_term(struct cand_walk *w, PgQuery__Node *n)
+{
+	const PgQuery__AExpr *e;
+	const char *op;
+
+	if (!n)
+		return;
+	if (n->node_case == PG_QUERY__NODE__NODE_BOOL_EXPR) {
+		if (n->bool_expr->boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR)
+			for (size_t i = 0; i < n->bool_expr->n_args; i++)
+				cand_term(w, n->bool_expr->args[i]);
+		return; /* OR, NOT: no single index serves them */
+	}
+	if (n->node_case != PG_QUERY__NODE__NODE_A_EXPR)
+		return;
+	e = n->a_expr;
+	op = op_name(e);
+	switch (e->kind) {
+	case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+		if (strcmp(op, "=") == 0 && is_column(e->lexpr) &&
+		    is_column(e->rexpr)) {
+			cand_add(w, e->lexpr, 'j');
+			cand_add(w, e->rexpr, 'j');
+		} else if (strcmp(op, "=") == 0 || strcmp(op, "<") == 0 ||
+			   strcmp(op, ">") == 0 || strcmp(op, "<=") == 0 ||
+			   strcmp(op, ">=") == 0) {
+			char role = op[0] == '=' ? 'e' : 'r';
+
+			if (is_value(e->rexpr))
+				cand_add(w, e->lexpr, role);
+			else if (is_value(e->lexpr))
+				cand_add(w, e->rexpr, role);
+		}
+		break;
+	case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:
+	case PG_QUERY__A__EXPR__KIND__AEXPR_IN:
+		if (strcmp(op, "=") == 0)
+			cand_add(w, e->lexpr, 'i');
+		break;
+	case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN:
+		cand_add(w, e->lexpr, 'r');
+		break;
+	default:
+		break;
+	}
+}
+
+static void join_quals(struct cand_walk *w, PgQuery__Node *n)
+{
+	if (!n || n->node_case != PG_QUERY__NODE__NODE_JOIN_EXPR)
+		return;
+	join_quals(w, n->join_expr->larg);
+	join_quals(w, n->join_expr->rarg);
+	cand_term(w, n->join_expr->quals);
+}
+
+int sqlparse_index_columns(const char *sql, struct sqlparse_col *out, int max)
+{
+	PgQuery__ParseResult *t = parse_tree(sql);
+	struct cand_walk w = {.out = out, .max = max};
+	PgQuery__Node *stmt;
+
+	if (!t || t->n_stmts != 1 || !(stmt = t->stmts[0]->stmt))
+		goto done;
+	if (stmt->node_case == PG_QUERY__NODE__NODE_SELECT_STMT) {
+		PgQuery__SelectStmt *s = stmt->select_stmt;
+
+		for (size_t i = 0; i < s->n_from_clause; i++)
+			from_collect(&w, s->from_clause[i]);
+		for (size_t i = 0; i < s->n_from_clause; i++)
+			join_quals(&w, s->from_clause[i]);
+		cand_term(&w, s->where_clause);
+		for (size_t i = 0; i < s->n_sort_clause; i++)
+			if (s->sort_clause[i]->node_case ==
+			    PG_QUERY__NODE__NODE_SORT_BY)
+				cand_add(&w, s->sort_clause[i]->sort_by->node,
+					 'o');
+	} else if (stmt->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT ||
+		   stmt->node_case == PG_QUERY__NODE__NODE_DELETE_STMT) {
+		bool upd = stmt->node_case == PG_QUERY__NODE__NODE_UPDATE_STMT;
+		PgQuery__RangeVar *rv = upd ? stmt->update_stmt->relation
+					    : stmt->delete_stmt->relation;
+
+		if (rv)
+			w.rv[w.nrv++] = rv;
+		cand_term(&w, upd ? stmt->update_stmt->where_clause
+				  : stmt->delete_stmt->where_clause);
+	}
+done:
+	pg_query__parse_result__free_unpacked(t, NULL);
+	return w.n;
+}
+
+/* ---- names as SQL needs them ---- */
+
+size_t sqlparse_quote_ident(const char *name, size_t len, char *buf, size_t cap)
+{
+	bool plain = len > 0 && !(name[0] >= '0' && name[0] <= '9');
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && plain; i++)
+		plain = (name[i] >= 'a' && name[i] <= 'z') ||
+			(name[i] >= '0' && name[i] <= '9') || name[i] == '_';
+	if (plain)
+		return (size_t)snprintf(buf, cap, "%.*s", (int)len, name);
+	if (cap > 1)
+		buf[o++] = '"';
+	for (size_t i = 0; i < len && o + 2 < cap; i++) {
+		if (name[i] == '"')
+			buf[o++] = '"';
+		buf[o++] = name[i];
+	}
+	if (o + 1 < cap)
+		buf[o++] = '"';
+	if (cap)
+		buf[o < cap ? o : cap - 1] = '\0';
+	return o;
+}
+
+size_t sqlparse_quote_name(const char *name, char *buf, size_t cap)
+{
+	const char *dot = strchr(name, '.');
+	size_t o = 0;
+
+	if (dot) {
+		o = sqlparse_quote_ident(name, (size_t)(dot - name), buf, cap);
+		if (o + 1 < cap)
+			buf[o++] = '.';
+		name = dot + 1;
+	}
+	if (o < cap)
+		o += sqlparse_quote_ident(name, strlen(name), buf + o, cap - o);
+	return o;
+}

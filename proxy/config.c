@@ -100,6 +100,8 @@ static const struct cfg_key keys[] = {
 	K(request_idle_gap_ms, CFG_INT, "100", true, 1, 3600000, NULL),
 	K(nplus1_min_repeats, CFG_INT, "5", true, 2, 100000, NULL),
 	K(sequential_min_ms, CFG_INT, "10", true, 0, 3600000, NULL),
+	K(index_advice, CFG_ENUM, "on", true, 0, 0, on_off),
+	K(index_min_table_rows, CFG_INT, "10000", true, 0, 2000000000, NULL),
 	K(http_listen_addr, CFG_STR, "127.0.0.1", false, 0, 0, NULL),
 	K(http_listen_port, CFG_INT, "0", false, 0, 65535, NULL),
 	K(http_auth_token, CFG_STR, "", true, 0, 0, NULL),

@@ -355,6 +355,8 @@ static void daemon_configure_analyzer(struct pgperf *pp)
 		.request_idle_gap_ms = pp->cfg->request_idle_gap_ms,
 		.nplus1_min_repeats = pp->cfg->nplus1_min_repeats,
 		.sequential_min_ms = pp->cfg->sequential_min_ms,
+		.index_advice = pp->cfg->index_advice != 0,
+		.index_min_table_rows = pp->cfg->index_min_table_rows,
 	};
 
 	analyzer_configure(pp->ana, &c);

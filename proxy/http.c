@@ -198,6 +198,11 @@ static void query_metrics(struct evbuffer *b, struct pgperf *pp)
 	evbuffer_add_printf(
 		b, "pgperf_analyzer_events_dropped_total %" PRIu64 "\n",
 		t.dropped);
+	help(b, "pgperf_index_advice_checked_total", "counter",
+	     "fingerprints index advice has looked at");
+	evbuffer_add_printf(b,
+			    "pgperf_index_advice_checked_total %" PRIu64 "\n",
+			    t.advice_checked);
 	help(b, "pgperf_analyzer_fingerprints", "gauge",
 	     "statement fingerprints tracked");
 	evbuffer_add_printf(b, "pgperf_analyzer_fingerprints %" PRIu64 "\n",

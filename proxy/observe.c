@@ -202,6 +202,7 @@ void observe_client_free(struct obs_client *o)
 		ana_detail_free(o->q[(o->head + i) % OBS_INFLIGHT].d);
 	ana_detail_free(o->bind);
 	ana_detail_free(o->unnamed_tags);
+	free(o->spare);
 	for (size_t i = 0; i < o->nslots; i++)
 		pgp_free(o->names[i]);
 	pgp_free(o->names);
@@ -350,8 +351,8 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 		struct obs_pending *p =
 			pend(cl, 'Q', shape_of(pp, body, qlen, &sh));
 
-		if (p)
-			p->d = values_query(body, &sh);
+		if (p && (p->d = analyzer_detail_new(pp->ana)))
+			values_query(p->d, body, &sh);
 		break;
 	}
 	case 'P': { /* name, query */
@@ -380,9 +381,13 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 			break;
 		nlen = strnlen(body + plen + 1, n - plen - 1);
 		o->portal_shape = name_get(o, body + plen + 1, nlen);
-		ana_detail_free(o->bind);
-		o->bind = values_bind(body, n,
-				      nlen == 0 ? o->unnamed_tags : NULL);
+		if (!o->bind)
+			o->bind = analyzer_detail_new(pp->ana);
+		else
+			memset(o->bind, 0, sizeof(*o->bind));
+		if (o->bind)
+			values_bind(o->bind, body, n,
+				    nlen == 0 ? o->unnamed_tags : NULL);
 		break;
 	}
 	case 'E':
@@ -435,11 +440,21 @@ static void complete(struct client *cl, struct obs_pending *p)
 	ev.wait_us = cl->obs.wait_us;
 	cl->obs.wait_us = 0;
 	ev.end_us = conn_wall_us();
-	if (p->d)
-		detail_context(&cl->obs, p->d);
+	if (p->d) {
+		struct obs_client *o = &cl->obs;
+
+		detail_context(o, p->d);
+		/* a sample of two rows or more can prove an N+1: it goes
+		 * with the statement; the buffer stays for the next one */
+		if (o->sample_ready && o->spare && o->spare->nrows >= 2) {
+			p->d->sample = o->spare;
+			o->spare = NULL;
+		}
+	}
 	ev.detail = p->d;
 	p->d = NULL;
 	cl->obs.sampling = false;
+	cl->obs.sample_ready = false;
 	if (!p->shape || !observe_on(cl->c.pp) ||
 	    !analyzer_push(cl->c.pp->ana, &ev))
 		ana_detail_free(ev.detail);
@@ -454,6 +469,7 @@ static void pop(struct obs_client *o)
 	ana_detail_free(o->q[o->head].d);
 	o->q[o->head].d = NULL;
 	o->sampling = false;
+	o->sample_ready = false;
 	o->head = (uint8_t)((o->head + 1) % OBS_INFLIGHT);
 	o->n--;
 }
@@ -498,13 +514,14 @@ void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,
 	p->bytes += wire_len;
 	switch (type) {
 	case 'T':
-		if (body && p->kind != 'S' &&
-		    values_sample_start(p->d, body, n))
-			o->sampling = true;
+		/* the first result set of a statement only */
+		if (body && p->kind != 'S' && p->d && !o->sample_ready &&
+		    values_sample_start(&o->spare, body, n))
+			o->sampling = o->sample_ready = true;
 		break;
 	case 'D':
 		if (body && o->sampling)
-			o->sampling = values_sample_row(p->d, body, n);
+			o->sampling = values_sample_row(o->spare, body, n);
 		break;
 	case 'C':
 		p->rows += body ? tag_rows(body, n) : 0;

@@ -141,13 +141,10 @@ void values_tags(struct ana_detail *d, const char *sql, const struct shape *sh)
 }
 
 /* A simple query's values: its literals. */
-struct ana_detail *values_query(const char *sql, const struct shape *sh)
+void values_query(struct ana_detail *d, const char *sql, const struct shape *sh)
 {
-	struct ana_detail *d = values_new();
 	uint32_t n;
 
-	if (!d)
-		return NULL;
 	n = sh->nliterals < ANA_MAX_PARAMS ? sh->nliterals : ANA_MAX_PARAMS;
 	for (uint32_t i = 0; i < n; i++)
 		d->param[i] =
@@ -155,21 +152,17 @@ struct ana_detail *values_query(const char *sql, const struct shape *sh)
 	d->nparams = (uint8_t)n;
 	if (sh->ntags)
 		values_tags(d, sql, sh);
-	return d;
 }
 
 /* A Bind's parameter values (those within the `n` bytes read). */
-struct ana_detail *values_bind(const char *body, size_t n,
-			       const struct ana_detail *tags)
+void values_bind(struct ana_detail *d, const char *body, size_t n,
+		 const struct ana_detail *tags)
 {
-	struct ana_detail *d = values_new();
 	struct wcursor c;
 	const char *name;
 	const uint8_t *fmts = NULL, *v;
 	uint16_t nfmt, np;
 
-	if (!d)
-		return NULL;
 	if (tags) {
 		d->tag = tags->tag;
 		d->traced = tags->traced;
@@ -179,7 +172,7 @@ struct ana_detail *values_bind(const char *body, size_t n,
 	if (!wc_cstr(&c, &name, NULL) || !wc_cstr(&c, &name, NULL) ||
 	    !wc_u16(&c, &nfmt) || !wc_bytes(&c, (size_t)nfmt * 2, &fmts) ||
 	    !wc_u16(&c, &np))
-		return d;
+		return;
 	for (uint16_t k = 0; k < np && k < ANA_MAX_PARAMS; k++) {
 		int32_t len;
 		uint16_t f = 0;
@@ -197,7 +190,6 @@ struct ana_detail *values_bind(const char *body, size_t n,
 		}
 		d->nparams = (uint8_t)(k + 1);
 	}
-	return d;
 }
 
 static bool key_like_type(uint32_t t)
@@ -211,20 +203,19 @@ static bool key_like_type(uint32_t t)
  * (non-zero table OID) with a key-like type (integers, UUIDs), then text
  * ones if there is room.
  */
-bool values_sample_start(struct ana_detail *d, const uint8_t *body, size_t n)
+bool values_sample_start(struct ana_sample **spare, const uint8_t *body,
+			 size_t n)
 {
-	struct ana_sample *s;
+	struct ana_sample *s = *spare;
 	struct wcursor c;
 	uint16_t nf;
 
-	if (!d || d->sample)
-		return false; /* the first result set of a statement only */
 	wc_init(&c, body, n);
 	if (!wc_u16(&c, &nf))
 		return false;
 	/* rows are written as they arrive (nrows says how many): only the
-	 * header needs zeroing */
-	if (!(s = malloc(sizeof(*s))))
+	 * header needs zeroing; the buffer is the client's, reused */
+	if (!s && !(s = *spare = malloc(sizeof(*s))))
 		return false;
 	memset(s, 0, offsetof(struct ana_sample, val));
 	for (int pass = 0; pass < 2; pass++) {
@@ -256,17 +247,11 @@ bool values_sample_start(struct ana_detail *d, const uint8_t *body, size_t n)
 			s->ncols++;
 		}
 	}
-	if (!s->ncols) {
-		free(s);
-		return false;
-	}
-	d->sample = s;
-	return true;
+	return s->ncols > 0;
 }
 
-bool values_sample_row(struct ana_detail *d, const uint8_t *body, size_t n)
+bool values_sample_row(struct ana_sample *s, const uint8_t *body, size_t n)
 {
-	struct ana_sample *s = d ? d->sample : NULL;
 	struct wcursor c;
 	uint16_t nf;
 	int k = 0;

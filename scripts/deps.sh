@@ -12,7 +12,7 @@ build_pkgs=(build-essential cmake pkg-config libevent-dev libpq-dev libpg-query-
 # client libraries the transaction-mode tests drive through pgperf
 client_pkgs=(python3-psycopg2 python3-psycopg python3-asyncpg ruby-pg libpostgresql-jdbc-java
 	python3-sqlalchemy python3-django)
-test_pkgs=(postgresql-15 postgresql-client-15 clang clang-format curl python3-prometheus-client
+test_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-hypopg clang clang-format curl python3-prometheus-client
 	"${client_pkgs[@]}")
 bench_pkgs=(pgbouncer)
 

@@ -59,6 +59,13 @@ struct ana_detail {
 
 /* Free a detail and its sample (either thread). */
 void ana_detail_free(struct ana_detail *d);
+struct analyzer;
+/*
+ * I/O thread: an empty detail, recycled from those the analyzer has
+ * finished with (no allocation in the steady state, and none freed on
+ * one thread that the other allocated), else calloc'd.
+ */
+struct ana_detail *analyzer_detail_new(struct analyzer *a);
 /* A value's hash as the detector compares them: never 0. */
 uint64_t ana_value_hash(const void *text, size_t len);
 
@@ -111,6 +118,7 @@ struct ana_totals {
 	uint64_t events, dropped, shapes, fingerprints, evicted;
 	uint64_t unparsed, unknown_shape;
 	uint64_t calls, errors;
+	uint64_t advice_checked; /* fingerprints index advice looked at */
 };
 
 /* Prometheus bucket upper bounds, microseconds (ANA_BUCKETS of them). */
@@ -155,6 +163,8 @@ struct ana_conf {
 	int request_idle_gap_ms;
 	int nplus1_min_repeats;
 	int sequential_min_ms;
+	bool index_advice;
+	int index_min_table_rows;
 };
 
 struct analyzer;

@@ -42,3 +42,30 @@ bool catalog_relation(struct catalog *c, const char *database, uint32_t rel,
 		      const char *child_column, struct cat_relation *out);
 
 #endif
+
+/* What index advice needs to know about a table. */
+#define CAT_MAX_INDEXES 32
+
+struct cat_table {
+	bool found;
+	double rows;  /* the larger of reltuples and n_live_tup */
+	bool hypopg;  /* the hypopg extension is installed */
+	int nindexes; /* valid indexes, by their columns */
+	char indexes[CAT_MAX_INDEXES][160]; /* "col1,col2" */
+};
+
+/* Rows, indexes and whether hypothetical indexes can be tried. */
+bool catalog_table(struct catalog *c, const char *database, const char *table,
+		   struct cat_table *out);
+/* Distinct values of a column, from pg_stats (negative n_distinct scaled
+ * by `rows`); -1 when the column has no statistics. */
+double catalog_distinct(struct catalog *c, const char *database,
+			const char *table, const char *column, double rows);
+/*
+ * The planner's total cost for `query` (one statement; with `nparams`
+ * parameters it is prepared and its generic plan explained), with a
+ * hypothetical index (`hypo_ddl`, a CREATE INDEX for hypopg) or without
+ * (NULL).  Nothing is executed.  Negative on failure.
+ */
+double catalog_cost(struct catalog *c, const char *database, const char *query,
+		    int nparams, const char *hypo_ddl);

@@ -54,6 +54,8 @@ struct config {
 	int request_idle_gap_ms;     /* an idle gap this long ends a request */
 	int nplus1_min_repeats;	     /* child executions that make an N+1 */
 	int sequential_min_ms;	     /* a slow read, for sequential_queries */
+	int index_advice;	     /* on/off */
+	int index_min_table_rows;    /* smaller tables get no index advice */
 	char *http_listen_addr;
 	int http_listen_port;  /* 0 = no HTTP endpoint */
 	char *http_auth_token; /* "" = /metrics and /queries need no token */

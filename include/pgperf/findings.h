@@ -73,6 +73,9 @@ size_t findings_export(struct findings *fs,
 							  uint64_t fp),
 		       void *ctx, struct ana_finding **out);
 
+/* Order findings as readers get them: severity, then time to save. */
+void findings_sort(struct ana_finding *v, size_t n);
+
 /*
  * Names an ORM would give the relation: the class of a table
  * ("shop_order_items" with prefix "shop_" -> "OrderItem"), written into

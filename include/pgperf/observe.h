@@ -42,13 +42,15 @@ struct obs_client {
 	struct ana_detail *unnamed_tags; /* owned: the last unnamed Parse's
 					    sqlcommenter tags, or NULL */
 	char tx;			 /* the last ReadyForQuery's status */
-	bool xact_ended;	 /* a transaction block ended since the last
+	bool xact_ended;   /* a transaction block ended since the last
 				    statement was sent */
-	bool sampling;		 /* the oldest pending statement samples rows */
-	uint32_t wait_us;	 /* waited for the current server connection */
-	bool in_xact;		 /* a transaction is open (SHOW STATS) */
-	int64_t xact_start_us;	 /* monotonic */
-	struct obs_name **names; /* owned: name -> shape */
+	bool sampling;	   /* the oldest pending statement samples rows */
+	bool sample_ready; /* `spare` holds its sample */
+	struct ana_sample *spare; /* owned: the sample buffer, reused */
+	uint32_t wait_us;	  /* waited for the current server connection */
+	bool in_xact;		  /* a transaction is open (SHOW STATS) */
+	int64_t xact_start_us;	  /* monotonic */
+	struct obs_name **names;  /* owned: name -> shape */
 	size_t nnames, nslots;
 };
 

@@ -43,6 +43,28 @@ bool sqlparse_param_column(const char *sql, int param, int *param_out,
  * malloc'd, or NULL when the statement has no such term.
  */
 char *sqlparse_batched(const char *sql, int param);
+/* A column an index could serve, and how the statement uses it. */
+struct sqlparse_col {
+	char table[128]; /* as written in FROM (schema.table or table) */
+	char column[64];
+	char role; /* 'e' = value, 'i' IN/ANY, 'j' join, 'r' range, 'o'
+		      ORDER BY */
+};
+/*
+ * The columns a SELECT (or an UPDATE's or DELETE's WHERE) filters by
+ * equality, IN/ANY, ranges and BETWEEN, joins on and sorts by, aliases
+ * resolved to tables; AND-ed terms only (an OR needs more than one
+ * index).  Returns how many were written (<= max).
+ */
+int sqlparse_index_columns(const char *sql, struct sqlparse_col *out, int max);
+/*
+ * An identifier as SQL needs it: as it is when plain lower case, else in
+ * double quotes (quotes doubled); the length written.  A name
+ * "schema.table" is quoted part by part.
+ */
+size_t sqlparse_quote_ident(const char *name, size_t len, char *buf,
+			    size_t cap);
+size_t sqlparse_quote_name(const char *name, char *buf, size_t cap);
 /* A 64-bit hash of text, the fingerprint of what does not parse. */
 uint64_t sqlparse_text_hash(const char *sql, size_t len);
 

@@ -20,16 +20,22 @@ struct shape;
 struct ana_detail *values_new(void);
 /* sqlcommenter tags of `sql` (as the shape lexer found them) into `d`. */
 void values_tags(struct ana_detail *d, const char *sql, const struct shape *sh);
-/* A simple query's literals and tags. */
-struct ana_detail *values_query(const char *sql, const struct shape *sh);
-/* A Bind's parameters, those within the `n` bytes read; tags copied from
- * `tags` (the unnamed statement's) when given. */
-struct ana_detail *values_bind(const char *body, size_t n,
-			       const struct ana_detail *tags);
-/* A RowDescription: choose the columns to sample.  True when there are
- * some (and d had no sample yet). */
-bool values_sample_start(struct ana_detail *d, const uint8_t *body, size_t n);
+/* A simple query's literals and tags, into an empty detail. */
+void values_query(struct ana_detail *d, const char *sql,
+		  const struct shape *sh);
+/* A Bind's parameters, those within the `n` bytes read, into an empty
+ * detail; tags copied from `tags` (the unnamed statement's) when given. */
+void values_bind(struct ana_detail *d, const char *body, size_t n,
+		 const struct ana_detail *tags);
+/*
+ * A RowDescription: choose the columns to sample, into the client's
+ * sample buffer *spare (allocated on first use, then reused: a sample
+ * leaves it only when it has rows worth sending).  True when there are
+ * columns to sample.
+ */
+bool values_sample_start(struct ana_sample **spare, const uint8_t *body,
+			 size_t n);
 /* A DataRow of the sampled result; true while more rows are wanted. */
-bool values_sample_row(struct ana_detail *d, const uint8_t *body, size_t n);
+bool values_sample_row(struct ana_sample *s, const uint8_t *body, size_t n);
 
 #endif

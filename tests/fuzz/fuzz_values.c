@@ -29,42 +29,51 @@ static void check(const struct ana_detail *d)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ana_detail *d = NULL;
+	struct ana_detail *d = values_new();
+	struct ana_sample *spare = NULL;
 	struct shape sh;
 
-	if (size < 1)
+	if (size < 1 || !d) {
+		ana_detail_free(d);
 		return 0;
+	}
 	switch (data[0] % 3) {
 	case 0:
 		shape_compute((const char *)data + 1, size - 1, &sh);
-		d = values_query((const char *)data + 1, &sh);
+		values_query(d, (const char *)data + 1, &sh);
 		break;
 	case 1:
-		d = values_bind((const char *)data + 1, size - 1, NULL);
+		values_bind(d, (const char *)data + 1, size - 1, NULL);
 		break;
 	default: {
 		size_t at = 1;
-		bool first = true;
+		bool first = true, on = false;
 
-		d = values_new();
-		while (d && at + 2 <= size) {
+		while (at + 2 <= size) {
 			size_t n = (size_t)data[at] << 8 | data[at + 1];
 
 			at += 2;
 			if (n > size - at)
 				n = size - at;
 			if (first) {
-				(void)values_sample_start(d, data + at, n);
+				on = values_sample_start(&spare, data + at, n);
 				first = false;
-			} else if (!values_sample_row(d, data + at, n)) {
+				if (!on)
+					break;
+			} else if (!values_sample_row(spare, data + at, n)) {
 				break;
 			}
 			at += n;
+		}
+		if (on) {
+			d->sample = spare; /* as observe.c hands it over */
+			spare = NULL;
 		}
 		break;
 	}
 	}
 	check(d);
 	ana_detail_free(d);
+	free(spare);
 	return 0;
 }

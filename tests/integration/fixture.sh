@@ -65,6 +65,10 @@ CONF
 		-c "create role md5user login password 'md5-secret'" \
 		-c "create database appdb owner app" \
 		-c "grant all on database appdb to md5user"
+	# hypothetical indexes for index advice (Debian's postgresql-15-hypopg)
+	"$root/scripts/throwaway-pg.sh" psql "$pgdir" -c '\connect appdb' \
+		-c "create extension if not exists hypopg" ||
+		echo "fixture: no hypopg; index advice stays unverified"
 	cat >"$dir/env" <<ENV
 PG_PORT=$port
 PG_DIR=$pgdir
