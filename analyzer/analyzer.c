@@ -30,6 +30,7 @@
 
 #define RING_SIZE 65536 /* events; a power of two */
 #define FREE_RING 8192	/* details coming back for reuse; a power of two */
+#define INFO_RING 4096	/* shape facts for the I/O thread; a power of two */
 #define BATCH 512	/* events applied per lock hold */
 #define MAX_SUBS 32	/* (database, user, application) per fingerprint */
 #define MAX_ERRS ANA_MAX_ERRS /* SQLSTATEs kept per fingerprint */
@@ -115,6 +116,9 @@ struct analyzer {
 	 * fhead */
 	struct ana_detail **free_ring; /* owned */
 	_Atomic uint32_t fhead, ftail;
+	/* shape facts for the result cache: analyzer writes itail */
+	struct ana_shape_info *info_ring; /* owned */
+	_Atomic uint32_t ihead, itail;
 	pthread_t thread;
 	/* an idle analyzer sleeps on `wake`; analyzer_sync() signals it */
 	pthread_mutex_t wake_lock;
@@ -191,6 +195,91 @@ static void detail_recycle(struct analyzer *a, struct ana_detail *d)
 	}
 	a->free_ring[t & (FREE_RING - 1)] = d;
 	atomic_store_explicit(&a->ftail, t + 1, memory_order_release);
+}
+
+/* ---- shape facts for the I/O thread ---- */
+
+uint64_t ana_table_hash(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (dot)
+		name = dot + 1;
+	return ana_value_hash(name, strlen(name));
+}
+
+bool analyzer_next_info(struct analyzer *a, struct ana_shape_info *out)
+{
+	uint32_t h = atomic_load_explicit(&a->ihead, memory_order_relaxed);
+	uint32_t t = atomic_load_explicit(&a->itail, memory_order_acquire);
+
+	if (h == t)
+		return false;
+	*out = a->info_ring[h & (INFO_RING - 1)];
+	atomic_store_explicit(&a->ihead, h + 1, memory_order_release);
+	return true;
+}
+
+static bool catalog_table_name(const char *name)
+{
+	const char *bare = strrchr(name, '.');
+
+	bare = bare ? bare + 1 : name;
+	return strncmp(bare, "pg_", 3) == 0 ||
+	       strncmp(name, "pg_catalog.", 11) == 0 ||
+	       strncmp(name, "information_schema.", 19) == 0;
+}
+
+/* Publish what the cache must know of a newly parsed shape (dropped when
+ * the ring is full: the shape then stays unknown, never cached, and its
+ * writes invalidate the whole database). */
+static void publish_info(struct analyzer *a, uint64_t shape,
+			 const struct sqlparse *p)
+{
+	uint32_t t = atomic_load_explicit(&a->itail, memory_order_relaxed);
+	uint32_t h = atomic_load_explicit(&a->ihead, memory_order_acquire);
+	struct ana_shape_info *si;
+	bool cacheable;
+
+	if (t - h >= INFO_RING)
+		return;
+	si = &a->info_ring[t & (INFO_RING - 1)];
+	memset(si, 0, sizeof(*si));
+	si->shape = shape;
+	si->fingerprint = p->fingerprint;
+	cacheable = p->parsed && p->kind && strcmp(p->kind, "SELECT") == 0 &&
+		    p->read_only && p->deterministic && p->only_immutable &&
+		    p->nstmts == 1 && p->nread >= 1 &&
+		    p->nread <= ANA_INFO_TABLES;
+	for (int i = 0; i < p->nread && i < ANA_INFO_TABLES; i++) {
+		const char *dot = strrchr(p->read[i], '.');
+
+		snprintf(si->read_name[i], sizeof(si->read_name[i]), "%s",
+			 dot ? dot + 1 : p->read[i]);
+		si->read[i] = ana_table_hash(p->read[i]);
+		if (catalog_table_name(p->read[i]))
+			cacheable = false;
+	}
+	si->nread = (uint8_t)(p->nread < ANA_INFO_TABLES ? p->nread
+							 : ANA_INFO_TABLES);
+	for (int i = 0; i < p->nwritten && i < ANA_INFO_TABLES; i++) {
+		const char *dot = strrchr(p->written[i], '.');
+
+		snprintf(si->written_name[i], sizeof(si->written_name[i]), "%s",
+			 dot ? dot + 1 : p->written[i]);
+		si->written[i] = ana_table_hash(p->written[i]);
+	}
+	si->nwritten =
+		(uint8_t)(p->nwritten < ANA_INFO_TABLES ? p->nwritten
+							: ANA_INFO_TABLES);
+	if (cacheable)
+		si->flags |= ANA_SI_CACHEABLE;
+	if (!p->read_only)
+		si->flags |= ANA_SI_WRITES;
+	if (!p->parsed || p->writes_unnamed || p->nwritten > ANA_INFO_TABLES ||
+	    (!p->read_only && p->nwritten == 0))
+		si->flags |= ANA_SI_WRITES_ALL;
+	atomic_store_explicit(&a->itail, t + 1, memory_order_release);
 }
 
 /* ---- the ring ---- */
@@ -388,8 +477,13 @@ static void on_text(struct analyzer *a, struct ana_event *ev)
 	if (ev->shape == 0)
 		ev->shape = 1;
 	se = shape_slot(a, ev->shape);
-	if (se->shape)
-		return; /* known already (texts resent) */
+	if (se->shape) {
+		/* known already (texts resent): the I/O thread may have
+		 * forgotten its facts too */
+		if ((q = fp_find(a, se->fingerprint)))
+			publish_info(a, ev->shape, &q->parse);
+		return;
+	}
 	if (a->nshapes * 4 >= a->nshape_slots * 3)
 		shapes_clear(a), se = shape_slot(a, ev->shape);
 	/* libpg_query, once per shape, with the lock released: parsing is
@@ -404,6 +498,7 @@ static void on_text(struct analyzer *a, struct ana_event *ev)
 	}
 	if (!p.parsed)
 		a->t.unparsed++;
+	publish_info(a, ev->shape, &p);
 	se = shape_slot(a, ev->shape); /* the table may have changed */
 	se->shape = ev->shape;
 	se->fingerprint = p.fingerprint;
@@ -1102,6 +1197,7 @@ static void analyzer_free(struct analyzer *a)
 	catalog_free(a->catalog);
 	pgp_free(a->ring);
 	pgp_free(a->free_ring);
+	pgp_free(a->info_ring);
 	pgp_free(a->fp);
 	pgp_free(a->shapes);
 	pgp_free(a->clients);
@@ -1123,6 +1219,7 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	a->nclient_slots = 1 << 16;
 	a->ring = pgp_calloc(RING_SIZE, sizeof(*a->ring));
 	a->free_ring = pgp_calloc(FREE_RING, sizeof(*a->free_ring));
+	a->info_ring = pgp_calloc(INFO_RING, sizeof(*a->info_ring));
 	a->fp = pgp_calloc(a->nfp_buckets, sizeof(*a->fp));
 	a->shapes = pgp_calloc(a->nshape_slots, sizeof(*a->shapes));
 	a->clients = pgp_calloc(a->nclient_slots, sizeof(*a->clients));
@@ -1141,8 +1238,9 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->wake_lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
-	if (!a->ring || !a->free_ring || !a->fp || !a->shapes || !a->clients ||
-	    !a->routes || !a->findings || !a->advisor || !a->catalog ||
+	if (!a->ring || !a->free_ring || !a->info_ring || !a->fp ||
+	    !a->shapes || !a->clients || !a->routes || !a->findings ||
+	    !a->advisor || !a->catalog ||
 	    pthread_create(&a->thread, NULL, analyzer_main, a) != 0) {
 		analyzer_free(a);
 		return NULL;

@@ -41,6 +41,74 @@ static const char *const volatile_funcs[] = {
 	"lastval",
 };
 
+/*
+ * Functions whose result depends only on their arguments (and aggregates
+ * over rows): a statement calling nothing else may be cached.  Anything
+ * not listed -- user functions included -- might read other tables or
+ * change something, so it is not.
+ */
+static const char *const immutable_funcs[] = {
+	"count",
+	"sum",
+	"avg",
+	"min",
+	"max",
+	"bool_and",
+	"bool_or",
+	"every",
+	"array_agg",
+	"string_agg",
+	"json_agg",
+	"jsonb_agg",
+	"lower",
+	"upper",
+	"length",
+	"char_length",
+	"octet_length",
+	"substr",
+	"substring",
+	"trim",
+	"btrim",
+	"ltrim",
+	"rtrim",
+	"replace",
+	"concat",
+	"concat_ws",
+	"coalesce",
+	"nullif",
+	"greatest",
+	"least",
+	"abs",
+	"round",
+	"ceil",
+	"ceiling",
+	"floor",
+	"trunc",
+	"mod",
+	"power",
+	"sqrt",
+	"left",
+	"right",
+	"lpad",
+	"rpad",
+	"split_part",
+	"position",
+	"strpos",
+	"md5",
+	"date_trunc",
+	"date_part",
+	"extract",
+	"to_char",
+	"row_number",
+	"rank",
+	"dense_rank",
+	"jsonb_build_object",
+	"json_build_object",
+	"array_length",
+	"cardinality",
+	"unnest",
+};
+
 /* Functions that change something: a SELECT calling them is not read-only. */
 static const char *const writing_funcs[] = {
 	"nextval",	     "setval",
@@ -107,6 +175,15 @@ static void check_func(struct walk *w, const PgQuery__FuncCall *fc)
 	if (last->node_case != PG_QUERY__NODE__NODE_STRING || !last->string)
 		return;
 	name = last->string->sval;
+	{
+		bool immutable = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(immutable_funcs); i++)
+			if (strcasecmp(name, immutable_funcs[i]) == 0)
+				immutable = true;
+		if (!immutable)
+			w->out->only_immutable = false;
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(volatile_funcs); i++)
 		if (strcasecmp(name, volatile_funcs[i]) == 0)
 			w->out->deterministic = false;
@@ -159,6 +236,9 @@ static void walk_msg(struct walk *w, const ProtobufCMessage *m, int depth)
 		add_table(w, (const PgQuery__RangeVar *)m, false);
 		return;
 	}
+	if (d == &pg_query__select_stmt__descriptor &&
+	    ((const PgQuery__SelectStmt *)m)->into_clause)
+		w->writes = true; /* SELECT ... INTO creates a table */
 	if (d == &pg_query__func_call__descriptor)
 		check_func(w, (const PgQuery__FuncCall *)m);
 	else if (d == &pg_query__sqlvalue_function__descriptor)
@@ -214,6 +294,36 @@ static const char *kind_of(const PgQuery__Node *n)
 	}
 }
 
+/* Can a utility statement change data in tables it does not name as
+ * written?  Only the ones below are known not to. */
+static bool utility_may_write(const PgQuery__Node *n)
+{
+	switch (n ? n->node_case : PG_QUERY__NODE__NODE__NOT_SET) {
+	case PG_QUERY__NODE__NODE_SELECT_STMT:
+	case PG_QUERY__NODE__NODE_INSERT_STMT:
+	case PG_QUERY__NODE__NODE_UPDATE_STMT:
+	case PG_QUERY__NODE__NODE_DELETE_STMT:
+	case PG_QUERY__NODE__NODE_MERGE_STMT:
+	case PG_QUERY__NODE__NODE_TRANSACTION_STMT:
+	case PG_QUERY__NODE__NODE_VARIABLE_SET_STMT:
+	case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
+	case PG_QUERY__NODE__NODE_DISCARD_STMT:
+	case PG_QUERY__NODE__NODE_LISTEN_STMT:
+	case PG_QUERY__NODE__NODE_UNLISTEN_STMT:
+	case PG_QUERY__NODE__NODE_NOTIFY_STMT:
+	case PG_QUERY__NODE__NODE_PREPARE_STMT:
+	case PG_QUERY__NODE__NODE_DEALLOCATE_STMT:
+	case PG_QUERY__NODE__NODE_DECLARE_CURSOR_STMT:
+	case PG_QUERY__NODE__NODE_FETCH_STMT:
+	case PG_QUERY__NODE__NODE_CLOSE_PORTAL_STMT:
+	case PG_QUERY__NODE__NODE_LOCK_STMT:
+	case PG_QUERY__NODE__NODE_CHECK_POINT_STMT:
+		return false;
+	default:
+		return true; /* DDL, TRUNCATE, COPY, CALL, EXPLAIN, DO, ... */
+	}
+}
+
 static bool fallback(const char *sql, struct sqlparse *out, const char *why)
 {
 	out->parsed = false;
@@ -221,6 +331,7 @@ static bool fallback(const char *sql, struct sqlparse *out, const char *why)
 	out->kind = "UNKNOWN";
 	out->read_only = false;
 	out->deterministic = false;
+	out->writes_unnamed = true; /* not understood: may write anything */
 	snprintf(out->error, sizeof(out->error), "%s", why ? why : "");
 	out->normalized = pgp_strdup(sql);
 	return out->normalized != NULL;
@@ -290,6 +401,7 @@ bool sqlparse_run(const char *sql, struct sqlparse *out)
 	out->parsed = true;
 	out->kind = "UTILITY";
 	out->deterministic = true;
+	out->only_immutable = true;
 	pr = pg_query_parse_protobuf(sql);
 	if (pr.error) {
 		pg_query_free_protobuf_parse_result(pr);
@@ -318,11 +430,14 @@ bool sqlparse_run(const char *sql, struct sqlparse *out)
 			out->kind = kind_of(n);
 		if (!n || n->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
 			all_select = false;
+		if (utility_may_write(n))
+			out->writes_unnamed = true;
 		if (n)
 			walk_msg(&w, &n->base, 0);
 	}
 	out->read_only =
 		tree->n_stmts > 0 && all_select && !w.writes && !w.locks;
+	out->nstmts = (int)tree->n_stmts;
 	pg_query__parse_result__free_unpacked(tree, NULL);
 	if (w.oom) {
 		sqlparse_free(out);

@@ -28,6 +28,8 @@ static const struct command commands[] = {
 	 "N+1, redundant and sequential queries, with the fix"},
 	{"requests", "SHOW REQUESTS",
 	 "application requests per route: statements and database time"},
+	{"cache", "SHOW CACHE",
+	 "the Redis result cache: hits, misses, invalidations, Redis state"},
 	{"pools", "SHOW POOLS", "pools: clients and servers per database/user"},
 	{"clients", "SHOW CLIENTS", "client connections"},
 	{"servers", "SHOW SERVERS", "server connections"},

@@ -5,6 +5,7 @@
  * scripts and exporters keep working.
  */
 #include "pgperf/analyzer.h"
+#include "pgperf/cache.h"
 #include "pgperf/admin.h"
 
 #include "pgperf/client.h"
@@ -659,6 +660,100 @@ static void show_requests(struct pgperf *pp, struct wbuf *out)
 	result_end(&r, "SHOW");
 }
 
+/* SHOW CACHE: the result cache in all, per fingerprint, per table. */
+static void show_cache(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {
+		"scope",     "name",  "query",	       "hits", "misses",
+		"hit_ratio", "bytes", "invalidations", "state"};
+	struct admin_result r;
+	struct cache_stats st;
+	struct cache_fp_stats *fs = NULL;
+	struct cache_table_stats *ts = NULL;
+	struct ana_query *q = NULL;
+	size_t nf = 0, nt = 0, nq = 0;
+	char b[8][64];
+	const char *v[9];
+
+	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	if (!pp->cache) {
+		v[0] = "total";
+		v[1] = "";
+		v[2] = "";
+		v[3] = v[4] = v[6] = v[7] = "0";
+		v[5] = "0.000";
+		v[8] = "off";
+		result_row(&r, v);
+		result_end(&r, "SHOW");
+		return;
+	}
+	cache_get_stats(pp->cache, &st);
+	v[0] = "total";
+	v[1] = "";
+	v[2] = "";
+	v[3] = fmt_int(b[0], (long long)st.hits);
+	v[4] = fmt_int(b[1], (long long)st.misses);
+	snprintf(b[2], sizeof(b[2]), "%.3f",
+		 st.hits + st.misses
+			 ? (double)st.hits / (double)(st.hits + st.misses)
+			 : 0.0);
+	v[5] = b[2];
+	v[6] = fmt_int(b[3], (long long)st.hit_bytes);
+	v[7] = fmt_int(b[4], (long long)st.invalidations);
+	v[8] = st.redis_state;
+	result_row(&r, v);
+	if (pp->ana) {
+		analyzer_sync(pp->ana, 200);
+		nq = analyzer_queries(pp->ana, &q, NULL);
+	}
+	nf = cache_fp_stats(pp->cache, &fs);
+	for (size_t i = 0; i < nf; i++) {
+		const char *text = "";
+
+		for (size_t k = 0; k < nq; k++)
+			if (q[k].fingerprint == fs[i].fingerprint)
+				text = q[k].query;
+		v[0] = "fingerprint";
+		snprintf(b[0], sizeof(b[0]), "%016" PRIx64, fs[i].fingerprint);
+		v[1] = b[0];
+		v[2] = text;
+		v[3] = fmt_int(b[1], (long long)fs[i].hits);
+		v[4] = fmt_int(b[2], (long long)fs[i].misses);
+		snprintf(b[3], sizeof(b[3]), "%.3f",
+			 fs[i].hits + fs[i].misses
+				 ? (double)fs[i].hits /
+					   (double)(fs[i].hits + fs[i].misses)
+				 : 0.0);
+		v[5] = b[3];
+		v[6] = fmt_int(b[4], (long long)fs[i].hit_bytes);
+		v[7] = "";
+		v[8] = "";
+		result_row(&r, v);
+	}
+	nt = cache_table_stats(pp->cache, &ts);
+	for (size_t i = 0; i < nt; i++) {
+		if (!ts[i].invalidations)
+			continue;
+		v[0] = "table";
+		if (ts[i].name[0])
+			snprintf(b[0], sizeof(b[0]), "%s", ts[i].name);
+		else
+			snprintf(b[0], sizeof(b[0]), "%016" PRIx64,
+				 ts[i].table);
+		v[1] = b[0];
+		v[2] = "";
+		v[3] = v[4] = v[6] = "";
+		v[5] = "";
+		v[7] = fmt_int(b[1], (long long)ts[i].invalidations);
+		v[8] = "";
+		result_row(&r, v);
+	}
+	ana_queries_free(q, nq);
+	pgp_free(fs);
+	pgp_free(ts);
+	result_end(&r, "SHOW");
+}
+
 /* RESET STATS: statement statistics and SHOW STATS counters. */
 static bool reset_stats(struct pgperf *pp)
 {
@@ -744,6 +839,8 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		show_findings(pp, out);
 	else if (cmd_is(sql, "show requests"))
 		show_requests(pp, out);
+	else if (cmd_is(sql, "show cache"))
+		show_cache(pp, out);
 	else if (strncasecmp(sql, "set ", 4) == 0)
 		/* drivers set things like application_name: accept quietly */
 		wire_build_command_complete(out, "SET");
@@ -781,7 +878,7 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	} else {
 		snprintf(
 			err, sizeof(err),
-			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW HAZARDS, SHOW CONFIG, SHOW VERSION, RESET STATS, RELOAD, PAUSE, RESUME, SHUTDOWN)",
+			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW CACHE, SHOW HAZARDS, SHOW CONFIG, SHOW VERSION, RESET STATS, RELOAD, PAUSE, RESUME, SHUTDOWN)",
 			sql);
 		wire_build_error(out, "ERROR", "42601", err);
 	}

@@ -8,6 +8,8 @@
  */
 #include "pgperf/client.h"
 
+#include "pgperf/cache.h"
+
 #include "pgperf/admin.h"
 #include "pgperf/conn.h"
 #include "pgperf/daemon.h"
@@ -213,6 +215,7 @@ void client_free(struct client *cl)
 	list_del(&cl->all_node);
 	conn_free_io(&cl->c);
 	observe_client_gone(cl);
+	cache_client_gone(cl);
 	observe_client_free(&cl->obs);
 	kv_free(&cl->params);
 	kv_free(&cl->sets);
@@ -633,8 +636,12 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 		break;
 	case CL_IDLE: {
 		/* transaction mode: the next transaction begins; get a server,
-		 * unless pgperf can answer a PQprepare() itself */
-		int r = prep_idle_answer(cl);
+		 * unless the result cache or pgperf itself (a PQprepare())
+		 * can answer */
+		int r = cache_idle_input(cl);
+
+		if (r == 0)
+			r = prep_idle_answer(cl);
 
 		if (r < 0)
 			client_close(cl, "53200", "out of memory");
@@ -662,6 +669,11 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 			       evbuffer_get_length(bufferevent_get_input(bev)));
 		break;
 	}
+}
+
+void client_input(struct client *cl)
+{
+	client_read_cb(cl->c.bev, cl);
 }
 
 static void client_write_cb(struct bufferevent *bev, void *arg)

@@ -5,6 +5,8 @@
  */
 #include "pgperf/config.h"
 
+#include "pgperf/cache.h"
+
 #include "pgperf/log.h"
 
 #include <ctype.h>
@@ -37,6 +39,10 @@ static const struct cfg_enum tls_modes[] = {{"disable", TLS_DISABLE},
 					    {"verify-ca", TLS_VERIFY_CA},
 					    {"verify-full", TLS_VERIFY_FULL},
 					    {NULL, 0}};
+static const struct cfg_enum cache_modes[] = {{"off", CACHE_OFF},
+					      {"rules", CACHE_RULES},
+					      {"auto", CACHE_AUTO},
+					      {NULL, 0}};
 static const struct cfg_enum on_off[] = {
 	{"on", 1}, {"off", 0}, {"true", 1}, {"false", 0}, {NULL, 0}};
 static const struct cfg_enum log_levels[] = {
@@ -102,6 +108,13 @@ static const struct cfg_key keys[] = {
 	K(sequential_min_ms, CFG_INT, "10", true, 0, 3600000, NULL),
 	K(index_advice, CFG_ENUM, "on", true, 0, 0, on_off),
 	K(index_min_table_rows, CFG_INT, "10000", true, 0, 2000000000, NULL),
+	K(redis_url, CFG_STR, "", false, 0, 0, NULL),
+	K(cache_mode, CFG_ENUM, "off", false, 0, 0, cache_modes),
+	K(cache_ttl, CFG_INT, "60", true, 1, 2592000, NULL),
+	K(cache_rules, CFG_STR, "", false, 0, 0, NULL),
+	K(cache_max_entry_bytes, CFG_INT, "1048576", true, 64, 536870912, NULL),
+	K(cache_auto_min_calls, CFG_INT, "10", true, 1, 1000000000, NULL),
+	K(redis_timeout_ms, CFG_INT, "50", true, 1, 60000, NULL),
 	K(http_listen_addr, CFG_STR, "127.0.0.1", false, 0, 0, NULL),
 	K(http_listen_port, CFG_INT, "0", false, 0, 65535, NULL),
 	K(http_auth_token, CFG_STR, "", true, 0, 0, NULL),
@@ -786,6 +799,15 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 		return PGP_ERR_NOMEM;
 	}
 
+	if (!cache_rules_check(cfg->cache_rules, err, errlen))
+		return PGP_ERR_CONFIG;
+	if (cfg->cache_mode != CACHE_OFF && !*cfg->redis_url) {
+		snprintf(err, errlen,
+			 "%s: cache_mode is %s but redis_url is not set",
+			 cfg->path ? cfg->path : "config",
+			 cfg->cache_mode == CACHE_AUTO ? "auto" : "rules");
+		return PGP_ERR_CONFIG;
+	}
 	if (cfg->min_pool_size > cfg->default_pool_size) {
 		snprintf(
 			err, errlen,

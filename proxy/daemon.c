@@ -10,6 +10,7 @@
 #include "pgperf/http.h"
 #include "pgperf/admin.h"
 #include "pgperf/analyzer.h"
+#include "pgperf/cache.h"
 #include "pgperf/daemon.h"
 
 #include "pgperf/client.h"
@@ -480,6 +481,11 @@ int daemon_run(struct pgperf *pp)
 			"cannot start the analyzer: no statement statistics");
 	else
 		daemon_configure_analyzer(pp);
+	/* the result cache needs the analyzer's facts about statements */
+	if (pp->cfg->cache_mode != CACHE_OFF && !pp->ana)
+		log_warning("the result cache needs the analyzer: it is off");
+	else
+		pp->cache = cache_new(pp);
 	event_base_dispatch(pp->base);
 	return pp->exit_code;
 }
@@ -535,6 +541,7 @@ void daemon_free(struct pgperf *pp)
 		event_free(pp->tick_ev);
 	http_stop(pp);
 	prep_registry_free(&pp->prep);
+	cache_free(pp->cache);
 	analyzer_stop(pp->ana);
 	observe_known_free(&pp->known);
 	SSL_CTX_free(pp->client_tls);

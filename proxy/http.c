@@ -14,6 +14,7 @@
 #include "pgperf/http.h"
 
 #include "pgperf/analyzer.h"
+#include "pgperf/cache.h"
 #include "pgperf/config.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
@@ -259,6 +260,53 @@ static void query_metrics(struct evbuffer *b, struct pgperf *pp)
 	ana_queries_free(q, n);
 }
 
+/* The result cache's counters (absent when it is off). */
+static void cache_metrics(struct evbuffer *b, struct pgperf *pp)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} counters[] = {
+		{"pgperf_cache_hits_total", "queries answered from Redis",
+		 offsetof(struct cache_stats, hits)},
+		{"pgperf_cache_misses_total",
+		 "cacheable queries not found (or stale) in Redis",
+		 offsetof(struct cache_stats, misses)},
+		{"pgperf_cache_bypassed_total",
+		 "queries that skipped the cache (not cacheable, Redis down)",
+		 offsetof(struct cache_stats, bypassed)},
+		{"pgperf_cache_fills_total", "replies stored in Redis",
+		 offsetof(struct cache_stats, fills)},
+		{"pgperf_cache_invalidations_total",
+		 "table generations incremented after writes",
+		 offsetof(struct cache_stats, invalidations)},
+		{"pgperf_cache_redis_errors_total",
+		 "Redis operations that failed",
+		 offsetof(struct cache_stats, redis_errors)},
+		{"pgperf_cache_redis_timeouts_total",
+		 "Redis operations past redis_timeout_ms",
+		 offsetof(struct cache_stats, timeouts)},
+		{"pgperf_cache_hit_bytes_total",
+		 "reply bytes served from Redis",
+		 offsetof(struct cache_stats, hit_bytes)},
+	};
+	struct cache_stats st;
+
+	if (!pp->cache)
+		return;
+	cache_get_stats(pp->cache, &st);
+	for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
+		help(b, counters[i].name, "counter", counters[i].help);
+		evbuffer_add_printf(b, "%s %" PRIu64 "\n", counters[i].name,
+				    *(const uint64_t *)((const char *)&st +
+							counters[i].off));
+	}
+	help(b, "pgperf_cache_redis_up", "gauge",
+	     "1 when the cache's Redis connection is usable");
+	evbuffer_add_printf(b, "pgperf_cache_redis_up %d\n",
+			    strcmp(st.redis_state, "up") == 0);
+}
+
 /* Requests per route and findings per kind and severity. */
 static void request_metrics(struct evbuffer *b, struct pgperf *pp)
 {
@@ -339,6 +387,7 @@ static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 		per_pool(b, pp, &pool_metrics[i]);
 	query_metrics(b, pp);
 	request_metrics(b, pp);
+	cache_metrics(b, pp);
 }
 
 static void json_str(struct evbuffer *b, const char *s)
@@ -521,7 +570,7 @@ bool http_start(struct pgperf *pp, char *err, size_t errlen)
 			 cfg->http_listen_addr, cfg->http_listen_port);
 		return false;
 	}
-	log_info("HTTP on %s:%d (/metrics, /queries, /healthz)",
+	log_info("HTTP on %s:%d (/metrics, /queries, /findings, /healthz)",
 		 cfg->http_listen_addr, cfg->http_listen_port);
 	return true;
 }

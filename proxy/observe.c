@@ -5,6 +5,7 @@
 
 #include "pgperf/analyzer.h"
 #include "pgperf/auth.h"
+#include "pgperf/cache.h"
 #include "pgperf/client.h"
 #include "pgperf/conn.h"
 #include "pgperf/proxy_types.h"
@@ -347,12 +348,12 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 	case 'Q': {
 		struct shape sh;
 		size_t qlen = strnlen(body, n);
-
 		struct obs_pending *p =
 			pend(cl, 'Q', shape_of(pp, body, qlen, &sh));
 
 		if (p && (p->d = analyzer_detail_new(pp->ana)))
 			values_query(p->d, body, &sh);
+		cache_note_statement(cl, sh.hash, body, qlen);
 		break;
 	}
 	case 'P': { /* name, query */
@@ -393,6 +394,8 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 	case 'E':
 		if (o->portal_shape) {
 			struct obs_pending *p = pend(cl, 'E', o->portal_shape);
+
+			cache_note_statement(cl, o->portal_shape, NULL, 0);
 
 			if (p) {
 				/* the portal's values: taken by its first

@@ -11,6 +11,7 @@
 #include "pgperf/server.h"
 
 #include "pgperf/auth.h"
+#include "pgperf/cache.h"
 #include "pgperf/client.h"
 #include "pgperf/conn.h"
 #include "pgperf/daemon.h"
@@ -732,8 +733,18 @@ static void relay_active(struct server *sv)
 			sv->c.fwd_remaining =
 				(uint32_t)(len + 1 - (avail - batch));
 			batch = avail;
+			cache_capture_abandon(cl); /* streamed, not whole */
 			break;
 		}
+		/* the result cache: the transaction's writes are invalidated
+		 * before its ReadyForQuery reaches the client */
+		if (hdr[0] == 'Z' && cache_hold_ready(cl, sv)) {
+			if (batch)
+				relay_move(sv, cl, batch);
+			return;
+		}
+		if (cl->cache.fill)
+			cache_capture(cl, hdr[0], in, &ptr, len);
 		if (inspect) {
 			struct evbuffer_ptr bp = ptr;
 

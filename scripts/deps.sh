@@ -12,9 +12,9 @@ build_pkgs=(build-essential cmake pkg-config libevent-dev libpq-dev libpg-query-
 # client libraries the transaction-mode tests drive through pgperf
 client_pkgs=(python3-psycopg2 python3-psycopg python3-asyncpg ruby-pg libpostgresql-jdbc-java
 	python3-sqlalchemy python3-django)
-test_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-hypopg clang clang-format curl python3-prometheus-client
+test_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-hypopg redis-server clang clang-format curl python3-prometheus-client
 	"${client_pkgs[@]}")
-bench_pkgs=(pgbouncer)
+bench_pkgs=(pgbouncer pgpool2)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
@@ -47,3 +47,10 @@ $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts a cluster of its own on 5432 when it installs the server;
 # pgperf's tests and quick start use their own throwaway clusters instead.
+# Likewise Redis (6379) and pgpool-II: the tests and benchmarks start their
+# own on loopback, so Debian's services are stopped if they were started.
+for svc in redis-server pgpool2; do
+	case " ${missing[*]} " in
+	*" $svc "*) $sudo service "$svc" stop >/dev/null 2>&1 || true ;;
+	esac
+done

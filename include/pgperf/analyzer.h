@@ -167,6 +167,36 @@ struct ana_conf {
 	int index_min_table_rows;
 };
 
+/*
+ * What the result cache needs to know of a shape before its statement is
+ * forwarded, published by the analyzer once it has parsed the shape
+ * (I/O thread: analyzer_next_info()).  Tables are hashes of their bare
+ * names (schema dropped: "public.orders" and "orders" are one table, which
+ * can only invalidate more, never less).
+ */
+#define ANA_INFO_TABLES 4
+#define ANA_SI_CACHEABLE \
+	1		/* one read-only, deterministic SELECT of 1-4
+			      tables, immutable functions, no catalogs */
+#define ANA_SI_WRITES 2 /* changes data */
+#define ANA_SI_WRITES_ALL \
+	4 /* ... in tables it does not list (DDL,
+			       TRUNCATE, unparsed, more than 4 tables) */
+
+struct ana_shape_info {
+	uint64_t shape, fingerprint;
+	uint8_t flags;
+	uint8_t nread, nwritten;
+	uint64_t read[ANA_INFO_TABLES], written[ANA_INFO_TABLES];
+	/* the bare names, for SHOW CACHE (cut to fit) */
+	char read_name[ANA_INFO_TABLES][48], written_name[ANA_INFO_TABLES][48];
+};
+
+/* The hash a table's bare name keys cache generations by. */
+uint64_t ana_table_hash(const char *name);
+/* I/O thread: the next shape's facts, if any arrived. */
+bool analyzer_next_info(struct analyzer *a, struct ana_shape_info *out);
+
 struct analyzer;
 
 /* Start the thread; NULL on failure. */

@@ -32,6 +32,8 @@ void client_welcome(struct client *cl);
 void client_resume(struct client *cl);
 /* Relay the client's input to its linked server. */
 void client_relay(struct client *cl);
+/* Handle what is in the client's input now, as a read would. */
+void client_input(struct client *cl);
 /*
  * Between transactions with nothing in flight either way (or unlinked):
  * where a drain may close it and transaction mode may release its server.

@@ -11,6 +11,7 @@
 
 enum auth_type { AUTH_TRUST, AUTH_MD5, AUTH_SCRAM };
 enum pool_mode { POOL_SESSION, POOL_TRANSACTION };
+enum cache_mode { CACHE_OFF, CACHE_RULES, CACHE_AUTO };
 enum tls_mode {
 	TLS_DISABLE,
 	TLS_ALLOW,
@@ -56,6 +57,13 @@ struct config {
 	int sequential_min_ms;	     /* a slow read, for sequential_queries */
 	int index_advice;	     /* on/off */
 	int index_min_table_rows;    /* smaller tables get no index advice */
+	char *redis_url;	     /* "" = no result cache */
+	int cache_mode;		     /* enum cache_mode */
+	int cache_ttl;		     /* seconds, cache_mode = auto */
+	char *cache_rules;	   /* "table:NAME=TTL|never fingerprint:..." */
+	int cache_max_entry_bytes; /* larger replies are not cached */
+	int cache_auto_min_calls;  /* auto: calls before a shape is cached */
+	int redis_timeout_ms;	   /* slower: the breaker opens */
 	char *http_listen_addr;
 	int http_listen_port;  /* 0 = no HTTP endpoint */
 	char *http_auth_token; /* "" = /metrics and /queries need no token */

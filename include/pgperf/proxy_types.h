@@ -31,6 +31,8 @@ struct evconnlistener;
 struct pool;
 struct client;
 struct server;
+struct cache_op;
+struct cache_fill;
 
 /* What clients and servers share: the socket and its buffers. */
 struct conn {
@@ -54,6 +56,18 @@ struct conn {
 	int64_t connect_us;	   /* wall-clock microseconds, for SHOW */
 	int64_t close_deadline_us; /* monotonic: stop flushing after this */
 	uint32_t fwd_remaining; /* bytes of the current message still to pass on */
+};
+
+/* The result cache's state for one client (cache.c). */
+#define CL_CACHE_INVAL 8
+struct cl_cache {
+	struct cache_op *op;	 /* a lookup or invalidation in flight */
+	struct cache_fill *fill; /* owned: a miss's reply being captured */
+	uint64_t inval[CL_CACHE_INVAL]; /* tables written since the last
+					   ReadyForQuery */
+	uint8_t ninval;
+	bool inval_all; /* ... or anything in the database */
+	bool released;	/* the held ReadyForQuery may pass now */
 };
 
 enum client_state {
@@ -113,6 +127,7 @@ struct client {
 	bool welcomed;		/* has had its ReadyForQuery after login */
 	uint32_t hazards_seen;	/* session_state bits counted in its pool */
 	struct obs_client obs;	/* statements awaiting replies, for stats */
+	struct cl_cache cache;	/* the result cache's */
 	/* transaction mode: its protocol-level prepared statements */
 	struct prep_client_map prep;
 	bool skip_until_sync;	 /* pgperf failed a request: drop till Sync */
@@ -252,6 +267,7 @@ struct pgperf {
 	struct list pools;
 	struct prep_registry prep; /* distinct prepared statements */
 	struct analyzer *ana;	   /* owned: the analyzer thread */
+	struct cache *cache;	   /* owned: the Redis result cache, or NULL */
 	struct obs_known known;	   /* shapes whose text the analyzer has */
 	struct evhttp *http;	   /* owned: /metrics etc., or NULL */
 	struct list all_clients;

@@ -20,6 +20,12 @@ struct sqlparse {
 				 data-modifying CTE, no function that writes
 				 (nextval, advisory locks, ...) */
 	bool deterministic;   /* no volatile or time-dependent function */
+	bool only_immutable;  /* every function called is a known immutable
+				 one (or an aggregate): may be cached */
+	int nstmts;	      /* statements in the text */
+	bool writes_unnamed;  /* a utility statement that may change tables
+				 it does not list as written (DDL, TRUNCATE,
+				 COPY, CALL, ...) */
 	int nread, nwritten;
 	char *read[SQLPARSE_MAX_TABLES]; /* owned: "schema.table" as written */
 	char *written[SQLPARSE_MAX_TABLES];

@@ -9,9 +9,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}
 dir="$root/build-fuzz"
 CC=clang cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Asan -DPGPERF_FUZZ=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target fuzz_startup fuzz_messages fuzz_scram fuzz_config fuzz_sqlscan fuzz_shape fuzz_values >/dev/null
+cmake --build "$dir" -j"$(nproc)" --target fuzz_startup fuzz_messages fuzz_scram fuzz_config fuzz_sqlscan fuzz_shape fuzz_values fuzz_blob >/dev/null
 status=0
-for t in startup messages scram config sqlscan shape values; do
+for t in startup messages scram config sqlscan shape values blob; do
 	case $t in
 	startup) seeds=startup ;;
 	messages) seeds=client_msg ;;
@@ -20,6 +20,7 @@ for t in startup messages scram config sqlscan shape values; do
 	sqlscan) seeds=sqlscan ;;
 	shape) seeds=shape ;;
 	values) seeds=values ;;
+	blob) seeds=blob ;;
 	esac
 	work="$dir/corpus-$t"
 	mkdir -p "$work"
