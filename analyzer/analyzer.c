@@ -296,6 +296,13 @@ bool analyzer_push(struct analyzer *a, const struct ana_event *ev)
 	a->ring[tail & (RING_SIZE - 1)] = *ev;
 	atomic_store_explicit(&a->tail, tail + 1, memory_order_release);
 	atomic_fetch_add_explicit(&a->pushed, 1, memory_order_relaxed);
+	if (ev->type == ANA_TEXT) {
+		/* new shapes are rare and the result cache waits for their
+		 * facts: wake an idle analyzer (statements never do) */
+		pthread_mutex_lock(&a->wake_lock);
+		pthread_cond_signal(&a->wake);
+		pthread_mutex_unlock(&a->wake_lock);
+	}
 	return true;
 }
 

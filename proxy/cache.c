@@ -8,6 +8,7 @@
 #include "pgperf/conn.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
+#include "pgperf/prepared.h"
 #include "pgperf/proxy_types.h"
 #include "pgperf/server.h"
 #include "pgperf/shape.h"
@@ -70,7 +71,10 @@ struct cache_op {
 	char *material; /* owned */
 	size_t mlen;
 	int ttl;
-	bool fill; /* a miss may be stored */
+	bool fill;     /* a miss may be stored */
+	size_t drain;  /* input bytes a hit answers */
+	bool extended; /* Bind/...: a hit also answers those */
+	bool parsed;   /* ... and a Parse */
 	/* invalidation */
 	struct server *sv;
 };
@@ -854,7 +858,6 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 	if (body) {
 		struct wbuf b;
 		struct evbuffer *in = bufferevent_get_input(cl->c.bev);
-		uint8_t hdr[5];
 		struct cache_fp_stats *fs = fp_stats(c, op->info.fp);
 
 		c->st.hits++;
@@ -862,11 +865,16 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 		fs->hits++;
 		fs->hit_bytes += blen;
 		wb_init(&b);
+		if (op->extended) {
+			/* ParseComplete, BindComplete */
+			if (op->parsed)
+				wb_end(&b, wb_begin(&b, '1'));
+			wb_end(&b, wb_begin(&b, '2'));
+		}
 		wb_bytes(&b, body, blen);
 		wire_build_ready(&b, 'I');
-		/* the Query is answered: take it off the input */
-		if (evbuffer_copyout(in, hdr, 5) == 5)
-			evbuffer_drain(in, (size_t)wire_get_u32(hdr + 1) + 1);
+		/* the request is answered: take it off the input */
+		evbuffer_drain(in, op->drain);
 		if (!conn_send(&cl->c, &b)) {
 			wb_free(&b);
 			op_free(op);
@@ -888,18 +896,161 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 	op_free(op);
 }
 
+/*
+ * The request at the head of an idle client's input, if the cache can
+ * take it whole: a simple Query, or the extended protocol's unnamed
+ * Parse, Bind, optional Describe of the portal, Execute of all rows and
+ * Sync (what PQexecParams and pgbench -M extended send).
+ */
+struct request_view {
+	char *sql; /* owned: the statement */
+	size_t sql_len;
+	char *extra; /* owned: what else the key covers (Parse types, the
+			    Bind message: parameters and formats) */
+	size_t extra_len;
+	size_t total; /* bytes of input it takes */
+	bool extended;
+	bool parsed; /* it began with a Parse (a hit answers it too) */
+	const struct prep_stmt *named; /* or Bind named this statement */
+};
+
+static void view_free(struct request_view *v)
+{
+	pgp_free(v->sql);
+	pgp_free(v->extra);
+	memset(v, 0, sizeof(*v));
+}
+
+#define VIEW_MAX 65536 /* longer requests are not cached */
+
+static bool view_query(struct evbuffer *in, uint32_t len,
+		       struct request_view *v)
+{
+	struct evbuffer_ptr ptr;
+
+	if (len < 5 || len > VIEW_MAX ||
+	    evbuffer_get_length(in) < (size_t)len + 1 ||
+	    !(v->sql = pgp_malloc(len - 4)))
+		return false;
+	evbuffer_ptr_set(in, &ptr, 5, EVBUFFER_PTR_SET);
+	evbuffer_copyout_from(in, &ptr, v->sql, len - 4);
+	v->sql_len = strnlen(v->sql, len - 4);
+	v->total = (size_t)len + 1;
+	return true;
+}
+
+static bool view_extended(struct client *cl, struct evbuffer *in,
+			  struct request_view *v)
+{
+	size_t avail = evbuffer_get_length(in),
+	       n = avail < VIEW_MAX ? avail : VIEW_MAX;
+	uint8_t *buf = pgp_malloc(n ? n : 1);
+	size_t off = 0;
+	int step = 0; /* P, B, D?, E, S */
+	bool ok = false;
+
+	if (!buf)
+		return false;
+	evbuffer_copyout(in, buf, n);
+	while (off + 5 <= n) {
+		uint8_t t = buf[off];
+		uint32_t len = wire_get_u32(buf + off + 1);
+		const uint8_t *body = buf + off + 5;
+		struct wcursor c;
+		const char *name, *q;
+
+		if (len < 4 || off + 1 + len > n)
+			break;
+		wc_init(&c, body, len - 4);
+		if (step == 0 && t == 'P') {
+			size_t ql;
+
+			if (!wc_cstr(&c, &name, NULL) || name[0] ||
+			    !wc_cstr(&c, &q, &ql))
+				break;
+			v->sql_len = ql;
+			if (!(v->sql = pgp_malloc(ql + 1)))
+				break;
+			memcpy(v->sql, q, ql + 1);
+			v->parsed = true;
+			step = 1;
+		} else if (step == 1 && t == 'B') {
+			const char *portal;
+
+			if (!wc_cstr(&c, &portal, NULL) || portal[0] ||
+			    !wc_cstr(&c, &name, NULL) || name[0])
+				break;
+			step = 2;
+		} else if (step == 0 && t == 'B') {
+			/* a named statement this client prepared before
+			 * (transaction mode tracks them): its text and types */
+			const char *portal;
+			size_t nl;
+
+			if (!wc_cstr(&c, &portal, NULL) || portal[0] ||
+			    !wc_cstr(&c, &name, &nl) || !name[0] ||
+			    !(v->named = prep_client_get(&cl->prep, name, nl)))
+				break;
+			v->sql_len = strnlen(v->named->body, v->named->len);
+			if (!(v->sql = pgp_malloc(v->sql_len + 1)))
+				break;
+			memcpy(v->sql, v->named->body, v->sql_len);
+			v->sql[v->sql_len] = '\0';
+			step = 2;
+		} else if (step == 2 && t == 'D') {
+			uint8_t what;
+
+			if (!wc_u8(&c, &what) || what != 'P' ||
+			    !wc_cstr(&c, &name, NULL) || name[0])
+				break;
+			step = 3;
+		} else if ((step == 2 || step == 3) && t == 'E') {
+			uint32_t max;
+
+			if (!wc_cstr(&c, &name, NULL) || name[0] ||
+			    !wc_u32(&c, &max) || max != 0)
+				break;
+			step = 4;
+		} else if (step == 4 && t == 'S') {
+			v->total = off + 1 + len;
+			ok = true;
+			break;
+		} else {
+			break;
+		}
+		off += 1 + (size_t)len;
+	}
+	/* the key covers every byte of Parse (its parameter types), Bind
+	 * (parameters, their formats, the result formats) and whether the
+	 * portal was described */
+	if (ok && (v->extra = pgp_malloc(v->total +
+					 (v->named ? v->named->len : 0)))) {
+		size_t o = 0;
+
+		if (v->named) { /* the statement's text and parameter types */
+			memcpy(v->extra, v->named->body, v->named->len);
+			o = v->named->len;
+		}
+		memcpy(v->extra + o, buf, v->total);
+		v->extra_len = o + v->total;
+		v->extended = true;
+	} else {
+		ok = false;
+	}
+	pgp_free(buf);
+	return ok;
+}
+
 int cache_idle_input(struct client *cl)
 {
 	struct cache *c = cl->c.pp->cache;
 	struct evbuffer *in;
-	struct evbuffer_ptr ptr;
 	uint8_t hdr[5];
-	uint32_t len;
 	struct shape sh;
 	struct cinfo *ci;
 	struct cache_op *op;
-	char *sql = NULL;
-	const char *argv[1 + MAX_GENS];
+	struct request_view v;
+	const char *argv[2 + MAX_GENS];
 	int ttl;
 
 	if (!c)
@@ -907,36 +1058,42 @@ int cache_idle_input(struct client *cl)
 	if (cl->cache.op)
 		return 1; /* a lookup is in flight: the rest waits */
 	in = bufferevent_get_input(cl->c.bev);
-	if (evbuffer_copyout(in, hdr, 5) < 5 || hdr[0] != 'Q')
+	if (evbuffer_copyout(in, hdr, 5) < 5 ||
+	    (hdr[0] != 'Q' && hdr[0] != 'P' && hdr[0] != 'B'))
 		return 0;
-	len = wire_get_u32(hdr + 1);
-	if (len < 5 || len > 65536 || evbuffer_get_length(in) < (size_t)len + 1)
-		return 0; /* long statements are not cached */
+	memset(&v, 0, sizeof(v));
+	if (!(hdr[0] == 'Q' ? view_query(in, wire_get_u32(hdr + 1), &v)
+			    : view_extended(cl, in, &v))) {
+		view_free(&v);
+		return 0; /* not whole yet, too long, or another pattern */
+	}
 	c->st.lookups++;
 	if (!redis_up(c) || !c->pp->ana) {
+		view_free(&v);
 		c->st.bypassed++;
 		return 0;
 	}
 	info_drain(c);
-	if (!(sql = pgp_malloc(len - 4)))
-		return -1;
-	evbuffer_ptr_set(in, &ptr, 5, EVBUFFER_PTR_SET);
-	evbuffer_copyout_from(in, &ptr, sql, len - 4);
-	shape_compute(sql, strnlen(sql, len - 4), &sh);
+	shape_compute(v.sql, v.sql_len, &sh);
 	ci = info_slot(c, sh.hash ? sh.hash : 1);
 	if (!ci->shape || ci->provisional || !(ci->flags & ANA_SI_CACHEABLE)) {
-		pgp_free(sql);
+		view_free(&v);
 		c->st.bypassed++;
 		return 0;
 	}
 	ci->calls++;
 	if (!(ttl = ttl_for(c, ci)) || !(op = op_new(c, OP_LOOKUP))) {
-		pgp_free(sql);
+		view_free(&v);
 		c->st.bypassed++;
 		return 0;
 	}
-	op->material = key_material(cl, sql, strnlen(sql, len - 4), &op->mlen);
-	pgp_free(sql);
+	op->material =
+		v.extended ? key_material(cl, v.extra, v.extra_len, &op->mlen)
+			   : key_material(cl, v.sql, v.sql_len, &op->mlen);
+	op->drain = v.total;
+	op->extended = v.extended;
+	op->parsed = v.parsed;
+	view_free(&v);
 	if (!op->material) {
 		op_free(op);
 		c->st.bypassed++;
@@ -1064,8 +1221,8 @@ void cache_capture(struct client *cl, uint8_t type, struct evbuffer *in,
 		fill_free(cl);
 		return;
 	}
-	if (f->bad)
-		return;
+	if (f->bad || type == '1' || type == '2')
+		return; /* ParseComplete, BindComplete: a hit makes its own */
 	if ((type != 'T' && type != 'D' && type != 'C') ||
 	    evbuffer_get_length(f->body) + len + 1 >
 		    (size_t)c->pp->cfg->cache_max_entry_bytes) {
@@ -1106,6 +1263,22 @@ static void note_table(struct client *cl, uint64_t t)
 		cl->cache.inval[cl->cache.ninval++] = t;
 	else
 		cl->cache.inval_all = true;
+}
+
+void cache_learn_text(struct pgperf *pp, uint64_t shape, const char *text,
+		      size_t len)
+{
+	struct cache *c = pp->cache;
+	struct cinfo *ci;
+
+	if (!c || !shape)
+		return;
+	info_drain(c);
+	ci = info_slot(c, shape);
+	if (!ci->shape && (ci = info_put(c, shape))) {
+		ci->provisional = true;
+		ci->flags = guess_flags(text, len);
+	}
 }
 
 void cache_note_statement(struct client *cl, uint64_t shape, const char *text,

@@ -366,6 +366,7 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 		q = body + nlen + 1;
 		name_put(o, body, nlen,
 			 shape_of(pp, q, strnlen(q, n - nlen - 1), &sh));
+		cache_learn_text(pp, sh.hash, q, strnlen(q, n - nlen - 1));
 		if (nlen == 0) {
 			/* tags of unnamed statements (named: not tracked) */
 			ana_detail_free(o->unnamed_tags);

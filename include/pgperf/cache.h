@@ -6,7 +6,9 @@
  * the daemon's event base):
  *
  *   lookup      a transaction-mode client between transactions sends one
- *               simple Query whose shape the analyzer found cacheable:
+ *               simple Query, or an unnamed Parse/Bind/Describe/Execute/
+ *               Sync, or a Bind of a statement it prepared, whose shape
+ *               the analyzer found cacheable:
  *               MGET of its entry and the generations of the tables it
  *               reads.  A valid entry is replayed byte for byte with
  *               ReadyForQuery, no server involved; otherwise the query
@@ -67,6 +69,10 @@ void cache_free(struct cache *c);
 /* CL_IDLE input: 1 = the cache took it (answered, or a lookup is in
  * flight), 0 = carry on as without a cache, -1 = out of memory. */
 int cache_idle_input(struct client *cl);
+/* A Parse's text: what the first word says until the analyzer knows
+ * more (so that its Executes are not taken for writes to anything). */
+void cache_learn_text(struct pgperf *pp, uint64_t shape, const char *text,
+		      size_t len);
 /* A statement of this client runs (its shape): tables it writes are
  * invalidated when its transaction ends. */
 void cache_note_statement(struct client *cl, uint64_t shape, const char *text,

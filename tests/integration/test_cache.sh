@@ -56,7 +56,7 @@ ua="host=127.0.0.1 port=$port_a user=app dbname=appdb"
 ub="host=127.0.0.1 port=$port_b user=app dbname=appdb"
 admin_a="host=127.0.0.1 port=$port_a user=app dbname=pgperf"
 py=/usr/bin/python3
-export ua ub admin_a py src dir rport port_a http_port
+export ua ub admin_a py src dir rport port_a port_b http_port
 
 # N reads of one key in one session; prints the distinct answers
 reads() { # url n k
@@ -144,13 +144,22 @@ redis_killed() {
 	echo "after Redis came back: hits $h0 -> $h1"
 	[ "$h1" -gt "$h0" ] && grep -q "unusable" "$dir/pgperf-a.log"
 }
+extended() {
+	local h0 h1
+	h0=$(hits)
+	$py "$src/cache_extended.py" "host=127.0.0.1 port=$port_a user=app dbname=appdb password=app-secret" \
+		"host=127.0.0.1 port=$port_b user=app dbname=appdb password=app-secret" || return 1
+	h1=$(hits)
+	echo "hits $h0 -> $h1"
+	[ "$h1" -ge $((h0 + 6)) ]
+}
 metrics() {
 	# the cache's counters in /metrics agree with SHOW CACHE
 	curl -sf "http://127.0.0.1:$http_port/metrics" >"$dir/metrics.txt" &&
 		grep -q '^pgperf_cache_redis_up 1$' "$dir/metrics.txt" &&
 		[ "$(awk '$1 == "pgperf_cache_hits_total" {print $2}' "$dir/metrics.txt")" = "$(hits)" ]
 }
-export -f metrics reads hits setup hit write_seen insert_delete in_transaction rolled_back volatile timezone redis_killed start_redis stop_redis
+export -f extended metrics reads hits setup hit write_seen insert_delete in_transaction rolled_back volatile timezone redis_killed start_redis stop_redis
 export rport dir
 check "setup" setup
 CHECK_SHOW_LAST=1 check "a cached read hits, same answer" hit
@@ -161,6 +170,7 @@ check "a rolled-back write changes nothing" rolled_back
 CHECK_SHOW_LAST=1 check "volatile functions run every time" volatile
 CHECK_SHOW_LAST=1 check "different TimeZone, different entries" timezone
 CHECK_SHOW_LAST=1 check "Redis killed and restarted under load: no client error, hits resume" redis_killed
+CHECK_SHOW_LAST=1 check "extended protocol, text and binary: hits, right after a write" extended
 check "/metrics: the cache's counters" metrics
 psql -X "$admin_a" -c "SHOW CACHE"
 kill -INT "$pid_b"
