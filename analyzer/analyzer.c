@@ -15,6 +15,7 @@
 #include "pgperf/catalog.h"
 #include "pgperf/findings.h"
 #include "pgperf/histogram.h"
+#include "pgperf/jsonbuf.h"
 #include "pgperf/log.h"
 #include "pgperf/requests.h"
 #include "pgperf/sqlparse.h"
@@ -97,6 +98,9 @@ struct client_ent {
 #define ADVICE_AGAIN_US (300 * 1000000LL) /* a fingerprint looked at again */
 #define ADVICE_MIN_CALLS 5		  /* calls before it is looked at */
 #define ADVICE_MIN_SHARE 0.01		  /* of all database time */
+#define CACHEABLE_MAX 5			  /* cacheable_query findings shown */
+#define CACHEABLE_MIN_CALLS 100		  /* calls before a query is one */
+#define CACHEABLE_MIN_SHARE 0.05	  /* of all database time */
 
 struct route_ent {
 	char route[ANA_ROUTE_MAX];
@@ -138,6 +142,7 @@ struct analyzer {
 	struct req_conf conf;
 	bool advice;
 	int advice_min_rows;
+	bool cache_on;		  /* no cacheable_query findings then */
 	struct creq creqs;	  /* list head */
 	struct route_ent *routes; /* owned, MAX_ROUTES + 1 ("other") */
 	size_t nroutes;
@@ -230,6 +235,19 @@ static bool catalog_table_name(const char *name)
 	       strncmp(name, "information_schema.", 19) == 0;
 }
 
+/* May the result cache keep this statement's replies? */
+static bool sql_cacheable(const struct sqlparse *p)
+{
+	if (!p->parsed || !p->kind || strcmp(p->kind, "SELECT") != 0 ||
+	    !p->read_only || !p->deterministic || !p->only_immutable ||
+	    p->nstmts != 1 || p->nread < 1 || p->nread > ANA_INFO_TABLES)
+		return false;
+	for (int i = 0; i < p->nread; i++)
+		if (catalog_table_name(p->read[i]))
+			return false;
+	return true;
+}
+
 /* Publish what the cache must know of a newly parsed shape (dropped when
  * the ring is full: the shape then stays unknown, never cached, and its
  * writes invalidate the whole database). */
@@ -247,10 +265,7 @@ static void publish_info(struct analyzer *a, uint64_t shape,
 	memset(si, 0, sizeof(*si));
 	si->shape = shape;
 	si->fingerprint = p->fingerprint;
-	cacheable = p->parsed && p->kind && strcmp(p->kind, "SELECT") == 0 &&
-		    p->read_only && p->deterministic && p->only_immutable &&
-		    p->nstmts == 1 && p->nread >= 1 &&
-		    p->nread <= ANA_INFO_TABLES;
+	cacheable = sql_cacheable(p);
 	for (int i = 0; i < p->nread && i < ANA_INFO_TABLES; i++) {
 		const char *dot = strrchr(p->read[i], '.');
 
@@ -1432,7 +1447,106 @@ void analyzer_configure(struct analyzer *a, const struct ana_conf *c)
 	a->conf.sequential_min_ms = c->sequential_min_ms;
 	a->advice = c->index_advice;
 	a->advice_min_rows = c->index_min_table_rows;
+	a->cache_on = c->cache_on;
 	pthread_mutex_unlock(&a->lock);
+}
+
+/*
+ * With the result cache off: the hot statements it could answer (kind
+ * cacheable_query), the CACHEABLE_MAX with the most database time among
+ * those with CACHEABLE_MIN_CALLS calls and CACHEABLE_MIN_SHARE of the
+ * time.  The hit ratio depends on how often the same values repeat, which
+ * pgperf does not keep: the finding says so.
+ */
+static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
+			       size_t *n)
+{
+	uint64_t all = all_time_us(a);
+	struct qstat *top[CACHEABLE_MAX] = {NULL};
+
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next) {
+			int k;
+
+			if (!sql_cacheable(&q->parse) ||
+			    q->c.calls < CACHEABLE_MIN_CALLS ||
+			    (double)q->c.hist.sum < all * CACHEABLE_MIN_SHARE)
+				continue;
+			for (k = CACHEABLE_MAX - 1;
+			     k >= 0 &&
+			     (!top[k] || top[k]->c.hist.sum < q->c.hist.sum);
+			     k--)
+				if (k + 1 < CACHEABLE_MAX)
+					top[k + 1] = top[k];
+			if (k + 1 < CACHEABLE_MAX)
+				top[k + 1] = q;
+		}
+	for (int k = 0; k < CACHEABLE_MAX && top[k]; k++) {
+		const struct qstat *q = top[k];
+		struct ana_finding *o = &out[*n];
+		struct jbuf b = {0};
+		double share = all ? 100.0 * (double)q->c.hist.sum / all : 0;
+		const char *db = fp_database(q);
+		char fp[24], line[512], tables[256] = "";
+
+		memset(o, 0, sizeof(*o));
+		snprintf(fp, sizeof(fp), "%016llx",
+			 (unsigned long long)q->fingerprint);
+		snprintf(o->id, sizeof(o->id), "cq-%s", fp);
+		o->kind = "cacheable_query";
+		o->severity = share >= 20 ? "medium" : "low";
+		o->query = strdup(q->parse.normalized);
+		o->executions = q->c.calls;
+		o->last_seen_us = q->last_seen;
+		join_tables(tables, sizeof(tables), q->parse.read,
+			    q->parse.nread);
+		snprintf(o->tables, sizeof(o->tables), "%s", tables);
+		snprintf(line, sizeof(line),
+			 "a read-only, deterministic query taking %.1f%% of "
+			 "database time: answer it from Redis with "
+			 "cache_mode = rules and cache_rules = "
+			 "fingerprint:%s=60 (redis_url); how much it saves "
+			 "depends on how often the same values repeat",
+			 share, fp);
+		o->suggestion = strdup(line);
+		jb_put(&b, "{", 1);
+		jb_kstr(&b, "id", o->id);
+		jb_kstr(&b, "kind", o->kind);
+		jb_kstr(&b, "severity", o->severity);
+		jb_kstr(&b, "database", db ? db : "");
+		jb_key(&b, "tables");
+		jb_put(&b, "[", 1);
+		for (int i = 0; i < q->parse.nread; i++) {
+			if (i)
+				jb_put(&b, ",", 1);
+			jb_str(&b, q->parse.read[i]);
+		}
+		jb_put(&b, "]", 1);
+		jb_kstr(&b, "query", q->parse.normalized);
+		jb_kstr(&b, "fingerprint", fp);
+		jb_printf(&b,
+			  ",\"evidence\":{\"calls\":%llu,\"total_ms\":%.3f,"
+			  "\"mean_ms\":%.3f,\"share_of_db_time_pct\":%.1f}",
+			  (unsigned long long)q->c.calls,
+			  (double)q->c.hist.sum / 1000,
+			  (double)q->c.hist.sum / 1000 / (double)q->c.calls,
+			  share);
+		jb_key(&b, "suggestion");
+		jb_put(&b, "{", 1);
+		snprintf(line + 256, sizeof(line) - 256, "fingerprint:%s=60",
+			 fp);
+		jb_kstr(&b, "cache_rules", line + 256);
+		jb_kstr(&b, "summary", o->suggestion);
+		jb_put(&b, "}}", 2);
+		o->json = b.oom ? NULL : b.p;
+		if (b.oom || !o->query || !o->suggestion) {
+			free(b.p);
+			free(o->query);
+			free(o->suggestion);
+			continue;
+		}
+		(*n)++;
+	}
 }
 
 size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
@@ -1443,13 +1557,16 @@ size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
 
 	pthread_mutex_lock(&a->lock);
 	n = findings_export(a->findings, parse_of, a, out);
-	v = realloc(*out, (n + advisor_count(a->advisor) + 1) * sizeof(*v));
+	v = realloc(*out, (n + advisor_count(a->advisor) + CACHEABLE_MAX + 1) *
+				  sizeof(*v));
 	if (v) {
 		struct adv_view view = {stats_of, query_of, writes_of,
 					all_time_us(a), a};
 
 		*out = v;
 		advisor_export(a->advisor, &view, v, &n);
+		if (!a->cache_on)
+			cacheable_findings(a, v, &n);
 	}
 	pthread_mutex_unlock(&a->lock);
 	findings_sort(*out, n);

@@ -358,6 +358,7 @@ static void daemon_configure_analyzer(struct pgperf *pp)
 		.sequential_min_ms = pp->cfg->sequential_min_ms,
 		.index_advice = pp->cfg->index_advice != 0,
 		.index_min_table_rows = pp->cfg->index_min_table_rows,
+		.cache_on = pp->cfg->cache_mode != CACHE_OFF,
 	};
 
 	analyzer_configure(pp->ana, &c);

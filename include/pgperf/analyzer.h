@@ -165,6 +165,7 @@ struct ana_conf {
 	int sequential_min_ms;
 	bool index_advice;
 	int index_min_table_rows;
+	bool cache_on; /* the result cache runs: no cacheable_query */
 };
 
 /*

@@ -61,6 +61,16 @@ errors_by_client() {
 	! psql -X -q "$url" -c "select 1/0" 2>/dev/null &&
 		$py "$src/check_stats.py" errors "http://127.0.0.1:$http_port"
 }
+cacheable() {
+	# a hot read-only query with the cache off: a cacheable_query finding
+	for i in $(seq 150); do echo "select b from statt where a = $((i % 10 + 1));"; done |
+		psql -X -q -o /dev/null "$url" &&
+		$ctl findings --json | $py -c '
+import json, sys
+f = [x for x in json.load(sys.stdin)["findings"] if x["kind"] == "cacheable_query"]
+assert any("statt" in x["tables"] and x["evidence"]["calls"] >= 150 for x in f), f
+print(f[0]["suggestion"]["summary"])'
+}
 reset_empties() {
 	psql -X -q "$admin" -c "RESET STATS" &&
 		[ "$(psql -X -At "$admin" -c "SHOW QUERIES" | wc -l)" = 0 ]
@@ -86,7 +96,7 @@ bad_ctl() {
 		! PGPASSWORD=wrong $ctl queries 2>"$dir/err2" &&
 		grep -q "refused the login" "$dir/err2"
 }
-export -f queries_counted setup workload show_queries ctl_queries ctl_sorted http_checks show_stats errors_by_client reset_empties analysis_off bad_ctl
+export -f cacheable queries_counted setup workload show_queries ctl_queries ctl_sorted http_checks show_stats errors_by_client reset_empties analysis_off bad_ctl
 
 check "setup and RESET STATS" setup
 check "workload: 4 shapes x 5 values x simple and extended" workload
@@ -96,6 +106,7 @@ check "pgperf-ctl queries --sort/--limit, pgperf-ctl stats" ctl_sorted
 CHECK_SHOW_LAST=1 check "HTTP /queries, /metrics (Prometheus), /healthz" http_checks
 check "SHOW STATS: 40 transactions, 40 queries" show_stats
 CHECK_SHOW_LAST=1 check "an error: by SQLSTATE and by client" errors_by_client
+CHECK_SHOW_LAST=1 check "cache off: a hot read-only query is a cacheable_query finding" cacheable
 check "RESET STATS empties SHOW QUERIES" reset_empties
 CHECK_SHOW_LAST=1 check "analysis = off (RELOAD): no fingerprints, SHOW STATS still counts" analysis_off
 check "pgperf-ctl: clear errors" bad_ctl
