@@ -730,6 +730,30 @@ static void show_cache(struct pgperf *pp, struct wbuf *out)
 		v[8] = "";
 		result_row(&r, v);
 	}
+	{
+		struct cache_rule_stats *rs = NULL;
+		size_t nr = cache_rule_stats(pp->cache, &rs);
+
+		for (size_t i = 0; i < nr; i++) {
+			v[0] = "rule";
+			v[1] = rs[i].rule;
+			v[2] = "";
+			v[3] = fmt_int(b[1], (long long)rs[i].hits);
+			v[4] = fmt_int(b[2], (long long)rs[i].misses);
+			snprintf(b[3], sizeof(b[3]), "%.3f",
+				 rs[i].hits + rs[i].misses
+					 ? (double)rs[i].hits /
+						   (double)(rs[i].hits +
+							    rs[i].misses)
+					 : 0.0);
+			v[5] = b[3];
+			v[6] = fmt_int(b[4], (long long)rs[i].hit_bytes);
+			v[7] = "";
+			v[8] = "";
+			result_row(&r, v);
+		}
+		pgp_free(rs);
+	}
 	nt = cache_table_stats(pp->cache, &ts);
 	for (size_t i = 0; i < nt; i++) {
 		if (!ts[i].invalidations)

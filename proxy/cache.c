@@ -49,8 +49,10 @@ enum rule_kind { RULE_FP, RULE_TABLE };
 
 struct rule {
 	enum rule_kind kind;
-	uint64_t key; /* fingerprint, or ana_table_hash */
-	int ttl;      /* seconds; -1 = never cache */
+	uint64_t key;  /* fingerprint, or ana_table_hash */
+	int ttl;       /* seconds; -1 = never cache */
+	char text[64]; /* as written, for SHOW CACHE */
+	uint64_t hits, misses, hit_bytes;
 };
 
 enum op_kind { OP_LOOKUP, OP_INVAL, OP_FILL, OP_SETUP };
@@ -75,6 +77,7 @@ struct cache_op {
 	size_t drain;  /* input bytes a hit answers */
 	bool extended; /* Bind/...: a hit also answers those */
 	bool parsed;   /* ... and a Parse */
+	int rule;      /* the rule that chose it, or -1 (auto) */
 	/* invalidation */
 	struct server *sv;
 };
@@ -168,10 +171,12 @@ static bool parse_rules(const char *s, struct rule **out, int *n, char *err,
 				item);
 			goto bad;
 		}
-		*colon = *eq = '\0';
 		if (!(nrules = pgp_realloc(r, (size_t)(nr + 1) * sizeof(*r))))
 			goto nomem;
 		r = nrules;
+		memset(&r[nr], 0, sizeof(r[nr]));
+		snprintf(r[nr].text, sizeof(r[nr].text), "%.63s", item);
+		*colon = *eq = '\0';
 		if (strcmp(item, "table") == 0) {
 			r[nr].kind = RULE_TABLE;
 			r[nr].key = ana_table_hash(colon + 1);
@@ -240,14 +245,17 @@ bool cache_rules_check(const char *rules, char *err, size_t errlen)
  * win; then any table rule (never on one table: not cached; else the
  * shortest); then, with cache_mode = auto, cache_ttl once the shape is hot.
  */
-static int ttl_for(struct cache *c, const struct cinfo *ci)
+static int ttl_for(struct cache *c, const struct cinfo *ci, int *rule)
 {
 	const struct config *cfg = c->pp->cfg;
 	int ttl = 0;
 
+	*rule = -1;
 	for (int i = 0; i < c->nrules; i++)
-		if (c->rules[i].kind == RULE_FP && c->rules[i].key == ci->fp)
+		if (c->rules[i].kind == RULE_FP && c->rules[i].key == ci->fp) {
+			*rule = i;
 			return c->rules[i].ttl < 0 ? 0 : c->rules[i].ttl;
+		}
 	for (int i = 0; i < c->nrules; i++) {
 		if (c->rules[i].kind != RULE_TABLE)
 			continue;
@@ -255,8 +263,10 @@ static int ttl_for(struct cache *c, const struct cinfo *ci)
 			if (ci->read[t] == c->rules[i].key) {
 				if (c->rules[i].ttl < 0)
 					return 0;
-				if (!ttl || c->rules[i].ttl < ttl)
+				if (!ttl || c->rules[i].ttl < ttl) {
 					ttl = c->rules[i].ttl;
+					*rule = i;
+				}
 			}
 	}
 	if (ttl)
@@ -864,6 +874,10 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 		c->st.hit_bytes += blen;
 		fs->hits++;
 		fs->hit_bytes += blen;
+		if (op->rule >= 0 && op->rule < c->nrules) {
+			c->rules[op->rule].hits++;
+			c->rules[op->rule].hit_bytes += blen;
+		}
 		wb_init(&b);
 		if (op->extended) {
 			/* ParseComplete, BindComplete */
@@ -889,6 +903,8 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 	if (ok) {
 		c->st.misses++;
 		fp_stats(c, op->info.fp)->misses++;
+		if (op->rule >= 0 && op->rule < c->nrules)
+			c->rules[op->rule].misses++;
 	} else {
 		c->st.bypassed++;
 	}
@@ -1051,7 +1067,7 @@ int cache_idle_input(struct client *cl)
 	struct cache_op *op;
 	struct request_view v;
 	const char *argv[2 + MAX_GENS];
-	int ttl;
+	int ttl, rule;
 
 	if (!c)
 		return 0;
@@ -1082,7 +1098,7 @@ int cache_idle_input(struct client *cl)
 		return 0;
 	}
 	ci->calls++;
-	if (!(ttl = ttl_for(c, ci)) || !(op = op_new(c, OP_LOOKUP))) {
+	if (!(ttl = ttl_for(c, ci, &rule)) || !(op = op_new(c, OP_LOOKUP))) {
 		view_free(&v);
 		c->st.bypassed++;
 		return 0;
@@ -1102,6 +1118,7 @@ int cache_idle_input(struct client *cl)
 	op->cl = cl;
 	op->info = *ci;
 	op->ttl = ttl;
+	op->rule = rule;
 	op->fill = true;
 	entry_key(op->key, op->material, op->mlen);
 	/* the entry, the database's generation, each table's */
@@ -1437,6 +1454,19 @@ size_t cache_fp_stats(struct cache *c, struct cache_fp_stats **out)
 		if (c->fps[i].fingerprint)
 			(*out)[n++] = c->fps[i];
 	return n;
+}
+
+size_t cache_rule_stats(struct cache *c, struct cache_rule_stats **out)
+{
+	*out = pgp_calloc((size_t)c->nrules + 1, sizeof(**out));
+	for (int i = 0; *out && i < c->nrules; i++) {
+		snprintf((*out)[i].rule, sizeof((*out)[i].rule), "%s",
+			 c->rules[i].text);
+		(*out)[i].hits = c->rules[i].hits;
+		(*out)[i].misses = c->rules[i].misses;
+		(*out)[i].hit_bytes = c->rules[i].hit_bytes;
+	}
+	return *out ? (size_t)c->nrules : 0;
 }
 
 size_t cache_table_stats(struct cache *c, struct cache_table_stats **out)

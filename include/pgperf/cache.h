@@ -54,6 +54,12 @@ struct cache_fp_stats {
 	uint64_t hits, misses, hit_bytes;
 };
 
+/* Per rule of cache_rules. */
+struct cache_rule_stats {
+	char rule[64]; /* as written */
+	uint64_t hits, misses, hit_bytes;
+};
+
 /* Per table (generation key), invalidations. */
 struct cache_table_stats {
 	uint64_t table; /* ana_table_hash */
@@ -94,6 +100,7 @@ void cache_get_stats(struct cache *c, struct cache_stats *out);
 /* Per fingerprint and per table figures (caller frees with pgp_free). */
 size_t cache_fp_stats(struct cache *c, struct cache_fp_stats **out);
 size_t cache_table_stats(struct cache *c, struct cache_table_stats **out);
+size_t cache_rule_stats(struct cache *c, struct cache_rule_stats **out);
 
 /*
  * Is a blob read back from Redis an entry for exactly this statement

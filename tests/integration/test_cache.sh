@@ -79,7 +79,9 @@ hit() {
 	got=$(reads "$ua" 6 2)
 	h1=$(hits)
 	echo "answers: $got; hits $h0 -> $h1"
-	[ "$got" = "v2 " ] && [ "$h1" -ge $((h0 + 4)) ]
+	[ "$got" = "v2 " ] && [ "$h1" -ge $((h0 + 4)) ] &&
+		# and counted for the rule that chose them
+		[ "$(psql -X -At -F' ' "$admin_a" -c "SHOW CACHE" | awk '$1 == "rule" && $2 == "table:cache_t=60" {print $3}')" -ge 4 ]
 }
 write_seen() { # the writer's instance, the other
 	reads "$ua" 3 3 >/dev/null && reads "$ub" 3 3 >/dev/null &&
