@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # soak.sh -- run pgbench through pgperf for a while and sample pgperf's RSS
 # and open descriptors every SAMPLE seconds; after warm-up both should stay
-# flat.  Prints one line per sample and a summary of the drift.
+# flat.  Prints one line per sample and a summary of the drift.  pgperf
+# runs in transaction mode with analysis and the Redis result cache on
+# (cache_mode = auto, a Redis of its own): pgbench's reads are cached and
+# its updates invalidate them, so lookups, fills and invalidations churn
+# as well as logins.  CACHE=off runs without Redis.
 #   bench/soak.sh [MINUTES] [CLIENTS] [SAMPLE_SECONDS]   default 30 16 10
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +13,7 @@ minutes=${1:-30}
 clients=${2:-16}
 every=${3:-10}
 "$root/scripts/deps.sh" test
+cache=${CACHE:-auto}
 build=$("$root/scripts/build.sh" Release)
 work=$(mktemp -d /tmp/pgperf-soak.XXXXXX)
 chmod 755 "$work"
@@ -16,7 +21,12 @@ free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; d
 pgport=$(free_port 27100)
 xport=$(free_port 27200)
 "$root/scripts/throwaway-pg.sh" start "$work/pg" "$pgport"
-trap '{ [ -z "${xpid:-}" ] || kill -INT "$xpid" 2>/dev/null; }; sleep 0.5; "$root/scripts/throwaway-pg.sh" stop "$work/pg"; rm -rf "$work"' EXIT
+trap '{ [ -z "${xpid:-}" ] || kill -INT "$xpid" 2>/dev/null; }; [ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null; sleep 0.5; "$root/scripts/throwaway-pg.sh" stop "$work/pg"; rm -rf "$work"' EXIT
+rport=$(free_port 27300)
+if [ "$cache" != off ]; then
+	redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+		--daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+fi
 "$root/scripts/throwaway-pg.sh" psql "$work/pg" \
 	-c "create role soak login password 'soak-secret'" -c "create database soak owner soak"
 printf '"soak" "soak-secret"\n' >"$work/users.txt"
@@ -27,10 +37,17 @@ soak = host=127.0.0.1 port=$pgport dbname=soak
 [pgperf]
 listen_port = $xport
 auth_file = users.txt
-default_pool_size = $((clients + 4))
+default_pool_size = 20
+pool_mode = transaction
+max_client_conn = 1000
 server_tls_sslmode = disable
 log_level = warning
+admin_users = soak
 INI
+if [ "$cache" != off ]; then
+	printf 'redis_url = redis://127.0.0.1:%s/0\ncache_mode = %s\ncache_auto_min_calls = 2\n' \
+		"$rport" "$cache" >>"$work/pgperf.ini"
+fi
 "$build/pgperf" "$work/pgperf.ini" &
 xpid=$!
 sleep 0.5
@@ -61,4 +78,5 @@ while kill -0 "$bpid" 2>/dev/null; do
 done
 wait "$cpid" || true
 grep -E "tps|failed" "$work/pgbench.out" "$work/pgbench-C.out" || true
+psql -X "host=127.0.0.1 port=$xport user=soak dbname=pgperf" -c "SHOW CACHE" 2>/dev/null | head -5 || true
 echo "after warm-up: RSS ${first_rss:-?} -> ${last_rss:-?} kB, descriptors ${first_fds:-?} -> ${last_fds:-?}"

@@ -41,7 +41,13 @@ struct cinfo {
 	uint8_t flags; /* ANA_SI_* */
 	bool provisional;
 	uint8_t nread, nwritten;
-	uint32_t calls; /* lookups seen: cache_mode = auto */
+	/* cache_mode = auto: how hot the shape is, and how often the same
+	 * statement (values included) comes again among its recent ones */
+	uint32_t calls;
+	int64_t first_us; /* monotonic: its first lookup */
+	uint32_t repeats;
+	uint64_t recent[8]; /* hashes of recent key materials */
+	uint8_t next;
 	uint64_t read[ANA_INFO_TABLES], written[ANA_INFO_TABLES];
 };
 
@@ -272,8 +278,18 @@ static int ttl_for(struct cache *c, const struct cinfo *ci, int *rule)
 	if (ttl)
 		return ttl;
 	if (cfg->cache_mode == CACHE_AUTO &&
-	    ci->calls >= (uint32_t)cfg->cache_auto_min_calls)
-		return cfg->cache_ttl;
+	    ci->calls >= (uint32_t)cfg->cache_auto_min_calls) {
+		/* hot: calls per minute since its first lookup, and a hit
+		 * potential: the share of lookups that repeat a recent one */
+		double mins = (double)(pgp_now_us() - ci->first_us) / 60e6;
+		double rate = ci->calls / (mins > 1.0 / 60 ? mins : 1.0 / 60);
+
+		if (rate >= cfg->cache_auto_min_rate &&
+		    ci->repeats * 100 >=
+			    (uint64_t)ci->calls *
+				    (uint64_t)cfg->cache_auto_min_repeat_pct)
+			return cfg->cache_ttl;
+	}
 	return 0;
 }
 
@@ -321,13 +337,18 @@ static void info_drain(struct cache *c)
 
 	while (c->pp->ana && analyzer_next_info(c->pp->ana, &si)) {
 		struct cinfo *ci = info_put(c, si.shape);
-		uint32_t calls = ci->calls;
+		struct cinfo keep = *ci;
 
 		memset(ci, 0, sizeof(*ci));
 		ci->shape = si.shape;
 		ci->fp = si.fingerprint;
 		ci->flags = si.flags;
-		ci->calls = calls;
+		/* what auto mode learned survives the facts arriving */
+		ci->calls = keep.calls;
+		ci->first_us = keep.first_us;
+		ci->repeats = keep.repeats;
+		memcpy(ci->recent, keep.recent, sizeof(ci->recent));
+		ci->next = keep.next;
 		ci->nread = si.nread;
 		ci->nwritten = si.nwritten;
 		memcpy(ci->read, si.read, sizeof(ci->read));
@@ -1097,24 +1118,41 @@ int cache_idle_input(struct client *cl)
 		c->st.bypassed++;
 		return 0;
 	}
-	ci->calls++;
-	if (!(ttl = ttl_for(c, ci, &rule)) || !(op = op_new(c, OP_LOOKUP))) {
-		view_free(&v);
-		c->st.bypassed++;
-		return 0;
+	{
+		size_t mlen;
+		char *m =
+			v.extended
+				? key_material(cl, v.extra, v.extra_len, &mlen)
+				: key_material(cl, v.sql, v.sql_len, &mlen);
+		uint64_t h = m ? pgp_hash_bytes(m, mlen) : 0;
+
+		if (!m) { /* a setting the key does not cover */
+			view_free(&v);
+			c->st.bypassed++;
+			return 0;
+		}
+		if (!ci->calls++)
+			ci->first_us = pgp_now_us();
+		for (size_t i = 0; i < ARRAY_SIZE(ci->recent); i++)
+			if (ci->recent[i] == h) {
+				ci->repeats++;
+				break;
+			}
+		ci->recent[ci->next++ % ARRAY_SIZE(ci->recent)] = h;
+		if (!(ttl = ttl_for(c, ci, &rule)) ||
+		    !(op = op_new(c, OP_LOOKUP))) {
+			free(m);
+			view_free(&v);
+			c->st.bypassed++;
+			return 0;
+		}
+		op->material = m;
+		op->mlen = mlen;
 	}
-	op->material =
-		v.extended ? key_material(cl, v.extra, v.extra_len, &op->mlen)
-			   : key_material(cl, v.sql, v.sql_len, &op->mlen);
 	op->drain = v.total;
 	op->extended = v.extended;
 	op->parsed = v.parsed;
 	view_free(&v);
-	if (!op->material) {
-		op_free(op);
-		c->st.bypassed++;
-		return 0;
-	}
 	op->cl = cl;
 	op->info = *ci;
 	op->ttl = ttl;

@@ -114,6 +114,8 @@ static const struct cfg_key keys[] = {
 	K(cache_rules, CFG_STR, "", false, 0, 0, NULL),
 	K(cache_max_entry_bytes, CFG_INT, "1048576", true, 64, 536870912, NULL),
 	K(cache_auto_min_calls, CFG_INT, "10", true, 1, 1000000000, NULL),
+	K(cache_auto_min_rate, CFG_INT, "60", true, 0, 1000000000, NULL),
+	K(cache_auto_min_repeat_pct, CFG_INT, "10", true, 0, 100, NULL),
 	K(redis_timeout_ms, CFG_INT, "50", true, 1, 60000, NULL),
 	K(http_listen_addr, CFG_STR, "127.0.0.1", false, 0, 0, NULL),
 	K(http_listen_port, CFG_INT, "0", false, 0, 65535, NULL),

@@ -63,7 +63,10 @@ struct config {
 	char *cache_rules;	   /* "table:NAME=TTL|never fingerprint:..." */
 	int cache_max_entry_bytes; /* larger replies are not cached */
 	int cache_auto_min_calls;  /* auto: calls before a shape is cached */
-	int redis_timeout_ms;	   /* slower: the breaker opens */
+	int cache_auto_min_rate;   /* auto: ... and calls per minute */
+	int cache_auto_min_repeat_pct; /* auto: ... and % repeating a recent
+					  statement (hit potential) */
+	int redis_timeout_ms;	       /* slower: the breaker opens */
 	char *http_listen_addr;
 	int http_listen_port;  /* 0 = no HTTP endpoint */
 	char *http_auth_token; /* "" = /metrics and /queries need no token */

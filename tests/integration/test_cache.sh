@@ -45,7 +45,10 @@ start_pgperf "$dir/pgperf-a.log"
 pid_a=$pid
 port_b=$((port_a + 7))
 while (exec 3<>"/dev/tcp/127.0.0.1/$port_b") 2>/dev/null; do port_b=$((port_b + 1)); done
-sed -e "s/^listen_port = .*/listen_port = $port_b/" -e "/^http_listen_port/d" "$dir/pgperf.ini" >"$dir/pgperf-b.ini"
+# B caches by itself (cache_mode = auto), A by its rule
+sed -e "s/^listen_port = .*/listen_port = $port_b/" -e "/^http_listen_port/d" \
+	-e "s/^cache_mode = .*/cache_mode = auto/" -e "/^cache_rules/d" "$dir/pgperf.ini" >"$dir/pgperf-b.ini"
+echo "cache_auto_min_calls = 3" >>"$dir/pgperf-b.ini"
 "$PGPERF_BIN" "$dir/pgperf-b.ini" >"$dir/pgperf-b.log" 2>&1 &
 pid_b=$!
 trap 'kill -INT $pid_a $pid_b 2>/dev/null; stop_redis' EXIT
@@ -55,8 +58,9 @@ export PGPASSWORD=app-secret
 ua="host=127.0.0.1 port=$port_a user=app dbname=appdb"
 ub="host=127.0.0.1 port=$port_b user=app dbname=appdb"
 admin_a="host=127.0.0.1 port=$port_a user=app dbname=pgperf"
+admin_b="host=127.0.0.1 port=$port_b user=app dbname=pgperf"
 py=/usr/bin/python3
-export ua ub admin_a py src dir rport port_a port_b http_port
+export ua ub admin_a admin_b py src dir rport port_a port_b http_port
 
 # N reads of one key in one session; prints the distinct answers
 reads() { # url n k
@@ -155,13 +159,25 @@ extended() {
 	echo "hits $h0 -> $h1"
 	[ "$h1" -ge $((h0 + 6)) ]
 }
+auto_mode() {
+	# B has no rule: a hot, repeating read gets cached; reads that never
+	# repeat (no hit potential) do not
+	local h0 h1 h2
+	hb() { psql -X -At -F' ' "$admin_b" -c "SHOW CACHE" | awk '$1 == "total" {print $2}'; }
+	reads "$ub" 2 9 >/dev/null && sleep 0.3 && h0=$(hb) &&
+		reads "$ub" 10 9 >/dev/null && h1=$(hb) &&
+		for i in $(seq 10); do echo "select k from cache_t where v = 'v$i';"; done | psql -X -q -At "$ub" >/dev/null &&
+		for i in $(seq 10); do echo "select k from cache_t where v = 'v$i';"; done | psql -X -q -At "$ub" >/dev/null &&
+		h2=$(hb) && echo "auto: hits $h0 -> $h1 (repeating), -> $h2 (never repeating within 8)" &&
+		[ "$h1" -ge $((h0 + 5)) ] && [ "$h2" = "$h1" ]
+}
 metrics() {
 	# the cache's counters in /metrics agree with SHOW CACHE
 	curl -sf "http://127.0.0.1:$http_port/metrics" >"$dir/metrics.txt" &&
 		grep -q '^pgperf_cache_redis_up 1$' "$dir/metrics.txt" &&
 		[ "$(awk '$1 == "pgperf_cache_hits_total" {print $2}' "$dir/metrics.txt")" = "$(hits)" ]
 }
-export -f extended metrics reads hits setup hit write_seen insert_delete in_transaction rolled_back volatile timezone redis_killed start_redis stop_redis
+export -f auto_mode extended metrics reads hits setup hit write_seen insert_delete in_transaction rolled_back volatile timezone redis_killed start_redis stop_redis
 export rport dir
 check "setup" setup
 CHECK_SHOW_LAST=1 check "a cached read hits, same answer" hit
@@ -174,6 +190,7 @@ CHECK_SHOW_LAST=1 check "different TimeZone, different entries" timezone
 CHECK_SHOW_LAST=1 check "Redis killed and restarted under load: no client error, hits resume" redis_killed
 CHECK_SHOW_LAST=1 check "extended protocol, text and binary: hits, right after a write" extended
 check "/metrics: the cache's counters" metrics
+CHECK_SHOW_LAST=1 check "cache_mode = auto: hot repeating reads cached, non-repeating not" auto_mode
 psql -X "$admin_a" -c "SHOW CACHE"
 kill -INT "$pid_b"
 wait "$pid_b"
