@@ -483,7 +483,11 @@ static bool redis_up(struct cache *c)
 }
 
 /* Something went wrong with Redis: open the breaker, drop the
- * connection (its pending callbacks all fire with no reply). */
+ * connection.  redisAsyncFree, not redisAsyncDisconnect: a Redis that
+ * hangs would keep a disconnect waiting for its replies, and a held
+ * ReadyForQuery with it; freeing fires every pending callback at once
+ * with no reply.  Never called from inside a hiredis callback with the
+ * context still set (on_connect/on_disconnect clear c->ac first). */
 static void breaker_open(struct cache *c, const char *why)
 {
 	if (strcmp(c->state, "down") != 0)
@@ -501,7 +505,7 @@ static void breaker_open(struct cache *c, const char *why)
 
 		c->ac = NULL;
 		ac->data = NULL;
-		redisAsyncDisconnect(ac);
+		redisAsyncFree(ac);
 	}
 	arm_timer(c, BREAKER_OPEN_US);
 }

@@ -159,6 +159,20 @@ extended() {
 	echo "hits $h0 -> $h1"
 	[ "$h1" -ge $((h0 + 6)) ]
 }
+redis_stalled() {
+	# Redis stops answering without closing its connections (SIGSTOP):
+	# reads and writes go on, each waiting at most redis_timeout_ms once
+	local rp t0 t1 got
+	rp=$(cat "$dir/redis.pid")
+	kill -STOP "$rp" || return 1
+	t0=$(date +%s%N)
+	got=$(reads "$ua" 5 2)
+	psql -X -q "$ua" -c "update cache_t set v = 'v2' where k = 2" || { kill -CONT "$rp"; return 1; }
+	t1=$(date +%s%N)
+	kill -CONT "$rp"
+	echo "with Redis stopped: answers $got in $(((t1 - t0) / 1000000)) ms"
+	[ "$got" = "v2 " ] && [ $(((t1 - t0) / 1000000)) -lt 5000 ]
+}
 auto_mode() {
 	# B has no rule: a hot, repeating read gets cached; reads that never
 	# repeat (no hit potential) do not
@@ -177,7 +191,7 @@ metrics() {
 		grep -q '^pgperf_cache_redis_up 1$' "$dir/metrics.txt" &&
 		[ "$(awk '$1 == "pgperf_cache_hits_total" {print $2}' "$dir/metrics.txt")" = "$(hits)" ]
 }
-export -f auto_mode extended metrics reads hits setup hit write_seen insert_delete in_transaction rolled_back volatile timezone redis_killed start_redis stop_redis
+export -f redis_stalled auto_mode extended metrics reads hits setup hit write_seen insert_delete in_transaction rolled_back volatile timezone redis_killed start_redis stop_redis
 export rport dir
 check "setup" setup
 CHECK_SHOW_LAST=1 check "a cached read hits, same answer" hit
@@ -191,6 +205,7 @@ CHECK_SHOW_LAST=1 check "Redis killed and restarted under load: no client error,
 CHECK_SHOW_LAST=1 check "extended protocol, text and binary: hits, right after a write" extended
 check "/metrics: the cache's counters" metrics
 CHECK_SHOW_LAST=1 check "cache_mode = auto: hot repeating reads cached, non-repeating not" auto_mode
+CHECK_SHOW_LAST=1 check "Redis stalled (SIGSTOP): answers from PostgreSQL, no error, no hang" redis_stalled
 psql -X "$admin_a" -c "SHOW CACHE"
 kill -INT "$pid_b"
 wait "$pid_b"
