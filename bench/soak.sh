@@ -3,9 +3,10 @@
 # and open descriptors every SAMPLE seconds; after warm-up both should stay
 # flat.  Prints one line per sample and a summary of the drift.  pgperf
 # runs in transaction mode with analysis and the Redis result cache on
-# (cache_mode = auto, a Redis of its own): pgbench's reads are cached and
-# its updates invalidate them, so lookups, fills and invalidations churn
-# as well as logins.  CACHE=off runs without Redis.
+# (cache_mode = auto, a Redis of its own): pgbench's transactions
+# invalidate on every commit, its reconnecting select-only clients churn
+# logins, and two more clients repeat reads of a small table no one
+# writes, so hits and fills run all along.  CACHE=off runs without Redis.
 #   bench/soak.sh [MINUTES] [CLIENTS] [SAMPLE_SECONDS]   default 30 16 10
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,11 +55,16 @@ sleep 0.5
 export PGPASSWORD=soak-secret
 url="host=127.0.0.1 port=$xport user=soak dbname=soak"
 pgbench -i -q -s 5 "$url" >/dev/null 2>&1
+psql -X -q "$url" -c "create table soak_hot(k int primary key, v text)" \
+	-c "insert into soak_hot select g, 'v' || g from generate_series(1, 10) g"
+printf '\\set k random(1, 10)\nselect v from soak_hot where k = :k;\n' >"$work/hot.sql"
 # -C reconnects for every transaction: logins, resets and frees churn too
 pgbench -n -c "$clients" -j 2 -T $((minutes * 60)) "$url" >"$work/pgbench.out" 2>&1 &
 bpid=$!
 pgbench -n -C -c 2 -j 1 -T $((minutes * 60)) -S "$url" >"$work/pgbench-C.out" 2>&1 &
 cpid=$!
+pgbench -n -c 2 -j 1 -T $((minutes * 60)) -f "$work/hot.sql" "$url" >"$work/pgbench-hot.out" 2>&1 &
+hpid=$!
 printf '%8s %10s %6s\n' seconds rss_kB fds
 start=$(date +%s)
 first_rss=""
@@ -77,6 +83,7 @@ while kill -0 "$bpid" 2>/dev/null; do
 	sleep "$every"
 done
 wait "$cpid" || true
-grep -E "tps|failed" "$work/pgbench.out" "$work/pgbench-C.out" || true
+wait "$hpid" || true
+grep -E "tps|failed" "$work/pgbench.out" "$work/pgbench-C.out" "$work/pgbench-hot.out" || true
 psql -X "host=127.0.0.1 port=$xport user=soak dbname=pgperf" -c "SHOW CACHE" 2>/dev/null | head -5 || true
 echo "after warm-up: RSS ${first_rss:-?} -> ${last_rss:-?} kB, descriptors ${first_fds:-?} -> ${last_fds:-?}"
