@@ -289,10 +289,12 @@ static void publish_info(struct analyzer *a, uint64_t shape,
 							: ANA_INFO_TABLES);
 	if (cacheable)
 		si->flags |= ANA_SI_CACHEABLE;
-	if (!p->read_only)
+	/* BEGIN, SET, SELECT ... FOR UPDATE are not read-only, yet write
+	 * nothing: only named targets and utility statements that may change
+	 * data count (a function a SELECT calls is not seen) */
+	if (!p->parsed || p->writes_unnamed || p->nwritten > 0)
 		si->flags |= ANA_SI_WRITES;
-	if (!p->parsed || p->writes_unnamed || p->nwritten > ANA_INFO_TABLES ||
-	    (!p->read_only && p->nwritten == 0))
+	if (!p->parsed || p->writes_unnamed || p->nwritten > ANA_INFO_TABLES)
 		si->flags |= ANA_SI_WRITES_ALL;
 	atomic_store_explicit(&a->itail, t + 1, memory_order_release);
 }
