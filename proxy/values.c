@@ -206,18 +206,20 @@ static bool key_like_type(uint32_t t)
 bool values_sample_start(struct ana_sample **spare, const uint8_t *body,
 			 size_t n)
 {
-	struct ana_sample *s = *spare;
+	/* the columns are chosen in a header on the stack: a result without
+	 * key-like columns (most of them) allocates nothing */
+	union {
+		struct ana_sample s;
+		char head[offsetof(struct ana_sample, val)];
+	} h;
+	struct ana_sample *s = &h.s;
 	struct wcursor c;
 	uint16_t nf;
 
 	wc_init(&c, body, n);
 	if (!wc_u16(&c, &nf))
 		return false;
-	/* rows are written as they arrive (nrows says how many): only the
-	 * header needs zeroing; the buffer is the client's, reused */
-	if (!s && !(s = *spare = malloc(sizeof(*s))))
-		return false;
-	memset(s, 0, offsetof(struct ana_sample, val));
+	memset(h.head, 0, sizeof(h.head));
 	for (int pass = 0; pass < 2; pass++) {
 		wc_init(&c, body, n);
 		if (!wc_u16(&c, &nf))
@@ -247,7 +249,14 @@ bool values_sample_start(struct ana_sample **spare, const uint8_t *body,
 			s->ncols++;
 		}
 	}
-	return s->ncols > 0;
+	if (!s->ncols)
+		return false;
+	/* rows are written as they arrive (nrows says how many): only the
+	 * header is copied; the buffer is the client's, reused */
+	if (!*spare && !(*spare = malloc(sizeof(**spare))))
+		return false;
+	memcpy(*spare, h.head, sizeof(h.head));
+	return true;
 }
 
 bool values_sample_row(struct ana_sample *s, const uint8_t *body, size_t n)
