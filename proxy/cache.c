@@ -3,23 +3,22 @@
  */
 #include "pgperf/cache.h"
 
+#include "pgperf/cache_entry.h"
+
 #include "pgperf/analyzer.h"
 #include "pgperf/client.h"
 #include "pgperf/conn.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
-#include "pgperf/prepared.h"
 #include "pgperf/proxy_types.h"
 #include "pgperf/server.h"
 #include "pgperf/shape.h"
-#include "pgperf/sqlscan.h"
 #include "pgperf/wire.h"
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +28,6 @@
 #define STATS_SLOTS 2048	/* fingerprints and tables counted */
 #define BREAKER_OPEN_US 1000000 /* down: try again after this */
 #define MAX_GENS (1 + ANA_INFO_TABLES)
-#define BLOB_MAGIC "PGPC"
-#define BLOB_VERSION 1
 #define KEY_LEN 80
 #define WHOLE_DB 1 /* SHOW CACHE's name for database-wide invalidations */
 
@@ -49,16 +46,6 @@ struct cinfo {
 	uint64_t recent[8]; /* hashes of recent key materials */
 	uint8_t next;
 	uint64_t read[ANA_INFO_TABLES], written[ANA_INFO_TABLES];
-};
-
-enum rule_kind { RULE_FP, RULE_TABLE };
-
-struct rule {
-	enum rule_kind kind;
-	uint64_t key;  /* fingerprint, or ana_table_hash */
-	int ttl;       /* seconds; -1 = never cache */
-	char text[64]; /* as written, for SHOW CACHE */
-	uint64_t hits, misses, hit_bytes;
 };
 
 enum op_kind { OP_LOOKUP, OP_INVAL, OP_FILL, OP_SETUP };
@@ -113,7 +100,7 @@ struct cache {
 	char password[256];
 	struct cinfo *info; /* owned, open addressing */
 	size_t ninfo;
-	struct rule *rules; /* owned */
+	struct cache_rule *rules; /* owned */
 	int nrules;
 	struct cache_op ops; /* list head */
 	struct cache_stats st;
@@ -122,129 +109,6 @@ struct cache {
 	uint64_t *missed_db; /* owned: databases whose writes went unseen */
 	int nmissed;
 };
-
-/* ---- settings that change results: part of every key ---- */
-
-static const char *const modeled[] = {
-	"search_path",	"client_encoding",
-	"DateStyle",	"IntervalStyle",
-	"TimeZone",	"extra_float_digits",
-	"bytea_output", "standard_conforming_strings",
-	"role",		"application_name_is_not_modeled",
-};
-
-static bool is_modeled(const char *name)
-{
-	for (size_t i = 0; i + 1 < ARRAY_SIZE(modeled); i++)
-		if (strcasecmp(name, modeled[i]) == 0)
-			return true;
-	return false;
-}
-
-/* ---- rules ---- */
-
-static bool parse_rules(const char *s, struct rule **out, int *n, char *err,
-			size_t errlen)
-{
-	struct rule *r = NULL;
-	int nr = 0;
-
-	*out = NULL;
-	*n = 0;
-	while (s && *s) {
-		char item[256], *eq, *colon;
-		size_t len;
-		struct rule *nrules;
-
-		s += strspn(s, " \t,");
-		len = strcspn(s, " \t,");
-		if (!len)
-			break;
-		if (len >= sizeof(item)) {
-			snprintf(err, errlen, "cache_rules: rule too long");
-			goto bad;
-		}
-		memcpy(item, s, len);
-		item[len] = '\0';
-		s += len;
-		colon = strchr(item, ':');
-		eq = strchr(item, '=');
-		if (!colon || !eq || eq < colon || eq == colon + 1) {
-			snprintf(
-				err, errlen,
-				"cache_rules: \"%s\" is not table:NAME=TTL|never "
-				"or fingerprint:HEX=TTL|never",
-				item);
-			goto bad;
-		}
-		if (!(nrules = pgp_realloc(r, (size_t)(nr + 1) * sizeof(*r))))
-			goto nomem;
-		r = nrules;
-		memset(&r[nr], 0, sizeof(r[nr]));
-		snprintf(r[nr].text, sizeof(r[nr].text), "%.63s", item);
-		*colon = *eq = '\0';
-		if (strcmp(item, "table") == 0) {
-			r[nr].kind = RULE_TABLE;
-			r[nr].key = ana_table_hash(colon + 1);
-		} else if (strcmp(item, "fingerprint") == 0) {
-			char *end;
-
-			r[nr].kind = RULE_FP;
-			r[nr].key = strtoull(colon + 1, &end, 16);
-			if (*end) {
-				snprintf(
-					err, errlen,
-					"cache_rules: \"%s\" is not a fingerprint "
-					"(hexadecimal, as SHOW QUERIES prints it)",
-					colon + 1);
-				goto bad;
-			}
-		} else {
-			snprintf(
-				err, errlen,
-				"cache_rules: \"%s\": rules are by table or by "
-				"fingerprint",
-				item);
-			goto bad;
-		}
-		if (strcmp(eq + 1, "never") == 0) {
-			r[nr].ttl = -1;
-		} else {
-			char *end;
-			long ttl = strtol(eq + 1, &end, 10);
-
-			if (*end || ttl <= 0 || ttl > 86400 * 30) {
-				snprintf(
-					err, errlen,
-					"cache_rules: TTL \"%s\" must be seconds "
-					"(1 to 2592000) or never",
-					eq + 1);
-				goto bad;
-			}
-			r[nr].ttl = (int)ttl;
-		}
-		nr++;
-	}
-	*out = r;
-	*n = nr;
-	return true;
-nomem:
-	snprintf(err, errlen, "out of memory");
-bad:
-	pgp_free(r);
-	return false;
-}
-
-bool cache_rules_check(const char *rules, char *err, size_t errlen)
-{
-	struct rule *r;
-	int n;
-
-	if (!parse_rules(rules, &r, &n, err, errlen))
-		return false;
-	pgp_free(r);
-	return true;
-}
 
 /*
  * The TTL to store a shape with, 0 = not cached.  Rules by fingerprint
@@ -258,12 +122,13 @@ static int ttl_for(struct cache *c, const struct cinfo *ci, int *rule)
 
 	*rule = -1;
 	for (int i = 0; i < c->nrules; i++)
-		if (c->rules[i].kind == RULE_FP && c->rules[i].key == ci->fp) {
+		if (c->rules[i].kind == CACHE_RULE_FP &&
+		    c->rules[i].key == ci->fp) {
 			*rule = i;
 			return c->rules[i].ttl < 0 ? 0 : c->rules[i].ttl;
 		}
 	for (int i = 0; i < c->nrules; i++) {
-		if (c->rules[i].kind != RULE_TABLE)
+		if (c->rules[i].kind != CACHE_RULE_TABLE)
 			continue;
 		for (int t = 0; t < ci->nread; t++)
 			if (ci->read[t] == c->rules[i].key) {
@@ -359,35 +224,6 @@ static void info_drain(struct cache *c)
 		     i++)
 			name_table(c, si.read[i], si.read_name[i]);
 	}
-}
-
-/* A statement not parsed yet: only its first word says whether it may
- * write (and then to anything). */
-static uint8_t guess_flags(const char *text, size_t len)
-{
-	static const char *const harmless[] = {
-		"select",   "show",    "values",     "begin",	"start",
-		"commit",   "end",     "rollback",   "abort",	"savepoint",
-		"release",  "set",     "reset",	     "discard", "listen",
-		"unlisten", "prepare", "deallocate", "fetch",	"close",
-		"declare",
-	};
-	struct sql_scanner s;
-	struct sql_token t;
-
-	sqlscan_init(&s, text, len);
-	while (sqlscan_next(&s, &t)) {
-		if (t.kind == SQLTOK_COMMENT || t.kind == SQLTOK_PUNCT)
-			continue;
-		if (t.kind != SQLTOK_WORD)
-			break;
-		for (size_t i = 0; i < ARRAY_SIZE(harmless); i++)
-			if (t.len == strlen(harmless[i]) &&
-			    strncasecmp(t.p, harmless[i], t.len) == 0)
-				return 0;
-		break;
-	}
-	return ANA_SI_WRITES | ANA_SI_WRITES_ALL;
 }
 
 /* ---- statistics ---- */
@@ -668,8 +504,8 @@ struct cache *cache_new(struct pgperf *pp)
 		cache_free(c);
 		return NULL;
 	}
-	if (!parse_rules(pp->cfg->cache_rules, &c->rules, &c->nrules, err,
-			 sizeof(err))) {
+	if (!cache_parse_rules(pp->cfg->cache_rules, &c->rules, &c->nrules, err,
+			       sizeof(err))) {
 		log_error("cache: %s; the cache is off", err);
 		cache_free(c);
 		return NULL;
@@ -699,126 +535,6 @@ void cache_free(struct cache *c)
 	pgp_free(c->rules);
 	pgp_free(c->missed_db);
 	pgp_free(c);
-}
-
-/* ---- keys and blobs ---- */
-
-static void gen_key(char *buf, size_t cap, uint64_t db, uint64_t table)
-{
-	if (table)
-		snprintf(buf, cap, "pgperf:g:%016llx",
-			 (unsigned long long)pgp_mix64(db ^ pgp_mix64(table)));
-	else
-		snprintf(buf, cap, "pgperf:g:%016llx", (unsigned long long)db);
-}
-
-static uint64_t db_hash(const struct client *cl)
-{
-	return ana_value_hash(cl->database, strlen(cl->database));
-}
-
-/* Everything an entry depends on, byte for byte; NULL when the session
- * changed a setting the key does not cover. */
-static char *key_material(const struct client *cl, const char *sql, size_t len,
-			  size_t *out_len)
-{
-	struct wbuf b;
-	char *m;
-
-	for (int i = 0; i < cl->sets.n; i++)
-		if (!is_modeled(cl->sets.items[i].name))
-			return NULL;
-	wb_init(&b);
-	wb_bytes(&b, "pgperf1", 8);
-	wb_cstr(&b, cl->database);
-	wb_cstr(&b, cl->user);
-	for (size_t i = 0; i + 1 < ARRAY_SIZE(modeled); i++) {
-		const char *v = kv_get(&cl->sets, modeled[i]);
-
-		if (!v)
-			v = kv_get(&cl->params, modeled[i]);
-		wb_cstr(&b, modeled[i]);
-		wb_cstr(&b, v ? v : "");
-	}
-	wb_bytes(&b, sql, len);
-	if (b.failed) {
-		wb_free(&b);
-		return NULL;
-	}
-	*out_len = b.len;
-	m = malloc(b.len);
-	if (m)
-		memcpy(m, b.data, b.len);
-	wb_free(&b);
-	return m;
-}
-
-static void entry_key(char *buf, const char *material, size_t mlen)
-{
-	unsigned char d[SHA256_DIGEST_LENGTH];
-
-	SHA256((const unsigned char *)material, mlen, d);
-	memcpy(buf, "pgperf:e:", 9);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(buf + 9 + i * 2, 3, "%02x", d[i]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-/*
- * Is a blob read back from Redis an entry for exactly this statement,
- * filled under these generations, holding well-formed replies?  Returns
- * the reply bytes (and their length) within the blob, or NULL.
- */
-const uint8_t *cache_blob_check(const uint8_t *b, size_t n, uint8_t ngens,
-				const char *material, size_t mlen_want,
-				const uint64_t *gens, size_t *body_len)
-{
-	size_t hdr = 16, mlen, blen, off;
-	uint8_t last = 0;
-
-	if (n < hdr || memcmp(b, BLOB_MAGIC, 4) != 0 || b[4] != BLOB_VERSION ||
-	    b[5] != ngens)
-		return NULL;
-	mlen = be32(b + 8);
-	blen = be32(b + 12);
-	/* each part within the blob, without overflow */
-	if (mlen > n || blen > n || n != hdr + (size_t)ngens * 8 + mlen + blen)
-		return NULL;
-	for (int i = 0; i < ngens; i++)
-		if (be64(b + hdr + (size_t)i * 8) != gens[i])
-			return NULL; /* filled before a write */
-	off = hdr + (size_t)ngens * 8;
-	if (mlen != mlen_want || memcmp(b + off, material, mlen) != 0)
-		return NULL; /* another statement or session (or a collision) */
-	off += mlen;
-	for (size_t p = off; p < n;) {
-		uint32_t len;
-
-		if (n - p < 5)
-			return NULL;
-		len = be32(b + p + 1);
-		if (wire_check_header(WIRE_FROM_SERVER, b[p], len,
-				      WIRE_MAX_MESSAGE_LEN) != PGP_OK ||
-		    (b[p] != 'T' && b[p] != 'D' && b[p] != 'C') ||
-		    n - p - 1 < len)
-			return NULL;
-		last = b[p];
-		p += (size_t)len + 1;
-	}
-	if (last != 'C')
-		return NULL;
-	*body_len = blen;
-	return b + off;
 }
 
 /* ---- lookups ---- */
@@ -937,151 +653,6 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 	op_free(op);
 }
 
-/*
- * The request at the head of an idle client's input, if the cache can
- * take it whole: a simple Query, or the extended protocol's unnamed
- * Parse, Bind, optional Describe of the portal, Execute of all rows and
- * Sync (what PQexecParams and pgbench -M extended send).
- */
-struct request_view {
-	char *sql; /* owned: the statement */
-	size_t sql_len;
-	char *extra; /* owned: what else the key covers (Parse types, the
-			    Bind message: parameters and formats) */
-	size_t extra_len;
-	size_t total; /* bytes of input it takes */
-	bool extended;
-	bool parsed; /* it began with a Parse (a hit answers it too) */
-	const struct prep_stmt *named; /* or Bind named this statement */
-};
-
-static void view_free(struct request_view *v)
-{
-	pgp_free(v->sql);
-	pgp_free(v->extra);
-	memset(v, 0, sizeof(*v));
-}
-
-#define VIEW_MAX 65536 /* longer requests are not cached */
-
-static bool view_query(struct evbuffer *in, uint32_t len,
-		       struct request_view *v)
-{
-	struct evbuffer_ptr ptr;
-
-	if (len < 5 || len > VIEW_MAX ||
-	    evbuffer_get_length(in) < (size_t)len + 1 ||
-	    !(v->sql = pgp_malloc(len - 4)))
-		return false;
-	evbuffer_ptr_set(in, &ptr, 5, EVBUFFER_PTR_SET);
-	evbuffer_copyout_from(in, &ptr, v->sql, len - 4);
-	v->sql_len = strnlen(v->sql, len - 4);
-	v->total = (size_t)len + 1;
-	return true;
-}
-
-static bool view_extended(struct client *cl, struct evbuffer *in,
-			  struct request_view *v)
-{
-	size_t avail = evbuffer_get_length(in),
-	       n = avail < VIEW_MAX ? avail : VIEW_MAX;
-	uint8_t *buf = pgp_malloc(n ? n : 1);
-	size_t off = 0;
-	int step = 0; /* P, B, D?, E, S */
-	bool ok = false;
-
-	if (!buf)
-		return false;
-	evbuffer_copyout(in, buf, n);
-	while (off + 5 <= n) {
-		uint8_t t = buf[off];
-		uint32_t len = wire_get_u32(buf + off + 1);
-		const uint8_t *body = buf + off + 5;
-		struct wcursor c;
-		const char *name, *q;
-
-		if (len < 4 || off + 1 + len > n)
-			break;
-		wc_init(&c, body, len - 4);
-		if (step == 0 && t == 'P') {
-			size_t ql;
-
-			if (!wc_cstr(&c, &name, NULL) || name[0] ||
-			    !wc_cstr(&c, &q, &ql))
-				break;
-			v->sql_len = ql;
-			if (!(v->sql = pgp_malloc(ql + 1)))
-				break;
-			memcpy(v->sql, q, ql + 1);
-			v->parsed = true;
-			step = 1;
-		} else if (step == 1 && t == 'B') {
-			const char *portal;
-
-			if (!wc_cstr(&c, &portal, NULL) || portal[0] ||
-			    !wc_cstr(&c, &name, NULL) || name[0])
-				break;
-			step = 2;
-		} else if (step == 0 && t == 'B') {
-			/* a named statement this client prepared before
-			 * (transaction mode tracks them): its text and types */
-			const char *portal;
-			size_t nl;
-
-			if (!wc_cstr(&c, &portal, NULL) || portal[0] ||
-			    !wc_cstr(&c, &name, &nl) || !name[0] ||
-			    !(v->named = prep_client_get(&cl->prep, name, nl)))
-				break;
-			v->sql_len = strnlen(v->named->body, v->named->len);
-			if (!(v->sql = pgp_malloc(v->sql_len + 1)))
-				break;
-			memcpy(v->sql, v->named->body, v->sql_len);
-			v->sql[v->sql_len] = '\0';
-			step = 2;
-		} else if (step == 2 && t == 'D') {
-			uint8_t what;
-
-			if (!wc_u8(&c, &what) || what != 'P' ||
-			    !wc_cstr(&c, &name, NULL) || name[0])
-				break;
-			step = 3;
-		} else if ((step == 2 || step == 3) && t == 'E') {
-			uint32_t max;
-
-			if (!wc_cstr(&c, &name, NULL) || name[0] ||
-			    !wc_u32(&c, &max) || max != 0)
-				break;
-			step = 4;
-		} else if (step == 4 && t == 'S') {
-			v->total = off + 1 + len;
-			ok = true;
-			break;
-		} else {
-			break;
-		}
-		off += 1 + (size_t)len;
-	}
-	/* the key covers every byte of Parse (its parameter types), Bind
-	 * (parameters, their formats, the result formats) and whether the
-	 * portal was described */
-	if (ok && (v->extra = pgp_malloc(v->total +
-					 (v->named ? v->named->len : 0)))) {
-		size_t o = 0;
-
-		if (v->named) { /* the statement's text and parameter types */
-			memcpy(v->extra, v->named->body, v->named->len);
-			o = v->named->len;
-		}
-		memcpy(v->extra + o, buf, v->total);
-		v->extra_len = o + v->total;
-		v->extended = true;
-	} else {
-		ok = false;
-	}
-	pgp_free(buf);
-	return ok;
-}
-
 int cache_idle_input(struct client *cl)
 {
 	struct cache *c = cl->c.pp->cache;
@@ -1090,7 +661,7 @@ int cache_idle_input(struct client *cl)
 	struct shape sh;
 	struct cinfo *ci;
 	struct cache_op *op;
-	struct request_view v;
+	struct cache_request v;
 	const char *argv[2 + MAX_GENS];
 	int ttl, rule;
 
@@ -1103,14 +674,14 @@ int cache_idle_input(struct client *cl)
 	    (hdr[0] != 'Q' && hdr[0] != 'P' && hdr[0] != 'B'))
 		return 0;
 	memset(&v, 0, sizeof(v));
-	if (!(hdr[0] == 'Q' ? view_query(in, wire_get_u32(hdr + 1), &v)
-			    : view_extended(cl, in, &v))) {
-		view_free(&v);
+	if (!(hdr[0] == 'Q' ? cache_view_query(in, wire_get_u32(hdr + 1), &v)
+			    : cache_view_extended(cl, in, &v))) {
+		cache_view_free(&v);
 		return 0; /* not whole yet, too long, or another pattern */
 	}
 	c->st.lookups++;
 	if (!redis_up(c) || !c->pp->ana) {
-		view_free(&v);
+		cache_view_free(&v);
 		c->st.bypassed++;
 		return 0;
 	}
@@ -1118,20 +689,20 @@ int cache_idle_input(struct client *cl)
 	shape_compute(v.sql, v.sql_len, &sh);
 	ci = info_slot(c, sh.hash ? sh.hash : 1);
 	if (!ci->shape || ci->provisional || !(ci->flags & ANA_SI_CACHEABLE)) {
-		view_free(&v);
+		cache_view_free(&v);
 		c->st.bypassed++;
 		return 0;
 	}
 	{
 		size_t mlen;
-		char *m =
-			v.extended
-				? key_material(cl, v.extra, v.extra_len, &mlen)
-				: key_material(cl, v.sql, v.sql_len, &mlen);
+		char *m = v.extended ? cache_key_material(cl, v.extra,
+							  v.extra_len, &mlen)
+				     : cache_key_material(cl, v.sql, v.sql_len,
+							  &mlen);
 		uint64_t h = m ? pgp_hash_bytes(m, mlen) : 0;
 
 		if (!m) { /* a setting the key does not cover */
-			view_free(&v);
+			cache_view_free(&v);
 			c->st.bypassed++;
 			return 0;
 		}
@@ -1146,7 +717,7 @@ int cache_idle_input(struct client *cl)
 		if (!(ttl = ttl_for(c, ci, &rule)) ||
 		    !(op = op_new(c, OP_LOOKUP))) {
 			free(m);
-			view_free(&v);
+			cache_view_free(&v);
 			c->st.bypassed++;
 			return 0;
 		}
@@ -1156,19 +727,20 @@ int cache_idle_input(struct client *cl)
 	op->drain = v.total;
 	op->extended = v.extended;
 	op->parsed = v.parsed;
-	view_free(&v);
+	cache_view_free(&v);
 	op->cl = cl;
 	op->info = *ci;
 	op->ttl = ttl;
 	op->rule = rule;
 	op->fill = true;
-	entry_key(op->key, op->material, op->mlen);
+	cache_entry_key(op->key, op->material, op->mlen);
 	/* the entry, the database's generation, each table's */
 	op->ngens = (uint8_t)(1 + ci->nread);
-	gen_key(op->gen_keys[0], sizeof(op->gen_keys[0]), db_hash(cl), 0);
+	cache_gen_key(op->gen_keys[0], sizeof(op->gen_keys[0]),
+		      cache_db_hash(cl), 0);
 	for (int i = 0; i < ci->nread; i++)
-		gen_key(op->gen_keys[i + 1], sizeof(op->gen_keys[0]),
-			db_hash(cl), ci->read[i]);
+		cache_gen_key(op->gen_keys[i + 1], sizeof(op->gen_keys[0]),
+			      cache_db_hash(cl), ci->read[i]);
 	argv[0] = "MGET";
 	argv[1] = op->key;
 	for (int i = 0; i < op->ngens; i++)
@@ -1226,8 +798,8 @@ static void fill_store(struct cache *c, struct cache_fill *f)
 		c->st.fill_skipped++;
 		return;
 	}
-	memcpy(b, BLOB_MAGIC, 4);
-	b[4] = BLOB_VERSION;
+	memcpy(b, CACHE_BLOB_MAGIC, 4);
+	b[4] = CACHE_BLOB_VERSION;
 	b[5] = f->ngens;
 	b[6] = b[7] = 0;
 	for (int i = 0; i < 4; i++) {
@@ -1336,7 +908,7 @@ void cache_learn_text(struct pgperf *pp, uint64_t shape, const char *text,
 	ci = info_slot(c, shape);
 	if (!ci->shape && (ci = info_put(c, shape))) {
 		ci->provisional = true;
-		ci->flags = guess_flags(text, len);
+		ci->flags = cache_guess_flags(text, len);
 	}
 }
 
@@ -1355,7 +927,7 @@ void cache_note_statement(struct client *cl, uint64_t shape, const char *text,
 			ci = NULL; /* an Execute of a shape never seen */
 		else if ((ci = info_put(c, shape))) {
 			ci->provisional = true;
-			ci->flags = guess_flags(text, len);
+			ci->flags = cache_guess_flags(text, len);
 		}
 	}
 	if (!ci) {
@@ -1389,7 +961,7 @@ static void inval_done(redisAsyncContext *ac, void *r, void *privdata)
 	if (op->failed && cl) {
 		/* remember to drop the whole database's entries once Redis is
 		 * back: these writes were not invalidated */
-		uint64_t db = db_hash(cl), *m;
+		uint64_t db = cache_db_hash(cl), *m;
 
 		if ((m = pgp_realloc(op->c->missed_db,
 				     (size_t)(op->c->nmissed + 1) *
@@ -1427,15 +999,16 @@ bool cache_hold_ready(struct client *cl, struct server *sv)
 	}
 	if (!cl->cache.ninval && !cl->cache.inval_all)
 		return false;
-	db = db_hash(cl);
+	db = cache_db_hash(cl);
 	if (cl->cache.inval_all) {
-		gen_key(keys[n++], sizeof(keys[0]), db, 0);
+		cache_gen_key(keys[n++], sizeof(keys[0]), db, 0);
 		/* counted as one pseudo-table */
 		name_table(c, WHOLE_DB, "(whole database)");
 		count_table(c, WHOLE_DB);
 	}
 	for (int i = 0; i < cl->cache.ninval; i++) {
-		gen_key(keys[n++], sizeof(keys[0]), db, cl->cache.inval[i]);
+		cache_gen_key(keys[n++], sizeof(keys[0]), db,
+			      cl->cache.inval[i]);
 		count_table(c, cl->cache.inval[i]);
 	}
 	c->st.invalidations += (uint64_t)n;
