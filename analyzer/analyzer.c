@@ -11,6 +11,8 @@
  */
 #include "pgperf/analyzer.h"
 
+#include "analyzer_int.h"
+
 #include "pgperf/advisor.h"
 #include "pgperf/catalog.h"
 #include "pgperf/findings.h"
@@ -29,127 +31,9 @@
 #include <string.h>
 #include <time.h>
 
-#define RING_SIZE 65536 /* events; a power of two */
-#define FREE_RING 8192	/* details coming back for reuse; a power of two */
-#define INFO_RING 4096	/* shape facts for the I/O thread; a power of two */
-#define BATCH 512	/* events applied per lock hold */
-#define MAX_SUBS 32	/* (database, user, application) per fingerprint */
-#define MAX_ERRS ANA_MAX_ERRS /* SQLSTATEs kept per fingerprint */
-
 const uint64_t ana_bucket_us[ANA_BUCKETS] = {
 	100,   250,   500,    1000,   2500,   5000,    10000,
 	25000, 50000, 100000, 250000, 500000, 1000000, 5000000,
-};
-
-struct counters {
-	uint64_t calls, errors, rows, bytes, wait_us;
-	struct histogram hist;
-};
-
-struct sub {
-	struct sub *next;
-	uint64_t client_key; /* hash of database, user, application */
-	char *who;	     /* owned: "database\0user\0application\0" */
-	struct counters c;
-};
-
-struct qstat {
-	struct qstat *next; /* hash chain */
-	uint64_t fingerprint;
-	struct sqlparse parse;
-	struct counters c;
-	struct {
-		char state[6];
-		uint64_t n;
-	} err[MAX_ERRS];
-	int64_t first_seen, last_seen;
-	struct sub *subs;
-	int nsubs;
-	char *sample;	    /* owned: the first text seen, values included
-			       (index advice explains it; never shown) */
-	int64_t advised_at; /* monotonic: index advice last looked at it */
-};
-
-struct shape_ent {
-	uint64_t shape; /* 0 = empty */
-	uint64_t fingerprint;
-};
-
-/* A client's current request (clients that ran statements only). */
-struct creq {
-	struct creq *prev, *next; /* a->creqs, while a request is open */
-	bool linked;
-	uint64_t client;
-	struct request r;
-};
-
-struct client_ent {
-	uint64_t id; /* 0 = empty, UINT64_MAX = deleted */
-	char *who;   /* owned */
-	uint64_t key;
-	struct creq *req; /* owned, or NULL */
-};
-
-#define MAX_ROUTES 256 /* then "(other)" */
-#define MAX_FINDINGS_PER_REQUEST 16
-#define TICK_US 50000	       /* how often idle requests are ended */
-#define LOOKUP_EVERY_US 100000 /* catalog lookups at most this often */
-#define ADVICE_EVERY_US 500000 /* index advice: one step this often */
-#define ADVICE_AGAIN_US (300 * 1000000LL) /* a fingerprint looked at again */
-#define ADVICE_MIN_CALLS 5		  /* calls before it is looked at */
-#define ADVICE_MIN_SHARE 0.01		  /* of all database time */
-#define CACHEABLE_MAX 5			  /* cacheable_query findings shown */
-#define CACHEABLE_MIN_CALLS 100		  /* calls before a query is one */
-#define CACHEABLE_MIN_SHARE 0.05	  /* of all database time */
-
-struct route_ent {
-	char route[ANA_ROUTE_MAX];
-	uint64_t requests, statements, nplus1;
-	struct histogram stmts, db; /* per request */
-};
-
-struct analyzer {
-	/* the ring: the I/O thread writes tail, the analyzer head */
-	struct ana_event *ring; /* owned */
-	_Atomic uint32_t head, tail;
-	_Atomic uint64_t dropped;
-	_Atomic bool wants_texts;
-	_Atomic bool stop;
-	_Atomic uint64_t pushed, applied;
-	/* details going back: the analyzer writes ftail, the I/O thread
-	 * fhead */
-	struct ana_detail **free_ring; /* owned */
-	_Atomic uint32_t fhead, ftail;
-	/* shape facts for the result cache: analyzer writes itail */
-	struct ana_shape_info *info_ring; /* owned */
-	_Atomic uint32_t ihead, itail;
-	pthread_t thread;
-	/* an idle analyzer sleeps on `wake`; analyzer_sync() signals it */
-	pthread_mutex_t wake_lock;
-	pthread_cond_t wake;
-
-	pthread_mutex_t lock; /* guards everything below */
-	int max_fp;
-	struct qstat **fp; /* owned hash table */
-	size_t nfp_buckets, nfp;
-	struct qstat other;
-	struct shape_ent *shapes; /* owned, open addressing */
-	size_t nshape_slots, nshapes;
-	struct client_ent *clients; /* owned, open addressing */
-	size_t nclient_slots, nclients;
-	struct ana_totals t;
-	/* requests and findings */
-	struct req_conf conf;
-	bool advice;
-	int advice_min_rows;
-	bool cache_on;		  /* no cacheable_query findings then */
-	struct creq creqs;	  /* list head */
-	struct route_ent *routes; /* owned, MAX_ROUTES + 1 ("other") */
-	size_t nroutes;
-	struct findings *findings;
-	struct advisor *advisor;
-	struct catalog *catalog; /* analyzer thread only, no lock needed */
-	int64_t next_tick_us, next_lookup_us, next_advice_us;
 };
 
 /* ---- values ---- */
@@ -236,7 +120,7 @@ static bool catalog_table_name(const char *name)
 }
 
 /* May the result cache keep this statement's replies? */
-static bool sql_cacheable(const struct sqlparse *p)
+bool sql_cacheable(const struct sqlparse *p)
 {
 	if (!p->parsed || !p->kind || strcmp(p->kind, "SELECT") != 0 ||
 	    !p->read_only || !p->deterministic || !p->only_immutable ||
@@ -367,7 +251,7 @@ static void qstat_free_parts(struct qstat *q)
 	q->nsubs = 0;
 }
 
-static struct qstat *fp_find(struct analyzer *a, uint64_t fp)
+struct qstat *fp_find(struct analyzer *a, uint64_t fp)
 {
 	struct qstat *q;
 
@@ -874,248 +758,12 @@ static void apply(struct analyzer *a, struct ana_event *ev)
 	ev->detail = NULL;
 }
 
-/* ---- naming what was found (side connection, no lock held) ---- */
-
-static const struct sqlparse *parse_of(void *ctx, uint64_t fp)
-{
-	struct qstat *q = fp_find(ctx, fp);
-
-	return q ? &q->parse : NULL;
-}
-
-static bool is_id(const char *col)
-{
-	return strcmp(col, "id") == 0;
-}
-
-static bool ends_with_id(const char *col)
-{
-	size_t n = strlen(col);
-
-	return n > 3 && strcmp(col + n - 3, "_id") == 0;
-}
-
-/*
- * Name an N+1 finding's relation: the child's filter column from its
- * parse tree, the batched form, and from the catalog the parent's column
- * (OID and attribute number from RowDescription) and the foreign keys
- * that say which way the relation goes.  Without the catalog, names
- * alone decide ("id" is the looked-up row's key, "x_id" a foreign key).
- */
-static void resolve(struct analyzer *a, const struct fnd_lookup *k,
-		    struct fnd_names *n, bool *retry)
-{
-	struct cat_relation cr;
-
-	memset(n, 0, sizeof(*n));
-	*retry = false;
-	if (!sqlparse_param_column(k->child_query, k->param, &n->param,
-				   n->child_table, sizeof(n->child_table),
-				   n->child_column, sizeof(n->child_column)))
-		return;
-	n->batched = sqlparse_batched(k->child_query, n->param);
-	if (k->parent_guess[0])
-		snprintf(n->parent_table, sizeof(n->parent_table), "%s",
-			 k->parent_guess);
-	if (catalog_ready(a->catalog, k->database, pgp_now_us())) {
-		char qt[300];
-
-		sqlparse_quote_name(n->child_table, qt, sizeof(qt));
-		if (catalog_relation(a->catalog, k->database, k->parent_rel,
-				     k->parent_att, qt, n->child_column, &cr)) {
-			n->catalog = true;
-			if (cr.parent_table[0]) {
-				snprintf(n->parent_table,
-					 sizeof(n->parent_table), "%s",
-					 cr.parent_table);
-				snprintf(n->parent_column,
-					 sizeof(n->parent_column), "%s",
-					 cr.parent_column);
-			}
-			if (cr.child_fk_to_parent)
-				n->direction = FND_ONE_TO_MANY;
-			else if (cr.parent_fk_to_child)
-				n->direction = FND_MANY_TO_ONE;
-			else if (!k->parent_rel && cr.child_fk_table[0] &&
-				 strcmp(cr.child_fk_table, n->parent_table) ==
-					 0)
-				/* suspected: the child's foreign key points
-				 * at the parent's table */
-				n->direction = FND_ONE_TO_MANY;
-		} else {
-			*retry = true;
-		}
-	}
-	if (n->direction == FND_UNKNOWN) {
-		if (is_id(n->child_column) && n->parent_column[0] &&
-		    !is_id(n->parent_column))
-			n->direction = FND_MANY_TO_ONE;
-		else if (ends_with_id(n->child_column))
-			n->direction = FND_ONE_TO_MANY;
-	}
-}
-
-static void lookup_one(struct analyzer *a)
-{
-	struct fnd_lookup k;
-	struct fnd_names n;
-	bool got, retry;
-
-	pthread_mutex_lock(&a->lock);
-	got = findings_next_lookup(a->findings, parse_of, a, &k);
-	pthread_mutex_unlock(&a->lock);
-	if (!got)
-		return;
-	resolve(a, &k, &n, &retry);
-	pthread_mutex_lock(&a->lock);
-	findings_resolved(a->findings, &k, &n, retry);
-	pthread_mutex_unlock(&a->lock);
-	free(n.batched);
-	fnd_lookup_free(&k);
-}
-
-static int64_t wall_us(void)
+int64_t wall_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* ---- index advice (side connection, no lock held) ---- */
-
-static bool stats_of(void *ctx, uint64_t fp, uint64_t *calls,
-		     uint64_t *total_us)
-{
-	struct qstat *q = fp_find(ctx, fp);
-
-	if (!q)
-		return false;
-	*calls = q->c.calls;
-	*total_us = q->c.hist.sum;
-	return true;
-}
-
-static const char *query_of(void *ctx, uint64_t fp)
-{
-	struct qstat *q = fp_find(ctx, fp);
-
-	return q ? q->parse.normalized : NULL;
-}
-
-/* Writes seen to a table (as statements name it), and their rate. */
-static uint64_t writes_of(void *ctx, const char *table, double *per_s)
-{
-	struct analyzer *a = ctx;
-	uint64_t calls = 0;
-	int64_t first = 0, last = 0;
-
-	for (size_t b = 0; b < a->nfp_buckets; b++)
-		for (struct qstat *q = a->fp[b]; q; q = q->next)
-			for (int i = 0; i < q->parse.nwritten; i++)
-				if (strcmp(q->parse.written[i], table) == 0) {
-					calls += q->c.calls;
-					if (!first || q->first_seen < first)
-						first = q->first_seen;
-					if (q->last_seen > last)
-						last = q->last_seen;
-					break;
-				}
-	*per_s = calls ? (double)calls / (last - first > 1000000
-						  ? (double)(last - first) / 1e6
-						  : 1.0)
-		       : 0;
-	return calls;
-}
-
-static uint64_t all_time_us(struct analyzer *a)
-{
-	uint64_t all = a->other.c.hist.sum;
-
-	for (size_t b = 0; b < a->nfp_buckets; b++)
-		for (struct qstat *q = a->fp[b]; q; q = q->next)
-			all += q->c.hist.sum;
-	return all;
-}
-
-/* The busiest sub's database: where a fingerprint's tables live. */
-static const char *fp_database(const struct qstat *q)
-{
-	const struct sub *best = NULL;
-
-	for (const struct sub *s = q->subs; s; s = s->next)
-		if (!best || s->c.calls > best->c.calls)
-			best = s;
-	return best && best->who[0] != '?' ? best->who : NULL;
-}
-
-/* The fingerprint that matters most and was not looked at lately. */
-static bool pick_advice(struct analyzer *a, int64_t now, struct adv_job *j)
-{
-	uint64_t all = all_time_us(a);
-	struct qstat *best = NULL;
-
-	for (size_t b = 0; b < a->nfp_buckets; b++)
-		for (struct qstat *q = a->fp[b]; q; q = q->next) {
-			const char *db = fp_database(q);
-
-			if (!q->sample || !q->parse.parsed || !db ||
-			    q->c.calls < ADVICE_MIN_CALLS ||
-			    (double)q->c.hist.sum < all * ADVICE_MIN_SHARE ||
-			    (q->advised_at &&
-			     now - q->advised_at < ADVICE_AGAIN_US) ||
-			    !q->parse.kind ||
-			    (strcmp(q->parse.kind, "SELECT") != 0 &&
-			     strcmp(q->parse.kind, "UPDATE") != 0 &&
-			     strcmp(q->parse.kind, "DELETE") != 0) ||
-			    !catalog_ready(a->catalog, db, now))
-				continue;
-			if (!best || q->c.hist.sum > best->c.hist.sum)
-				best = q;
-		}
-	if (!best || !(j->text = strdup(best->sample)))
-		return false;
-	best->advised_at = now;
-	j->fp = best->fingerprint;
-	snprintf(j->database, sizeof(j->database), "%s", fp_database(best));
-	return true;
-}
-
-static void advise_step(struct analyzer *a)
-{
-	struct adv_suggestion s[4];
-	struct adv_job j;
-	struct adv_check k;
-	struct cat_table t;
-	bool job, check;
-	int n;
-
-	memset(&j, 0, sizeof(j));
-	pthread_mutex_lock(&a->lock);
-	advisor_update(a->advisor, stats_of, a);
-	check = advisor_next_check(a->advisor, wall_us(), &k);
-	job = pick_advice(a, pgp_now_us(), &j);
-	pthread_mutex_unlock(&a->lock);
-	if (check && catalog_table(a->catalog, k.database, k.table, &t)) {
-		/* has the suggested index been created? */
-		for (int i = 0; i < t.nindexes; i++)
-			if (advisor_covers(t.indexes[i], k.columns)) {
-				pthread_mutex_lock(&a->lock);
-				advisor_index_seen(a->advisor, &k, stats_of, a,
-						   wall_us());
-				pthread_mutex_unlock(&a->lock);
-				break;
-			}
-	}
-	if (!job)
-		return;
-	j.nparams = advisor_nparams(j.text);
-	n = advisor_run(a->catalog, &j, a->advice_min_rows, s, 4);
-	pthread_mutex_lock(&a->lock);
-	advisor_record(a->advisor, j.database, j.fp, s, n, wall_us());
-	a->t.advice_checked++;
-	pthread_mutex_unlock(&a->lock);
-	free(j.text);
 }
 
 /* Between batches: end idle requests, name a finding, advise. */
@@ -1131,11 +779,11 @@ static void housekeeping(struct analyzer *a)
 	}
 	if (now >= a->next_lookup_us) {
 		a->next_lookup_us = now + LOOKUP_EVERY_US;
-		lookup_one(a);
+		ana_lookup_one(a);
 	}
 	if (a->advice && now >= a->next_advice_us) {
 		a->next_advice_us = now + ADVICE_EVERY_US;
-		advise_step(a);
+		ana_advise_step(a);
 	}
 }
 
@@ -1321,7 +969,7 @@ void analyzer_sync(struct analyzer *a, int timeout_ms)
 
 /* ---- readers ---- */
 
-static void join_tables(char *buf, size_t cap, char *const *t, int n)
+void join_tables(char *buf, size_t cap, char *const *t, int n)
 {
 	size_t off = 0;
 
@@ -1449,128 +1097,6 @@ void analyzer_configure(struct analyzer *a, const struct ana_conf *c)
 	a->advice_min_rows = c->index_min_table_rows;
 	a->cache_on = c->cache_on;
 	pthread_mutex_unlock(&a->lock);
-}
-
-/*
- * With the result cache off: the hot statements it could answer (kind
- * cacheable_query), the CACHEABLE_MAX with the most database time among
- * those with CACHEABLE_MIN_CALLS calls and CACHEABLE_MIN_SHARE of the
- * time.  The hit ratio depends on how often the same values repeat, which
- * pgperf does not keep: the finding says so.
- */
-static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
-			       size_t *n)
-{
-	uint64_t all = all_time_us(a);
-	struct qstat *top[CACHEABLE_MAX] = {NULL};
-
-	for (size_t b = 0; b < a->nfp_buckets; b++)
-		for (struct qstat *q = a->fp[b]; q; q = q->next) {
-			int k;
-
-			if (!sql_cacheable(&q->parse) ||
-			    q->c.calls < CACHEABLE_MIN_CALLS ||
-			    (double)q->c.hist.sum < all * CACHEABLE_MIN_SHARE)
-				continue;
-			for (k = CACHEABLE_MAX - 1;
-			     k >= 0 &&
-			     (!top[k] || top[k]->c.hist.sum < q->c.hist.sum);
-			     k--)
-				if (k + 1 < CACHEABLE_MAX)
-					top[k + 1] = top[k];
-			if (k + 1 < CACHEABLE_MAX)
-				top[k + 1] = q;
-		}
-	for (int k = 0; k < CACHEABLE_MAX && top[k]; k++) {
-		const struct qstat *q = top[k];
-		struct ana_finding *o = &out[*n];
-		struct jbuf b = {0};
-		double share = all ? 100.0 * (double)q->c.hist.sum / all : 0;
-		const char *db = fp_database(q);
-		char fp[24], line[512], tables[256] = "";
-
-		memset(o, 0, sizeof(*o));
-		snprintf(fp, sizeof(fp), "%016llx",
-			 (unsigned long long)q->fingerprint);
-		snprintf(o->id, sizeof(o->id), "cq-%s", fp);
-		o->kind = "cacheable_query";
-		o->severity = share >= 20 ? "medium" : "low";
-		o->query = strdup(q->parse.normalized);
-		o->executions = q->c.calls;
-		o->last_seen_us = q->last_seen;
-		join_tables(tables, sizeof(tables), q->parse.read,
-			    q->parse.nread);
-		snprintf(o->tables, sizeof(o->tables), "%s", tables);
-		snprintf(line, sizeof(line),
-			 "a read-only, deterministic query taking %.1f%% of "
-			 "database time: answer it from Redis with "
-			 "cache_mode = rules and cache_rules = "
-			 "fingerprint:%s=60 (redis_url); how much it saves "
-			 "depends on how often the same values repeat",
-			 share, fp);
-		o->suggestion = strdup(line);
-		jb_put(&b, "{", 1);
-		jb_kstr(&b, "id", o->id);
-		jb_kstr(&b, "kind", o->kind);
-		jb_kstr(&b, "severity", o->severity);
-		jb_kstr(&b, "database", db ? db : "");
-		jb_key(&b, "tables");
-		jb_put(&b, "[", 1);
-		for (int i = 0; i < q->parse.nread; i++) {
-			if (i)
-				jb_put(&b, ",", 1);
-			jb_str(&b, q->parse.read[i]);
-		}
-		jb_put(&b, "]", 1);
-		jb_kstr(&b, "query", q->parse.normalized);
-		jb_kstr(&b, "fingerprint", fp);
-		jb_printf(&b,
-			  ",\"evidence\":{\"calls\":%llu,\"total_ms\":%.3f,"
-			  "\"mean_ms\":%.3f,\"share_of_db_time_pct\":%.1f}",
-			  (unsigned long long)q->c.calls,
-			  (double)q->c.hist.sum / 1000,
-			  (double)q->c.hist.sum / 1000 / (double)q->c.calls,
-			  share);
-		jb_key(&b, "suggestion");
-		jb_put(&b, "{", 1);
-		snprintf(line + 256, sizeof(line) - 256, "fingerprint:%s=60",
-			 fp);
-		jb_kstr(&b, "cache_rules", line + 256);
-		jb_kstr(&b, "summary", o->suggestion);
-		jb_put(&b, "}}", 2);
-		o->json = b.oom ? NULL : b.p;
-		if (b.oom || !o->query || !o->suggestion) {
-			free(b.p);
-			free(o->query);
-			free(o->suggestion);
-			continue;
-		}
-		(*n)++;
-	}
-}
-
-size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
-{
-	size_t n;
-
-	struct ana_finding *v;
-
-	pthread_mutex_lock(&a->lock);
-	n = findings_export(a->findings, parse_of, a, out);
-	v = realloc(*out, (n + advisor_count(a->advisor) + CACHEABLE_MAX + 1) *
-				  sizeof(*v));
-	if (v) {
-		struct adv_view view = {stats_of, query_of, writes_of,
-					all_time_us(a), a};
-
-		*out = v;
-		advisor_export(a->advisor, &view, v, &n);
-		if (!a->cache_on)
-			cacheable_findings(a, v, &n);
-	}
-	pthread_mutex_unlock(&a->lock);
-	findings_sort(*out, n);
-	return n;
 }
 
 static int by_requests_desc(const void *x, const void *y)

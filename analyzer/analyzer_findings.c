@@ -1,0 +1,373 @@
+/*
+ * analyzer_findings.c -- what the analyzer makes of its statistics beyond
+ * counting: N+1 findings named on the catalog side connection, index
+ * advice, cacheable_query findings, and all findings as readers get them.
+ * The side-connection work runs with the analyzer's lock released.
+ */
+#include "analyzer_int.h"
+
+#include "pgperf/advisor.h"
+#include "pgperf/catalog.h"
+#include "pgperf/jsonbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- naming what was found (side connection, no lock held) ---- */
+
+static const struct sqlparse *parse_of(void *ctx, uint64_t fp)
+{
+	struct qstat *q = fp_find(ctx, fp);
+
+	return q ? &q->parse : NULL;
+}
+
+static bool is_id(const char *col)
+{
+	return strcmp(col, "id") == 0;
+}
+
+static bool ends_with_id(const char *col)
+{
+	size_t n = strlen(col);
+
+	return n > 3 && strcmp(col + n - 3, "_id") == 0;
+}
+
+/*
+ * Name an N+1 finding's relation: the child's filter column from its
+ * parse tree, the batched form, and from the catalog the parent's column
+ * (OID and attribute number from RowDescription) and the foreign keys
+ * that say which way the relation goes.  Without the catalog, names
+ * alone decide ("id" is the looked-up row's key, "x_id" a foreign key).
+ */
+static void resolve(struct analyzer *a, const struct fnd_lookup *k,
+		    struct fnd_names *n, bool *retry)
+{
+	struct cat_relation cr;
+
+	memset(n, 0, sizeof(*n));
+	*retry = false;
+	if (!sqlparse_param_column(k->child_query, k->param, &n->param,
+				   n->child_table, sizeof(n->child_table),
+				   n->child_column, sizeof(n->child_column)))
+		return;
+	n->batched = sqlparse_batched(k->child_query, n->param);
+	if (k->parent_guess[0])
+		snprintf(n->parent_table, sizeof(n->parent_table), "%s",
+			 k->parent_guess);
+	if (catalog_ready(a->catalog, k->database, pgp_now_us())) {
+		char qt[300];
+
+		sqlparse_quote_name(n->child_table, qt, sizeof(qt));
+		if (catalog_relation(a->catalog, k->database, k->parent_rel,
+				     k->parent_att, qt, n->child_column, &cr)) {
+			n->catalog = true;
+			if (cr.parent_table[0]) {
+				snprintf(n->parent_table,
+					 sizeof(n->parent_table), "%s",
+					 cr.parent_table);
+				snprintf(n->parent_column,
+					 sizeof(n->parent_column), "%s",
+					 cr.parent_column);
+			}
+			if (cr.child_fk_to_parent)
+				n->direction = FND_ONE_TO_MANY;
+			else if (cr.parent_fk_to_child)
+				n->direction = FND_MANY_TO_ONE;
+			else if (!k->parent_rel && cr.child_fk_table[0] &&
+				 strcmp(cr.child_fk_table, n->parent_table) ==
+					 0)
+				/* suspected: the child's foreign key points
+				 * at the parent's table */
+				n->direction = FND_ONE_TO_MANY;
+		} else {
+			*retry = true;
+		}
+	}
+	if (n->direction == FND_UNKNOWN) {
+		if (is_id(n->child_column) && n->parent_column[0] &&
+		    !is_id(n->parent_column))
+			n->direction = FND_MANY_TO_ONE;
+		else if (ends_with_id(n->child_column))
+			n->direction = FND_ONE_TO_MANY;
+	}
+}
+
+void ana_lookup_one(struct analyzer *a)
+{
+	struct fnd_lookup k;
+	struct fnd_names n;
+	bool got, retry;
+
+	pthread_mutex_lock(&a->lock);
+	got = findings_next_lookup(a->findings, parse_of, a, &k);
+	pthread_mutex_unlock(&a->lock);
+	if (!got)
+		return;
+	resolve(a, &k, &n, &retry);
+	pthread_mutex_lock(&a->lock);
+	findings_resolved(a->findings, &k, &n, retry);
+	pthread_mutex_unlock(&a->lock);
+	free(n.batched);
+	fnd_lookup_free(&k);
+}
+
+/* ---- index advice (side connection, no lock held) ---- */
+
+static bool stats_of(void *ctx, uint64_t fp, uint64_t *calls,
+		     uint64_t *total_us)
+{
+	struct qstat *q = fp_find(ctx, fp);
+
+	if (!q)
+		return false;
+	*calls = q->c.calls;
+	*total_us = q->c.hist.sum;
+	return true;
+}
+
+static const char *query_of(void *ctx, uint64_t fp)
+{
+	struct qstat *q = fp_find(ctx, fp);
+
+	return q ? q->parse.normalized : NULL;
+}
+
+/* Writes seen to a table (as statements name it), and their rate. */
+static uint64_t writes_of(void *ctx, const char *table, double *per_s)
+{
+	struct analyzer *a = ctx;
+	uint64_t calls = 0;
+	int64_t first = 0, last = 0;
+
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next)
+			for (int i = 0; i < q->parse.nwritten; i++)
+				if (strcmp(q->parse.written[i], table) == 0) {
+					calls += q->c.calls;
+					if (!first || q->first_seen < first)
+						first = q->first_seen;
+					if (q->last_seen > last)
+						last = q->last_seen;
+					break;
+				}
+	*per_s = calls ? (double)calls / (last - first > 1000000
+						  ? (double)(last - first) / 1e6
+						  : 1.0)
+		       : 0;
+	return calls;
+}
+
+static uint64_t all_time_us(struct analyzer *a)
+{
+	uint64_t all = a->other.c.hist.sum;
+
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next)
+			all += q->c.hist.sum;
+	return all;
+}
+
+/* The busiest sub's database: where a fingerprint's tables live. */
+static const char *fp_database(const struct qstat *q)
+{
+	const struct sub *best = NULL;
+
+	for (const struct sub *s = q->subs; s; s = s->next)
+		if (!best || s->c.calls > best->c.calls)
+			best = s;
+	return best && best->who[0] != '?' ? best->who : NULL;
+}
+
+/* The fingerprint that matters most and was not looked at lately. */
+static bool pick_advice(struct analyzer *a, int64_t now, struct adv_job *j)
+{
+	uint64_t all = all_time_us(a);
+	struct qstat *best = NULL;
+
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next) {
+			const char *db = fp_database(q);
+
+			if (!q->sample || !q->parse.parsed || !db ||
+			    q->c.calls < ADVICE_MIN_CALLS ||
+			    (double)q->c.hist.sum < all * ADVICE_MIN_SHARE ||
+			    (q->advised_at &&
+			     now - q->advised_at < ADVICE_AGAIN_US) ||
+			    !q->parse.kind ||
+			    (strcmp(q->parse.kind, "SELECT") != 0 &&
+			     strcmp(q->parse.kind, "UPDATE") != 0 &&
+			     strcmp(q->parse.kind, "DELETE") != 0) ||
+			    !catalog_ready(a->catalog, db, now))
+				continue;
+			if (!best || q->c.hist.sum > best->c.hist.sum)
+				best = q;
+		}
+	if (!best || !(j->text = strdup(best->sample)))
+		return false;
+	best->advised_at = now;
+	j->fp = best->fingerprint;
+	snprintf(j->database, sizeof(j->database), "%s", fp_database(best));
+	return true;
+}
+
+void ana_advise_step(struct analyzer *a)
+{
+	struct adv_suggestion s[4];
+	struct adv_job j;
+	struct adv_check k;
+	struct cat_table t;
+	bool job, check;
+	int n;
+
+	memset(&j, 0, sizeof(j));
+	pthread_mutex_lock(&a->lock);
+	advisor_update(a->advisor, stats_of, a);
+	check = advisor_next_check(a->advisor, wall_us(), &k);
+	job = pick_advice(a, pgp_now_us(), &j);
+	pthread_mutex_unlock(&a->lock);
+	if (check && catalog_table(a->catalog, k.database, k.table, &t)) {
+		/* has the suggested index been created? */
+		for (int i = 0; i < t.nindexes; i++)
+			if (advisor_covers(t.indexes[i], k.columns)) {
+				pthread_mutex_lock(&a->lock);
+				advisor_index_seen(a->advisor, &k, stats_of, a,
+						   wall_us());
+				pthread_mutex_unlock(&a->lock);
+				break;
+			}
+	}
+	if (!job)
+		return;
+	j.nparams = advisor_nparams(j.text);
+	n = advisor_run(a->catalog, &j, a->advice_min_rows, s, 4);
+	pthread_mutex_lock(&a->lock);
+	advisor_record(a->advisor, j.database, j.fp, s, n, wall_us());
+	a->t.advice_checked++;
+	pthread_mutex_unlock(&a->lock);
+	free(j.text);
+}
+
+/*
+ * With the result cache off: the hot statements it could answer (kind
+ * cacheable_query), the CACHEABLE_MAX with the most database time among
+ * those with CACHEABLE_MIN_CALLS calls and CACHEABLE_MIN_SHARE of the
+ * time.  The hit ratio depends on how often the same values repeat, which
+ * pgperf does not keep: the finding says so.
+ */
+static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
+			       size_t *n)
+{
+	uint64_t all = all_time_us(a);
+	struct qstat *top[CACHEABLE_MAX] = {NULL};
+
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next) {
+			int k;
+
+			if (!sql_cacheable(&q->parse) ||
+			    q->c.calls < CACHEABLE_MIN_CALLS ||
+			    (double)q->c.hist.sum < all * CACHEABLE_MIN_SHARE)
+				continue;
+			for (k = CACHEABLE_MAX - 1;
+			     k >= 0 &&
+			     (!top[k] || top[k]->c.hist.sum < q->c.hist.sum);
+			     k--)
+				if (k + 1 < CACHEABLE_MAX)
+					top[k + 1] = top[k];
+			if (k + 1 < CACHEABLE_MAX)
+				top[k + 1] = q;
+		}
+	for (int k = 0; k < CACHEABLE_MAX && top[k]; k++) {
+		const struct qstat *q = top[k];
+		struct ana_finding *o = &out[*n];
+		struct jbuf b = {0};
+		double share = all ? 100.0 * (double)q->c.hist.sum / all : 0;
+		const char *db = fp_database(q);
+		char fp[24], line[512], tables[256] = "";
+
+		memset(o, 0, sizeof(*o));
+		snprintf(fp, sizeof(fp), "%016llx",
+			 (unsigned long long)q->fingerprint);
+		snprintf(o->id, sizeof(o->id), "cq-%s", fp);
+		o->kind = "cacheable_query";
+		o->severity = share >= 20 ? "medium" : "low";
+		o->query = strdup(q->parse.normalized);
+		o->executions = q->c.calls;
+		o->last_seen_us = q->last_seen;
+		join_tables(tables, sizeof(tables), q->parse.read,
+			    q->parse.nread);
+		snprintf(o->tables, sizeof(o->tables), "%s", tables);
+		snprintf(line, sizeof(line),
+			 "a read-only, deterministic query taking %.1f%% of "
+			 "database time: answer it from Redis with "
+			 "cache_mode = rules and cache_rules = "
+			 "fingerprint:%s=60 (redis_url); how much it saves "
+			 "depends on how often the same values repeat",
+			 share, fp);
+		o->suggestion = strdup(line);
+		jb_put(&b, "{", 1);
+		jb_kstr(&b, "id", o->id);
+		jb_kstr(&b, "kind", o->kind);
+		jb_kstr(&b, "severity", o->severity);
+		jb_kstr(&b, "database", db ? db : "");
+		jb_key(&b, "tables");
+		jb_put(&b, "[", 1);
+		for (int i = 0; i < q->parse.nread; i++) {
+			if (i)
+				jb_put(&b, ",", 1);
+			jb_str(&b, q->parse.read[i]);
+		}
+		jb_put(&b, "]", 1);
+		jb_kstr(&b, "query", q->parse.normalized);
+		jb_kstr(&b, "fingerprint", fp);
+		jb_printf(&b,
+			  ",\"evidence\":{\"calls\":%llu,\"total_ms\":%.3f,"
+			  "\"mean_ms\":%.3f,\"share_of_db_time_pct\":%.1f}",
+			  (unsigned long long)q->c.calls,
+			  (double)q->c.hist.sum / 1000,
+			  (double)q->c.hist.sum / 1000 / (double)q->c.calls,
+			  share);
+		jb_key(&b, "suggestion");
+		jb_put(&b, "{", 1);
+		snprintf(line + 256, sizeof(line) - 256, "fingerprint:%s=60",
+			 fp);
+		jb_kstr(&b, "cache_rules", line + 256);
+		jb_kstr(&b, "summary", o->suggestion);
+		jb_put(&b, "}}", 2);
+		o->json = b.oom ? NULL : b.p;
+		if (b.oom || !o->query || !o->suggestion) {
+			free(b.p);
+			free(o->query);
+			free(o->suggestion);
+			continue;
+		}
+		(*n)++;
+	}
+}
+
+size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
+{
+	size_t n;
+
+	struct ana_finding *v;
+
+	pthread_mutex_lock(&a->lock);
+	n = findings_export(a->findings, parse_of, a, out);
+	v = realloc(*out, (n + advisor_count(a->advisor) + CACHEABLE_MAX + 1) *
+				  sizeof(*v));
+	if (v) {
+		struct adv_view view = {stats_of, query_of, writes_of,
+					all_time_us(a), a};
+
+		*out = v;
+		advisor_export(a->advisor, &view, v, &n);
+		if (!a->cache_on)
+			cacheable_findings(a, v, &n);
+	}
+	pthread_mutex_unlock(&a->lock);
+	findings_sort(*out, n);
+	return n;
+}

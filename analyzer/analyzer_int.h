@@ -1,0 +1,148 @@
+/*
+ * analyzer_int.h -- the analyzer's insides, shared by its two files:
+ * analyzer.c (the thread, the ring, the tables, statistics, requests) and
+ * analyzer_findings.c (naming findings, index advice, findings for
+ * readers).  Not for the rest of pgperf, which sees analyzer.h only.
+ */
+#ifndef PGPERF_ANALYZER_INT_H
+#define PGPERF_ANALYZER_INT_H
+
+#include "pgperf/analyzer.h"
+#include "pgperf/findings.h"
+#include "pgperf/histogram.h"
+#include "pgperf/requests.h"
+#include "pgperf/sqlparse.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define RING_SIZE 65536 /* events; a power of two */
+#define FREE_RING 8192	/* details coming back for reuse; a power of two */
+#define INFO_RING 4096	/* shape facts for the I/O thread; a power of two */
+#define BATCH 512	/* events applied per lock hold */
+#define MAX_SUBS 32	/* (database, user, application) per fingerprint */
+#define MAX_ERRS ANA_MAX_ERRS /* SQLSTATEs kept per fingerprint */
+
+struct counters {
+	uint64_t calls, errors, rows, bytes, wait_us;
+	struct histogram hist;
+};
+
+struct sub {
+	struct sub *next;
+	uint64_t client_key; /* hash of database, user, application */
+	char *who;	     /* owned: "database\0user\0application\0" */
+	struct counters c;
+};
+
+struct qstat {
+	struct qstat *next; /* hash chain */
+	uint64_t fingerprint;
+	struct sqlparse parse;
+	struct counters c;
+	struct {
+		char state[6];
+		uint64_t n;
+	} err[MAX_ERRS];
+	int64_t first_seen, last_seen;
+	struct sub *subs;
+	int nsubs;
+	char *sample;	    /* owned: the first text seen, values included
+			       (index advice explains it; never shown) */
+	int64_t advised_at; /* monotonic: index advice last looked at it */
+};
+
+struct shape_ent {
+	uint64_t shape; /* 0 = empty */
+	uint64_t fingerprint;
+};
+
+/* A client's current request (clients that ran statements only). */
+struct creq {
+	struct creq *prev, *next; /* a->creqs, while a request is open */
+	bool linked;
+	uint64_t client;
+	struct request r;
+};
+
+struct client_ent {
+	uint64_t id; /* 0 = empty, UINT64_MAX = deleted */
+	char *who;   /* owned */
+	uint64_t key;
+	struct creq *req; /* owned, or NULL */
+};
+
+#define MAX_ROUTES 256 /* then "(other)" */
+#define MAX_FINDINGS_PER_REQUEST 16
+#define TICK_US 50000	       /* how often idle requests are ended */
+#define LOOKUP_EVERY_US 100000 /* catalog lookups at most this often */
+#define ADVICE_EVERY_US 500000 /* index advice: one step this often */
+#define ADVICE_AGAIN_US (300 * 1000000LL) /* a fingerprint looked at again */
+#define ADVICE_MIN_CALLS 5		  /* calls before it is looked at */
+#define ADVICE_MIN_SHARE 0.01		  /* of all database time */
+#define CACHEABLE_MAX 5			  /* cacheable_query findings shown */
+#define CACHEABLE_MIN_CALLS 100		  /* calls before a query is one */
+#define CACHEABLE_MIN_SHARE 0.05	  /* of all database time */
+
+struct route_ent {
+	char route[ANA_ROUTE_MAX];
+	uint64_t requests, statements, nplus1;
+	struct histogram stmts, db; /* per request */
+};
+
+struct analyzer {
+	/* the ring: the I/O thread writes tail, the analyzer head */
+	struct ana_event *ring; /* owned */
+	_Atomic uint32_t head, tail;
+	_Atomic uint64_t dropped;
+	_Atomic bool wants_texts;
+	_Atomic bool stop;
+	_Atomic uint64_t pushed, applied;
+	/* details going back: the analyzer writes ftail, the I/O thread
+	 * fhead */
+	struct ana_detail **free_ring; /* owned */
+	_Atomic uint32_t fhead, ftail;
+	/* shape facts for the result cache: analyzer writes itail */
+	struct ana_shape_info *info_ring; /* owned */
+	_Atomic uint32_t ihead, itail;
+	pthread_t thread;
+	/* an idle analyzer sleeps on `wake`; analyzer_sync() signals it */
+	pthread_mutex_t wake_lock;
+	pthread_cond_t wake;
+
+	pthread_mutex_t lock; /* guards everything below */
+	int max_fp;
+	struct qstat **fp; /* owned hash table */
+	size_t nfp_buckets, nfp;
+	struct qstat other;
+	struct shape_ent *shapes; /* owned, open addressing */
+	size_t nshape_slots, nshapes;
+	struct client_ent *clients; /* owned, open addressing */
+	size_t nclient_slots, nclients;
+	struct ana_totals t;
+	/* requests and findings */
+	struct req_conf conf;
+	bool advice;
+	int advice_min_rows;
+	bool cache_on;		  /* no cacheable_query findings then */
+	struct creq creqs;	  /* list head */
+	struct route_ent *routes; /* owned, MAX_ROUTES + 1 ("other") */
+	size_t nroutes;
+	struct findings *findings;
+	struct advisor *advisor;
+	struct catalog *catalog; /* analyzer thread only, no lock needed */
+	int64_t next_tick_us, next_lookup_us, next_advice_us;
+};
+
+/* analyzer.c, for analyzer_findings.c (callers hold a->lock unless said) */
+struct qstat *fp_find(struct analyzer *a, uint64_t fp);
+/* May the result cache keep this statement's replies? */
+bool sql_cacheable(const struct sqlparse *p);
+void join_tables(char *buf, size_t cap, char *const *t, int n);
+int64_t wall_us(void);
+
+/* analyzer_findings.c: between batches, with the lock not held */
+void ana_lookup_one(struct analyzer *a);  /* name one N+1 finding */
+void ana_advise_step(struct analyzer *a); /* one step of index advice */
+
+#endif
