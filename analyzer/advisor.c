@@ -451,6 +451,13 @@ static void export_one(struct adv_item *i, const struct adv_view *view,
 	o->saved_us =
 		i->s.verified ? (uint64_t)((double)fp_total * drop / 100) : 0;
 	o->last_seen_us = i->last_seen_us;
+	o->status = state;
+	o->ddl = strdup(dd);
+	o->fingerprint = i->nfps ? i->fps[0].fp : 0;
+	if (i->state == ADV_KEPT || i->state == ADV_RETRACTED) {
+		o->before_ms = i->mean_before_us / 1000;
+		o->after_ms = i->mean_after_us / 1000;
+	}
 
 	jb_put(&b, "{", 1);
 	jb_kstr(&b, "id", o->id);
@@ -589,6 +596,7 @@ void advisor_export(struct advisor *v, const struct adv_view *view,
 			free(o->json);
 			free(o->query);
 			free(o->suggestion);
+			free(o->ddl);
 			continue;
 		}
 		(*n)++;

@@ -548,6 +548,7 @@ static void finish_request(struct analyzer *a, struct creq *c)
 			     r->route, r->last_end_us);
 		nplus1 |= f[i].kind == REQ_NPLUS1;
 	}
+	win_request(a);
 	re = route_for(a, r->route);
 	re->requests++;
 	re->statements += r->nstmts;
@@ -617,6 +618,7 @@ static void on_stmt(struct analyzer *a, const struct ana_event *ev)
 {
 	struct shape_ent *se = shape_slot(a, ev->shape ? ev->shape : 1);
 	struct qstat *q = se->shape ? fp_find(a, se->fingerprint) : NULL;
+	struct client_ent *ce;
 	struct sub *s;
 
 	a->t.calls++;
@@ -644,8 +646,9 @@ static void on_stmt(struct analyzer *a, const struct ana_event *ev)
 			q->err[i].n++;
 		}
 	}
-	if (q != &a->other &&
-	    (s = sub_for(q, client_slot(a, ev->client, false))))
+	ce = client_slot(a, ev->client, false);
+	win_stmt(a, ce, ev);
+	if (q != &a->other && (s = sub_for(q, ce)))
 		count(&s->c, ev);
 	track_request(a, ev, se->shape ? se->fingerprint : ev->shape,
 		      q != &a->other ? &q->parse : NULL);
@@ -730,6 +733,8 @@ static void reset_all(struct analyzer *a)
 		findings_reset(a->findings);
 	if (a->advisor)
 		advisor_reset(a->advisor);
+	win_free(a);
+	win_init(a, wall_us());
 }
 
 static void apply(struct analyzer *a, struct ana_event *ev)
@@ -748,6 +753,9 @@ static void apply(struct analyzer *a, struct ana_event *ev)
 		break;
 	case ANA_RESET:
 		reset_all(a);
+		break;
+	case ANA_MARK:
+		win_mark(a, ev);
 		break;
 	default:
 		break;
@@ -862,6 +870,7 @@ static void analyzer_free(struct analyzer *a)
 			hist_free(&a->routes[i].db);
 		}
 	pgp_free(a->routes);
+	win_free(a);
 	findings_free(a->findings);
 	advisor_free(a->advisor);
 	catalog_free(a->catalog);
@@ -904,6 +913,8 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 		}
 	a->findings = findings_new();
 	a->advisor = advisor_new();
+	a->slow_query_ms = 100;
+	win_init(a, wall_us());
 	a->catalog = catalog_new();
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->wake_lock, NULL);
@@ -1096,6 +1107,7 @@ void analyzer_configure(struct analyzer *a, const struct ana_conf *c)
 	a->advice = c->index_advice;
 	a->advice_min_rows = c->index_min_table_rows;
 	a->cache_on = c->cache_on;
+	a->slow_query_ms = c->slow_query_ms;
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -1128,10 +1140,26 @@ size_t analyzer_routes(struct analyzer *a, struct ana_route **out)
 		o->statements_p95 = hist_quantile(&r->stmts, 0.95);
 		o->db_us = r->db.sum;
 		o->db_p95_us = hist_quantile(&r->db, 0.95);
+		o->db_p99_us = hist_quantile(&r->db, 0.99);
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (v)
 		qsort(v, n, sizeof(*v), by_requests_desc);
 	*out = v;
 	return n;
+}
+
+char *analyzer_shape_query(struct analyzer *a, uint64_t shape)
+{
+	struct shape_ent *se;
+	struct qstat *q;
+	char *t = NULL;
+
+	pthread_mutex_lock(&a->lock);
+	se = shape_slot(a, shape ? shape : 1);
+	if (se->shape && (q = fp_find(a, se->fingerprint)) &&
+	    q->parse.normalized)
+		t = strdup(q->parse.normalized);
+	pthread_mutex_unlock(&a->lock);
+	return t;
 }

@@ -251,11 +251,79 @@ void ana_advise_step(struct analyzer *a)
 }
 
 /*
+ * The fields every single-statement finding (cacheable_query, slow_query)
+ * starts with, into `o` and `b` (left open after the fingerprint).
+ */
+static void fp_finding_begin(struct jbuf *b, struct ana_finding *o,
+			     const struct qstat *q, const char *prefix,
+			     const char *kind, const char *severity)
+{
+	const char *db = fp_database(q);
+	char fp[24];
+
+	memset(o, 0, sizeof(*o));
+	snprintf(fp, sizeof(fp), "%016llx", (unsigned long long)q->fingerprint);
+	snprintf(o->id, sizeof(o->id), "%s-%s", prefix, fp);
+	o->kind = kind;
+	o->severity = severity;
+	o->query = strdup(q->parse.normalized);
+	o->executions = q->c.calls;
+	o->last_seen_us = q->last_seen;
+	o->fingerprint = q->fingerprint;
+	join_tables(o->tables, sizeof(o->tables), q->parse.read,
+		    q->parse.nread);
+	jb_put(b, "{", 1);
+	jb_kstr(b, "id", o->id);
+	jb_kstr(b, "kind", o->kind);
+	jb_kstr(b, "severity", o->severity);
+	jb_kstr(b, "database", db ? db : "");
+	jb_key(b, "tables");
+	jb_put(b, "[", 1);
+	for (int i = 0; i < q->parse.nread; i++) {
+		if (i)
+			jb_put(b, ",", 1);
+		jb_str(b, q->parse.read[i]);
+	}
+	jb_put(b, "]", 1);
+	jb_kstr(b, "query", q->parse.normalized);
+	jb_kstr(b, "fingerprint", fp);
+}
+
+/* Close what fp_finding_begin() opened; true if the finding is whole. */
+static bool fp_finding_end(struct jbuf *b, struct ana_finding *o)
+{
+	jb_put(b, "}}", 2);
+	o->json = b->oom ? NULL : b->p;
+	if (b->oom || !o->query || !o->suggestion) {
+		free(b->p);
+		free(o->query);
+		free(o->suggestion);
+		memset(o, 0, sizeof(*o));
+		return false;
+	}
+	return true;
+}
+
+/* Insert q into top[0..max) ordered by database time, most first. */
+static void top_insert(struct qstat **top, int max, struct qstat *q)
+{
+	int k;
+
+	for (k = max - 1;
+	     k >= 0 && (!top[k] || top[k]->c.hist.sum < q->c.hist.sum); k--)
+		if (k + 1 < max)
+			top[k + 1] = top[k];
+	if (k + 1 < max)
+		top[k + 1] = q;
+}
+
+/*
  * With the result cache off: the hot statements it could answer (kind
  * cacheable_query), the CACHEABLE_MAX with the most database time among
  * those with CACHEABLE_MIN_CALLS calls and CACHEABLE_MIN_SHARE of the
  * time.  The hit ratio depends on how often the same values repeat, which
- * pgperf does not keep: the finding says so.
+ * pgperf does not keep: the finding says so, and its estimated saving
+ * (which ranks it among the recommendations) assumes half are hits.
  */
 static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
 			       size_t *n)
@@ -264,65 +332,31 @@ static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
 	struct qstat *top[CACHEABLE_MAX] = {NULL};
 
 	for (size_t b = 0; b < a->nfp_buckets; b++)
-		for (struct qstat *q = a->fp[b]; q; q = q->next) {
-			int k;
-
-			if (!sql_cacheable(&q->parse) ||
-			    q->c.calls < CACHEABLE_MIN_CALLS ||
-			    (double)q->c.hist.sum < all * CACHEABLE_MIN_SHARE)
-				continue;
-			for (k = CACHEABLE_MAX - 1;
-			     k >= 0 &&
-			     (!top[k] || top[k]->c.hist.sum < q->c.hist.sum);
-			     k--)
-				if (k + 1 < CACHEABLE_MAX)
-					top[k + 1] = top[k];
-			if (k + 1 < CACHEABLE_MAX)
-				top[k + 1] = q;
-		}
+		for (struct qstat *q = a->fp[b]; q; q = q->next)
+			if (sql_cacheable(&q->parse) &&
+			    q->c.calls >= CACHEABLE_MIN_CALLS &&
+			    (double)q->c.hist.sum >= all * CACHEABLE_MIN_SHARE)
+				top_insert(top, CACHEABLE_MAX, q);
 	for (int k = 0; k < CACHEABLE_MAX && top[k]; k++) {
 		const struct qstat *q = top[k];
 		struct ana_finding *o = &out[*n];
 		struct jbuf b = {0};
 		double share = all ? 100.0 * (double)q->c.hist.sum / all : 0;
-		const char *db = fp_database(q);
-		char fp[24], line[512], tables[256] = "";
+		char rule[40], line[512];
 
-		memset(o, 0, sizeof(*o));
-		snprintf(fp, sizeof(fp), "%016llx",
+		fp_finding_begin(&b, o, q, "cq", "cacheable_query",
+				 share >= 20 ? "medium" : "low");
+		o->saved_us = q->c.hist.sum / 2;
+		snprintf(rule, sizeof(rule), "fingerprint:%016llx=60",
 			 (unsigned long long)q->fingerprint);
-		snprintf(o->id, sizeof(o->id), "cq-%s", fp);
-		o->kind = "cacheable_query";
-		o->severity = share >= 20 ? "medium" : "low";
-		o->query = strdup(q->parse.normalized);
-		o->executions = q->c.calls;
-		o->last_seen_us = q->last_seen;
-		join_tables(tables, sizeof(tables), q->parse.read,
-			    q->parse.nread);
-		snprintf(o->tables, sizeof(o->tables), "%s", tables);
 		snprintf(line, sizeof(line),
 			 "a read-only, deterministic query taking %.1f%% of "
 			 "database time: answer it from Redis with "
-			 "cache_mode = rules and cache_rules = "
-			 "fingerprint:%s=60 (redis_url); how much it saves "
-			 "depends on how often the same values repeat",
-			 share, fp);
+			 "cache_mode = rules and cache_rules = %s (redis_url); "
+			 "how much it saves depends on how often the same "
+			 "values repeat",
+			 share, rule);
 		o->suggestion = strdup(line);
-		jb_put(&b, "{", 1);
-		jb_kstr(&b, "id", o->id);
-		jb_kstr(&b, "kind", o->kind);
-		jb_kstr(&b, "severity", o->severity);
-		jb_kstr(&b, "database", db ? db : "");
-		jb_key(&b, "tables");
-		jb_put(&b, "[", 1);
-		for (int i = 0; i < q->parse.nread; i++) {
-			if (i)
-				jb_put(&b, ",", 1);
-			jb_str(&b, q->parse.read[i]);
-		}
-		jb_put(&b, "]", 1);
-		jb_kstr(&b, "query", q->parse.normalized);
-		jb_kstr(&b, "fingerprint", fp);
 		jb_printf(&b,
 			  ",\"evidence\":{\"calls\":%llu,\"total_ms\":%.3f,"
 			  "\"mean_ms\":%.3f,\"share_of_db_time_pct\":%.1f}",
@@ -330,21 +364,81 @@ static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
 			  (double)q->c.hist.sum / 1000,
 			  (double)q->c.hist.sum / 1000 / (double)q->c.calls,
 			  share);
+		jb_printf(&b, ",\"saved_ms\":%.3f", (double)o->saved_us / 1000);
 		jb_key(&b, "suggestion");
 		jb_put(&b, "{", 1);
-		snprintf(line + 256, sizeof(line) - 256, "fingerprint:%s=60",
-			 fp);
-		jb_kstr(&b, "cache_rules", line + 256);
+		jb_kstr(&b, "cache_rules", rule);
 		jb_kstr(&b, "summary", o->suggestion);
-		jb_put(&b, "}}", 2);
-		o->json = b.oom ? NULL : b.p;
-		if (b.oom || !o->query || !o->suggestion) {
-			free(b.p);
-			free(o->query);
-			free(o->suggestion);
-			continue;
-		}
-		(*n)++;
+		if (fp_finding_end(&b, o))
+			(*n)++;
+	}
+}
+
+/*
+ * Statements whose p95 latency is at or above slow_query_ms (kind
+ * slow_query), the SLOW_MAX with the most database time among those with
+ * SLOW_MIN_CALLS calls.  The saving estimated for ranking is the time
+ * spent above the threshold.
+ */
+static void slow_findings(struct analyzer *a, struct ana_finding *out,
+			  size_t *n)
+{
+	uint64_t all = all_time_us(a), limit_us;
+	struct qstat *top[SLOW_MAX] = {NULL};
+
+	if (a->slow_query_ms <= 0)
+		return;
+	limit_us = (uint64_t)a->slow_query_ms * 1000;
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next)
+			if (q->c.calls >= SLOW_MIN_CALLS &&
+			    hist_quantile(&q->c.hist, 0.95) >= limit_us)
+				top_insert(top, SLOW_MAX, q);
+	for (int k = 0; k < SLOW_MAX && top[k]; k++) {
+		const struct qstat *q = top[k];
+		struct ana_finding *o = &out[*n];
+		struct jbuf b = {0};
+		double share = all ? 100.0 * (double)q->c.hist.sum / all : 0;
+		uint64_t p50 = hist_quantile(&q->c.hist, 0.50);
+		uint64_t p95 = hist_quantile(&q->c.hist, 0.95);
+		uint64_t p99 = hist_quantile(&q->c.hist, 0.99);
+		double mean = (double)q->c.hist.sum / (double)q->c.calls;
+		char line[512];
+
+		fp_finding_begin(&b, o, q, "sl", "slow_query",
+				 p95 >= limit_us * 10 || share >= 25 ? "high"
+				 : share >= 5			     ? "medium"
+								     : "low");
+		o->saved_us = mean > (double)limit_us
+				      ? (uint64_t)((mean - (double)limit_us) *
+						   (double)q->c.calls)
+				      : 0;
+		snprintf(line, sizeof(line),
+			 "p95 %.1f ms (slow_query_ms = %d) over %llu calls, "
+			 "%.1f%% of database time: run EXPLAIN (ANALYZE, "
+			 "BUFFERS) on it and look for sequential scans of big "
+			 "tables, sorts spilling to disk and rows fetched only "
+			 "to be filtered out",
+			 (double)p95 / 1000, a->slow_query_ms,
+			 (unsigned long long)q->c.calls, share);
+		o->suggestion = strdup(line);
+		jb_printf(&b,
+			  ",\"evidence\":{\"calls\":%llu,\"total_ms\":%.3f,"
+			  "\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,"
+			  "\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+			  "\"share_of_db_time_pct\":%.1f,"
+			  "\"threshold_ms\":%d}",
+			  (unsigned long long)q->c.calls,
+			  (double)q->c.hist.sum / 1000, mean / 1000,
+			  (double)p50 / 1000, (double)p95 / 1000,
+			  (double)p99 / 1000, (double)q->c.hist.max / 1000,
+			  share, a->slow_query_ms);
+		jb_printf(&b, ",\"saved_ms\":%.3f", (double)o->saved_us / 1000);
+		jb_key(&b, "suggestion");
+		jb_put(&b, "{", 1);
+		jb_kstr(&b, "summary", o->suggestion);
+		if (fp_finding_end(&b, o))
+			(*n)++;
 	}
 }
 
@@ -356,8 +450,9 @@ size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
 
 	pthread_mutex_lock(&a->lock);
 	n = findings_export(a->findings, parse_of, a, out);
-	v = realloc(*out, (n + advisor_count(a->advisor) + CACHEABLE_MAX + 1) *
-				  sizeof(*v));
+	v = realloc(*out,
+		    (n + advisor_count(a->advisor) + CACHEABLE_MAX + SLOW_MAX +
+		     1) * sizeof(*v));
 	if (v) {
 		struct adv_view view = {stats_of, query_of, writes_of,
 					all_time_us(a), a};
@@ -366,6 +461,7 @@ size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
 		advisor_export(a->advisor, &view, v, &n);
 		if (!a->cache_on)
 			cacheable_findings(a, v, &n);
+		slow_findings(a, v, &n);
 	}
 	pthread_mutex_unlock(&a->lock);
 	findings_sort(*out, n);

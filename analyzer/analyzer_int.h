@@ -70,6 +70,28 @@ struct client_ent {
 	char *who;   /* owned */
 	uint64_t key;
 	struct creq *req; /* owned, or NULL */
+	uint32_t win_gen; /* the window it last ran a statement in */
+	uint8_t win_app;  /* its application's slot in that window */
+};
+
+/* The statements of one stretch between marks (windows.c). */
+#define WIN_APPS 8
+struct window {
+	int64_t from_us; /* wall clock */
+	uint64_t calls, errors, requests, clients;
+	struct histogram hist; /* statement latency */
+	struct {
+		char name[64];
+		uint64_t calls;
+	} app[WIN_APPS];
+	int napps;
+};
+
+struct mark {
+	char name[ANA_MARK_NAME];
+	int kind;
+	int64_t at_us;	   /* wall clock */
+	struct window seg; /* the stretch that ended at it */
 };
 
 #define MAX_ROUTES 256 /* then "(other)" */
@@ -83,6 +105,8 @@ struct client_ent {
 #define CACHEABLE_MAX 5			  /* cacheable_query findings shown */
 #define CACHEABLE_MIN_CALLS 100		  /* calls before a query is one */
 #define CACHEABLE_MIN_SHARE 0.05	  /* of all database time */
+#define SLOW_MAX 10			  /* slow_query findings shown */
+#define SLOW_MIN_CALLS 5		  /* calls before a query is one */
 
 struct route_ent {
 	char route[ANA_ROUTE_MAX];
@@ -132,6 +156,12 @@ struct analyzer {
 	struct advisor *advisor;
 	struct catalog *catalog; /* analyzer thread only, no lock needed */
 	int64_t next_tick_us, next_lookup_us, next_advice_us;
+	int slow_query_ms;
+	/* marks and the open stretch since the latest (windows.c) */
+	struct mark marks[ANA_MAX_MARKS];
+	int nmarks;
+	struct window cur;
+	uint32_t win_gen;
 };
 
 /* analyzer.c, for analyzer_findings.c (callers hold a->lock unless said) */
@@ -140,6 +170,15 @@ struct qstat *fp_find(struct analyzer *a, uint64_t fp);
 bool sql_cacheable(const struct sqlparse *p);
 void join_tables(char *buf, size_t cap, char *const *t, int n);
 int64_t wall_us(void);
+
+/* windows.c (lock held) */
+void win_init(struct analyzer *a, int64_t now_wall);
+void win_free(struct analyzer *a);
+void win_stmt(struct analyzer *a, struct client_ent *ce,
+	      const struct ana_event *ev);
+void win_request(struct analyzer *a);
+void win_mark(struct analyzer *a, const struct ana_event *ev);
+int64_t win_started(const struct analyzer *a);
 
 /* analyzer_findings.c: between batches, with the lock not held */
 void ana_lookup_one(struct analyzer *a);  /* name one N+1 finding */

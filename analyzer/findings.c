@@ -462,6 +462,9 @@ static void export_one(const struct finding *f, const struct sqlparse *pp,
 	o->mean_repeats = mean;
 	o->saved_us = f->saved_us;
 	o->last_seen_us = f->last_seen_us;
+	o->fingerprint = f->child_fp;
+	if (f->kind == REQ_NPLUS1)
+		o->status = f->proven ? "proven" : "suspected";
 
 	jb_put(&b, "{", 1);
 	jb_kstr(&b, "id", o->id);
@@ -618,6 +621,7 @@ static void export_free(struct ana_finding *o)
 	free(o->parent_query);
 	free(o->suggestion);
 	free(o->json);
+	free(o->ddl);
 	memset(o, 0, sizeof(*o));
 }
 

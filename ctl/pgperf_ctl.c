@@ -25,7 +25,14 @@ static const struct command commands[] = {
 	{"queries", "SHOW QUERIES",
 	 "statistics per statement fingerprint (--sort, --limit)"},
 	{"findings", "SHOW FINDINGS",
-	 "N+1, redundant and sequential queries, with the fix"},
+	 "N+1, missing indexes, slow, cacheable and redundant queries, pool "
+	 "waits and pinning, with the fix (--json: the whole export)"},
+	{"report", "SHOW REPORT",
+	 "the performance report: bottleneck, before/after the latest mark, "
+	 "recommendations, service levels (--json: the export document)"},
+	{"mark", "MARK",
+	 "mark NAME: a point the report compares around; mark --load-test "
+	 "start [SCENARIO] | stop: bracket a load test"},
 	{"requests", "SHOW REQUESTS",
 	 "application requests per route: statements and database time"},
 	{"cache", "SHOW CACHE",
@@ -49,7 +56,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: pgperf-ctl [-h HOST] [-p PORT] [-U USER] [--json] COMMAND\n"
-		"       pgperf-ctl queries [--sort total|mean|p99|calls] [--limit N]\n\n"
+		"       pgperf-ctl queries [--sort total|mean|p99|calls] [--limit N]\n"
+		"       pgperf-ctl mark NAME | mark --load-test start [SCENARIO] | mark --load-test stop\n\n"
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
@@ -297,30 +305,77 @@ static const char *field(PGresult *res, int r, const char *col)
  * "findings": [...]}, each finding as pgperf built it), else one block of
  * text per finding, most costly first.
  */
-static int cmd_findings(PGconn *conn, bool json)
+/* The export document (SHOW EXPORT), as pgperf wrote it. */
+static int cmd_export(PGconn *conn)
 {
-	PGresult *res = run(conn, "SHOW FINDINGS");
-	int rows;
+	PGresult *res = run(conn, "SHOW EXPORT");
 
 	if (!res)
 		return 1;
-	rows = PQntuples(res);
-	if (json) {
-		char now[32];
-		time_t t = time(NULL);
-		struct tm tm;
+	if (PQntuples(res) == 1)
+		fputs(PQgetvalue(res, 0, 0), stdout);
+	PQclear(res);
+	return 0;
+}
 
-		gmtime_r(&t, &tm);
-		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		printf("{\"version\": %d, \"generated_at\": \"%s\", "
-		       "\"findings\": [",
-		       ANA_FINDINGS_VERSION, now);
-		for (int r = 0; r < rows; r++)
-			printf("%s\n%s", r ? "," : "", field(res, r, "json"));
-		printf("\n]}\n");
-		PQclear(res);
-		return 0;
+/* report: the text report, line by line; --json: the export. */
+static int cmd_report(PGconn *conn, bool json)
+{
+	PGresult *res;
+
+	if (json)
+		return cmd_export(conn);
+	if (!(res = run(conn, "SHOW REPORT")))
+		return 1;
+	for (int r = 0; r < PQntuples(res); r++)
+		printf("%s\n", PQgetvalue(res, r, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* mark NAME, mark --load-test start [SCENARIO], mark --load-test stop */
+static int cmd_mark(PGconn *conn, const char *load, const char *name)
+{
+	char sql[256];
+	PGresult *res;
+
+	if (name && (strchr(name, '\'') || strlen(name) > 63)) {
+		fprintf(stderr,
+			"pgperf-ctl: a mark's name is at most 63 bytes, "
+			"without quotes\n");
+		return 2;
 	}
+	if (!load)
+		snprintf(sql, sizeof(sql), "MARK '%s'", name ? name : "");
+	else
+		snprintf(sql, sizeof(sql), "MARK LOAD TEST %s '%s'", load,
+			 name ? name : "");
+	if (load && strcmp(load, "stop") == 0)
+		snprintf(sql, sizeof(sql), "MARK LOAD TEST STOP");
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "pgperf-ctl: %s", PQerrorMessage(conn));
+		PQclear(res);
+		return 1;
+	}
+	PQclear(res);
+	if (!load)
+		printf("mark \"%s\" recorded\n", name);
+	else
+		printf("load test %s recorded\n", load);
+	return 0;
+}
+
+static int cmd_findings(PGconn *conn, bool json)
+{
+	PGresult *res;
+	int rows;
+
+	if (json)
+		return cmd_export(conn);
+	if (!(res = run(conn, "SHOW FINDINGS")))
+		return 1;
+	rows = PQntuples(res);
 	if (rows == 0)
 		printf("No findings yet.\n");
 	for (int r = 0; r < rows; r++) {
@@ -428,6 +483,7 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"sort", required_argument, NULL, 's'},
 		{"limit", required_argument, NULL, 'l'},
+		{"load-test", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
 	const char *host = getenv("PGHOST"), *port = getenv("PGPORT");
@@ -435,7 +491,7 @@ int main(int argc, char **argv)
 	const char *url = getenv("PGPERF_URL");
 	const char *keys[8], *vals[8];
 	const struct command *cmd = NULL;
-	const char *sort = NULL;
+	const char *sort = NULL, *load = NULL, *arg = NULL;
 	int limit = -1;
 	bool json = false;
 	PGconn *conn;
@@ -464,6 +520,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 't':
+			load = optarg;
+			if (strcmp(load, "start") != 0 &&
+			    strcmp(load, "stop") != 0) {
+				fprintf(stderr,
+					"pgperf-ctl: --load-test takes start or stop\n");
+				return 2;
+			}
+			break;
 		case 'l':
 			limit = atoi(optarg);
 			if (limit < 0 ||
@@ -478,8 +543,19 @@ int main(int argc, char **argv)
 			return ch == '?' && optopt == 0 ? 0 : 2;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind == argc - 2 && strcmp(argv[optind], "mark") == 0)
+		arg = argv[argc - 1]; /* the mark's name */
+	else if (optind != argc - 1) {
 		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[optind], "mark") == 0 && !load && !arg) {
+		fprintf(stderr, "pgperf-ctl: mark needs a NAME (or --load-test "
+				"start|stop)\n");
+		return 2;
+	}
+	if (load && strcmp(argv[optind], "mark") != 0) {
+		fprintf(stderr, "pgperf-ctl: --load-test goes with mark\n");
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -556,10 +632,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!cmd->sql || strcmp(cmd->name, "queries") == 0 ||
-	    strcmp(cmd->name, "findings") == 0) {
+	    strcmp(cmd->name, "findings") == 0 ||
+	    strcmp(cmd->name, "report") == 0 ||
+	    strcmp(cmd->name, "mark") == 0) {
 		rc = !cmd->sql ? cmd_stats(conn, json)
 		     : strcmp(cmd->name, "findings") == 0
 			     ? cmd_findings(conn, json)
+		     : strcmp(cmd->name, "report") == 0 ? cmd_report(conn, json)
+		     : strcmp(cmd->name, "mark") == 0
+			     ? cmd_mark(conn, load, arg)
 			     : cmd_queries(conn, sort, limit, json);
 		PQfinish(conn);
 		return rc;

@@ -13,6 +13,7 @@
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
+#include "pgperf/report.h"
 #include "pgperf/server.h"
 #include "pgperf/session_state.h"
 
@@ -21,6 +22,7 @@
 #include <event2/bufferevent.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -592,10 +594,7 @@ static void show_findings(struct pgperf *pp, struct wbuf *out)
 	struct ana_finding *f = NULL;
 	size_t n = 0;
 
-	if (pp->ana) {
-		analyzer_sync(pp->ana, 200);
-		n = analyzer_findings(pp->ana, &f);
-	}
+	n = report_findings(pp, &f);
 	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	for (size_t i = 0; i < n; i++) {
 		char b[4][32];
@@ -604,9 +603,7 @@ static void show_findings(struct pgperf *pp, struct wbuf *out)
 		v[0] = f[i].id;
 		v[1] = f[i].kind;
 		v[2] = f[i].severity;
-		v[3] = strcmp(f[i].kind, "n_plus_one") != 0 ? ""
-		       : f[i].proven			    ? "proven"
-							    : "suspected";
+		v[3] = f[i].status ? f[i].status : "";
 		v[4] = f[i].tables;
 		v[5] = f[i].query;
 		v[6] = f[i].parent_query ? f[i].parent_query : "";
@@ -623,6 +620,121 @@ static void show_findings(struct pgperf *pp, struct wbuf *out)
 	}
 	ana_findings_free(f, n);
 	result_end(&r, "SHOW");
+}
+
+/* SHOW EXPORT: the findings export document, one row, column "json". */
+static void show_export(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {"json"};
+	struct admin_result r;
+	struct jbuf b = {0};
+	const char *v[1];
+
+	report_export(pp, &b);
+	if (b.oom) {
+		free(b.p);
+		wire_build_error(out, "ERROR", "53200",
+				 "out of memory building the export");
+		return;
+	}
+	result_begin(&r, out, cols, 1);
+	v[0] = b.p;
+	result_row(&r, v);
+	result_end(&r, "SHOW");
+	free(b.p);
+}
+
+/* SHOW REPORT: the performance report as text, one row per line. */
+static void show_report(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {"report"};
+	struct admin_result r;
+	struct jbuf b = {0};
+	char *line, *next;
+
+	report_text(pp, &b);
+	if (b.oom || !b.p) {
+		free(b.p);
+		wire_build_error(out, "ERROR", "53200",
+				 "out of memory building the report");
+		return;
+	}
+	result_begin(&r, out, cols, 1);
+	for (line = b.p; *line; line = next) {
+		const char *v[1];
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		v[0] = line;
+		result_row(&r, v);
+	}
+	result_end(&r, "SHOW");
+	free(b.p);
+}
+
+/*
+ * MARK 'name' | MARK LOAD TEST START ['scenario'] | MARK LOAD TEST STOP:
+ * a point in time the report compares around (pgperf-ctl mark).
+ */
+static void mark(struct pgperf *pp, const char *sql, struct wbuf *out)
+{
+	const char *arg = sql + 4;
+	int kind = ANA_MARK_POINT;
+	char name[ANA_MARK_NAME], err[256];
+	size_t n;
+
+	while (isspace((unsigned char)*arg))
+		arg++;
+	if (strncasecmp(arg, "load test ", 10) == 0) {
+		arg += 10;
+		while (isspace((unsigned char)*arg))
+			arg++;
+		if (strncasecmp(arg, "start", 5) == 0 &&
+		    (!arg[5] || isspace((unsigned char)arg[5]))) {
+			kind = ANA_MARK_LOAD_START;
+			arg += 5;
+		} else if (strcasecmp(arg, "stop") == 0) {
+			kind = ANA_MARK_LOAD_STOP;
+			arg += 4;
+		} else {
+			wire_build_error(out, "ERROR", "42601",
+					 "MARK LOAD TEST takes START or STOP");
+			return;
+		}
+		while (isspace((unsigned char)*arg))
+			arg++;
+	}
+	n = strlen(arg);
+	if (n >= 2 && arg[0] == '\'' && arg[n - 1] == '\'') {
+		arg++;
+		n -= 2;
+	}
+	if (kind == ANA_MARK_POINT && n == 0) {
+		wire_build_error(out, "ERROR", "42601",
+				 "MARK needs a name: MARK 'name'");
+		return;
+	}
+	if (n >= sizeof(name) || memchr(arg, '\'', n)) {
+		wire_build_error(out, "ERROR", "22023",
+				 "a mark's name is at most 63 bytes, without "
+				 "quotes");
+		return;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)n, arg);
+	if (kind == ANA_MARK_LOAD_START && !name[0])
+		snprintf(name, sizeof(name), "load test");
+	if (!report_mark(pp, name, kind, err, sizeof(err))) {
+		wire_build_error(out, "ERROR", "55000", err);
+		return;
+	}
+	log_info("mark \"%s\" (%s)", name,
+		 kind == ANA_MARK_POINT	       ? "point"
+		 : kind == ANA_MARK_LOAD_START ? "load test start"
+					       : "load test stop");
+	wire_build_command_complete(out, "MARK");
 }
 
 /* SHOW REQUESTS: application requests per route. */
@@ -795,6 +907,7 @@ static bool reset_stats(struct pgperf *pp)
 		struct pool *p = list_entry(pos, struct pool, node);
 
 		memset(&p->st, 0, sizeof(p->st));
+		memset(&p->holds, 0, sizeof(p->holds));
 		memset(&p->st_prev, 0, sizeof(p->st_prev));
 		memset(&p->st_rate, 0, sizeof(p->st_rate));
 	}
@@ -865,15 +978,24 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		show_requests(pp, out);
 	else if (cmd_is(sql, "show cache"))
 		show_cache(pp, out);
+	else if (cmd_is(sql, "show export"))
+		show_export(pp, out);
+	else if (cmd_is(sql, "show report"))
+		show_report(pp, out);
 	else if (strncasecmp(sql, "set ", 4) == 0)
 		/* drivers set things like application_name: accept quietly */
 		wire_build_command_complete(out, "SET");
 	else if (cl->admin_readonly &&
 		 (cmd_is(sql, "reload") || cmd_is(sql, "pause") ||
 		  cmd_is(sql, "resume") || cmd_is(sql, "shutdown") ||
-		  cmd_is(sql, "reset stats")))
+		  cmd_is(sql, "reset stats") ||
+		  (strncasecmp(sql, "mark", 4) == 0 &&
+		   (!sql[4] || isspace((unsigned char)sql[4])))))
 		wire_build_error(out, "ERROR", "42501",
 				 "admin commands need a user in admin_users");
+	else if (strncasecmp(sql, "mark", 4) == 0 &&
+		 (!sql[4] || isspace((unsigned char)sql[4])))
+		mark(pp, sql, out);
 	else if (cmd_is(sql, "reset stats")) {
 		if (reset_stats(pp))
 			wire_build_command_complete(out, "RESET");
@@ -902,7 +1024,7 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	} else {
 		snprintf(
 			err, sizeof(err),
-			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW CACHE, SHOW HAZARDS, SHOW CONFIG, SHOW VERSION, RESET STATS, RELOAD, PAUSE, RESUME, SHUTDOWN)",
+			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW CACHE, SHOW HAZARDS, SHOW EXPORT, SHOW REPORT, SHOW CONFIG, SHOW VERSION, MARK, RESET STATS, RELOAD, PAUSE, RESUME, SHUTDOWN)",
 			sql);
 		wire_build_error(out, "ERROR", "42601", err);
 	}

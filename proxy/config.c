@@ -18,7 +18,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-enum cfg_type { CFG_STR, CFG_INT, CFG_MS, CFG_ENUM };
+enum cfg_type { CFG_STR, CFG_INT, CFG_MS, CFG_ENUM, CFG_REAL };
 
 struct cfg_enum {
 	const char *name;
@@ -106,6 +106,7 @@ static const struct cfg_key keys[] = {
 	K(request_idle_gap_ms, CFG_INT, "100", true, 1, 3600000, NULL),
 	K(nplus1_min_repeats, CFG_INT, "5", true, 2, 100000, NULL),
 	K(sequential_min_ms, CFG_INT, "10", true, 0, 3600000, NULL),
+	K(slow_query_ms, CFG_INT, "100", true, 0, 3600000, NULL),
 	K(index_advice, CFG_ENUM, "on", true, 0, 0, on_off),
 	K(index_min_table_rows, CFG_INT, "10000", true, 0, 2000000000, NULL),
 	K(redis_url, CFG_STR, "", false, 0, 0, NULL),
@@ -117,6 +118,15 @@ static const struct cfg_key keys[] = {
 	K(cache_auto_min_rate, CFG_INT, "60", true, 0, 1000000000, NULL),
 	K(cache_auto_min_repeat_pct, CFG_INT, "10", true, 0, 100, NULL),
 	K(redis_timeout_ms, CFG_INT, "50", true, 1, 60000, NULL),
+	K(state_file, CFG_STR, "", false, 0, 0, NULL),
+	K(state_save_interval, CFG_MS, "60", true, 1000, 0, NULL),
+	K(slo_route_p95_ms, CFG_INT, "200", true, 1, 3600000, NULL),
+	K(slo_route_p99_ms, CFG_INT, "500", true, 1, 3600000, NULL),
+	K(slo_queries_per_request, CFG_INT, "10", true, 1, 1000000, NULL),
+	K(slo_cache_hit_pct, CFG_INT, "80", true, 0, 100, NULL),
+	K(slo_error_rate_pct, CFG_REAL, "0.1", true, 0, 100, NULL),
+	K(slo_pool_size_min, CFG_INT, "5", true, 0, 100000, NULL),
+	K(slo_pool_size_max, CFG_INT, "20", true, 1, 100000, NULL),
 	K(http_listen_addr, CFG_STR, "127.0.0.1", false, 0, 0, NULL),
 	K(http_listen_port, CFG_INT, "0", false, 0, 65535, NULL),
 	K(http_auth_token, CFG_STR, "", true, 0, 0, NULL),
@@ -215,6 +225,23 @@ static enum pgp_status set_key(struct config *cfg, const struct cfg_key *k,
 			return PGP_ERR_CONFIG;
 		}
 		*(int *)(void *)field = (int)v;
+		return PGP_OK;
+	}
+	case CFG_REAL: {
+		char *end;
+		double v;
+
+		errno = 0;
+		v = strtod(value, &end);
+		if (end == value || *end || errno || !(v >= (double)k->min) ||
+		    !(v <= (double)k->max)) {
+			snprintf(
+				err, errlen,
+				"invalid value \"%s\" for %s: expected a number from %lld to %lld",
+				value, k->name, k->min, k->max);
+			return PGP_ERR_CONFIG;
+		}
+		*(double *)(void *)field = v;
 		return PGP_OK;
 	}
 	case CFG_MS: {
@@ -909,6 +936,9 @@ static void format_value(const struct config *cfg, const struct cfg_key *k,
 		break;
 	case CFG_INT:
 		snprintf(buf, len, "%d", *(const int *)(const void *)field);
+		break;
+	case CFG_REAL:
+		snprintf(buf, len, "%g", *(const double *)(const void *)field);
 		break;
 	case CFG_MS: {
 		int64_t ms = *(const int64_t *)(const void *)field;

@@ -359,6 +359,7 @@ static void daemon_configure_analyzer(struct pgperf *pp)
 		.index_advice = pp->cfg->index_advice != 0,
 		.index_min_table_rows = pp->cfg->index_min_table_rows,
 		.cache_on = pp->cfg->cache_mode != CACHE_OFF,
+		.slow_query_ms = pp->cfg->slow_query_ms,
 	};
 
 	analyzer_configure(pp->ana, &c);

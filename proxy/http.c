@@ -18,11 +18,13 @@
 #include "pgperf/config.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
+#include "pgperf/report.h"
 
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -310,17 +312,18 @@ static void cache_metrics(struct evbuffer *b, struct pgperf *pp)
 /* Requests per route and findings per kind and severity. */
 static void request_metrics(struct evbuffer *b, struct pgperf *pp)
 {
-	static const char *const kinds[] = {"n_plus_one", "redundant_query",
-					    "sequential_queries"};
+	static const char *const kinds[] = {
+		"n_plus_one",	  "redundant_query", "sequential_queries",
+		"missing_index",  "cacheable_query", "slow_query",
+		"pooling_hazard", "pool_saturation"};
 	static const char *const sev[] = {"high", "medium", "low"};
 	struct ana_route *rt = NULL;
 	struct ana_finding *f = NULL;
 	size_t nr = 0, nf = 0;
 
-	if (pp->ana) {
+	if (pp->ana)
 		nr = analyzer_routes(pp->ana, &rt);
-		nf = analyzer_findings(pp->ana, &f);
-	}
+	nf = report_findings(pp, &f);
 	help(b, "pgperf_requests_total", "counter",
 	     "application requests seen, per route (sqlcommenter tags)");
 	for (size_t i = 0; i < nr; i++) {
@@ -390,17 +393,11 @@ static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 	cache_metrics(b, pp);
 }
 
-static void json_str(struct evbuffer *b, const char *s)
-{
-	evbuffer_add(b, "\"", 1);
-	add_escaped(b, s, true);
-	evbuffer_add(b, "\"", 1);
-}
-
 static void write_queries(struct evbuffer *b, struct pgperf *pp)
 {
 	struct ana_query *q = NULL;
 	struct ana_totals t;
+	struct jbuf j = {0};
 	size_t n = 0;
 
 	memset(&t, 0, sizeof(t));
@@ -408,99 +405,31 @@ static void write_queries(struct evbuffer *b, struct pgperf *pp)
 		analyzer_sync(pp->ana, 200); /* what was completed is shown */
 		n = analyzer_queries(pp->ana, &q, &t);
 	}
-	evbuffer_add_printf(b,
-			    "{\"version\": 1, \"analysis\": %s, "
-			    "\"events\": %" PRIu64 ", \"dropped\": %" PRIu64
-			    ", \"queries\": [",
-			    pp->cfg->analysis ? "true" : "false", t.events,
-			    t.dropped);
-	for (size_t i = 0; i < n; i++) {
-		const struct ana_query *e = &q[i];
-
-		evbuffer_add_printf(b,
-				    "%s\n {\"fingerprint\": \"%016" PRIx64
-				    "\", \"query\": ",
-				    i ? "," : "", e->fingerprint);
-		json_str(b, e->query);
-		evbuffer_add_printf(
-			b,
-			", \"kind\": \"%s\", \"read_only\": %s, "
-			"\"deterministic\": %s, \"calls\": %" PRIu64
-			", \"rows\": %" PRIu64 ", \"errors\": %" PRIu64
-			", \"bytes\": %" PRIu64 ", \"total_ms\": %.3f"
-			", \"mean_ms\": %.3f, \"min_ms\": %.3f"
-			", \"p50_ms\": %.3f, \"p95_ms\": %.3f, \"p99_ms\": %.3f"
-			", \"p999_ms\": %.3f, \"max_ms\": %.3f"
-			", \"wait_ms\": %.3f, \"tables_read\": ",
-			e->kind, e->read_only ? "true" : "false",
-			e->deterministic ? "true" : "false", e->calls, e->rows,
-			e->errors, e->bytes, e->total_us / 1e3,
-			e->calls ? e->total_us / 1e3 / (double)e->calls : 0.0,
-			e->min_us / 1e3, e->p50_us / 1e3, e->p95_us / 1e3,
-			e->p99_us / 1e3, e->p999_us / 1e3, e->max_us / 1e3,
-			e->wait_us / 1e3);
-		json_str(b, e->tables_read);
-		evbuffer_add_printf(b, ", \"tables_written\": ");
-		json_str(b, e->tables_written);
-		evbuffer_add_printf(b,
-				    ", \"first_seen_us\": %" PRId64
-				    ", \"last_seen_us\": %" PRId64
-				    ", \"errors_by_sqlstate\": {",
-				    e->first_seen_us, e->last_seen_us);
-		for (int k = 0; k < ANA_MAX_ERRS && e->err[k].n; k++)
-			evbuffer_add_printf(b, "%s\"%s\": %" PRIu64,
-					    k ? ", " : "", e->err[k].sqlstate,
-					    e->err[k].n);
-		evbuffer_add_printf(b, "}, \"by_client\": [");
-		for (size_t k = 0; k < e->nby; k++) {
-			const struct ana_by *y = &e->by[k];
-
-			evbuffer_add_printf(b,
-					    "%s{\"database\": ", k ? ", " : "");
-			json_str(b, y->database);
-			evbuffer_add_printf(b, ", \"user\": ");
-			json_str(b, y->user);
-			evbuffer_add_printf(b, ", \"application_name\": ");
-			json_str(b, y->application);
-			evbuffer_add_printf(
-				b,
-				", \"calls\": %" PRIu64 ", \"errors\": %" PRIu64
-				", \"rows\": %" PRIu64 ", \"total_ms\": %.3f"
-				", \"p50_ms\": %.3f, \"p95_ms\": %.3f"
-				", \"p99_ms\": %.3f}",
-				y->calls, y->errors, y->rows, y->total_us / 1e3,
-				y->p50_us / 1e3, y->p95_us / 1e3,
-				y->p99_us / 1e3);
-		}
-		evbuffer_add_printf(b, "]}");
-	}
-	evbuffer_add_printf(b, "%s]}\n", n ? "\n" : "");
+	jb_printf(&j,
+		  "{\"version\": 1, \"analysis\": %s, \"events\": %" PRIu64
+		  ", \"dropped\": %" PRIu64 ", \"queries\": ",
+		  pp->cfg->analysis ? "true" : "false", t.events, t.dropped);
+	report_queries_json(&j, q, n);
+	jb_put(&j, "}\n", 2);
 	ana_queries_free(q, n);
+	if (j.oom)
+		evbuffer_add_printf(b, "{\"error\": \"out of memory\"}\n");
+	else
+		evbuffer_add(b, j.p, j.n);
+	free(j.p);
 }
 
-/* The findings export: the same document as pgperf-ctl findings --json. */
-static void write_findings(struct evbuffer *b, struct pgperf *pp)
+/* The findings export document (docs/findings.md), also /report. */
+static void write_export(struct evbuffer *b, struct pgperf *pp)
 {
-	struct ana_finding *f = NULL;
-	size_t n = 0;
-	char now[32];
-	time_t t = time(NULL);
-	struct tm tm;
+	struct jbuf j = {0};
 
-	if (pp->ana) {
-		analyzer_sync(pp->ana, 200);
-		n = analyzer_findings(pp->ana, &f);
-	}
-	gmtime_r(&t, &tm);
-	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	evbuffer_add_printf(b,
-			    "{\"version\": %d, \"generated_at\": \"%s\", "
-			    "\"findings\": [",
-			    ANA_FINDINGS_VERSION, now);
-	for (size_t i = 0; i < n; i++)
-		evbuffer_add_printf(b, "%s\n%s", i ? "," : "", f[i].json);
-	evbuffer_add_printf(b, "\n]}\n");
-	ana_findings_free(f, n);
+	report_export(pp, &j);
+	if (j.oom)
+		evbuffer_add_printf(b, "{\"error\": \"out of memory\"}\n");
+	else
+		evbuffer_add(b, j.p, j.n);
+	free(j.p);
 }
 
 static void write_healthz(struct evbuffer *b, struct pgperf *pp)
@@ -518,7 +447,8 @@ struct endpoint {
 static const struct endpoint endpoints[] = {
 	{"/metrics", "text/plain; version=0.0.4", true, write_metrics},
 	{"/queries", "application/json", true, write_queries},
-	{"/findings", "application/json", true, write_findings},
+	{"/findings", "application/json", true, write_export},
+	{"/report", "application/json", true, write_export},
 	{"/healthz", "text/plain", false, write_healthz},
 };
 
@@ -570,8 +500,9 @@ bool http_start(struct pgperf *pp, char *err, size_t errlen)
 			 cfg->http_listen_addr, cfg->http_listen_port);
 		return false;
 	}
-	log_info("HTTP on %s:%d (/metrics, /queries, /findings, /healthz)",
-		 cfg->http_listen_addr, cfg->http_listen_port);
+	log_info(
+		"HTTP on %s:%d (/metrics, /queries, /findings, /report, /healthz)",
+		cfg->http_listen_addr, cfg->http_listen_port);
 	return true;
 }
 

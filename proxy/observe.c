@@ -315,6 +315,7 @@ static struct obs_pending *pend(struct client *cl, uint8_t kind, uint64_t shape)
 	if (kind != 'S' && !o->in_xact) {
 		o->in_xact = true;
 		o->xact_start_us = pgp_now_us();
+		o->xact_shape = shape;
 	}
 	memset(p, 0, sizeof(*p));
 	p->kind = kind;
@@ -493,6 +494,21 @@ static uint64_t tag_rows(const uint8_t *b, size_t n)
 	return rows;
 }
 
+/* A transaction ended that held its server longer than one of the
+ * pool's longest: keep it in their place (pool_saturation). */
+static void observe_hold(struct pool *p, uint64_t us, uint64_t shape)
+{
+	int i = POOL_HOLDS - 1;
+
+	while (i > 0 && p->holds[i - 1].us < us) {
+		p->holds[i] = p->holds[i - 1];
+		i--;
+	}
+	p->holds[i].us = us;
+	p->holds[i].shape = shape;
+	p->holds[i].at_us = conn_wall_us();
+}
+
 void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,
 		   size_t n, size_t wire_len)
 {
@@ -507,10 +523,13 @@ void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,
 	if (type == 'Z' && o->in_xact && body && n >= 1 && body[0] == 'I' &&
 	    cl->pool) {
 		/* the transaction ended (SHOW STATS) */
+		uint64_t us = (uint64_t)(pgp_now_us() - o->xact_start_us);
+
 		o->in_xact = false;
 		cl->pool->st.xact_count++;
-		cl->pool->st.xact_us +=
-			(uint64_t)(pgp_now_us() - o->xact_start_us);
+		cl->pool->st.xact_us += us;
+		if (us > cl->pool->holds[POOL_HOLDS - 1].us)
+			observe_hold(cl->pool, us, o->xact_shape);
 	}
 	if (!o->n)
 		return;

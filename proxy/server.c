@@ -224,6 +224,13 @@ void server_link(struct server *sv, struct client *cl)
 	sv->pool->total_wait_us += (uint64_t)(now - cl->wait_start_us);
 	sv->pool->st.wait_us += (uint64_t)(now - cl->wait_start_us);
 	sv->pool->st.wait_count++;
+	if (now - cl->wait_start_us >= 1000) {
+		sv->pool->st.waited_count++;
+		if ((uint64_t)(now - cl->wait_start_us) >
+		    sv->pool->st.max_wait_us)
+			sv->pool->st.max_wait_us =
+				(uint64_t)(now - cl->wait_start_us);
+	}
 	observe_linked(cl, now - cl->wait_start_us);
 	client_set_state(cl, CL_SETUP);
 	if (cl->welcomed && cl->rep_digest == sv->rep_digest &&

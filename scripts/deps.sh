@@ -11,7 +11,7 @@ build_pkgs=(build-essential cmake pkg-config libevent-dev libpq-dev libpg-query-
 	libprotobuf-c-dev libhiredis-dev libssl-dev libcmocka-dev openssl)
 # client libraries the transaction-mode tests drive through pgperf
 client_pkgs=(python3-psycopg2 python3-psycopg python3-asyncpg ruby-pg libpostgresql-jdbc-java
-	python3-sqlalchemy python3-django)
+	python3-sqlalchemy python3-django python3-jsonschema)
 test_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-hypopg redis-server clang clang-format curl python3-prometheus-client
 	"${client_pkgs[@]}")
 bench_pkgs=(pgbouncer pgpool2)

@@ -21,6 +21,14 @@ enum ana_event_type {
 			    "conninfo\0" (libpq, for catalog lookups) */
 	ANA_CLIENT_GONE, /* client id disconnected */
 	ANA_RESET,	 /* RESET STATS */
+	ANA_MARK,	 /* a named point in time: text = name, rows = kind */
+};
+
+/* What a mark is (pgperf-ctl mark). */
+enum ana_mark_kind {
+	ANA_MARK_POINT,	     /* a change: windows are compared around it */
+	ANA_MARK_LOAD_START, /* a load test begins ... */
+	ANA_MARK_LOAD_STOP,  /* ... and ends */
 };
 
 /*
@@ -145,8 +153,12 @@ struct ana_finding {
 	double mean_repeats;
 	uint64_t saved_us; /* in all the requests seen */
 	int64_t last_seen_us;
-	char *suggestion; /* owned: one line */
-	char *json;	  /* owned: the whole finding, one JSON object */
+	char *suggestion;   /* owned: one line */
+	char *json;	    /* owned: the whole finding, one JSON object */
+	const char *status; /* static: proven, kept, ... or NULL */
+	char *ddl;	    /* owned: missing_index's CREATE INDEX, or NULL */
+	double before_ms, after_ms; /* missing_index, once measured */
+	uint64_t fingerprint;	    /* the (child) statement's */
 };
 
 /* One route's requests, as readers get them. */
@@ -156,7 +168,48 @@ struct ana_route {
 	double statements_mean;
 	uint64_t statements_p95;
 	uint64_t db_us, db_p95_us; /* total, and the p95 per request */
+	uint64_t db_p99_us;
 };
+
+/*
+ * The statements between two points in time (marks, pgperf's start, now),
+ * for the report's before/after and load-test figures.
+ */
+#define ANA_MAX_MARKS 64
+#define ANA_MARK_NAME 64
+
+struct ana_window {
+	bool present;
+	char from_mark[ANA_MARK_NAME],
+		to_mark[ANA_MARK_NAME]; /* "" start/now */
+	int64_t from_us, to_us;		/* wall clock */
+	uint64_t calls, errors, requests;
+	uint64_t clients; /* most connections that ran statements in one
+			     stretch between marks */
+	uint64_t mean_us, p50_us, p95_us, p99_us;
+	char application[64]; /* application_name with the most statements */
+};
+
+struct ana_mark_view {
+	char name[ANA_MARK_NAME];
+	int kind; /* enum ana_mark_kind */
+	int64_t at_us;
+};
+
+struct ana_windows {
+	int64_t started_us; /* statistics kept since */
+	int nmarks;
+	struct ana_mark_view marks[ANA_MAX_MARKS];
+	/* around the latest point mark: before it (since the point mark
+	 * before, or the start) and after it (until now) */
+	struct ana_window before, after;
+	/* the latest load test: start .. stop, or start .. now */
+	struct ana_window load;
+	bool load_running;
+};
+
+/* Readers: the marks and the windows around them. */
+void analyzer_windows(struct analyzer *a, struct ana_windows *out);
 
 /* What the request detector uses; changeable at run time. */
 struct ana_conf {
@@ -165,7 +218,8 @@ struct ana_conf {
 	int sequential_min_ms;
 	bool index_advice;
 	int index_min_table_rows;
-	bool cache_on; /* the result cache runs: no cacheable_query */
+	bool cache_on;	   /* the result cache runs: no cacheable_query */
+	int slow_query_ms; /* p95 at or above it: a slow_query finding */
 };
 
 /*
@@ -223,6 +277,8 @@ bool analyzer_wants_texts(struct analyzer *a);
 size_t analyzer_queries(struct analyzer *a, struct ana_query **out,
 			struct ana_totals *totals);
 void ana_queries_free(struct ana_query *q, size_t n);
+/* Readers: a shape's normalized text (malloc'd), or NULL if unknown. */
+char *analyzer_shape_query(struct analyzer *a, uint64_t shape);
 /* Readers: findings, most costly first; routes, most requests first. */
 size_t analyzer_findings(struct analyzer *a, struct ana_finding **out);
 void ana_findings_free(struct ana_finding *f, size_t n);

@@ -55,6 +55,7 @@ struct config {
 	int request_idle_gap_ms;     /* an idle gap this long ends a request */
 	int nplus1_min_repeats;	     /* child executions that make an N+1 */
 	int sequential_min_ms;	     /* a slow read, for sequential_queries */
+	int slow_query_ms;	     /* p95 at least this: slow_query; 0 off */
 	int index_advice;	     /* on/off */
 	int index_min_table_rows;    /* smaller tables get no index advice */
 	char *redis_url;	     /* "" = no result cache */
@@ -67,6 +68,14 @@ struct config {
 	int cache_auto_min_repeat_pct; /* auto: ... and % repeating a recent
 					  statement (hit potential) */
 	int redis_timeout_ms;	       /* slower: the breaker opens */
+	char *state_file;	       /* "" = statistics are not saved */
+	int64_t state_save_interval;   /* ms between saves */
+	/* service levels the report checks the workload against */
+	int slo_route_p95_ms, slo_route_p99_ms;
+	int slo_queries_per_request; /* fewer per request */
+	int slo_cache_hit_pct;	     /* cached queries: at least */
+	double slo_error_rate_pct;   /* under */
+	int slo_pool_size_min, slo_pool_size_max;
 	char *http_listen_addr;
 	int http_listen_port;  /* 0 = no HTTP endpoint */
 	char *http_auth_token; /* "" = /metrics and /queries need no token */

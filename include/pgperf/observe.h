@@ -50,6 +50,7 @@ struct obs_client {
 	uint32_t wait_us;	  /* waited for the current server connection */
 	bool in_xact;		  /* a transaction is open (SHOW STATS) */
 	int64_t xact_start_us;	  /* monotonic */
+	uint64_t xact_shape;	  /* its first statement's shape */
 	struct obs_name **names;  /* owned: name -> shape */
 	size_t nnames, nslots;
 };

@@ -203,10 +203,20 @@ struct pool_target {
 
 /* SHOW STATS counters (PgBouncer's), per pool. */
 struct pool_stats {
-	uint64_t xact_count, query_count; /* observe.c, analysis on or off */
-	uint64_t xact_us, query_us;	  /* likewise */
-	uint64_t recv, sent;		  /* bytes from / to clients */
-	uint64_t wait_us, wait_count;	  /* waits for a server */
+	uint64_t xact_count, query_count;   /* observe.c, analysis on or off */
+	uint64_t xact_us, query_us;	    /* likewise */
+	uint64_t recv, sent;		    /* bytes from / to clients */
+	uint64_t wait_us, wait_count;	    /* waits for a server */
+	uint64_t waited_count, max_wait_us; /* waits of 1 ms or more; the
+					       longest (pool_saturation) */
+};
+
+/* One of the transactions that held a server connection longest. */
+#define POOL_HOLDS 3
+struct pool_hold {
+	uint64_t us;	/* how long */
+	uint64_t shape; /* its first statement's shape */
+	int64_t at_us;	/* wall clock, when it ended */
 };
 
 struct pool {
@@ -242,7 +252,8 @@ struct pool {
 	/* counters for SHOW POOLS / SHOW STATS */
 	uint64_t total_logins;
 	uint64_t total_wait_us;
-	struct pool_stats st;	   /* since start or RESET STATS */
+	struct pool_stats st;		    /* since start or RESET STATS */
+	struct pool_hold holds[POOL_HOLDS]; /* longest first; likewise */
 	struct pool_stats st_prev; /* at the start of the last stats_period */
 	struct pool_stats st_rate; /* over the last whole stats_period */
 };
