@@ -5,6 +5,7 @@
 
 #include "pgperf/catalog.h"
 #include "pgperf/jsonbuf.h"
+#include "pgperf/serial.h"
 #include "pgperf/sqlparse.h"
 #include "pgperf/sqlscan.h"
 
@@ -601,4 +602,118 @@ void advisor_export(struct advisor *v, const struct adv_view *view,
 		}
 		(*n)++;
 	}
+}
+
+/* ---- the state file ---- */
+
+static void ser_double(struct jbuf *b, double d)
+{
+	uint64_t v;
+
+	memcpy(&v, &d, sizeof(v));
+	ser_u64(b, v);
+}
+
+static double srd_double(struct srd *r)
+{
+	uint64_t v = srd_u64(r);
+	double d;
+
+	memcpy(&d, &v, sizeof(d));
+	return d == d ? d : 0; /* no NaN */
+}
+
+void advisor_save(const struct advisor *v, struct jbuf *b)
+{
+	ser_u32(b, (uint32_t)v->n);
+	for (const struct adv_item *i = v->list; i; i = i->next) {
+		ser_str(b, i->database);
+		ser_str(b, i->s.table);
+		ser_u8(b, (uint8_t)i->s.ncols);
+		for (int k = 0; k < i->s.ncols; k++)
+			ser_str(b, i->s.columns[k]);
+		ser_u8(b, i->s.verified);
+		ser_double(b, i->s.cost_before);
+		ser_double(b, i->s.cost_after);
+		ser_double(b, i->s.rows);
+		ser_u8(b, (uint8_t)i->nfps);
+		for (int k = 0; k < i->nfps; k++) {
+			ser_u64(b, i->fps[k].fp);
+			ser_u64(b, i->fps[k].calls0);
+			ser_u64(b, i->fps[k].total0);
+		}
+		ser_u64(b, (uint64_t)i->first_seen_us);
+		ser_u64(b, (uint64_t)i->last_seen_us);
+		ser_u64(b, (uint64_t)i->checked_us);
+		ser_u8(b, (uint8_t)i->state);
+		ser_u64(b, (uint64_t)i->index_seen_us);
+		ser_double(b, i->mean_before_us);
+		ser_double(b, i->mean_after_us);
+		ser_u64(b, i->calls_after);
+	}
+}
+
+bool advisor_load(struct advisor *v, struct srd *r)
+{
+	uint32_t count = srd_u32(r);
+
+	for (uint32_t n = 0; n < count && !r->bad; n++) {
+		struct adv_item *i = pgp_calloc(1, sizeof(*i)), *e;
+		uint8_t st;
+
+		if (!i) {
+			r->bad = true;
+			break;
+		}
+		srd_str(r, i->database, sizeof(i->database));
+		srd_str(r, i->s.table, sizeof(i->s.table));
+		i->s.ncols = srd_u8(r);
+		if (i->s.ncols > ADV_MAX_COLS)
+			r->bad = true;
+		for (int k = 0; k < i->s.ncols && !r->bad; k++)
+			srd_str(r, i->s.columns[k], sizeof(i->s.columns[k]));
+		i->s.verified = srd_u8(r) != 0;
+		i->s.cost_before = srd_double(r);
+		i->s.cost_after = srd_double(r);
+		i->s.rows = srd_double(r);
+		i->nfps = srd_u8(r);
+		if (i->nfps > MAX_FPS)
+			r->bad = true;
+		for (int k = 0; k < i->nfps && !r->bad; k++) {
+			i->fps[k].fp = srd_u64(r);
+			i->fps[k].calls0 = srd_u64(r);
+			i->fps[k].total0 = srd_u64(r);
+		}
+		i->first_seen_us = (int64_t)srd_u64(r);
+		i->last_seen_us = (int64_t)srd_u64(r);
+		i->checked_us = (int64_t)srd_u64(r);
+		st = srd_u8(r);
+		i->state = st == ADV_MEASURING	 ? ADV_MEASURING
+			   : st == ADV_KEPT	 ? ADV_KEPT
+			   : st == ADV_RETRACTED ? ADV_RETRACTED
+						 : ADV_SUGGESTED;
+		i->index_seen_us = (int64_t)srd_u64(r);
+		i->mean_before_us = srd_double(r);
+		i->mean_after_us = srd_double(r);
+		i->calls_after = srd_u64(r);
+		if (r->bad || !i->s.table[0] || !i->s.ncols) {
+			r->bad = true;
+			pgp_free(i);
+			break;
+		}
+		for (e = v->list; e; e = e->next)
+			if (strcmp(e->database, i->database) == 0 &&
+			    strcmp(e->s.table, i->s.table) == 0 &&
+			    e->s.ncols == i->s.ncols &&
+			    strcmp(e->s.columns[0], i->s.columns[0]) == 0)
+				break;
+		if (e || v->n >= MAX_SUGGESTIONS) {
+			pgp_free(i);
+			continue;
+		}
+		i->next = v->list;
+		v->list = i;
+		v->n++;
+	}
+	return !r->bad;
 }

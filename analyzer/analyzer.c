@@ -217,13 +217,13 @@ bool analyzer_wants_texts(struct analyzer *a)
 
 /* ---- tables ---- */
 
-static void counters_free(struct counters *c)
+void counters_free(struct counters *c)
 {
 	hist_free(&c->hist);
 	memset(c, 0, sizeof(*c));
 }
 
-static bool counters_merge(struct counters *d, const struct counters *s)
+bool counters_merge(struct counters *d, const struct counters *s)
 {
 	d->calls += s->calls;
 	d->errors += s->errors;
@@ -315,8 +315,7 @@ static void evict(struct analyzer *a)
 	a->t.fingerprints = a->nfp;
 }
 
-static struct qstat *fp_add(struct analyzer *a, uint64_t fp,
-			    struct sqlparse *parse)
+struct qstat *fp_add(struct analyzer *a, uint64_t fp, struct sqlparse *parse)
 {
 	struct qstat *q;
 	size_t k;
@@ -478,7 +477,7 @@ static void count(struct counters *c, const struct ana_event *ev)
 
 /* ---- requests ---- */
 
-static struct route_ent *route_for(struct analyzer *a, const char *route)
+struct route_ent *route_for(struct analyzer *a, const char *route)
 {
 	size_t i;
 
@@ -695,7 +694,7 @@ static void on_client(struct analyzer *a, struct ana_event *ev)
 	}
 }
 
-static void reset_all(struct analyzer *a)
+void reset_all(struct analyzer *a)
 {
 	for (size_t b = 0; b < a->nfp_buckets; b++) {
 		struct qstat *q = a->fp[b], *n;
@@ -793,6 +792,7 @@ static void housekeeping(struct analyzer *a)
 		a->next_advice_us = now + ADVICE_EVERY_US;
 		ana_advise_step(a);
 	}
+	state_step(a);
 }
 
 #define IDLE_MIN_NS (1000 * 1000L)
@@ -871,6 +871,7 @@ static void analyzer_free(struct analyzer *a)
 		}
 	pgp_free(a->routes);
 	win_free(a);
+	free(a->state_path);
 	findings_free(a->findings);
 	advisor_free(a->advisor);
 	catalog_free(a->catalog);
@@ -914,6 +915,7 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	a->findings = findings_new();
 	a->advisor = advisor_new();
 	a->slow_query_ms = 100;
+	atomic_store(&a->state_every_us, 60 * 1000000LL);
 	win_init(a, wall_us());
 	a->catalog = catalog_new();
 	pthread_mutex_init(&a->lock, NULL);
@@ -940,6 +942,7 @@ void analyzer_stop(struct analyzer *a)
 	pthread_cond_signal(&a->wake);
 	pthread_mutex_unlock(&a->wake_lock);
 	pthread_join(a->thread, NULL);
+	state_save_now(a); /* once more, with everything applied */
 	/* events never applied still own their texts */
 	head = atomic_load(&a->head);
 	tail = atomic_load(&a->tail);
@@ -1108,6 +1111,10 @@ void analyzer_configure(struct analyzer *a, const struct ana_conf *c)
 	a->advice_min_rows = c->index_min_table_rows;
 	a->cache_on = c->cache_on;
 	a->slow_query_ms = c->slow_query_ms;
+	atomic_store(&a->state_every_us,
+		     (c->state_save_interval_ms > 0 ? c->state_save_interval_ms
+						    : 60000) *
+			     1000);
 	pthread_mutex_unlock(&a->lock);
 }
 

@@ -162,6 +162,12 @@ struct analyzer {
 	int nmarks;
 	struct window cur;
 	uint32_t win_gen;
+	/* the state file (state.c): analyzer thread only, once set */
+	char *state_path;		/* owned; NULL = none */
+	_Atomic int64_t state_every_us; /* between saves */
+	_Atomic bool state_load;	/* set: load it before anything */
+	int64_t next_save_us;		/* monotonic */
+	bool state_on; /* analyzer thread: loaded (or tried), so saved */
 };
 
 /* analyzer.c, for analyzer_findings.c (callers hold a->lock unless said) */
@@ -171,6 +177,12 @@ bool sql_cacheable(const struct sqlparse *p);
 void join_tables(char *buf, size_t cap, char *const *t, int n);
 int64_t wall_us(void);
 
+bool counters_merge(struct counters *d, const struct counters *s);
+void counters_free(struct counters *c);
+struct qstat *fp_add(struct analyzer *a, uint64_t fp, struct sqlparse *parse);
+struct route_ent *route_for(struct analyzer *a, const char *route);
+void reset_all(struct analyzer *a); /* RESET STATS */
+
 /* windows.c (lock held) */
 void win_init(struct analyzer *a, int64_t now_wall);
 void win_free(struct analyzer *a);
@@ -179,6 +191,12 @@ void win_stmt(struct analyzer *a, struct client_ent *ce,
 void win_request(struct analyzer *a);
 void win_mark(struct analyzer *a, const struct ana_event *ev);
 int64_t win_started(const struct analyzer *a);
+
+/* state.c: with the lock not held */
+void state_step(struct analyzer *a); /* load once, then save when due */
+void state_save_now(struct analyzer *a);
+void window_save(const struct window *w, struct jbuf *b);
+bool window_load(struct window *w, struct srd *r);
 
 /* analyzer_findings.c: between batches, with the lock not held */
 void ana_lookup_one(struct analyzer *a);  /* name one N+1 finding */

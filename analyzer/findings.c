@@ -5,6 +5,7 @@
 #include "pgperf/findings.h"
 
 #include "pgperf/jsonbuf.h"
+#include "pgperf/serial.h"
 #include "pgperf/sqlparse.h"
 
 #include <ctype.h>
@@ -674,4 +675,150 @@ size_t findings_export(struct findings *fs,
 	}
 	findings_sort(v, n);
 	return n;
+}
+
+/* ---- the state file ---- */
+
+void findings_save(const struct findings *fs, struct jbuf *b)
+{
+	ser_u32(b, (uint32_t)fs->n);
+	for (const struct finding *f = fs->list; f; f = f->next) {
+		const struct fnd_names *n = &f->names;
+
+		ser_u8(b, (uint8_t)f->kind);
+		ser_u64(b, f->parent_fp);
+		ser_u64(b, f->child_fp);
+		ser_str(b, f->database);
+		ser_u64(b, f->requests);
+		ser_u64(b, f->executions);
+		ser_u64(b, f->distinct);
+		ser_u64(b, f->matched);
+		ser_u32(b, f->max_repeats);
+		ser_u64(b, f->total_us);
+		ser_u64(b, f->saved_us);
+		ser_u8(b, f->proven);
+		ser_u32(b, (uint32_t)f->param);
+		ser_u32(b, f->parent_rel);
+		ser_u32(b, (uint32_t)(uint16_t)f->parent_att);
+		ser_u8(b, (uint8_t)f->nseq);
+		for (uint32_t i = 0; i < f->nseq; i++)
+			ser_u64(b, f->seq_fp[i]);
+		ser_u8(b, (uint8_t)f->nroutes);
+		for (uint32_t i = 0; i < f->nroutes; i++)
+			ser_str(b, f->routes[i]);
+		ser_u8(b, f->more_routes);
+		ser_u64(b, (uint64_t)f->first_seen_us);
+		ser_u64(b, (uint64_t)f->last_seen_us);
+		ser_u8(b, f->named && f->state == RES_DONE);
+		ser_u8(b, n->catalog);
+		ser_str(b, n->parent_table);
+		ser_str(b, n->parent_column);
+		ser_str(b, n->child_table);
+		ser_str(b, n->child_column);
+		ser_u32(b, (uint32_t)n->param);
+		ser_u8(b, (uint8_t)n->direction);
+		ser_str(b, n->batched);
+	}
+}
+
+/* One finding; NULL with r->bad when malformed. */
+static struct finding *load_one(struct srd *r)
+{
+	struct finding *f = pgp_calloc(1, sizeof(*f));
+	struct fnd_names *n;
+	uint32_t len;
+	uint8_t k;
+
+	if (!f) {
+		r->bad = true;
+		return NULL;
+	}
+	n = &f->names;
+	k = srd_u8(r);
+	f->kind = k == REQ_REDUNDANT	? REQ_REDUNDANT
+		  : k == REQ_SEQUENTIAL ? REQ_SEQUENTIAL
+					: REQ_NPLUS1;
+	if (k > REQ_SEQUENTIAL)
+		r->bad = true;
+	f->parent_fp = srd_u64(r);
+	f->child_fp = srd_u64(r);
+	srd_str(r, f->database, sizeof(f->database));
+	f->requests = srd_u64(r);
+	f->executions = srd_u64(r);
+	f->distinct = srd_u64(r);
+	f->matched = srd_u64(r);
+	f->max_repeats = srd_u32(r);
+	f->total_us = srd_u64(r);
+	f->saved_us = srd_u64(r);
+	f->proven = srd_u8(r) != 0;
+	f->param = (int)(srd_u32(r) & 0xffff);
+	f->parent_rel = srd_u32(r);
+	f->parent_att = (int16_t)(uint16_t)srd_u32(r);
+	f->nseq = srd_u8(r);
+	if (f->nseq > REQ_SEQ_MAX)
+		r->bad = true;
+	for (uint32_t i = 0; i < f->nseq && !r->bad; i++)
+		f->seq_fp[i] = srd_u64(r);
+	f->nroutes = srd_u8(r);
+	if (f->nroutes > MAX_ROUTES)
+		r->bad = true;
+	for (uint32_t i = 0; i < f->nroutes && !r->bad; i++)
+		srd_str(r, f->routes[i], sizeof(f->routes[i]));
+	f->more_routes = srd_u8(r) != 0;
+	f->first_seen_us = (int64_t)srd_u64(r);
+	f->last_seen_us = (int64_t)srd_u64(r);
+	f->named = srd_u8(r) != 0;
+	f->state = f->named ? RES_DONE : RES_PENDING;
+	n->catalog = srd_u8(r) != 0;
+	srd_str(r, n->parent_table, sizeof(n->parent_table));
+	srd_str(r, n->parent_column, sizeof(n->parent_column));
+	srd_str(r, n->child_table, sizeof(n->child_table));
+	srd_str(r, n->child_column, sizeof(n->child_column));
+	n->param = (int)(srd_u32(r) & 0xffff);
+	k = srd_u8(r);
+	n->direction = k == FND_ONE_TO_MANY   ? FND_ONE_TO_MANY
+		       : k == FND_MANY_TO_ONE ? FND_MANY_TO_ONE
+					      : FND_UNKNOWN;
+	len = srd_u32(r);
+	if (len && !r->bad) {
+		const uint8_t *p = srd_take(r, len);
+
+		if (p && len < 65536 && (n->batched = malloc(len + 1))) {
+			memcpy(n->batched, p, len);
+			n->batched[len] = '\0';
+		} else {
+			r->bad = true;
+		}
+	}
+	if (r->bad) {
+		finding_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+bool findings_load(struct findings *fs, struct srd *r)
+{
+	uint32_t count = srd_u32(r);
+
+	for (uint32_t i = 0; i < count && !r->bad; i++) {
+		struct finding *f = load_one(r), *e;
+
+		if (!f)
+			break;
+		for (e = fs->list; e; e = e->next)
+			if (e->kind == f->kind &&
+			    e->parent_fp == f->parent_fp &&
+			    e->child_fp == f->child_fp &&
+			    strcmp(e->database, f->database) == 0)
+				break;
+		if (e || fs->n >= FINDINGS_MAX) {
+			finding_free(f); /* seen since the start: keep that */
+			continue;
+		}
+		f->next = fs->list;
+		fs->list = f;
+		fs->n++;
+	}
+	return !r->bad;
 }

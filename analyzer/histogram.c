@@ -3,6 +3,8 @@
  */
 #include "pgperf/histogram.h"
 
+#include "pgperf/serial.h"
+
 #include <string.h>
 
 void hist_init(struct histogram *h)
@@ -147,4 +149,51 @@ uint64_t hist_count_le(const struct histogram *h, uint64_t le_us)
 		}
 	}
 	return n;
+}
+
+void hist_save(const struct histogram *h, struct jbuf *b)
+{
+	uint8_t ng = 0;
+
+	ser_u64(b, h->count);
+	ser_u64(b, h->sum);
+	ser_u64(b, h->min);
+	ser_u64(b, h->max);
+	for (size_t g = 0; g < ARRAY_SIZE(h->group); g++)
+		ng += h->group[g] != NULL;
+	ser_u8(b, ng);
+	for (size_t g = 0; g < ARRAY_SIZE(h->group); g++) {
+		if (!h->group[g])
+			continue;
+		ser_u8(b, (uint8_t)g);
+		for (size_t i = 0; i < group_len(g); i++)
+			ser_u32(b, h->group[g][i]);
+	}
+}
+
+bool hist_load(struct histogram *h, struct srd *r)
+{
+	uint8_t ng;
+
+	h->count = srd_u64(r);
+	h->sum = srd_u64(r);
+	h->min = srd_u64(r);
+	h->max = srd_u64(r);
+	ng = srd_u8(r);
+	for (uint8_t k = 0; k < ng && !r->bad; k++) {
+		uint8_t g = srd_u8(r);
+
+		if (g >= ARRAY_SIZE(h->group) || h->group[g]) {
+			r->bad = true;
+			break;
+		}
+		if (!(h->group[g] =
+			      pgp_calloc(group_len(g), sizeof(uint32_t)))) {
+			r->bad = true;
+			break;
+		}
+		for (size_t i = 0; i < group_len(g); i++)
+			h->group[g][i] = srd_u32(r);
+	}
+	return !r->bad;
 }

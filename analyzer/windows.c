@@ -11,6 +11,8 @@
  */
 #include "analyzer_int.h"
 
+#include "pgperf/serial.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -216,4 +218,40 @@ void analyzer_windows(struct analyzer *a, struct ana_windows *out)
 			  &out->load);
 	}
 	pthread_mutex_unlock(&a->lock);
+}
+
+/* ---- the state file ---- */
+
+void window_save(const struct window *w, struct jbuf *b)
+{
+	ser_u64(b, (uint64_t)w->from_us);
+	ser_u64(b, w->calls);
+	ser_u64(b, w->errors);
+	ser_u64(b, w->requests);
+	ser_u64(b, w->clients);
+	hist_save(&w->hist, b);
+	ser_u8(b, (uint8_t)w->napps);
+	for (int i = 0; i < w->napps; i++) {
+		ser_str(b, w->app[i].name);
+		ser_u64(b, w->app[i].calls);
+	}
+}
+
+bool window_load(struct window *w, struct srd *r)
+{
+	memset(w, 0, sizeof(*w));
+	w->from_us = (int64_t)srd_u64(r);
+	w->calls = srd_u64(r);
+	w->errors = srd_u64(r);
+	w->requests = srd_u64(r);
+	w->clients = srd_u64(r);
+	(void)hist_load(&w->hist, r);
+	w->napps = srd_u8(r);
+	if (w->napps > WIN_APPS)
+		r->bad = true;
+	for (int i = 0; i < w->napps && !r->bad; i++) {
+		srd_str(r, w->app[i].name, sizeof(w->app[i].name));
+		w->app[i].calls = srd_u64(r);
+	}
+	return !r->bad;
 }

@@ -388,16 +388,20 @@ static int cmd_findings(PGconn *conn, bool json)
 		       field(res, r, "severity"), field(res, r, "kind"),
 		       *status ? " (" : "", status, *status ? ")" : "",
 		       field(res, r, "id"));
-		printf("  tables:    %s\n", field(res, r, "tables"));
+		if (*field(res, r, "tables"))
+			printf("  tables:    %s\n", field(res, r, "tables"));
 		if (*rel)
 			printf("  relation:  %s\n", rel);
 		if (*parent)
 			printf("  parent:    %s\n", parent);
 		printf("  query:     %s\n", field(res, r, "query"));
-		printf("  seen:      %s requests, %s per request (max %s), "
-		       "%s ms to save\n",
-		       field(res, r, "requests"), field(res, r, "mean_repeats"),
-		       field(res, r, "max_repeats"), field(res, r, "saved_ms"));
+		if (strcmp(field(res, r, "requests"), "0") != 0)
+			printf("  seen:      %s requests, %s per request (max "
+			       "%s), %s ms to save\n",
+			       field(res, r, "requests"),
+			       field(res, r, "mean_repeats"),
+			       field(res, r, "max_repeats"),
+			       field(res, r, "saved_ms"));
 		if (*routes)
 			printf("  routes:    %s\n", routes);
 		printf("  fix:       %s\n", field(res, r, "suggestion"));

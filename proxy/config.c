@@ -823,7 +823,8 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 	    !resolve_path(cfg, &cfg->client_tls_cert_file) ||
 	    !resolve_path(cfg, &cfg->client_tls_key_file) ||
 	    !resolve_path(cfg, &cfg->client_tls_ca_file) ||
-	    !resolve_path(cfg, &cfg->server_tls_ca_file)) {
+	    !resolve_path(cfg, &cfg->server_tls_ca_file) ||
+	    !resolve_path(cfg, &cfg->state_file)) {
 		snprintf(err, errlen, "out of memory");
 		return PGP_ERR_NOMEM;
 	}

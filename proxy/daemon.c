@@ -360,6 +360,7 @@ static void daemon_configure_analyzer(struct pgperf *pp)
 		.index_min_table_rows = pp->cfg->index_min_table_rows,
 		.cache_on = pp->cfg->cache_mode != CACHE_OFF,
 		.slow_query_ms = pp->cfg->slow_query_ms,
+		.state_save_interval_ms = pp->cfg->state_save_interval,
 	};
 
 	analyzer_configure(pp->ana, &c);
@@ -481,8 +482,10 @@ int daemon_run(struct pgperf *pp)
 	if (!pp->ana)
 		log_warning(
 			"cannot start the analyzer: no statement statistics");
-	else
+	else {
 		daemon_configure_analyzer(pp);
+		analyzer_set_state(pp->ana, pp->cfg->state_file);
+	}
 	/* the result cache needs the analyzer's facts about statements */
 	if (pp->cfg->cache_mode != CACHE_OFF && !pp->ana)
 		log_warning("the result cache needs the analyzer: it is off");

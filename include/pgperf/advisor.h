@@ -97,4 +97,11 @@ size_t advisor_count(const struct advisor *v);
 void advisor_export(struct advisor *v, const struct adv_view *view,
 		    struct ana_finding *out, size_t *n);
 
+struct jbuf;
+struct srd;
+/* The state file's form of the suggestions, and reading it back (merged:
+ * those already present win); false (r->bad) if malformed. */
+void advisor_save(const struct advisor *v, struct jbuf *b);
+bool advisor_load(struct advisor *v, struct srd *r);
+
 #endif

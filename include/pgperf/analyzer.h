@@ -220,6 +220,7 @@ struct ana_conf {
 	int index_min_table_rows;
 	bool cache_on;	   /* the result cache runs: no cacheable_query */
 	int slow_query_ms; /* p95 at or above it: a slow_query finding */
+	int64_t state_save_interval_ms; /* state file: between saves */
 };
 
 /*
@@ -258,7 +259,21 @@ struct analyzer;
 struct analyzer *analyzer_start(int max_tracked_queries);
 /* Set the request detector's thresholds (start and reload). */
 void analyzer_configure(struct analyzer *a, const struct ana_conf *c);
-/* Stop and join the thread and free everything. */
+/*
+ * Keep statistics, requests, findings and marks in the state file at
+ * `path` (start only): the analyzer thread loads it before applying any
+ * event (a file it cannot use is renamed FILE.corrupt-TIMESTAMP), then
+ * saves it every state_save_interval_ms and when stopped.
+ */
+void analyzer_set_state(struct analyzer *a, const char *path);
+/* The state image (malloc'd; the file's bytes), or NULL. */
+void *analyzer_state_image(struct analyzer *a, size_t *len);
+/* Merge a state image into the analyzer; false (with the reason, and
+ * nothing of it kept) when it is not a valid one. */
+bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
+			 char *err, size_t errlen);
+/* Stop and join the thread and free everything (saving the state file
+ * first, when there is one). */
 void analyzer_stop(struct analyzer *a);
 
 /*

@@ -73,6 +73,13 @@ size_t findings_export(struct findings *fs,
 							  uint64_t fp),
 		       void *ctx, struct ana_finding **out);
 
+struct jbuf;
+struct srd;
+/* The state file's form of the findings, and reading it back (merged:
+ * findings already present win); false (r->bad) if malformed. */
+void findings_save(const struct findings *fs, struct jbuf *b);
+bool findings_load(struct findings *fs, struct srd *r);
+
 /* Order findings as readers get them: severity, then time to save. */
 void findings_sort(struct ana_finding *v, size_t n);
 

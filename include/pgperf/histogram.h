@@ -40,4 +40,11 @@ uint64_t hist_quantile(const struct histogram *h, double q);
 /* Counts at or below `le_us`, for Prometheus' cumulative buckets. */
 uint64_t hist_count_le(const struct histogram *h, uint64_t le_us);
 
+struct jbuf;
+struct srd;
+/* The state file's form of a histogram (include/pgperf/serial.h). */
+void hist_save(const struct histogram *h, struct jbuf *b);
+/* Read one into an empty histogram; false (r->bad) if malformed. */
+bool hist_load(struct histogram *h, struct srd *r);
+
 #endif
