@@ -133,12 +133,11 @@ static void hazard_findings(struct pgperf *pp, struct ana_finding *v, size_t *n)
 			jb_kstr(&b, "status", o->status);
 			jb_kstr(&b, "feature", hazard_name[k]);
 			jb_time(p->hazard_last_us[k], t, sizeof(t));
-			jb_printf(
-				&b,
-				",\"evidence\":{\"clients\":%llu,"
-				"\"pool_size\":%d,\"transaction_pinning\":%s,",
-				(unsigned long long)c, p->target.pool_size,
-				pinning ? "true" : "false");
+			jb_printf(&b,
+				  ",\"evidence\":{\"clients\":%llu,"
+				  "\"pool_size\":%d,\"transaction_pinning\":%s",
+				  (unsigned long long)c, p->target.pool_size,
+				  pinning ? "true" : "false");
 			jb_kstr(&b, "last_seen", t);
 			jb_put(&b, "}", 1);
 			jb_key(&b, "suggestion");

@@ -3,7 +3,9 @@
  * statement events reach the right fingerprint, shapes that differ only in
  * literals share one, the table stays within max_tracked_queries by merging
  * the least total time into "other" without losing a call, and a statement
- * whose text never arrived is counted (in "other") and asks for texts.
+ * whose text never arrived is counted (in "other") and asks for texts;
+ * marks split statements into windows; a state image carries statistics
+ * and marks into another analyzer, and a damaged one is refused whole.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,12 +132,146 @@ static void test_text_lost(void **state)
 	analyzer_stop(a);
 }
 
+static void push_mark(struct analyzer *a, const char *name, int kind)
+{
+	struct ana_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = ANA_MARK;
+	ev.rows = (uint64_t)kind;
+	ev.text = strdup(name);
+	ev.text_len = (uint32_t)strlen(name);
+	assert_true(analyzer_push(a, &ev));
+}
+
+static void test_marks_split_windows(void **state)
+{
+	struct analyzer *a = analyzer_start(100);
+	struct ana_windows w;
+	uint64_t s;
+
+	static const char who[] = "appdb\0app\0pgbench\0";
+	struct ana_event ev;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = ANA_CLIENT;
+	ev.client = 1;
+	ev.text_len = sizeof(who);
+	ev.text = malloc(sizeof(who));
+	memcpy(ev.text, who, sizeof(who));
+	assert_true(analyzer_push(a, &ev));
+	s = push_text(a, "SELECT v FROM t WHERE id = 1");
+	for (int i = 0; i < 50; i++)
+		push_stmt(a, s, 10000, NULL); /* 10 ms before */
+	push_mark(a, "index", ANA_MARK_POINT);
+	for (int i = 0; i < 40; i++)
+		push_stmt(a, s, 500, i < 4 ? "57014" : NULL); /* 0.5 ms */
+	push_mark(a, "load", ANA_MARK_LOAD_START);
+	for (int i = 0; i < 30; i++)
+		push_stmt(a, s, 700, NULL);
+	push_mark(a, "", ANA_MARK_LOAD_STOP);
+	analyzer_sync(a, 5000);
+	analyzer_windows(a, &w);
+	assert_int_equal(w.nmarks, 3);
+	assert_true(w.before.present && w.after.present);
+	assert_string_equal(w.before.to_mark, "index");
+	assert_int_equal(w.before.calls, 50);
+	assert_true(w.before.p95_us >= 9900 && w.before.p95_us <= 10100);
+	/* after the point mark: everything since, load test included */
+	assert_string_equal(w.after.from_mark, "index");
+	assert_int_equal(w.after.calls, 70);
+	assert_int_equal(w.after.errors, 4);
+	assert_true(w.after.p50_us <= 710);
+	/* the load test: only its own statements */
+	assert_true(w.load.present);
+	assert_false(w.load_running);
+	assert_string_equal(w.load.from_mark, "load");
+	assert_int_equal(w.load.calls, 30);
+	assert_int_equal(w.load.clients, 1);
+	assert_string_equal(w.load.application, "pgbench");
+	analyzer_stop(a);
+}
+
+static void test_state_image(void **state)
+{
+	struct analyzer *a = analyzer_start(100), *b;
+	struct ana_query *q;
+	struct ana_windows w;
+	struct ana_totals t;
+	char err[128];
+	uint8_t *img, *bad;
+	size_t len, n;
+	uint64_t s;
+
+	(void)state;
+	s = push_text(a, "SELECT v FROM t WHERE id = 1");
+	for (int i = 0; i < 100; i++)
+		push_stmt(a, s, (uint32_t)(1000 + 10 * i),
+			  i < 2 ? "40001" : NULL);
+	push_mark(a, "before", ANA_MARK_POINT);
+	push_stmt(a, s, 5000, NULL);
+	analyzer_sync(a, 5000);
+	img = analyzer_state_image(a, &len);
+	assert_non_null(img);
+	analyzer_stop(a);
+
+	b = analyzer_start(100);
+	assert_true(analyzer_state_load(b, img, len, err, sizeof(err)));
+	n = analyzer_queries(b, &q, &t);
+	assert_int_equal(n, 1);
+	assert_string_equal(q[0].query, "SELECT v FROM t WHERE id = $1");
+	assert_int_equal(q[0].calls, 101);
+	assert_int_equal(q[0].errors, 2);
+	assert_string_equal(q[0].err[0].sqlstate, "40001");
+	assert_int_equal(q[0].max_us, 5000);
+	/* the buckets came along: percentiles, not just sums */
+	assert_true(q[0].p50_us >= 1480 && q[0].p50_us <= 1520);
+	assert_int_equal(t.calls, 101);
+	ana_queries_free(q, n);
+	analyzer_windows(b, &w);
+	assert_int_equal(w.nmarks, 1);
+	assert_string_equal(w.marks[0].name, "before");
+	assert_int_equal(w.before.calls, 100);
+	assert_int_equal(w.after.calls, 1);
+	/* statements after the load count on top */
+	s = push_text(b, "SELECT v FROM t WHERE id = 7");
+	push_stmt(b, s, 1000, NULL);
+	analyzer_sync(b, 5000);
+	n = analyzer_queries(b, &q, &t);
+	assert_int_equal(q[0].calls, 102);
+	ana_queries_free(q, n);
+	analyzer_stop(b);
+
+	/* damaged: one byte flipped, truncated, wrong magic; nothing kept */
+	bad = malloc(len);
+	assert_non_null(bad);
+	for (int k = 0; k < 3; k++) {
+		memcpy(bad, img, len);
+		if (k == 0)
+			bad[len / 2] ^= 0x40;
+		else if (k == 2)
+			bad[0] = 'X';
+		b = analyzer_start(100);
+		assert_false(analyzer_state_load(b, bad, k == 1 ? len - 9 : len,
+						 err, sizeof(err)));
+		n = analyzer_queries(b, &q, &t);
+		assert_int_equal(n, 0);
+		ana_queries_free(q, n);
+		analyzer_stop(b);
+	}
+	free(bad);
+	free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counts_and_literals),
 		cmocka_unit_test(test_bounded_by_total_time),
 		cmocka_unit_test(test_text_lost),
+		cmocka_unit_test(test_marks_split_windows),
+		cmocka_unit_test(test_state_image),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
