@@ -289,21 +289,6 @@ static void fp_finding_begin(struct jbuf *b, struct ana_finding *o,
 	jb_kstr(b, "fingerprint", fp);
 }
 
-/* Close what fp_finding_begin() opened; true if the finding is whole. */
-static bool fp_finding_end(struct jbuf *b, struct ana_finding *o)
-{
-	jb_put(b, "}}", 2);
-	o->json = b->oom ? NULL : b->p;
-	if (b->oom || !o->query || !o->suggestion) {
-		free(b->p);
-		free(o->query);
-		free(o->suggestion);
-		memset(o, 0, sizeof(*o));
-		return false;
-	}
-	return true;
-}
-
 /* Insert q into top[0..max) ordered by database time, most first. */
 static void top_insert(struct qstat **top, int max, struct qstat *q)
 {
@@ -369,7 +354,7 @@ static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
 		jb_put(&b, "{", 1);
 		jb_kstr(&b, "cache_rules", rule);
 		jb_kstr(&b, "summary", o->suggestion);
-		if (fp_finding_end(&b, o))
+		if (ana_finding_close(&b, o))
 			(*n)++;
 	}
 }
@@ -437,7 +422,7 @@ static void slow_findings(struct analyzer *a, struct ana_finding *out,
 		jb_key(&b, "suggestion");
 		jb_put(&b, "{", 1);
 		jb_kstr(&b, "summary", o->suggestion);
-		if (fp_finding_end(&b, o))
+		if (ana_finding_close(&b, o))
 			(*n)++;
 	}
 }

@@ -616,6 +616,20 @@ static void export_one(const struct finding *f, const struct sqlparse *pp,
 		free(b.p);
 }
 
+bool ana_finding_close(struct jbuf *b, struct ana_finding *o)
+{
+	jb_put(b, "}}", 2);
+	o->json = b->oom ? NULL : b->p;
+	if (b->oom || !o->query || !o->suggestion) {
+		free(b->p);
+		free(o->query);
+		free(o->suggestion);
+		memset(o, 0, sizeof(*o));
+		return false;
+	}
+	return true;
+}
+
 static void export_free(struct ana_finding *o)
 {
 	free(o->query);

@@ -23,6 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Open an object in an array: "{" first, ",{" after another. */
+static void obj_open(struct jbuf *b)
+{
+	if (b->n && b->p[b->n - 1] != '[')
+		jb_put(b, ",", 1);
+	jb_put(b, "{", 1);
+}
+
 /* ---- findings from the pools ---- */
 
 static const char *const hazard_name[POOL_HAZARD_KINDS] = {
@@ -48,21 +56,6 @@ static const char *const hazard_fix[POOL_HAZARD_KINDS] = {
 	"use SET LOCAL ROLE inside the transaction, or log in as the role",
 	"load libraries with session_preload_libraries instead of LOAD",
 };
-
-/* Close a finding's JSON ("}}" ends suggestion and finding) into o. */
-static bool finding_close(struct jbuf *b, struct ana_finding *o)
-{
-	jb_put(b, "}}", 2);
-	o->json = b->oom ? NULL : b->p;
-	if (b->oom || !o->query || !o->suggestion) {
-		free(b->p);
-		free(o->query);
-		free(o->suggestion);
-		memset(o, 0, sizeof(*o));
-		return false;
-	}
-	return true;
-}
 
 static void finding_open(struct jbuf *b, struct ana_finding *o,
 			 const struct pool *p)
@@ -143,7 +136,7 @@ static void hazard_findings(struct pgperf *pp, struct ana_finding *v, size_t *n)
 			jb_key(&b, "suggestion");
 			jb_put(&b, "{", 1);
 			jb_kstr(&b, "summary", o->suggestion);
-			if (finding_close(&b, o))
+			if (ana_finding_close(&b, o))
 				(*n)++;
 		}
 	}
@@ -227,7 +220,7 @@ static void saturation_findings(struct pgperf *pp, struct ana_finding *v,
 						    pp->ana, p->holds[i].shape)
 					  : NULL;
 
-			jb_put(&b, i ? ",{" : "{", i ? 2 : 1);
+			obj_open(&b);
 			jb_printf(&b, "\"duration_ms\":%.3f",
 				  (double)p->holds[i].us / 1000);
 			jb_kstr(&b, "first_query", q);
@@ -243,7 +236,7 @@ static void saturation_findings(struct pgperf *pp, struct ana_finding *v,
 		jb_put(&b, "{", 1);
 		jb_kstr(&b, "summary", o->suggestion);
 		free(first);
-		if (finding_close(&b, o))
+		if (ana_finding_close(&b, o))
 			(*n)++;
 	}
 }
@@ -571,14 +564,6 @@ static void tool_of(const char *app, char *buf, size_t cap)
 
 /* ---- JSON ---- */
 
-/* Open an object in an array: "{" first, ",{" after another. */
-static void obj_open(struct jbuf *b)
-{
-	if (b->n && b->p[b->n - 1] != '[')
-		jb_put(b, ",", 1);
-	jb_put(b, "{", 1);
-}
-
 static void json_time(struct jbuf *b, const char *key, int64_t us)
 {
 	char t[32];
@@ -787,7 +772,7 @@ static void json_recommendations(struct jbuf *b, const struct gather *g)
 
 		if (!actionable(f))
 			continue;
-		jb_put(b, prio ? ",{" : "{", prio ? 2 : 1);
+		obj_open(b);
 		jb_printf(b, "\"priority\":%d", ++prio);
 		jb_kstr(b, "severity", f->severity);
 		jb_kstr(b, "kind", f->kind);
@@ -854,7 +839,7 @@ static void json_standards(struct jbuf *b, const struct gather *g)
 	for (int i = 0; i < CK_N; i++) {
 		const struct check *c = &g->ck[i];
 
-		jb_put(b, i ? ",{" : "{", i ? 2 : 1);
+		obj_open(b);
 		jb_kstr(b, "standard", c->standard);
 		jb_printf(b, ",\"limit\":%g", c->limit);
 		if (i == CK_POOL)
@@ -878,7 +863,7 @@ static void json_standards(struct jbuf *b, const struct gather *g)
 	for (size_t i = 0; i < g->nbr; i++) {
 		const struct breach *r = &g->br[i];
 
-		jb_put(b, i ? ",{" : "{", i ? 2 : 1);
+		obj_open(b);
 		jb_kstr(b, "standard", r->standard);
 		jb_kstr(b, "subject_type", r->subject_type);
 		jb_kstr(b, "subject", r->subject);
@@ -920,7 +905,7 @@ void report_export(struct pgperf *pp, struct jbuf *b)
 	jb_key(b, "marks");
 	jb_put(b, "[", 1);
 	for (int i = 0; i < g.w.nmarks; i++) {
-		jb_put(b, i ? ",{" : "{", i ? 2 : 1);
+		obj_open(b);
 		jb_kstr(b, "name", g.w.marks[i].name);
 		jb_kstr(b, "kind", mark_kind(g.w.marks[i].kind));
 		json_time(b, "at", g.w.marks[i].at_us);
@@ -996,7 +981,7 @@ void report_queries_json(struct jbuf *b, const struct ana_query *q, size_t n)
 		for (size_t k = 0; k < e->nby; k++) {
 			const struct ana_by *y = &e->by[k];
 
-			jb_put(b, k ? ",{" : "{", k ? 2 : 1);
+			obj_open(b);
 			jb_kstr(b, "database", y->database);
 			jb_kstr(b, "user", y->user);
 			jb_kstr(b, "application_name", y->application);

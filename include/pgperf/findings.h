@@ -80,6 +80,13 @@ struct srd;
 void findings_save(const struct findings *fs, struct jbuf *b);
 bool findings_load(struct findings *fs, struct srd *r);
 
+/*
+ * Close a finding's JSON in `b` ("}}": its suggestion and itself) into
+ * o->json; false, with o's strings freed and o cleared, when memory ran
+ * out or the query or suggestion is missing.
+ */
+bool ana_finding_close(struct jbuf *b, struct ana_finding *o);
+
 /* Order findings as readers get them: severity, then time to save. */
 void findings_sort(struct ana_finding *v, size_t n);
 
