@@ -316,6 +316,7 @@ static struct obs_pending *pend(struct client *cl, uint8_t kind, uint64_t shape)
 		o->in_xact = true;
 		o->xact_start_us = pgp_now_us();
 		o->xact_shape = shape;
+		o->xact_slow_us = 0;
 	}
 	memset(p, 0, sizeof(*p));
 	p->kind = kind;
@@ -445,6 +446,11 @@ static void complete(struct client *cl, struct obs_pending *p)
 	ev.wait_us = cl->obs.wait_us;
 	cl->obs.wait_us = 0;
 	ev.end_us = conn_wall_us();
+	if (ev.dur_us >= cl->obs.xact_slow_us) {
+		/* the transaction's slowest statement so far */
+		cl->obs.xact_slow_us = ev.dur_us;
+		cl->obs.xact_shape = p->shape;
+	}
 	if (p->d) {
 		struct obs_client *o = &cl->obs;
 
@@ -495,7 +501,8 @@ static uint64_t tag_rows(const uint8_t *b, size_t n)
 }
 
 /* A transaction ended that held its server longer than one of the
- * pool's longest: keep it in their place (pool_saturation). */
+ * pool's longest: keep it, with its slowest statement's shape, in their
+ * place (pool_saturation). */
 static void observe_hold(struct pool *p, uint64_t us, uint64_t shape)
 {
 	int i = POOL_HOLDS - 1;

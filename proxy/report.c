@@ -223,7 +223,7 @@ static void saturation_findings(struct pgperf *pp, struct ana_finding *v,
 			obj_open(&b);
 			jb_printf(&b, "\"duration_ms\":%.3f",
 				  (double)p->holds[i].us / 1000);
-			jb_kstr(&b, "first_query", q);
+			jb_kstr(&b, "slowest_query", q);
 			jb_time(p->holds[i].at_us, t, sizeof(t));
 			jb_kstr(&b, "ended", t);
 			jb_put(&b, "}", 1);
@@ -784,6 +784,7 @@ static void json_recommendations(struct jbuf *b, const struct gather *g)
 				? f->ddl
 				: f->suggestion);
 		jb_kstr(b, "detail", f->suggestion);
+		jb_kstr(b, "query", f->query);
 		jb_printf(b, ",\"estimated_saving_ms\":%.3f}",
 			  (double)f->saved_us / 1000);
 	}
@@ -1019,6 +1020,51 @@ static void text_window(struct jbuf *b, const char *label,
 		  w->to_mark[0] ? w->to_mark : t);
 }
 
+/* Optimizations applied, as text: indexes that appeared, the cache. */
+static void text_applied(struct pgperf *pp, struct jbuf *b,
+			 const struct gather *g)
+{
+	bool any = false;
+
+	jb_printf(b, "\nOptimizations applied\n");
+	for (size_t i = 0; i < g->nf; i++) {
+		const struct ana_finding *f = &g->f[i];
+
+		if (strcmp(f->kind, "missing_index") != 0 || !f->status ||
+		    !f->ddl ||
+		    (strcmp(f->status, "kept") != 0 &&
+		     strcmp(f->status, "measuring") != 0 &&
+		     strcmp(f->status, "retracted") != 0))
+			continue;
+		any = true;
+		if (strcmp(f->status, "measuring") == 0)
+			jb_printf(b, "  %s: exists, effect being measured\n",
+				  f->ddl);
+		else
+			jb_printf(b,
+				  "  %s: mean %.3f ms -> %.3f ms (%.1fx), %s\n",
+				  f->ddl, f->before_ms, f->after_ms,
+				  f->after_ms > 0 ? f->before_ms / f->after_ms
+						  : 0,
+				  f->status);
+	}
+	if (g->cache) {
+		any = true;
+		jb_printf(b,
+			  "  result cache (%s): %llu hits of %llu lookups "
+			  "(%.1f%%), Redis %s\n",
+			  pp->cfg->cache_mode == CACHE_AUTO ? "auto" : "rules",
+			  (unsigned long long)g->cs.hits,
+			  (unsigned long long)g->cs.lookups,
+			  g->cs.lookups ? 100.0 * (double)g->cs.hits /
+						  (double)g->cs.lookups
+					: 0,
+			  g->cs.redis_state);
+	}
+	if (!any)
+		jb_printf(b, "  none yet\n");
+}
+
 void report_text(struct pgperf *pp, struct jbuf *b)
 {
 	struct gather g;
@@ -1087,9 +1133,13 @@ void report_text(struct pgperf *pp, struct jbuf *b)
 			continue;
 		jb_printf(b, "  %d. [%s] %s: %s\n", ++prio, f->severity,
 			  f->kind, f->suggestion);
+		if (f->query && f->query[0] &&
+		    strcmp(f->kind, "pooling_hazard") != 0)
+			jb_printf(b, "     query: %.300s\n", f->query);
 	}
 	if (!prio)
 		jb_printf(b, "  none\n");
+	text_applied(pp, b, &g);
 	jb_printf(b, "\nService levels\n");
 	for (int i = 0; i < CK_N; i++) {
 		const struct check *c = &g.ck[i];

@@ -50,7 +50,8 @@ struct obs_client {
 	uint32_t wait_us;	  /* waited for the current server connection */
 	bool in_xact;		  /* a transaction is open (SHOW STATS) */
 	int64_t xact_start_us;	  /* monotonic */
-	uint64_t xact_shape;	  /* its first statement's shape */
+	uint64_t xact_shape;	  /* its slowest statement's shape */
+	uint32_t xact_slow_us;	  /* ... and how long that took */
 	struct obs_name **names;  /* owned: name -> shape */
 	size_t nnames, nslots;
 };

@@ -215,7 +215,7 @@ struct pool_stats {
 #define POOL_HOLDS 3
 struct pool_hold {
 	uint64_t us;	/* how long */
-	uint64_t shape; /* its first statement's shape */
+	uint64_t shape; /* its slowest statement's shape */
 	int64_t at_us;	/* wall clock, when it ended */
 };
 

@@ -72,6 +72,10 @@ def findings(doc, want):
         fail("no bottleneck named: %s" % a)
     if a.get("finding_id") not in {f["id"] for f in doc["findings"]}:
         fail("the bottleneck is not one of the findings")
+    for ps in kinds.get("pool_saturation", []):
+        lt = ps["evidence"]["longest_transactions"]
+        if not lt or "pg_sleep" not in (lt[0]["slowest_query"] or ""):
+            fail("the longest transaction's slowest query: %s" % lt)
     n1 = kinds["n_plus_one"][0]
     if n1["status"] != "proven":
         fail("the N+1 is %s, not proven" % n1["status"])
