@@ -165,9 +165,18 @@ void hist_save(const struct histogram *h, struct jbuf *b)
 	for (size_t g = 0; g < ARRAY_SIZE(h->group); g++) {
 		if (!h->group[g])
 			continue;
-		ser_u8(b, (uint8_t)g);
+		uint8_t nz = 0;
+
+		/* sparse: most buckets of a group are empty */
 		for (size_t i = 0; i < group_len(g); i++)
-			ser_u32(b, h->group[g][i]);
+			nz += h->group[g][i] != 0;
+		ser_u8(b, (uint8_t)g);
+		ser_u8(b, nz);
+		for (size_t i = 0; i < group_len(g); i++)
+			if (h->group[g][i]) {
+				ser_u8(b, (uint8_t)i);
+				ser_u32(b, h->group[g][i]);
+			}
 	}
 }
 
@@ -192,8 +201,15 @@ bool hist_load(struct histogram *h, struct srd *r)
 			r->bad = true;
 			break;
 		}
-		for (size_t i = 0; i < group_len(g); i++)
+		for (uint8_t n = srd_u8(r), k2 = 0; k2 < n && !r->bad; k2++) {
+			uint8_t i = srd_u8(r);
+
+			if (i >= group_len(g)) {
+				r->bad = true;
+				break;
+			}
 			h->group[g][i] = srd_u32(r);
+		}
 	}
 	return !r->bad;
 }
