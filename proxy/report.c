@@ -600,9 +600,47 @@ static const char *mark_kind(int k)
 					 : "mark";
 }
 
+#define MAX_ENDPOINTS 16
+
+/*
+ * The routes the findings worth acting on were seen on: the bottleneck's
+ * first, then those of every other high or medium one, each once.
+ */
+static size_t endpoints(const struct gather *g, char (*out)[ANA_ROUTE_MAX])
+{
+	size_t n = 0;
+
+	for (size_t pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < g->nf; i++) {
+			const struct ana_finding *f = &g->f[i];
+			const char *csv = f->routes;
+
+			if ((pass == 0) != ((int)i == g->top) ||
+			    !actionable(f) || strcmp(f->severity, "low") == 0)
+				continue;
+			while (*csv && n < MAX_ENDPOINTS) {
+				const char *e = strchr(csv, ',');
+				size_t len =
+					e ? (size_t)(e - csv) : strlen(csv);
+				size_t k;
+
+				snprintf(out[n], ANA_ROUTE_MAX, "%.*s",
+					 (int)len, csv);
+				for (k = 0; k < n; k++)
+					if (strcmp(out[k], out[n]) == 0)
+						break;
+				n += k == n;
+				csv += len + (e ? 1 : 0);
+			}
+		}
+	return n;
+}
+
 static void json_analysis(struct jbuf *b, const struct gather *g)
 {
-	char cause[512];
+	char cause[512], ep[MAX_ENDPOINTS][ANA_ROUTE_MAX];
+	const struct ana_finding *f;
+	size_t nep;
 
 	jb_key(b, "analysis");
 	jb_put(b, "{", 1);
@@ -617,25 +655,17 @@ static void json_analysis(struct jbuf *b, const struct gather *g)
 		jb_put(b, "}", 1);
 		return;
 	}
-	const struct ana_finding *f = &g->f[g->top];
-	const char *csv = f->routes;
-
+	f = &g->f[g->top];
 	jb_kstr(b, "bottleneck_type", bottleneck_type(f->kind));
 	jb_kstr(b, "severity", f->severity);
 	jb_kstr(b, "finding_id", f->id);
 	jb_key(b, "affected_endpoints");
 	jb_put(b, "[", 1);
-	for (bool first = true; *csv;) {
-		const char *e = strchr(csv, ',');
-		size_t n = e ? (size_t)(e - csv) : strlen(csv);
-		char item[ANA_ROUTE_MAX + 1];
-
-		snprintf(item, sizeof(item), "%.*s", (int)n, csv);
-		if (!first)
+	nep = endpoints(g, ep);
+	for (size_t i = 0; i < nep; i++) {
+		if (i)
 			jb_put(b, ",", 1);
-		jb_str(b, item);
-		first = false;
-		csv += n + (e ? 1 : 0);
+		jb_str(b, ep[i]);
 	}
 	jb_put(b, "]", 1);
 	root_cause(f, cause, sizeof(cause));
@@ -1084,10 +1114,16 @@ void report_text(struct pgperf *pp, struct jbuf *b)
 		const struct ana_finding *f = &g.f[g.top];
 
 		root_cause(f, cause, sizeof(cause));
+		char ep[MAX_ENDPOINTS][ANA_ROUTE_MAX];
+		size_t nep = endpoints(&g, ep);
+
 		jb_printf(b, "  bottleneck: %s (%s)\n",
 			  bottleneck_type(f->kind), f->severity);
-		if (f->routes[0])
-			jb_printf(b, "  endpoints:  %s\n", f->routes);
+		for (size_t i = 0; i < nep; i++)
+			jb_printf(b, "%s%s",
+				  i ? ", " : "  endpoints:  ", ep[i]);
+		if (nep)
+			jb_printf(b, "\n");
 		jb_printf(b, "  root cause: %s\n", cause);
 	}
 	jb_printf(b, "\nLatency around the latest mark\n");

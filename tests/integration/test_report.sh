@@ -63,8 +63,8 @@ has_kinds() { # file, kinds...
 workload() {
 	# N+1: one request per transaction, a parent and a child per row
 	for c in $(seq 6); do
-		echo "begin; select id from rp_orders where customer_id = $c order by id;"
-		for k in $(seq 8); do echo "select id, sku from rp_items where order_id = $((c * 100 + k));"; done
+		echo "begin; select id from rp_orders where customer_id = $c order by id /*route='%2Forders'*/;"
+		for k in $(seq 8); do echo "select id, sku from rp_items where order_id = $((c * 100 + k)) /*route='%2Forders'*/;"; done
 		echo "commit;"
 	done | psql -X -q -v ON_ERROR_STOP=1 -o /dev/null "$url" &&
 		run 110 "select id, payload from rp_events where user_id = %s" &&
