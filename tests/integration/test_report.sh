@@ -129,6 +129,17 @@ outputs() {
 		psql -X -At "host=127.0.0.1 port=$port user=app dbname=pgperf" -c "SHOW FINDINGS" | grep -q "pool_saturation"
 }
 
+mark_errors() {
+	# bad marks get an error with its SQLSTATE and change nothing
+	local adm="host=127.0.0.1 port=$port user=app dbname=pgperf" n0 n1
+	n0=$($ctl report --json | $py -c 'import json,sys; print(len(json.load(sys.stdin)["marks"]))')
+	psql -X -At "$adm" -c '\set VERBOSITY verbose' -c "MARK" 2>&1 | grep -q "ERROR:  42601" &&
+		psql -X -At "$adm" -c '\set VERBOSITY verbose' -c "MARK '$(printf 'x%.0s' $(seq 70))'" 2>&1 | grep -q "ERROR:  22023" &&
+		psql -X -At "$adm" -c '\set VERBOSITY verbose' -c "MARK LOAD TEST SOON" 2>&1 | grep -q "ERROR:  42601" &&
+		! $ctl mark 2>/dev/null && ! $ctl mark --load-test later x 2>/dev/null &&
+		n1=$($ctl report --json | $py -c 'import json,sys; print(len(json.load(sys.stdin)["marks"]))') &&
+		[ "$n0" = "$n1" ]
+}
 # restarts happen here in the main shell, which owns $pid; check only reads
 restart_keeps() {
 	$py "$src/check_report.py" "$schema" "$dir/after-restart.json" kept "$dir/before-restart.json" &&
@@ -148,7 +159,7 @@ restart() { # log
 	start_pgperf "$1"
 }
 
-export -f setup run export_to has_kinds workload index_between_marks index_applied load_test standards outputs restart_keeps corrupt_survived
+export -f setup run export_to has_kinds workload index_between_marks index_applied load_test standards outputs mark_errors restart_keeps corrupt_survived
 
 check "setup: tables" setup
 CHECK_SHOW_LAST=1 check "a real run: every kind found, schema valid, recommendations name them" workload
@@ -157,6 +168,7 @@ CHECK_SHOW_LAST=1 check "the index appears among optimizations_applied" index_ap
 CHECK_SHOW_LAST=1 check "a pgbench run between load-test marks is reported" load_test
 CHECK_SHOW_LAST=1 check "service levels: the breaches are listed" standards
 check "HTTP /report and /findings, pgperf-ctl report, SHOW FINDINGS" outputs
+check "bad marks: 42601/22023, pgperf-ctl usage errors, nothing recorded" mark_errors
 export_to before-restart
 restart "$dir/pgperf2.log"
 export_to after-restart
