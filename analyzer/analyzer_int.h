@@ -50,6 +50,9 @@ struct qstat {
 	char *sample;	    /* owned: the first text seen, values included
 			       (index advice explains it; never shown) */
 	int64_t advised_at; /* monotonic: index advice last looked at it */
+	/* calls and time (cumulative) at the point mark before the latest
+	 * [0] and at the latest [1]: its before/after around marks */
+	uint64_t mk_calls[2], mk_us[2];
 };
 
 struct shape_ent {

@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #define STATE_MAGIC "PGPERFST"
-#define STATE_VERSION 1
+#define STATE_VERSION 2		     /* 2: counts at the latest point marks */
 #define STATE_HEADER 32		     /* magic, version, length, hash */
 #define STATE_MAX (1024UL << 20)     /* a bigger file is not read */
 #define STATE_TEXT_MAX (1024 * 1024) /* one normalized statement */
@@ -78,6 +78,10 @@ static void qstat_save(const struct qstat *q, struct jbuf *b)
 	ser_u64(b, (uint64_t)q->first_seen);
 	ser_u64(b, (uint64_t)q->last_seen);
 	counters_save(&q->c, b);
+	for (int i = 0; i < 2; i++) {
+		ser_u64(b, q->mk_calls[i]);
+		ser_u64(b, q->mk_us[i]);
+	}
 	while (nerr < MAX_ERRS && q->err[nerr].state[0])
 		nerr++;
 	ser_u8(b, (uint8_t)nerr);
@@ -183,8 +187,14 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 	const uint8_t *text;
 	struct qstat *q;
 
+	uint64_t mk_calls[2], mk_us[2];
+
 	memset(err, 0, sizeof(err));
 	(void)counters_load(&c, r);
+	for (int i = 0; i < 2; i++) {
+		mk_calls[i] = srd_u64(r);
+		mk_us[i] = srd_u64(r);
+	}
 	nerr = srd_u8(r);
 	if (nerr > MAX_ERRS)
 		r->bad = true;
@@ -234,6 +244,10 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 	if (!counters_merge(&q->c, &c))
 		r->bad = true;
 	counters_free(&c);
+	for (int i = 0; i < 2; i++) {
+		q->mk_calls[i] += mk_calls[i];
+		q->mk_us[i] += mk_us[i];
+	}
 	if (!q->first_seen || (first && first < q->first_seen))
 		q->first_seen = first;
 	if (last > q->last_seen)

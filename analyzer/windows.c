@@ -100,6 +100,15 @@ void win_mark(struct analyzer *a, const struct ana_event *ev)
 	m->kind = (int)ev->rows;
 	m->at_us = now;
 	m->seg = a->cur; /* the histogram's buckets move with it */
+	if (m->kind == ANA_MARK_POINT)
+		/* each fingerprint's counts at the mark, for before/after */
+		for (size_t b = 0; b < a->nfp_buckets; b++)
+			for (struct qstat *q = a->fp[b]; q; q = q->next) {
+				q->mk_calls[0] = q->mk_calls[1];
+				q->mk_us[0] = q->mk_us[1];
+				q->mk_calls[1] = q->c.calls;
+				q->mk_us[1] = q->c.hist.sum;
+			}
 	window_start(&a->cur, now);
 	a->win_gen++;
 }
@@ -180,6 +189,50 @@ static void window_of(const struct analyzer *a, int first, int last,
 	hist_free(&h);
 }
 
+/* The fingerprints that ran on both sides of the latest point mark. */
+static void changes_of(struct analyzer *a, struct ana_windows *out)
+{
+	for (size_t b = 0; b < a->nfp_buckets; b++)
+		for (struct qstat *q = a->fp[b]; q; q = q->next) {
+			struct ana_fp_change c;
+			int k;
+
+			if (q->c.calls < q->mk_calls[1] ||
+			    q->mk_calls[1] < q->mk_calls[0])
+				continue; /* reset under it */
+			c.calls_before = q->mk_calls[1] - q->mk_calls[0];
+			c.calls_after = q->c.calls - q->mk_calls[1];
+			c.us_before = q->mk_us[1] - q->mk_us[0];
+			c.us_after = q->c.hist.sum - q->mk_us[1];
+			if (!c.calls_before || !c.calls_after)
+				continue;
+			/* keep the ANA_WIN_QUERIES with the most time */
+			for (k = out->nchanges; k > 0; k--) {
+				const struct ana_fp_change *o =
+					&out->changes[k - 1];
+
+				if (o->us_before + o->us_after >=
+				    c.us_before + c.us_after)
+					break;
+			}
+			if (k >= ANA_WIN_QUERIES)
+				continue;
+			c.fingerprint = q->fingerprint;
+			snprintf(c.query, sizeof(c.query), "%s",
+				 q->parse.normalized ? q->parse.normalized
+						     : "");
+			memmove(&out->changes[k + 1], &out->changes[k],
+				(size_t)((out->nchanges < ANA_WIN_QUERIES
+						  ? out->nchanges
+						  : ANA_WIN_QUERIES - 1) -
+					 k) *
+					sizeof(c));
+			out->changes[k] = c;
+			if (out->nchanges < ANA_WIN_QUERIES)
+				out->nchanges++;
+		}
+}
+
 void analyzer_windows(struct analyzer *a, struct ana_windows *out)
 {
 	int64_t now = wall_us();
@@ -209,6 +262,7 @@ void analyzer_windows(struct analyzer *a, struct ana_windows *out)
 	if (point >= 0) {
 		window_of(a, prev, point, now, &out->before);
 		window_of(a, point, a->nmarks, now, &out->after);
+		changes_of(a, out);
 	} else {
 		window_of(a, -1, a->nmarks, now, &out->after);
 	}

@@ -692,7 +692,30 @@ static void json_metrics(struct jbuf *b, const struct gather *g)
 			  pct_change(be->mean_us, af->mean_us));
 	else
 		jb_put(b, "null", 4);
-	jb_put(b, "}", 1);
+	/* the statements behind the change: each one's mean on both sides */
+	jb_key(b, "queries");
+	jb_put(b, "[", 1);
+	for (int i = 0; i < g->w.nchanges; i++) {
+		const struct ana_fp_change *c = &g->w.changes[i];
+		double mb =
+			(double)c->us_before / 1000 / (double)c->calls_before;
+		double ma = (double)c->us_after / 1000 / (double)c->calls_after;
+		char fp[24];
+
+		obj_open(b);
+		snprintf(fp, sizeof(fp), "%016llx",
+			 (unsigned long long)c->fingerprint);
+		jb_kstr(b, "fingerprint", fp);
+		jb_kstr(b, "query", c->query);
+		jb_printf(b,
+			  ",\"before\":{\"calls\":%llu,\"mean_ms\":%.3f},"
+			  "\"after\":{\"calls\":%llu,\"mean_ms\":%.3f},"
+			  "\"mean_pct\":%.1f}",
+			  (unsigned long long)c->calls_before, mb,
+			  (unsigned long long)c->calls_after, ma,
+			  mb > 0 ? 100.0 * (mb - ma) / mb : 0);
+	}
+	jb_put(b, "]}", 2);
 }
 
 static void json_optimizations(struct pgperf *pp, struct jbuf *b,
@@ -1136,6 +1159,16 @@ void report_text(struct pgperf *pp, struct jbuf *b)
 					      g.w.after.p95_us),
 				  -pct_change(g.w.before.p99_us,
 					      g.w.after.p99_us));
+		for (int i = 0; i < g.w.nchanges && i < 5; i++) {
+			const struct ana_fp_change *c = &g.w.changes[i];
+
+			jb_printf(b, "  mean %8.3f -> %8.3f ms  %.100s\n",
+				  (double)c->us_before / 1000 /
+					  (double)c->calls_before,
+				  (double)c->us_after / 1000 /
+					  (double)c->calls_after,
+				  c->query);
+		}
 	} else if (g.w.after.present) {
 		text_window(b, "all", &g.w.after);
 		jb_printf(b, "  (no mark yet: pgperf-ctl mark NAME splits "

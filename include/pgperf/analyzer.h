@@ -196,6 +196,15 @@ struct ana_mark_view {
 	int64_t at_us;
 };
 
+/* One fingerprint before and after the latest point mark. */
+#define ANA_WIN_QUERIES 10
+struct ana_fp_change {
+	uint64_t fingerprint;
+	char query[200]; /* normalized, cut to fit */
+	uint64_t calls_before, calls_after;
+	uint64_t us_before, us_after; /* total time */
+};
+
 struct ana_windows {
 	int64_t started_us; /* statistics kept since */
 	int nmarks;
@@ -206,6 +215,10 @@ struct ana_windows {
 	/* the latest load test: start .. stop, or start .. now */
 	struct ana_window load;
 	bool load_running;
+	/* the fingerprints with the most time around the latest point mark
+	 * that ran on both sides of it, most first */
+	struct ana_fp_change changes[ANA_WIN_QUERIES];
+	int nchanges;
 };
 
 /* Readers: the marks and the windows around them. */

@@ -106,6 +106,10 @@ def marks(doc):
              (b["p95_ms"], a["p95_ms"]))
     if imp["p95_pct"] < 60:
         fail("improvement.p95_pct %.1f" % imp["p95_pct"])
+    ev = [q for q in m["queries"] if "rp_events" in q["query"]]
+    if not ev or ev[0]["after"]["mean_ms"] * 3 > ev[0]["before"]["mean_ms"] \
+            or ev[0]["before"]["calls"] != 40 or ev[0]["after"]["calls"] != 40:
+        fail("the indexed query's before/after: %s" % ev)
     print("p95 %.3f ms -> %.3f ms (%.1f%% better), %d and %d statements" %
           (b["p95_ms"], a["p95_ms"], imp["p95_pct"], b["statements"],
            a["statements"]))

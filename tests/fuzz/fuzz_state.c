@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	memcpy(img, "PGPERFST", 8);
 	memset(img + 8, 0, 8);
-	img[8] = 1; /* the format version */
+	img[8] = 2; /* the format version */
 	put64(img + 16, size);
 	put64(img + 24,
 	      pgp_hash_bytes(data, size) ^ (size && (data[0] & 1) ? 1 : 0));

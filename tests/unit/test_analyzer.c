@@ -183,6 +183,11 @@ static void test_marks_split_windows(void **state)
 	assert_int_equal(w.after.calls, 70);
 	assert_int_equal(w.after.errors, 4);
 	assert_true(w.after.p50_us <= 710);
+	/* the one statement on both sides, with its own before/after */
+	assert_int_equal(w.nchanges, 1);
+	assert_int_equal(w.changes[0].calls_before, 50);
+	assert_int_equal(w.changes[0].calls_after, 70);
+	assert_int_equal(w.changes[0].us_before, 50 * 10000);
 	/* the load test: only its own statements */
 	assert_true(w.load.present);
 	assert_false(w.load_running);
@@ -234,6 +239,9 @@ static void test_state_image(void **state)
 	assert_string_equal(w.marks[0].name, "before");
 	assert_int_equal(w.before.calls, 100);
 	assert_int_equal(w.after.calls, 1);
+	assert_int_equal(w.nchanges, 1); /* the mark's counts came along */
+	assert_int_equal(w.changes[0].calls_before, 100);
+	assert_int_equal(w.changes[0].calls_after, 1);
 	/* statements after the load count on top */
 	s = push_text(b, "SELECT v FROM t WHERE id = 7");
 	push_stmt(b, s, 1000, NULL);
