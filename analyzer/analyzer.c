@@ -872,6 +872,8 @@ static void analyzer_free(struct analyzer *a)
 	pgp_free(a->routes);
 	win_free(a);
 	free(a->state_path);
+	free(a->extra_out);
+	free(a->extra_in);
 	findings_free(a->findings);
 	advisor_free(a->advisor);
 	catalog_free(a->catalog);

@@ -171,6 +171,10 @@ struct analyzer {
 	_Atomic bool state_load;	/* set: load it before anything */
 	int64_t next_save_us;		/* monotonic */
 	bool state_on; /* analyzer thread: loaded (or tried), so saved */
+	/* the I/O thread's own section (under `lock`) */
+	uint8_t *extra_out, *extra_in; /* to write; as loaded */
+	size_t extra_out_len, extra_in_len;
+	bool extra_settled; /* the load has run */
 };
 
 /* analyzer.c, for analyzer_findings.c (callers hold a->lock unless said) */

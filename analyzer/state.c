@@ -143,6 +143,8 @@ static void image(struct analyzer *a, struct jbuf *b)
 		window_save(&a->marks[i].seg, b);
 	}
 	window_save(&a->cur, b);
+	ser_u32(b, (uint32_t)a->extra_out_len);
+	jb_put(b, (const char *)a->extra_out, a->extra_out_len);
 }
 
 void *analyzer_state_image(struct analyzer *a, size_t *len)
@@ -387,6 +389,18 @@ static void load_payload(struct analyzer *a, struct srd *r)
 		}
 	}
 	if (!r->bad) {
+		uint32_t elen = srd_u32(r);
+		const uint8_t *e = srd_take(r, elen);
+
+		free(a->extra_in);
+		a->extra_in = NULL;
+		a->extra_in_len = 0;
+		if (e && elen && (a->extra_in = malloc(elen))) {
+			memcpy(a->extra_in, e, elen);
+			a->extra_in_len = elen;
+		}
+	}
+	if (!r->bad) {
 		a->t.events += t.events;
 		a->t.dropped += t.dropped;
 		a->t.evicted += t.evicted;
@@ -433,8 +447,12 @@ bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
 	load_payload(a, &r);
 	if (!r.bad && r.off != r.n)
 		r.bad = true; /* bytes left over: not what was written */
-	if (r.bad)
+	if (r.bad) {
 		reset_all(a); /* nothing half-loaded */
+		free(a->extra_in);
+		a->extra_in = NULL;
+		a->extra_in_len = 0;
+	}
 	pthread_mutex_unlock(&a->lock);
 	if (r.bad)
 		snprintf(err, errlen, "malformed at byte %zu", r.off);
@@ -610,6 +628,9 @@ void state_step(struct analyzer *a)
 	if (atomic_exchange(&a->state_load, false)) {
 		a->state_on = true;
 		state_load_file(a);
+		pthread_mutex_lock(&a->lock);
+		a->extra_settled = true;
+		pthread_mutex_unlock(&a->lock);
 		a->next_save_us = now + atomic_load(&a->state_every_us);
 		return;
 	}
@@ -629,4 +650,27 @@ void analyzer_set_state(struct analyzer *a, const char *path)
 	pthread_mutex_lock(&a->wake_lock);
 	pthread_cond_signal(&a->wake);
 	pthread_mutex_unlock(&a->wake_lock);
+}
+
+void analyzer_set_extra(struct analyzer *a, void *blob, size_t len)
+{
+	pthread_mutex_lock(&a->lock);
+	free(a->extra_out);
+	a->extra_out = blob;
+	a->extra_out_len = blob ? len : 0;
+	pthread_mutex_unlock(&a->lock);
+}
+
+void *analyzer_take_extra(struct analyzer *a, size_t *len, bool *settled)
+{
+	void *p;
+
+	pthread_mutex_lock(&a->lock);
+	p = a->extra_in;
+	*len = a->extra_in_len;
+	*settled = a->extra_settled;
+	a->extra_in = NULL;
+	a->extra_in_len = 0;
+	pthread_mutex_unlock(&a->lock);
+	return p;
 }

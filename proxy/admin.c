@@ -13,6 +13,7 @@
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
+#include "pgperf/pool_state.h"
 #include "pgperf/report.h"
 #include "pgperf/server.h"
 #include "pgperf/session_state.h"
@@ -903,11 +904,13 @@ static bool reset_stats(struct pgperf *pp)
 			return false;
 		analyzer_sync(pp->ana, 1000);
 	}
+	pool_state_free(pp); /* saved pool counters not yet applied go too */
 	list_for_each(pos, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 
 		memset(&p->st, 0, sizeof(p->st));
 		memset(&p->holds, 0, sizeof(p->holds));
+		memset(&p->hazard_clients, 0, sizeof(p->hazard_clients));
 		memset(&p->st_prev, 0, sizeof(p->st_prev));
 		memset(&p->st_rate, 0, sizeof(p->st_rate));
 	}

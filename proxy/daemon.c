@@ -16,6 +16,7 @@
 #include "pgperf/client.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
+#include "pgperf/pool_state.h"
 #include "pgperf/server.h"
 #include "pgperf/tls.h"
 #include "pgperf/conn.h"
@@ -332,6 +333,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	list_for_each_safe(pos, tmp, &pp->pools)
 		pool_tick(list_entry(pos, struct pool, node), now);
+	pool_state_tick(pp);
 	if (!pp->stats_tick_us)
 		pp->stats_tick_us = now;
 	if (now - pp->stats_tick_us >=
@@ -531,6 +533,7 @@ void daemon_free(struct pgperf *pp)
 		client_free(list_entry(pos, struct client, node));
 	list_for_each_safe(pos, tmp, &pp->reap_servers)
 		server_free(list_entry(pos, struct server, node));
+	pool_state_hand(pp); /* for the analyzer's last save */
 	list_for_each_safe(pos, tmp, &pp->pools)
 		pool_free(list_entry(pos, struct pool, node));
 	for (int i = 0; i < pp->nlisteners; i++)
@@ -548,6 +551,7 @@ void daemon_free(struct pgperf *pp)
 	prep_registry_free(&pp->prep);
 	cache_free(pp->cache);
 	analyzer_stop(pp->ana);
+	pool_state_free(pp);
 	observe_known_free(&pp->known);
 	SSL_CTX_free(pp->client_tls);
 	SSL_CTX_free(pp->server_tls);

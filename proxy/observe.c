@@ -514,6 +514,7 @@ static void observe_hold(struct pool *p, uint64_t us, uint64_t shape)
 	p->holds[i].us = us;
 	p->holds[i].shape = shape;
 	p->holds[i].at_us = conn_wall_us();
+	p->holds[i].query[0] = '\0';
 }
 
 void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,

@@ -10,6 +10,7 @@
  * instead of waiting out query_wait_timeout.
  */
 #include "pgperf/pool.h"
+#include "pgperf/pool_state.h"
 
 #include "pgperf/client.h"
 #include "pgperf/daemon.h"
@@ -132,6 +133,7 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 	list_init(&p->active_servers);
 	list_init(&p->tested_servers);
 	list_append(&pp->pools, &p->node);
+	pool_state_apply(pp, p);
 	log_info("new pool %s/%s -> %s:%d/%s as %s", database, user,
 		 p->target.host, p->target.port, p->target.dbname,
 		 p->target.user);

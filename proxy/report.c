@@ -14,6 +14,7 @@
 #include "pgperf/conn.h"
 #include "pgperf/findings.h"
 #include "pgperf/pool.h"
+#include "pgperf/pool_state.h"
 #include "pgperf/session_state.h"
 
 #include <ctype.h>
@@ -77,12 +78,13 @@ static void finding_open(struct jbuf *b, struct ana_finding *o,
  * transaction_pinning = on each of them kept a server to itself until it
  * disconnected; with off, the state was reset away under it.
  */
-static void hazard_findings(struct pgperf *pp, struct ana_finding *v, size_t *n)
+static void hazard_findings(struct pgperf *pp, struct list *pools,
+			    struct ana_finding *v, size_t *n)
 {
 	struct list *pos;
 	bool pinning = pp->cfg->transaction_pinning != 0;
 
-	list_for_each(pos, &pp->pools) {
+	list_for_each(pos, pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 
 		for (int k = 0; k < POOL_HAZARD_KINDS; k++) {
@@ -147,12 +149,12 @@ static void hazard_findings(struct pgperf *pp, struct ana_finding *v, size_t *n)
  * in a pool, with the wait and the transactions that held servers
  * longest.
  */
-static void saturation_findings(struct pgperf *pp, struct ana_finding *v,
-				size_t *n)
+static void saturation_findings(struct pgperf *pp, struct list *pools,
+				struct ana_finding *v, size_t *n)
 {
 	struct list *pos;
 
-	list_for_each(pos, &pp->pools) {
+	list_for_each(pos, pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 		const struct pool_stats *s = &p->st;
 		struct ana_finding *o = &v[*n];
@@ -181,7 +183,9 @@ static void saturation_findings(struct pgperf *pp, struct ana_finding *v,
 		o->executions = s->waited_count;
 		o->saved_us = s->wait_us;
 		o->last_seen_us = conn_wall_us();
-		if (p->holds[0].us && pp->ana)
+		if (p->holds[0].query[0])
+			first = pgp_strdup(p->holds[0].query);
+		else if (p->holds[0].us && pp->ana)
 			first = analyzer_shape_query(pp->ana,
 						     p->holds[0].shape);
 		o->query = pgp_strdup(first ? first : "");
@@ -215,6 +219,8 @@ static void saturation_findings(struct pgperf *pp, struct ana_finding *v,
 		jb_put(&b, "[", 1);
 		for (int i = 0; i < POOL_HOLDS && p->holds[i].us; i++) {
 			char *q = i == 0 ? first
+				  : p->holds[i].query[0]
+					  ? pgp_strdup(p->holds[i].query)
 				  : pp->ana
 					  ? analyzer_shape_query(
 						    pp->ana, p->holds[i].shape)
@@ -241,11 +247,47 @@ static void saturation_findings(struct pgperf *pp, struct ana_finding *v,
 	}
 }
 
+/*
+ * Saved pool counters whose pool has not appeared since the restart (no
+ * client of it yet) still make findings: stand-in pools on `out`.
+ */
+static size_t pending_pools(struct pgperf *pp, struct list *out)
+{
+	size_t n = 0;
+
+	list_init(out);
+	for (size_t i = 0; i < pp->nsaved; i++) {
+		const struct pool_saved *s = &pp->saved[i];
+		struct pool *p;
+
+		if (!s->database[0] || !(p = pgp_calloc(1, sizeof(*p))))
+			continue;
+		p->database = (char *)s->database;
+		p->user = (char *)s->user;
+		p->target.pool_size = pp->cfg->default_pool_size;
+		memcpy(p->hazard_clients, s->hazard_clients,
+		       sizeof(p->hazard_clients));
+		memcpy(p->hazard_last_us, s->hazard_last_us,
+		       sizeof(p->hazard_last_us));
+		p->st.wait_count = s->wait_count;
+		p->st.wait_us = s->wait_us;
+		p->st.waited_count = s->waited_count;
+		p->st.max_wait_us = s->max_wait_us;
+		p->st.query_us = s->query_us;
+		memcpy(p->holds, s->holds, sizeof(p->holds));
+		list_init(&p->waiting);
+		list_init(&p->active_servers);
+		list_append(out, &p->node);
+		n++;
+	}
+	return n;
+}
+
 size_t report_findings(struct pgperf *pp, struct ana_finding **out)
 {
 	struct ana_finding *v = NULL, *w;
 	size_t n = 0, extra = 0;
-	struct list *pos;
+	struct list *pos, *tmp, pending;
 
 	if (pp->ana) {
 		analyzer_sync(pp->ana, 200); /* what completed is counted */
@@ -253,13 +295,16 @@ size_t report_findings(struct pgperf *pp, struct ana_finding **out)
 	}
 	list_for_each(pos, &pp->pools)
 		extra += POOL_HAZARD_KINDS + 1;
-	if (!(w = realloc(v, (n + extra + 1) * sizeof(*v)))) {
-		*out = v;
-		return n;
+	extra += pending_pools(pp, &pending) * (POOL_HAZARD_KINDS + 1);
+	if ((w = realloc(v, (n + extra + 1) * sizeof(*v)))) {
+		v = w;
+		hazard_findings(pp, &pp->pools, v, &n);
+		hazard_findings(pp, &pending, v, &n);
+		saturation_findings(pp, &pp->pools, v, &n);
+		saturation_findings(pp, &pending, v, &n);
 	}
-	v = w;
-	hazard_findings(pp, v, &n);
-	saturation_findings(pp, v, &n);
+	list_for_each_safe(pos, tmp, &pending)
+		pgp_free(list_entry(pos, struct pool, node));
 	findings_sort(v, n);
 	*out = v;
 	return n;

@@ -285,6 +285,15 @@ void *analyzer_state_image(struct analyzer *a, size_t *len);
  * nothing of it kept) when it is not a valid one. */
 bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
 			 char *err, size_t errlen);
+/*
+ * What the I/O thread keeps in the state file (the pools' counters), as
+ * opaque bytes: handed over to be written with the next save (takes over
+ * `blob`, malloc'd), and taken back once the file was loaded (malloc'd;
+ * NULL with *settled false while the load has not run yet, NULL with
+ * *settled true when there is nothing).
+ */
+void analyzer_set_extra(struct analyzer *a, void *blob, size_t len);
+void *analyzer_take_extra(struct analyzer *a, size_t *len, bool *settled);
 /* Stop and join the thread and free everything (saving the state file
  * first, when there is one). */
 void analyzer_stop(struct analyzer *a);

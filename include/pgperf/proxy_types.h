@@ -214,9 +214,10 @@ struct pool_stats {
 /* One of the transactions that held a server connection longest. */
 #define POOL_HOLDS 3
 struct pool_hold {
-	uint64_t us;	/* how long */
-	uint64_t shape; /* its slowest statement's shape */
-	int64_t at_us;	/* wall clock, when it ended */
+	uint64_t us;	 /* how long */
+	uint64_t shape;	 /* its slowest statement's shape */
+	int64_t at_us;	 /* wall clock, when it ended */
+	char query[160]; /* from the state file: the text; "" = by shape */
 };
 
 struct pool {
@@ -297,6 +298,11 @@ struct pgperf {
 	bool draining; /* SIGTERM: no new clients, close at idle points */
 	int64_t drain_start_us;
 	int exit_code;
+	/* the pools' share of the state file (pool_state.c) */
+	struct pool_saved *saved; /* owned: loaded, applied as pools appear */
+	size_t nsaved;
+	bool saved_taken;	 /* the analyzer's load was looked at */
+	int64_t saved_handed_us; /* monotonic: pools last handed over */
 };
 
 #endif

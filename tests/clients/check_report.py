@@ -16,7 +16,7 @@
       the service-level breaches name the small pool and the N+1 route
       (/orders: 11 statements per request)
   check_report.py SCHEMA EXPORT.json kept OLD.json
-      every analyzer finding (and mark) of OLD is still there
+      every finding (the pools' too) and mark of OLD is still there
 Prints one line about what it found; exits 1 with the reason otherwise.
 """
 import json
@@ -159,11 +159,18 @@ def standards(doc):
 def kept(doc, old_path):
     with open(old_path) as f:
         old = json.load(f)
-    runtime = {"pooling_hazard", "pool_saturation"}  # the pools' own
-    want = {f["id"] for f in old["findings"] if f["kind"] not in runtime}
+    want = {f["id"] for f in old["findings"]}
     have = {f["id"] for f in doc["findings"]}
     if not want or want - have:
         fail("lost across the restart: %s" % sorted(want - have))
+    # the pools' counters came back too, with the long transaction's text
+    sat = [f for f in doc["findings"] if f["kind"] == "pool_saturation"]
+    old_sat = [f for f in old["findings"] if f["kind"] == "pool_saturation"]
+    if not sat or sat[0]["evidence"]["waits"] < old_sat[0]["evidence"]["waits"]:
+        fail("pool_saturation's waits lost: %s" % sat)
+    lt = sat[0]["evidence"]["longest_transactions"]
+    if not lt or "pg_sleep" not in (lt[0]["slowest_query"] or ""):
+        fail("the longest transaction's text lost: %s" % lt)
     if [m["name"] for m in old["marks"]] != [m["name"] for m in doc["marks"]]:
         fail("marks lost")
     oq = {q["fingerprint"]: q["calls"] for q in old["queries"]}

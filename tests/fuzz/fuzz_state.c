@@ -4,9 +4,12 @@
  * length, and -- unless the first byte is odd -- the hash), so the fuzzer
  * reaches the section parsers instead of stopping at the checksum.
  * Whatever the bytes, loading must not crash or read out of bounds, and a
- * refused image must leave nothing behind.
+ * refused image must leave nothing behind.  The pools' section parser
+ * (proxy/pool_state.c) gets the raw input and whatever a loaded image
+ * carried for it.
  */
 #include "pgperf/analyzer.h"
+#include "pgperf/pool_state.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ana_query *q;
 	struct ana_totals t;
 	char err[128];
-	size_t n;
+	struct pool_saved *saved;
+	size_t n, nsaved, elen;
+	bool settled;
 
 	if (!img)
 		return 0;
@@ -41,7 +46,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	put64(img + 24,
 	      pgp_hash_bytes(data, size) ^ (size && (data[0] & 1) ? 1 : 0));
 	memcpy(img + 32, data, size);
-	if (!analyzer_state_load(ana, img, size + 32, err, sizeof(err))) {
+	/* the pools' section has its own parser: the raw bytes, and what
+	 * a loaded image carried */
+	if (pool_state_parse(data, size, &saved, &nsaved))
+		pgp_free(saved);
+	if (analyzer_state_load(ana, img, size + 32, err, sizeof(err))) {
+		void *extra = analyzer_take_extra(ana, &elen, &settled);
+
+		if (extra && pool_state_parse(extra, elen, &saved, &nsaved))
+			pgp_free(saved);
+		free(extra);
+	} else {
 		n = analyzer_queries(ana, &q, &t);
 		if (n != 0 || t.calls != 0)
 			__builtin_trap(); /* refused, yet something stayed */

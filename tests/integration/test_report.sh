@@ -142,8 +142,12 @@ mark_errors() {
 }
 # restarts happen here in the main shell, which owns $pid; check only reads
 restart_keeps() {
+	# before any client of the pool is back, and after one is
 	$py "$src/check_report.py" "$schema" "$dir/after-restart.json" kept "$dir/before-restart.json" &&
-		grep -q "state file .* loaded" "$dir/pgperf2.log"
+		grep -q "state file .* loaded" "$dir/pgperf2.log" &&
+		psql -X -At "$url" -c "select 1" >/dev/null &&
+		export_to after-client &&
+		$py "$src/check_report.py" "$schema" "$dir/after-client.json" kept "$dir/before-restart.json"
 }
 corrupt_survived() {
 	psql -X -At "$url" -c "select 41 + 1" | grep -qx 42 &&
@@ -171,6 +175,7 @@ check "HTTP /report and /findings, pgperf-ctl report, SHOW FINDINGS" outputs
 check "bad marks: 42601/22023, pgperf-ctl usage errors, nothing recorded" mark_errors
 export_to before-restart
 restart "$dir/pgperf2.log"
+sleep 1.2 # the pools' counters come back with the I/O thread's next tick
 export_to after-restart
 CHECK_SHOW_LAST=1 check "a restart keeps findings, statistics and marks" restart_keeps
 kill -INT "$pid"
