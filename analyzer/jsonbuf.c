@@ -11,8 +11,10 @@
 
 void jb_put(struct jbuf *b, const char *s, size_t n)
 {
-	if (b->oom)
+	if (b->oom || (n == 0 && b->p))
 		return;
+	if (n == 0)
+		s = ""; /* still allocate, so that b->p is a string */
 	if (b->n + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 512;
 		char *p;
