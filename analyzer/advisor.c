@@ -454,7 +454,6 @@ static void export_one(struct adv_item *i, const struct adv_view *view,
 	o->last_seen_us = i->last_seen_us;
 	o->status = state;
 	o->ddl = strdup(dd);
-	o->fingerprint = i->nfps ? i->fps[0].fp : 0;
 	if (i->state == ADV_KEPT || i->state == ADV_RETRACTED) {
 		o->before_ms = i->mean_before_us / 1000;
 		o->after_ms = i->mean_after_us / 1000;

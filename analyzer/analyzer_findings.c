@@ -269,7 +269,6 @@ static void fp_finding_begin(struct jbuf *b, struct ana_finding *o,
 	o->query = strdup(q->parse.normalized);
 	o->executions = q->c.calls;
 	o->last_seen_us = q->last_seen;
-	o->fingerprint = q->fingerprint;
 	join_tables(o->tables, sizeof(o->tables), q->parse.read,
 		    q->parse.nread);
 	jb_put(b, "{", 1);

@@ -1,8 +1,10 @@
 /*
- * analyzer_int.h -- the analyzer's insides, shared by its two files:
- * analyzer.c (the thread, the ring, the tables, statistics, requests) and
+ * analyzer_int.h -- the analyzer's insides, shared by its files:
+ * analyzer.c (the thread, the ring, the tables, statistics, requests),
  * analyzer_findings.c (naming findings, index advice, findings for
- * readers).  Not for the rest of pgperf, which sees analyzer.h only.
+ * readers), readers.c (statistics for readers), shape_info.c (shape facts
+ * for the cache), windows.c (marks) and state.c (the state file).  Not
+ * for the rest of pgperf, which sees analyzer.h only.
  */
 #ifndef PGPERF_ANALYZER_INT_H
 #define PGPERF_ANALYZER_INT_H
@@ -181,6 +183,8 @@ struct analyzer {
 struct qstat *fp_find(struct analyzer *a, uint64_t fp);
 /* May the result cache keep this statement's replies? */
 bool sql_cacheable(const struct sqlparse *p);
+/* shape_info.c: publish a newly parsed shape's facts for the cache */
+void publish_info(struct analyzer *a, uint64_t shape, const struct sqlparse *p);
 void join_tables(char *buf, size_t cap, char *const *t, int n);
 int64_t wall_us(void);
 

@@ -463,7 +463,6 @@ static void export_one(const struct finding *f, const struct sqlparse *pp,
 	o->mean_repeats = mean;
 	o->saved_us = f->saved_us;
 	o->last_seen_us = f->last_seen_us;
-	o->fingerprint = f->child_fp;
 	if (f->kind == REQ_NPLUS1)
 		o->status = f->proven ? "proven" : "suspected";
 

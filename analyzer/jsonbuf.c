@@ -72,6 +72,13 @@ void jb_str(struct jbuf *b, const char *s)
 	jb_put(b, "\"", 1);
 }
 
+void jb_obj_open(struct jbuf *b)
+{
+	if (b->n && b->p[b->n - 1] != '[')
+		jb_put(b, ",", 1);
+	jb_put(b, "{", 1);
+}
+
 void jb_key(struct jbuf *b, const char *k)
 {
 	if (b->n && b->p[b->n - 1] != '{' && b->p[b->n - 1] != '[')

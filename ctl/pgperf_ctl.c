@@ -3,15 +3,12 @@
  * console.  It connects with libpq to the virtual database "pgperf" and
  * prints the answer as an aligned table, or as JSON with --json.
  */
-#include "pgperf/analyzer.h"
-
 #include <getopt.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct command {
 	const char *name;
@@ -345,13 +342,11 @@ static int cmd_mark(PGconn *conn, const char *load, const char *name)
 			"without quotes\n");
 		return 2;
 	}
-	if (!load)
-		snprintf(sql, sizeof(sql), "MARK '%s'", name ? name : "");
-	else
-		snprintf(sql, sizeof(sql), "MARK LOAD TEST %s '%s'", load,
-			 name ? name : "");
 	if (load && strcmp(load, "stop") == 0)
 		snprintf(sql, sizeof(sql), "MARK LOAD TEST STOP");
+	else /* a start's scenario name is optional */
+		snprintf(sql, sizeof(sql), "MARK %s'%s'",
+			 load ? "LOAD TEST START " : "", name ? name : "");
 	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		fprintf(stderr, "pgperf-ctl: %s", PQerrorMessage(conn));

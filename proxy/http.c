@@ -31,7 +31,8 @@
 /* Fingerprints with their own histogram series in /metrics. */
 #define METRICS_TOP 20
 
-static void add_escaped(struct evbuffer *b, const char *s, bool json)
+/* A Prometheus label value: quotes, backslashes and newlines escaped. */
+static void add_escaped(struct evbuffer *b, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -40,8 +41,6 @@ static void add_escaped(struct evbuffer *b, const char *s, bool json)
 			evbuffer_add_printf(b, "\\%c", c);
 		else if (c == '\n')
 			evbuffer_add(b, "\\n", 2);
-		else if (json && c < 0x20)
-			evbuffer_add_printf(b, "\\u%04x", c);
 		else if (c >= 0x20)
 			evbuffer_add(b, s, 1);
 	}
@@ -50,7 +49,7 @@ static void add_escaped(struct evbuffer *b, const char *s, bool json)
 static void label(struct evbuffer *b, const char *name, const char *value)
 {
 	evbuffer_add_printf(b, "%s=\"", name);
-	add_escaped(b, value, false);
+	add_escaped(b, value);
 	evbuffer_add(b, "\"", 1);
 }
 
@@ -393,6 +392,17 @@ static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 	cache_metrics(b, pp);
 }
 
+/* A JSON document built in `j` into the reply (and j freed). */
+static void add_json(struct evbuffer *b, struct jbuf *j)
+{
+	if (j->oom)
+		evbuffer_add_printf(b, "{\"error\": \"out of memory\"}\n");
+	else
+		evbuffer_add(b, j->p, j->n);
+	free(j->p);
+	j->p = NULL;
+}
+
 static void write_queries(struct evbuffer *b, struct pgperf *pp)
 {
 	struct ana_query *q = NULL;
@@ -412,11 +422,7 @@ static void write_queries(struct evbuffer *b, struct pgperf *pp)
 	report_queries_json(&j, q, n);
 	jb_put(&j, "}\n", 2);
 	ana_queries_free(q, n);
-	if (j.oom)
-		evbuffer_add_printf(b, "{\"error\": \"out of memory\"}\n");
-	else
-		evbuffer_add(b, j.p, j.n);
-	free(j.p);
+	add_json(b, &j);
 }
 
 /* The findings export document (docs/findings.md), also /report. */
@@ -425,11 +431,7 @@ static void write_export(struct evbuffer *b, struct pgperf *pp)
 	struct jbuf j = {0};
 
 	report_export(pp, &j);
-	if (j.oom)
-		evbuffer_add_printf(b, "{\"error\": \"out of memory\"}\n");
-	else
-		evbuffer_add(b, j.p, j.n);
-	free(j.p);
+	add_json(b, &j);
 }
 
 static void write_healthz(struct evbuffer *b, struct pgperf *pp)

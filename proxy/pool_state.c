@@ -162,8 +162,7 @@ bool pool_state_parse(const void *buf, size_t len, struct pool_saved **out,
 	return true;
 }
 
-/* Add a saved record to a live pool: counters add up, holds merge. */
-static void apply_one(struct pool *p, const struct pool_saved *s)
+void pool_state_add(struct pool *p, const struct pool_saved *s)
 {
 	for (int k = 0; k < POOL_HAZARD_KINDS; k++) {
 		p->hazard_clients[k] += s->hazard_clients[k];
@@ -201,7 +200,7 @@ void pool_state_apply(struct pgperf *pp, struct pool *p)
 		if (!s->database[0] || strcmp(s->database, p->database) != 0 ||
 		    strcmp(s->user, p->user) != 0)
 			continue;
-		apply_one(p, s);
+		pool_state_add(p, s);
 		s->database[0] = '\0'; /* applied once */
 	}
 }

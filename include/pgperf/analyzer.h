@@ -158,7 +158,6 @@ struct ana_finding {
 	const char *status; /* static: proven, kept, ... or NULL */
 	char *ddl;	    /* owned: missing_index's CREATE INDEX, or NULL */
 	double before_ms, after_ms; /* missing_index, once measured */
-	uint64_t fingerprint;	    /* the (child) statement's */
 };
 
 /* One route's requests, as readers get them. */

@@ -21,6 +21,8 @@ void jb_printf(struct jbuf *b, const char *fmt, ...)
 void jb_str(struct jbuf *b, const char *s);
 /* "key": (with the comma before it unless right after '{' or '[') */
 void jb_key(struct jbuf *b, const char *k);
+/* Open an object in an array: "{" first, ",{" after another. */
+void jb_obj_open(struct jbuf *b);
 void jb_kstr(struct jbuf *b, const char *k, const char *v);
 /* UTC, ISO 8601, of a wall-clock time in microseconds. */
 void jb_time(int64_t us, char *buf, size_t cap);

@@ -25,6 +25,8 @@ void pool_state_tick(struct pgperf *pp);
 void pool_state_hand(struct pgperf *pp);
 /* A pool appeared: add what was saved for it. */
 void pool_state_apply(struct pgperf *pp, struct pool *p);
+/* Add one saved record to a pool: counters add up, holds merge. */
+void pool_state_add(struct pool *p, const struct pool_saved *s);
 void pool_state_free(struct pgperf *pp);
 
 /* The bytes <-> records; false if malformed (out: malloc'd array). */

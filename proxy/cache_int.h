@@ -1,0 +1,114 @@
+/*
+ * cache_int.h -- the result cache's insides, shared by its files:
+ * cache.c (shapes, statistics, the Redis connection and breaker,
+ * lookups, visibility) and cache_write.c (fills and invalidation).  Not
+ * for the rest of pgperf, which sees cache.h.
+ */
+#ifndef PGPERF_CACHE_INT_H
+#define PGPERF_CACHE_INT_H
+
+#include "pgperf/cache.h"
+#include "pgperf/cache_entry.h"
+
+#include "pgperf/analyzer.h"
+#include "pgperf/proxy_types.h"
+
+#include <hiredis/async.h>
+
+#define INFO_MAX 65536		/* shapes known; then forgotten at once */
+#define STATS_SLOTS 2048	/* fingerprints and tables counted */
+#define BREAKER_OPEN_US 1000000 /* down: try again after this */
+#define MAX_GENS (1 + ANA_INFO_TABLES)
+#define KEY_LEN 80
+#define WHOLE_DB 1 /* SHOW CACHE's name for database-wide invalidations */
+
+/* What the cache knows of a shape: the analyzer's facts, or a guess from
+ * the first word until they arrive (never cacheable). */
+struct cinfo {
+	uint64_t shape, fp;
+	uint8_t flags; /* ANA_SI_* */
+	bool provisional;
+	uint8_t nread, nwritten;
+	/* cache_mode = auto: how hot the shape is, and how often the same
+	 * statement (values included) comes again among its recent ones */
+	uint32_t calls;
+	int64_t first_us; /* monotonic: its first lookup */
+	uint32_t repeats;
+	uint64_t recent[8]; /* hashes of recent key materials */
+	uint8_t next;
+	uint64_t read[ANA_INFO_TABLES], written[ANA_INFO_TABLES];
+};
+
+enum op_kind { OP_LOOKUP, OP_INVAL, OP_FILL, OP_SETUP };
+
+struct cache_op {
+	struct cache_op *prev, *next; /* c->ops: in flight */
+	struct cache *c;
+	struct client *cl; /* NULL once the client is gone */
+	enum op_kind kind;
+	int pending; /* replies still due */
+	bool failed;
+	int64_t deadline_us;
+	/* lookup */
+	struct cinfo info;
+	uint8_t ngens;
+	char gen_keys[MAX_GENS][40];
+	char key[KEY_LEN];
+	char *material; /* owned */
+	size_t mlen;
+	int ttl;
+	bool fill;     /* a miss may be stored */
+	size_t drain;  /* input bytes a hit answers */
+	bool extended; /* Bind/...: a hit also answers those */
+	bool parsed;   /* ... and a Parse */
+	int rule;      /* the rule that chose it, or -1 (auto) */
+	/* invalidation */
+	struct server *sv;
+};
+
+struct cache_fill {
+	char key[KEY_LEN];
+	char *material; /* owned */
+	size_t mlen;
+	uint64_t gens[MAX_GENS];
+	uint8_t ngens;
+	int ttl;
+	uint64_t fp;
+	struct evbuffer *body; /* owned */
+	bool bad;
+	uint8_t last;
+};
+
+struct cache {
+	struct pgperf *pp;
+	redisAsyncContext *ac;
+	const char *state; /* off, connecting, up, down */
+	bool said_down;	   /* the outage is logged */
+	int64_t retry_at_us;
+	struct event *timer; /* owned: timeouts and reconnects */
+	char host[256];
+	int port, db;
+	char password[256];
+	struct cinfo *info; /* owned, open addressing */
+	size_t ninfo;
+	struct cache_rule *rules; /* owned */
+	int nrules;
+	struct cache_op ops; /* list head */
+	struct cache_stats st;
+	struct cache_fp_stats *fps;    /* owned, STATS_SLOTS */
+	struct cache_table_stats *tbl; /* owned, STATS_SLOTS */
+	uint64_t *missed_db; /* owned: databases whose writes went unseen */
+	int nmissed;
+};
+
+/* cache.c, for cache_write.c */
+void count_table(struct cache *c, uint64_t table);
+void info_drain(struct cache *c);
+struct cinfo *info_put(struct cache *c, uint64_t shape);
+struct cinfo *info_slot(struct cache *c, uint64_t shape);
+void name_table(struct cache *c, uint64_t table, const char *name);
+void op_free(struct cache_op *op);
+struct cache_op *op_new(struct cache *c, enum op_kind kind);
+bool redis_up(struct cache *c);
+
+#endif
