@@ -55,7 +55,7 @@ log_level = warning
 max_client_conn = 1000
 analysis = $2
 INI
-	"$build/pgperf" "$work/pgperf-$2.ini" >"$work/pgperf-$2.log" 2>&1 &
+	setsid "$build/pgperf" "$work/pgperf-$2.ini" >"$work/pgperf-$2.log" 2>&1 &
 	echo "$p $!"
 }
 # start runs in a subshell: the pids are recorded here, for cleanup

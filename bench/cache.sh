@@ -77,7 +77,7 @@ cache_mode = $2
 cache_rules = table:hot=600
 INI
 	[ "$2" = off ] && sed -i '/^redis_url\|^cache_rules/d' "$work/pgperf-$2.ini"
-	"$build/pgperf" "$work/pgperf-$2.ini" >"$work/pgperf-$2.log" 2>&1 &
+	setsid "$build/pgperf" "$work/pgperf-$2.ini" >"$work/pgperf-$2.log" 2>&1 &
 	pids+=("$!")
 }
 xport=$(free_port 27000)

@@ -96,7 +96,7 @@ server_tls_sslmode = disable
 log_level = warning
 max_client_conn = 1000
 INI
-"$build/pgperf" "$work/pgperf.ini" &
+setsid "$build/pgperf" "$work/pgperf.ini" &
 xpid=$!
 pids+=("$xpid")
 sleep 0.5

@@ -38,7 +38,7 @@ want=$((n + 1000))
 hard=$(ulimit -Hn)
 [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ] && { echo "idle_clients.sh: the open-files limit ($hard) is below $want" >&2; exit 1; }
 ulimit -n "$want"
-"$build/pgperf" "$work/pgperf.ini" &
+setsid "$build/pgperf" "$work/pgperf.ini" &
 xpid=$!
 sleep 0.5
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$xpid/status"; }

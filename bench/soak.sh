@@ -49,7 +49,7 @@ if [ "$cache" != off ]; then
 	printf 'redis_url = redis://127.0.0.1:%s/0\ncache_mode = %s\ncache_auto_min_calls = 2\n' \
 		"$rport" "$cache" >>"$work/pgperf.ini"
 fi
-"$build/pgperf" "$work/pgperf.ini" &
+setsid "$build/pgperf" "$work/pgperf.ini" &
 xpid=$!
 sleep 0.5
 export PGPASSWORD=soak-secret

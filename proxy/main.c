@@ -49,6 +49,29 @@ static bool write_pidfile(const char *path)
 	return fclose(f) == 0;
 }
 
+/*
+ * With the kernel's autogroup scheduling, every process of a terminal
+ * session shares one scheduling group.  A proxy in the same group as a
+ * busy program (a load generator, a test suite) leaves PostgreSQL's
+ * backends, in a group of their own, with a small share of the CPU the
+ * proxy runs on: they sit runnable for 0.1-1.5 s at a time while the
+ * other CPU idles (docs/performance.md).  Say so when it applies.
+ */
+static void note_scheduling_group(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/sched_autogroup_enabled", "r");
+	int c = f ? fgetc(f) : EOF;
+
+	if (f)
+		fclose(f);
+	if (c == '1' && getsid(0) != getpid())
+		log_info("pgperf shares the scheduling group of its session "
+			 "(kernel autogroup): a busy program in the same "
+			 "session can hold PostgreSQL's backends off the CPU "
+			 "for 100 ms and more; run pgperf as a service, with "
+			 "--daemon or under setsid (docs/performance.md)");
+}
+
 static bool daemonize(void)
 {
 	pid_t pid = fork();
@@ -190,6 +213,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_info("pgperf %s started (pid %d)", PGPERF_VERSION, (int)getpid());
+	note_scheduling_group();
 	rc = daemon_run(pp);
 	if (*pp->cfg->pidfile)
 		unlink(pp->cfg->pidfile);

@@ -47,7 +47,10 @@ cat <<MSG
   Ctrl-C stops pgperf and the throwaway PostgreSQL.
 
 MSG
-"$build/pgperf" --upstream "postgresql://app:$password@127.0.0.1:$pgport/app" \
+# a session of its own, as a service would have: with the kernel's autogroup
+# scheduling, a load generator started from this terminal would otherwise
+# share pgperf's scheduling group and starve PostgreSQL (docs/performance.md)
+setsid "$build/pgperf" --upstream "postgresql://app:$password@127.0.0.1:$pgport/app" \
 	--listen "127.0.0.1:$listen" &
 pid=$!
 wait "$pid"
