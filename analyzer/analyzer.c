@@ -23,13 +23,17 @@
 #include "pgperf/sqlparse.h"
 
 #include <pg_query.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 const uint64_t ana_bucket_us[ANA_BUCKETS] = {
 	100,   250,   500,    1000,   2500,   5000,    10000,
@@ -100,14 +104,63 @@ bool analyzer_push(struct analyzer *a, const struct ana_event *ev)
 	a->ring[tail & (RING_SIZE - 1)] = *ev;
 	atomic_store_explicit(&a->tail, tail + 1, memory_order_release);
 	atomic_fetch_add_explicit(&a->pushed, 1, memory_order_relaxed);
-	if (ev->type == ANA_TEXT) {
+	if (ev->type == ANA_TEXT)
 		/* new shapes are rare and the result cache waits for their
 		 * facts: wake an idle analyzer (statements never do) */
-		pthread_mutex_lock(&a->wake_lock);
-		pthread_cond_signal(&a->wake);
-		pthread_mutex_unlock(&a->wake_lock);
-	}
+		analyzer_kick_fd(a->wake_fd);
 	return true;
+}
+
+void analyzer_kick_fd(int fd)
+{
+	uint64_t one = 1;
+
+	/* an eventfd: a full counter (never, in practice) wakes as well */
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("analyzer: cannot wake a thread: %s",
+			  strerror(errno));
+}
+
+/* Sleep until `fd` is written or `ms` pass; consume the wake-up. */
+static void sleep_on(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint64_t v;
+
+	if (poll(&p, 1, ms) > 0 && read(fd, &v, sizeof(v)) < 0)
+		(void)errno;
+}
+
+uint64_t analyzer_ticket(struct analyzer *a)
+{
+	return atomic_load(&a->pushed);
+}
+
+bool analyzer_reached(struct analyzer *a, uint64_t ticket)
+{
+	return atomic_load(&a->applied) >= ticket;
+}
+
+int analyzer_notify_fd(struct analyzer *a)
+{
+	return a->notify_fd;
+}
+
+void analyzer_notify_when(struct analyzer *a, uint64_t ticket)
+{
+	atomic_store(&a->notify_at, ticket);
+	/* an idle analyzer backs off up to 64 ms between looks */
+	analyzer_kick_fd(a->wake_fd);
+}
+
+/* After a batch: tell the I/O thread when a waiting reader's ticket passed. */
+static void notify_readers(struct analyzer *a)
+{
+	uint64_t want = atomic_load(&a->notify_at);
+
+	if (want && atomic_load(&a->applied) >= want &&
+	    atomic_compare_exchange_strong(&a->notify_at, &want, 0))
+		analyzer_kick_fd(a->notify_fd);
 }
 
 bool analyzer_wants_texts(struct analyzer *a)
@@ -676,7 +729,7 @@ int64_t wall_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Between batches: end idle requests, name a finding, advise. */
+/* Between batches: end idle requests, load the state file once. */
 static void housekeeping(struct analyzer *a)
 {
 	int64_t now = pgp_now_us();
@@ -687,24 +740,16 @@ static void housekeeping(struct analyzer *a)
 		end_idle_requests(a, wall_us());
 		pthread_mutex_unlock(&a->lock);
 	}
-	if (now >= a->next_lookup_us) {
-		a->next_lookup_us = now + LOOKUP_EVERY_US;
-		ana_lookup_one(a);
-	}
-	if (a->advice && now >= a->next_advice_us) {
-		a->next_advice_us = now + ADVICE_EVERY_US;
-		ana_advise_step(a);
-	}
-	state_step(a);
+	state_load_step(a);
 }
 
-#define IDLE_MIN_NS (1000 * 1000L)
-#define IDLE_MAX_NS (64 * 1000 * 1000L)
+#define IDLE_MIN_MS 1
+#define IDLE_MAX_MS 64
 
 static void *analyzer_main(void *arg)
 {
 	struct analyzer *a = arg;
-	long idle_ns = IDLE_MIN_NS;
+	int idle_ms = IDLE_MIN_MS;
 
 	for (;;) {
 		uint32_t head =
@@ -715,30 +760,17 @@ static void *analyzer_main(void *arg)
 
 		housekeeping(a);
 		if (head == tail) {
-			struct timespec ts;
-
 			if (atomic_load(&a->stop))
 				break;
 			/* idle: back off from 1 ms to 64 ms between looks, so
-			 * an idle daemon costs nothing measurable; a reader in
-			 * analyzer_sync() wakes it at once */
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += idle_ns;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			pthread_mutex_lock(&a->wake_lock);
-			if (atomic_load(&a->tail) == head &&
-			    !atomic_load(&a->stop))
-				pthread_cond_timedwait(&a->wake, &a->wake_lock,
-						       &ts);
-			pthread_mutex_unlock(&a->wake_lock);
-			if (idle_ns < IDLE_MAX_NS)
-				idle_ns *= 2;
+			 * an idle daemon costs nothing measurable; a waiting
+			 * reader or a new shape wakes it at once */
+			sleep_on(a->wake_fd, idle_ms);
+			if (idle_ms < IDLE_MAX_MS)
+				idle_ms *= 2;
 			continue;
 		}
-		idle_ns = IDLE_MIN_NS;
+		idle_ms = IDLE_MIN_MS;
 		pthread_mutex_lock(&a->lock);
 		while (head != tail && n < BATCH) {
 			struct ana_event ev = a->ring[head & (RING_SIZE - 1)];
@@ -750,9 +782,46 @@ static void *analyzer_main(void *arg)
 		}
 		pthread_mutex_unlock(&a->lock);
 		atomic_fetch_add_explicit(&a->applied, n, memory_order_release);
+		notify_readers(a);
+		if (a->test_delay_ms)
+			sleep_on(-1, a->test_delay_ms); /* poll ignores -1 */
 	}
 	/* libpg_query frees its per-thread memory in a thread-exit
 	 * destructor; calling pg_query_exit() too would free it twice */
+	return NULL;
+}
+
+/*
+ * The side thread: everything that waits on PostgreSQL (naming N+1
+ * relations from the catalog, index advice with HypoPG) or on the disk
+ * (saving the state file).  Each step takes the lock only to copy what
+ * it needs in and its result out, so the analyzer thread keeps draining
+ * the ring meanwhile.
+ */
+static void *side_main(void *arg)
+{
+	struct analyzer *a = arg;
+	int64_t next_lookup = 0, next_advice = 0, next_save = 0;
+
+	while (!atomic_load(&a->side_stop)) {
+		int64_t now = pgp_now_us(), wake;
+
+		if (now >= next_lookup) {
+			next_lookup = now + LOOKUP_EVERY_US;
+			ana_lookup_one(a);
+		}
+		if (now >= next_advice) {
+			next_advice = now + ADVICE_EVERY_US;
+			ana_advise_step(a);
+		}
+		next_save = state_save_step(a, pgp_now_us(), next_save);
+		wake = next_lookup < next_advice ? next_lookup : next_advice;
+		if (next_save && next_save < wake)
+			wake = next_save;
+		now = pgp_now_us();
+		if (wake > now)
+			sleep_on(a->side_fd, (int)((wake - now) / 1000) + 1);
+	}
 	return NULL;
 }
 
@@ -787,8 +856,12 @@ static void analyzer_free(struct analyzer *a)
 	pgp_free(a->shapes);
 	pgp_free(a->clients);
 	pthread_mutex_destroy(&a->lock);
-	pthread_mutex_destroy(&a->wake_lock);
-	pthread_cond_destroy(&a->wake);
+	if (a->wake_fd >= 0)
+		close(a->wake_fd);
+	if (a->notify_fd >= 0)
+		close(a->notify_fd);
+	if (a->side_fd >= 0)
+		close(a->side_fd);
 	pgp_free(a);
 }
 
@@ -824,15 +897,24 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	win_init(a, wall_us());
 	a->catalog = catalog_new();
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_mutex_init(&a->wake_lock, NULL);
-	pthread_cond_init(&a->wake, NULL);
+	a->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	a->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	a->side_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (getenv("PGPERF_TEST_SLOW_ANALYZER_MS"))
+		a->test_delay_ms = atoi(getenv("PGPERF_TEST_SLOW_ANALYZER_MS"));
 	if (!a->ring || !a->free_ring || !a->info_ring || !a->fp ||
 	    !a->shapes || !a->clients || !a->routes || !a->findings ||
-	    !a->advisor || !a->catalog ||
+	    !a->advisor || !a->catalog || a->wake_fd < 0 || a->notify_fd < 0 ||
+	    a->side_fd < 0 ||
 	    pthread_create(&a->thread, NULL, analyzer_main, a) != 0) {
 		analyzer_free(a);
 		return NULL;
 	}
+	if (pthread_create(&a->side, NULL, side_main, a) == 0)
+		a->side_started = true;
+	else
+		log_warning("analyzer: cannot start the side thread: no "
+			    "catalog names, index advice or state saves");
 	return a;
 }
 
@@ -842,10 +924,12 @@ void analyzer_stop(struct analyzer *a)
 
 	if (!a)
 		return;
+	atomic_store(&a->side_stop, true);
+	analyzer_kick_fd(a->side_fd);
+	if (a->side_started)
+		pthread_join(a->side, NULL);
 	atomic_store(&a->stop, true);
-	pthread_mutex_lock(&a->wake_lock);
-	pthread_cond_signal(&a->wake);
-	pthread_mutex_unlock(&a->wake_lock);
+	analyzer_kick_fd(a->wake_fd);
 	pthread_join(a->thread, NULL);
 	state_save_now(a); /* once more, with everything applied */
 	/* events never applied still own their texts */
@@ -874,9 +958,7 @@ void analyzer_sync(struct analyzer *a, int timeout_ms)
 
 	if (atomic_load(&a->applied) >= want)
 		return;
-	pthread_mutex_lock(&a->wake_lock);
-	pthread_cond_signal(&a->wake);
-	pthread_mutex_unlock(&a->wake_lock);
+	analyzer_kick_fd(a->wake_fd);
 	for (int i = 0; i < timeout_ms * 10; i++) {
 		struct timespec ts = {0, 100 * 1000};
 

@@ -224,6 +224,10 @@ void ana_advise_step(struct analyzer *a)
 
 	memset(&j, 0, sizeof(j));
 	pthread_mutex_lock(&a->lock);
+	if (!a->advice) {
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
 	advisor_update(a->advisor, stats_of, a);
 	check = advisor_next_check(a->advisor, wall_us(), &k);
 	job = pick_advice(a, pgp_now_us(), &j);

@@ -135,9 +135,23 @@ struct analyzer {
 	struct ana_shape_info *info_ring; /* owned */
 	_Atomic uint32_t ihead, itail;
 	pthread_t thread;
-	/* an idle analyzer sleeps on `wake`; analyzer_sync() signals it */
-	pthread_mutex_t wake_lock;
-	pthread_cond_t wake;
+	/* an idle analyzer sleeps in poll() on this eventfd; a write wakes
+	 * it without a lock (analyzer_kick) */
+	int wake_fd;
+	/* readers waiting for `applied` to pass a ticket: when it does, the
+	 * analyzer writes notify_fd (an eventfd the I/O thread watches) */
+	_Atomic uint64_t notify_at;
+	int notify_fd;
+	/* the side thread: catalog lookups, index advice and state-file
+	 * saves wait on PostgreSQL or the disk, so they run apart from the
+	 * thread that drains the ring; it sleeps in poll() on side_fd */
+	pthread_t side;
+	bool side_started;
+	_Atomic bool side_stop;
+	int side_fd;
+	/* tests only (PGPERF_TEST_SLOW_ANALYZER_MS): sleep after each batch,
+	 * to stand for an analyzer that has fallen behind */
+	int test_delay_ms;
 
 	pthread_mutex_t lock; /* guards everything below */
 	int max_fp;
@@ -159,20 +173,21 @@ struct analyzer {
 	size_t nroutes;
 	struct findings *findings;
 	struct advisor *advisor;
-	struct catalog *catalog; /* analyzer thread only, no lock needed */
-	int64_t next_tick_us, next_lookup_us, next_advice_us;
+	/* the side thread's; conninfos arrive through catalog's own lock */
+	struct catalog *catalog;
+	int64_t next_tick_us;
 	int slow_query_ms;
 	/* marks and the open stretch since the latest (windows.c) */
 	struct mark marks[ANA_MAX_MARKS];
 	int nmarks;
 	struct window cur;
 	uint32_t win_gen;
-	/* the state file (state.c): analyzer thread only, once set */
-	char *state_path;		/* owned; NULL = none */
+	/* the state file (state.c): loaded by the analyzer thread, saved
+	 * by the side thread */
+	char *state_path;		/* owned; NULL = none; set once */
 	_Atomic int64_t state_every_us; /* between saves */
 	_Atomic bool state_load;	/* set: load it before anything */
-	int64_t next_save_us;		/* monotonic */
-	bool state_on; /* analyzer thread: loaded (or tried), so saved */
+	_Atomic bool state_on;		/* loaded (or tried), so saved */
 	/* the I/O thread's own section (under `lock`) */
 	uint8_t *extra_out, *extra_in; /* to write; as loaded */
 	size_t extra_out_len, extra_in_len;
@@ -204,12 +219,16 @@ void win_mark(struct analyzer *a, const struct ana_event *ev);
 int64_t win_started(const struct analyzer *a);
 
 /* state.c: with the lock not held */
-void state_step(struct analyzer *a); /* load once, then save when due */
+void state_load_step(struct analyzer *a); /* analyzer thread: load once */
+/* side thread: save when due; returns when the next save is due */
+int64_t state_save_step(struct analyzer *a, int64_t now, int64_t next);
 void state_save_now(struct analyzer *a);
+/* wake a thread sleeping in poll() on an eventfd */
+void analyzer_kick_fd(int fd);
 void window_save(const struct window *w, struct jbuf *b);
 bool window_load(struct window *w, struct srd *r);
 
-/* analyzer_findings.c: between batches, with the lock not held */
+/* analyzer_findings.c: the side thread's steps, with the lock not held */
 void ana_lookup_one(struct analyzer *a);  /* name one N+1 finding */
 void ana_advise_step(struct analyzer *a); /* one step of index advice */
 

@@ -6,6 +6,8 @@
 #include "pgperf/log.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +24,46 @@ struct cat_db {
 	int64_t backoff_us;
 };
 
+/* A conninfo handed over by the analyzer thread, not yet taken up. */
+struct cat_pending {
+	struct cat_pending *next;
+	char *database, *conninfo; /* owned */
+};
+
+/*
+ * The side thread alone uses the connections; the analyzer thread only
+ * hands over how to reach a database (catalog_set_conninfo), through
+ * `pending` under `lock`, taken up before the next use.
+ */
 struct catalog {
 	struct cat_db *dbs;
+	pthread_mutex_t lock;
+	struct cat_pending *pending; /* under lock */
+	/* under lock: the latest conninfo handed over per database, so that
+	 * every client login does not hand over the same one again */
+	struct cat_pending *handed;
+	_Atomic bool has_pending;
 };
 
 struct catalog *catalog_new(void)
 {
-	return pgp_calloc(1, sizeof(struct catalog));
+	struct catalog *c = pgp_calloc(1, sizeof(struct catalog));
+
+	if (c)
+		pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+static void pending_free(struct cat_pending *p)
+{
+	while (p) {
+		struct cat_pending *n = p->next;
+
+		pgp_free(p->database);
+		pgp_free(p->conninfo);
+		pgp_free(p);
+		p = n;
+	}
 }
 
 void catalog_free(struct catalog *c)
@@ -45,10 +80,13 @@ void catalog_free(struct catalog *c)
 		pgp_free(d->conninfo);
 		pgp_free(d);
 	}
+	pending_free(c->pending);
+	pending_free(c->handed);
+	pthread_mutex_destroy(&c->lock);
 	pgp_free(c);
 }
 
-static struct cat_db *find_db(struct catalog *c, const char *database)
+static struct cat_db *lookup_db(struct catalog *c, const char *database)
 {
 	for (struct cat_db *d = c->dbs; d; d = d->next)
 		if (strcmp(d->database, database) == 0)
@@ -56,18 +94,16 @@ static struct cat_db *find_db(struct catalog *c, const char *database)
 	return NULL;
 }
 
-void catalog_set_conninfo(struct catalog *c, const char *database,
-			  const char *conninfo)
+/* Side thread: take up one conninfo (it replaces the previous one). */
+static void apply_conninfo(struct catalog *c, const char *database,
+			   char *ci /* taken */)
 {
-	struct cat_db *d = find_db(c, database);
-	char *ci;
+	struct cat_db *d = lookup_db(c, database);
 
-	if (!conninfo[0])
+	if (d && strcmp(d->conninfo, ci) == 0) {
+		pgp_free(ci);
 		return;
-	if (d && strcmp(d->conninfo, conninfo) == 0)
-		return;
-	if (!(ci = pgp_strdup(conninfo)))
-		return;
+	}
 	if (!d) {
 		if (!(d = pgp_calloc(1, sizeof(*d))) ||
 		    !(d->database = pgp_strdup(database))) {
@@ -84,6 +120,78 @@ void catalog_set_conninfo(struct catalog *c, const char *database,
 		PQfinish(d->conn);
 		d->conn = NULL;
 	}
+}
+
+/* Side thread: the database's entry, after taking up what was handed over. */
+static struct cat_db *find_db(struct catalog *c, const char *database)
+{
+	if (atomic_load(&c->has_pending)) {
+		struct cat_pending *p, *rev = NULL;
+
+		pthread_mutex_lock(&c->lock);
+		p = c->pending;
+		c->pending = NULL;
+		atomic_store(&c->has_pending, false);
+		pthread_mutex_unlock(&c->lock);
+		while (p) { /* oldest first, so the newest wins */
+			struct cat_pending *n = p->next;
+
+			p->next = rev;
+			rev = p;
+			p = n;
+		}
+		for (p = rev; p; p = p->next) {
+			apply_conninfo(c, p->database, p->conninfo);
+			p->conninfo = NULL;
+		}
+		pending_free(rev);
+	}
+	return lookup_db(c, database);
+}
+
+void catalog_set_conninfo(struct catalog *c, const char *database,
+			  const char *conninfo)
+{
+	struct cat_pending *p, *h;
+	char *again;
+
+	if (!conninfo[0])
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (h = c->handed; h; h = h->next)
+		if (strcmp(h->database, database) == 0)
+			break;
+	if (h && strcmp(h->conninfo, conninfo) == 0) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	p = pgp_calloc(1, sizeof(*p));
+	if (p) {
+		p->database = pgp_strdup(database);
+		p->conninfo = pgp_strdup(conninfo);
+	}
+	if (!h && (h = pgp_calloc(1, sizeof(*h)))) {
+		if ((h->database = pgp_strdup(database))) {
+			h->next = c->handed;
+			c->handed = h;
+		} else {
+			pgp_free(h);
+			h = NULL;
+		}
+	}
+	again = h ? pgp_strdup(conninfo) : NULL;
+	if (!p || !p->database || !p->conninfo || !again) {
+		pending_free(p);
+		pgp_free(again);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	pgp_free(h->conninfo);
+	h->conninfo = again;
+	p->next = c->pending;
+	c->pending = p;
+	atomic_store(&c->has_pending, true);
+	pthread_mutex_unlock(&c->lock);
 }
 
 bool catalog_ready(struct catalog *c, const char *database, int64_t now_us)

@@ -568,7 +568,7 @@ void state_save_now(struct analyzer *a)
 	char *img, err[PATH_MAX + 64];
 	int64_t t0 = pgp_now_us();
 
-	if (!a->state_on)
+	if (!atomic_load(&a->state_on))
 		return; /* never loaded: do not overwrite it with nothing */
 	if (!(img = analyzer_state_image(a, &n))) {
 		log_warning("state file %s: out of memory building it",
@@ -621,23 +621,28 @@ static void state_load_file(struct analyzer *a)
 			    a->state_path, err, strerror(errno));
 }
 
-void state_step(struct analyzer *a)
+void state_load_step(struct analyzer *a)
 {
-	int64_t now = pgp_now_us();
-
-	if (atomic_exchange(&a->state_load, false)) {
-		a->state_on = true;
-		state_load_file(a);
-		pthread_mutex_lock(&a->lock);
-		a->extra_settled = true;
-		pthread_mutex_unlock(&a->lock);
-		a->next_save_us = now + atomic_load(&a->state_every_us);
+	if (!atomic_exchange(&a->state_load, false))
 		return;
-	}
-	if (a->state_on && now >= a->next_save_us) {
-		a->next_save_us = now + atomic_load(&a->state_every_us);
-		state_save_now(a);
-	}
+	state_load_file(a);
+	pthread_mutex_lock(&a->lock);
+	a->extra_settled = true;
+	pthread_mutex_unlock(&a->lock);
+	atomic_store(&a->state_on, true); /* from now on, saves */
+	analyzer_kick_fd(a->side_fd);
+}
+
+int64_t state_save_step(struct analyzer *a, int64_t now, int64_t next)
+{
+	if (!atomic_load(&a->state_on))
+		return 0;
+	if (!next) /* just loaded: the first save is one interval away */
+		return now + atomic_load(&a->state_every_us);
+	if (now < next)
+		return next;
+	state_save_now(a);
+	return now + atomic_load(&a->state_every_us);
 }
 
 void analyzer_set_state(struct analyzer *a, const char *path)
@@ -647,9 +652,7 @@ void analyzer_set_state(struct analyzer *a, const char *path)
 	a->state_path = strdup(path);
 	if (a->state_path)
 		atomic_store(&a->state_load, true); /* publishes the path */
-	pthread_mutex_lock(&a->wake_lock);
-	pthread_cond_signal(&a->wake);
-	pthread_mutex_unlock(&a->wake_lock);
+	analyzer_kick_fd(a->wake_fd);
 }
 
 void analyzer_set_extra(struct analyzer *a, void *blob, size_t len)

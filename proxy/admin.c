@@ -14,6 +14,7 @@
 #include "pgperf/client.h"
 #include "pgperf/conn.h"
 #include "pgperf/daemon.h"
+#include "pgperf/fence.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
 #include "pgperf/pool_state.h"
@@ -544,7 +545,10 @@ static bool reset_stats(struct pgperf *pp)
 		ev.type = ANA_RESET;
 		if (!analyzer_push(pp->ana, &ev))
 			return false;
-		analyzer_sync(pp->ana, 1000);
+		/* statements after this one must bring their texts again, as
+		 * the analyzer will have forgotten them; readers after this
+		 * wait for it (fence.h) */
+		observe_known_forget(&pp->known);
 	}
 	pool_state_free(pp); /* saved pool counters not yet applied go too */
 	list_for_each(pos, &pp->pools) {
@@ -676,13 +680,55 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	return true;
 }
 
+/*
+ * Does this Query show what the analyzer learned?  Then it must wait
+ * until every statement completed before it is applied (fence.h).
+ */
+static bool needs_analysis(const uint8_t *body, size_t n)
+{
+	static const char *const cmds[] = {"show queries",  "show findings",
+					   "show requests", "show cache",
+					   "show export",   "show report"};
+	char sql[64];
+	char *end;
+	size_t i = 0;
+
+	while (i < n && isspace(body[i]))
+		i++;
+	n -= i;
+	if (n >= sizeof(sql))
+		return false; /* longer than any of them */
+	memcpy(sql, body + i, n);
+	sql[n] = '\0';
+	sql[strnlen(sql, n)] = '\0';
+	end = sql + strlen(sql);
+	while (end > sql && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
+		*--end = '\0';
+	for (size_t k = 0; k < ARRAY_SIZE(cmds); k++)
+		if (cmd_is(sql, cmds[k]))
+			return true;
+	return false;
+}
+
+/* The analyzer caught up with a waiting command: run it and the rest. */
+static void admin_fence_ready(struct fence_waiter *w)
+{
+	struct client *cl = list_entry(w, struct client, fence);
+
+	cl->fence_passed = true;
+	if (cl->c.closing)
+		return;
+	conn_read_enable(&cl->c);
+	admin_input(cl);
+}
+
 void admin_input(struct client *cl)
 {
 	struct evbuffer *in = bufferevent_get_input(cl->c.bev);
 	struct wbuf out;
 
 	wb_init(&out);
-	while (!cl->c.closing) {
+	while (!cl->c.closing && !fence_waiting(&cl->fence)) {
 		uint8_t hdr[5], *msg;
 		uint32_t len;
 		size_t avail = evbuffer_get_length(in);
@@ -704,10 +750,19 @@ void admin_input(struct client *cl)
 			client_close(cl, "53200", "out of memory");
 			break;
 		}
+		if (hdr[0] == 'Q' && !cl->fence_passed &&
+		    needs_analysis(msg + 5, len - 4) &&
+		    !fence_wait(cl->c.pp, &cl->fence, admin_fence_ready)) {
+			/* this and what follows wait, unread, for the
+			 * analyzer; nothing else does */
+			conn_read_disable(&cl->c);
+			break;
+		}
 		switch (hdr[0]) {
 		case 'Q': {
 			char *sql = pgp_strndup((const char *)msg + 5, len - 4);
 
+			cl->fence_passed = false;
 			evbuffer_drain(in, (size_t)len + 1);
 			if (!sql) {
 				client_close(cl, "53200", "out of memory");

@@ -29,10 +29,8 @@ void show_queries(struct pgperf *pp, struct wbuf *out)
 	struct ana_query *q = NULL;
 	size_t n = 0;
 
-	if (pp->ana) {
-		analyzer_sync(pp->ana, 200);
+	if (pp->ana)
 		n = analyzer_queries(pp->ana, &q, NULL);
-	}
 	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	for (size_t i = 0; i < n; i++) {
 		char b[16][32];
@@ -228,10 +226,8 @@ void show_requests(struct pgperf *pp, struct wbuf *out)
 	struct ana_route *rt = NULL;
 	size_t n = 0;
 
-	if (pp->ana) {
-		analyzer_sync(pp->ana, 200);
+	if (pp->ana)
 		n = analyzer_routes(pp->ana, &rt);
-	}
 	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	for (size_t i = 0; i < n; i++) {
 		char b[8][32];
@@ -294,10 +290,8 @@ void show_cache(struct pgperf *pp, struct wbuf *out)
 	v[7] = fmt_int(b[4], (long long)st.invalidations);
 	v[8] = st.redis_state;
 	result_row(&r, v);
-	if (pp->ana) {
-		analyzer_sync(pp->ana, 200);
+	if (pp->ana)
 		nq = analyzer_queries(pp->ana, &q, NULL);
-	}
 	nf = cache_fp_stats(pp->cache, &fs);
 	for (size_t i = 0; i < nf; i++) {
 		const char *text = "";

@@ -171,6 +171,7 @@ void client_accept(struct pgperf *pp, int fd, const struct sockaddr *sa,
 	client_update_label(cl);
 	client_make_cancel_key(cl);
 	list_init(&cl->node);
+	fence_waiter_init(&cl->fence);
 	list_append(&pp->all_clients, &cl->all_node);
 	list_append(&pp->login_clients, &cl->node);
 	cl->state = CL_STARTUP;
@@ -213,6 +214,7 @@ void client_free(struct client *cl)
 {
 	list_del(&cl->node);
 	list_del(&cl->all_node);
+	fence_cancel(&cl->fence);
 	conn_free_io(&cl->c);
 	observe_client_gone(cl);
 	cache_client_gone(cl);

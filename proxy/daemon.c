@@ -12,6 +12,7 @@
 #include "pgperf/analyzer.h"
 #include "pgperf/cache.h"
 #include "pgperf/daemon.h"
+#include "pgperf/fence.h"
 
 #include "pgperf/client.h"
 #include "pgperf/log.h"
@@ -108,6 +109,8 @@ struct pgperf *daemon_new(struct config *cfg, char *err, size_t errlen)
 	list_init(&pp->admin_clients);
 	list_init(&pp->reap_clients);
 	list_init(&pp->reap_servers);
+	list_init(&pp->fence_waiters);
+	list_init(&pp->http_waiting);
 	pp->base = event_base_new();
 	if (!pp->base) {
 		snprintf(err, errlen, "cannot create event base");
@@ -487,6 +490,9 @@ int daemon_run(struct pgperf *pp)
 	else {
 		daemon_configure_analyzer(pp);
 		analyzer_set_state(pp->ana, pp->cfg->state_file);
+		if (!fence_start(pp))
+			log_warning("cannot watch the analyzer: readers of "
+				    "statistics will not wait for it");
 	}
 	/* the result cache needs the analyzer's facts about statements */
 	if (pp->cfg->cache_mode != CACHE_OFF && !pp->ana)
@@ -547,6 +553,7 @@ void daemon_free(struct pgperf *pp)
 		event_free(pp->reap_ev);
 	if (pp->tick_ev)
 		event_free(pp->tick_ev);
+	fence_stop(pp);
 	http_stop(pp);
 	prep_registry_free(&pp->prep);
 	cache_free(pp->cache);

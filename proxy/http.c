@@ -13,6 +13,8 @@
  */
 #include "pgperf/http.h"
 
+#include "pgperf/fence.h"
+
 #include "pgperf/analyzer.h"
 #include "pgperf/cache.h"
 #include "pgperf/config.h"
@@ -187,10 +189,8 @@ static void query_metrics(struct evbuffer *b, struct pgperf *pp)
 	char fp[24];
 
 	memset(&t, 0, sizeof(t));
-	if (pp->ana) {
-		analyzer_sync(pp->ana, 200); /* what was completed is shown */
+	if (pp->ana)
 		n = analyzer_queries(pp->ana, &q, &t);
-	}
 	help(b, "pgperf_analyzer_events_total", "counter",
 	     "statement events the analyzer applied");
 	evbuffer_add_printf(b, "pgperf_analyzer_events_total %" PRIu64 "\n",
@@ -411,10 +411,8 @@ static void write_queries(struct evbuffer *b, struct pgperf *pp)
 	size_t n = 0;
 
 	memset(&t, 0, sizeof(t));
-	if (pp->ana) {
-		analyzer_sync(pp->ana, 200); /* what was completed is shown */
+	if (pp->ana)
 		n = analyzer_queries(pp->ana, &q, &t);
-	}
 	jb_printf(&j,
 		  "{\"version\": 1, \"analysis\": %s, \"events\": %" PRIu64
 		  ", \"dropped\": %" PRIu64 ", \"queries\": ",
@@ -442,17 +440,54 @@ static void write_healthz(struct evbuffer *b, struct pgperf *pp)
 
 struct endpoint {
 	const char *path, *content_type;
-	bool needs_token; /* when http_auth_token is set */
+	bool needs_token;    /* when http_auth_token is set */
+	bool needs_analysis; /* waits for the analyzer (fence.h) */
 	void (*write)(struct evbuffer *b, struct pgperf *pp);
 };
 
 static const struct endpoint endpoints[] = {
-	{"/metrics", "text/plain; version=0.0.4", true, write_metrics},
-	{"/queries", "application/json", true, write_queries},
-	{"/findings", "application/json", true, write_export},
-	{"/report", "application/json", true, write_export},
-	{"/healthz", "text/plain", false, write_healthz},
+	{"/metrics", "text/plain; version=0.0.4", true, true, write_metrics},
+	{"/queries", "application/json", true, true, write_queries},
+	{"/findings", "application/json", true, true, write_export},
+	{"/report", "application/json", true, true, write_export},
+	{"/healthz", "text/plain", false, false, write_healthz},
 };
+
+/* A request waiting for the analyzer to catch up. */
+struct http_wait {
+	struct fence_waiter w;
+	struct list node; /* on pp->http_waiting */
+	struct pgperf *pp;
+	struct evhttp_request *req; /* libevent's; answered exactly once */
+	const struct endpoint *e;
+};
+
+/* Build and send one endpoint's reply. */
+static void reply(struct pgperf *pp, struct evhttp_request *req,
+		  const struct endpoint *e)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (!b) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	e->write(b, pp);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", e->content_type);
+	/* if the client went away meanwhile, libevent frees the request */
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+static void http_fence_ready(struct fence_waiter *w)
+{
+	struct http_wait *hw = list_entry(w, struct http_wait, w);
+
+	list_del(&hw->node);
+	reply(hw->pp, hw->req, hw->e);
+	pgp_free(hw);
+}
 
 /* Every request: find its endpoint, check the token, build, send. */
 static void serve(struct evhttp_request *req, void *arg)
@@ -461,7 +496,6 @@ static void serve(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const struct endpoint *e = NULL;
-	struct evbuffer *b;
 
 	for (size_t i = 0; path && i < ARRAY_SIZE(endpoints); i++)
 		if (strcmp(path, endpoints[i].path) == 0)
@@ -472,15 +506,24 @@ static void serve(struct evhttp_request *req, void *arg)
 	}
 	if (e->needs_token && !authorized(req, pp))
 		return;
-	if (!(b = evbuffer_new())) {
-		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
-		return;
+	if (e->needs_analysis) {
+		struct http_wait *hw = pgp_calloc(1, sizeof(*hw));
+
+		if (!hw) {
+			evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+			return;
+		}
+		fence_waiter_init(&hw->w);
+		hw->pp = pp;
+		hw->req = req;
+		hw->e = e;
+		list_append(&pp->http_waiting, &hw->node);
+		if (!fence_wait(pp, &hw->w, http_fence_ready))
+			return; /* answered when the analyzer has caught up */
+		list_del(&hw->node);
+		pgp_free(hw);
 	}
-	e->write(b, pp);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-			  "Content-Type", e->content_type);
-	evhttp_send_reply(req, HTTP_OK, "OK", b);
-	evbuffer_free(b);
+	reply(pp, req, e);
 }
 
 bool http_start(struct pgperf *pp, char *err, size_t errlen)
@@ -510,6 +553,15 @@ bool http_start(struct pgperf *pp, char *err, size_t errlen)
 
 void http_stop(struct pgperf *pp)
 {
+	/* requests still waiting are freed with their connections below */
+	while (!list_empty(&pp->http_waiting)) {
+		struct http_wait *hw = list_entry(pp->http_waiting.next,
+						  struct http_wait, node);
+
+		fence_cancel(&hw->w);
+		list_del(&hw->node);
+		pgp_free(hw);
+	}
 	if (pp->http) {
 		evhttp_free(pp->http);
 		pp->http = NULL;

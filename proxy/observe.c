@@ -73,6 +73,13 @@ void observe_known_free(struct obs_known *k)
 	memset(k, 0, sizeof(*k));
 }
 
+void observe_known_forget(struct obs_known *k)
+{
+	if (k->nslots)
+		memset(k->slot, 0, k->nslots * sizeof(uint64_t));
+	k->n = 0;
+}
+
 /* The shape of `sql`; its text goes to the analyzer if new here. */
 static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len,
 			 struct shape *shp)
@@ -83,10 +90,8 @@ static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len,
 	shape_compute(sql, len, sh);
 	if (sh->hash == 0)
 		sh->hash = 1;
-	if (analyzer_wants_texts(pp->ana) && pp->known.nslots) {
-		memset(pp->known.slot, 0, pp->known.nslots * sizeof(uint64_t));
-		pp->known.n = 0;
-	}
+	if (analyzer_wants_texts(pp->ana))
+		observe_known_forget(&pp->known);
 	if (known_has(&pp->known, sh->hash))
 		return sh->hash;
 	memset(&ev, 0, sizeof(ev));

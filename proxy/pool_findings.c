@@ -265,10 +265,8 @@ size_t report_findings(struct pgperf *pp, struct ana_finding **out)
 	size_t n = 0, extra = 0;
 	struct list *pos, *tmp, pending;
 
-	if (pp->ana) {
-		analyzer_sync(pp->ana, 200); /* what completed is counted */
+	if (pp->ana)
 		n = analyzer_findings(pp->ana, &v);
-	}
 	list_for_each(pos, &pp->pools)
 		extra += POOL_HAZARD_KINDS + 1;
 	extra += pending_pools(pp, &pending) * (POOL_HAZARD_KINDS + 1);

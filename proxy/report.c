@@ -491,6 +491,6 @@ bool report_mark(struct pgperf *pp, const char *name, int kind, char *err,
 		snprintf(err, errlen, "the analyzer is too busy; try again");
 		return false;
 	}
-	analyzer_sync(pp->ana, 1000);
+	/* readers after this wait for it (fence.h) */
 	return true;
 }

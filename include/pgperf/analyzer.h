@@ -319,8 +319,20 @@ char *analyzer_shape_query(struct analyzer *a, uint64_t shape);
 size_t analyzer_findings(struct analyzer *a, struct ana_finding **out);
 void ana_findings_free(struct ana_finding *f, size_t n);
 size_t analyzer_routes(struct analyzer *a, struct ana_route **out);
-/* Block until every event pushed so far has been applied (tests, admin
- * commands that must see their own effect). */
+/*
+ * Readers that must see every statement completed before they asked wait
+ * for a ticket without blocking: take analyzer_ticket() (the events
+ * pushed so far); analyzer_reached() says whether all of them have been
+ * applied.  If not, analyzer_notify_when(ticket) makes the analyzer write
+ * the eventfd analyzer_notify_fd() once they have (proxy/fence.c watches
+ * it); one ticket is watched at a time, the latest set.
+ */
+uint64_t analyzer_ticket(struct analyzer *a);
+bool analyzer_reached(struct analyzer *a, uint64_t ticket);
+int analyzer_notify_fd(struct analyzer *a);
+void analyzer_notify_when(struct analyzer *a, uint64_t ticket);
+/* Tests only (it sleeps): wait until every event pushed so far has been
+ * applied, at most timeout_ms.  The daemon waits with tickets instead. */
 void analyzer_sync(struct analyzer *a, int timeout_ms);
 
 #endif

@@ -27,7 +27,8 @@ struct cat_relation {
 
 struct catalog *catalog_new(void);
 void catalog_free(struct catalog *c);
-/* How to reach `database` (libpq conninfo); kept until replaced. */
+/* How to reach `database` (libpq conninfo); kept until replaced.  Any
+ * thread; everything else here belongs to one thread (the side thread). */
 void catalog_set_conninfo(struct catalog *c, const char *database,
 			  const char *conninfo);
 /* Can `database` be asked now (known, not backing off)? */

@@ -89,5 +89,8 @@ static inline bool observe_wants_row(const struct obs_client *o)
 /* Free what a client's tracking holds. */
 void observe_client_free(struct obs_client *o);
 void observe_known_free(struct obs_known *k);
+/* The analyzer is about to forget every shape (RESET STATS): send texts
+ * again from the next statement on. */
+void observe_known_forget(struct obs_known *k);
 
 #endif

@@ -12,6 +12,7 @@
 #define PGPERF_PROXY_TYPES_H
 
 #include "pgperf/config.h"
+#include "pgperf/fence.h"
 #include "pgperf/kv.h"
 #include "pgperf/list.h"
 #include "pgperf/observe.h"
@@ -133,6 +134,10 @@ struct client {
 	bool skip_until_sync;	 /* pgperf failed a request: drop till Sync */
 	uint32_t drop_remaining; /* bytes of a dropped message still to come */
 	bool drain_pending;	 /* close at the next idle point (SIGTERM) */
+	/* admin console: a command waiting for the analyzer (fence.h), and
+	 * whether the command at the head of its input has waited already */
+	struct fence_waiter fence;
+	bool fence_passed;
 };
 
 enum server_state {
@@ -282,6 +287,11 @@ struct pgperf {
 	struct cache *cache;	   /* owned: the Redis result cache, or NULL */
 	struct obs_known known;	   /* shapes whose text the analyzer has */
 	struct evhttp *http;	   /* owned: /metrics etc., or NULL */
+	struct list http_waiting;  /* HTTP requests waiting on a fence */
+	/* readers waiting for the analyzer (fence.c) */
+	struct list fence_waiters;
+	struct event *fence_ev;	   /* owned: the analyzer's notify fd */
+	struct event *fence_timer; /* owned: deadlines */
 	struct list all_clients;
 	struct list login_clients; /* CL_STARTUP, CL_AUTH */
 	struct list admin_clients; /* CL_ADMIN */

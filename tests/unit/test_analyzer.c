@@ -13,7 +13,9 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pgperf/analyzer.h"
 #include "pgperf/shape.h"
@@ -272,6 +274,43 @@ static void test_state_image(void **state)
 	free(img);
 }
 
+/*
+ * A reader's ticket: reached once every event pushed before it is
+ * applied, and the analyzer says so on its notify eventfd without being
+ * waited for.
+ */
+static void test_ticket_notifies(void **state)
+{
+	struct analyzer *a = analyzer_start(100);
+	struct pollfd p;
+	uint64_t s, ticket, v;
+	size_t n;
+	struct ana_query *q;
+
+	(void)state;
+	assert_non_null(a);
+	s = push_text(a, "SELECT 1");
+	for (int i = 0; i < 2000; i++)
+		push_stmt(a, s, 10, NULL);
+	ticket = analyzer_ticket(a);
+	assert_true(ticket >= 2001);
+	if (!analyzer_reached(a, ticket)) {
+		analyzer_notify_when(a, ticket);
+		p.fd = analyzer_notify_fd(a);
+		p.events = POLLIN;
+		/* written at most once per ticket, within 5 s */
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		assert_int_equal(read(p.fd, &v, sizeof(v)), sizeof(v));
+	}
+	assert_true(analyzer_reached(a, ticket));
+	assert_false(analyzer_reached(a, ticket + 1));
+	n = analyzer_queries(a, &q, NULL);
+	assert_int_equal(n, 1);
+	assert_int_equal(q[0].calls, 2000); /* all of them, not most */
+	ana_queries_free(q, n);
+	analyzer_stop(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_text_lost),
 		cmocka_unit_test(test_marks_split_windows),
 		cmocka_unit_test(test_state_image),
+		cmocka_unit_test(test_ticket_notifies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
