@@ -142,17 +142,14 @@ void client_accept(struct pgperf *pp, int fd, const struct sockaddr *sa,
 	struct bufferevent *bev;
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
-	int one = 1;
 
 	/* far beyond max_client_conn: refuse without spending memory */
 	if (pp->nclients >= 2 * pp->cfg->max_client_conn + 16) {
 		close(fd);
 		return;
 	}
-	if (!unix_socket) {
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	}
+	if (!unix_socket)
+		conn_tcp_options(fd, pp->cfg);
 	cl = pgp_calloc(1, sizeof(*cl));
 	bev = cl ? bufferevent_socket_new(pp->base, fd, BEV_OPT_CLOSE_ON_FREE)
 		 : NULL;
@@ -396,6 +393,13 @@ static void classify_message(struct server *sv, uint8_t type, const char *body,
 	}
 }
 
+/* Messages that make the server work: a request begins with one. */
+static bool starts_request(uint8_t t)
+{
+	return t == 'Q' || t == 'F' || t == 'P' || t == 'B' || t == 'E' ||
+	       t == 'D' || t == 'C' || t == 'S';
+}
+
 /* Messages statistics look at. */
 static bool observed_type(uint8_t t)
 {
@@ -503,6 +507,9 @@ void client_relay(struct client *cl)
 			bad_arg = len < 4 ? len : hdr[0];
 			break;
 		}
+		if (sv->rfq_pending == 0 && !sv->unsynced &&
+		    starts_request(hdr[0]))
+			server_note_request(sv);
 		if (((txn &&
 		      (hdr[0] == 'Q' || hdr[0] == 'P' || hdr[0] == 'F')) ||
 		     (obs && observed_type(hdr[0]))) &&

@@ -10,6 +10,7 @@
 #include "pgperf/conn.h"
 #include "pgperf/log.h"
 #include "pgperf/pool.h"
+#include "pgperf/server.h"
 #include "pgperf/tls.h"
 
 #include <event2/buffer.h>
@@ -43,24 +44,20 @@ static void cancel_free(struct cancel_req *cr)
 
 static void cancel_write_cb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
 	/* the packet is out; PostgreSQL closes the connection itself */
-	cancel_free(arg);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		cancel_free(arg);
 }
 
 static void cancel_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct cancel_req *cr = arg;
-
-	if (what & BEV_EVENT_CONNECTED) {
-		bufferevent_write(bev, cr->packet, sizeof(cr->packet));
-		return;
-	}
-	cancel_free(cr);
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		return; /* the packet queued before connecting goes now */
+	cancel_free(arg);
 }
 
-/* Send a CancelRequest for `sv`'s backend on a new connection. */
-static void cancel_forward(struct pgperf *pp, struct server *sv)
+void server_send_cancel(struct pgperf *pp, struct server *sv)
 {
 	struct cancel_req *cr;
 	struct wbuf b;
@@ -88,6 +85,16 @@ static void cancel_forward(struct pgperf *pp, struct server *sv)
 		return;
 	}
 	bufferevent_setcb(cr->bev, NULL, cancel_write_cb, cancel_event_cb, cr);
+	/*
+	 * Queued before connecting: a unix socket connects at once, and
+	 * libevent then calls the write callback instead of reporting
+	 * BEV_EVENT_CONNECTED; with the packet already queued, the write
+	 * callback comes only once it is out.
+	 */
+	if (bufferevent_write(cr->bev, cr->packet, sizeof(cr->packet)) != 0) {
+		cancel_free(cr);
+		return;
+	}
 	if (conn_connect(cr->bev, t->host, t->port, sqlstate, err,
 			 sizeof(err)) != PGP_OK) {
 		log_debug("cancel request not forwarded: %s", err);
@@ -112,7 +119,7 @@ static void handle_cancel(struct client *cl, uint32_t pid, uint32_t key)
 		if (target->server && target->server->backend_pid &&
 		    target->state == CL_ACTIVE) {
 			clog_debug(target, "forwarding cancel request");
-			cancel_forward(pp, target->server);
+			server_send_cancel(pp, target->server);
 		}
 		break;
 	}

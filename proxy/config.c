@@ -43,8 +43,9 @@ static const struct cfg_enum cache_modes[] = {{"off", CACHE_OFF},
 					      {"rules", CACHE_RULES},
 					      {"auto", CACHE_AUTO},
 					      {NULL, 0}};
-static const struct cfg_enum on_off[] = {
-	{"on", 1}, {"off", 0}, {"true", 1}, {"false", 0}, {NULL, 0}};
+static const struct cfg_enum on_off[] = {{"on", 1},    {"off", 0}, {"true", 1},
+					 {"false", 0}, {"1", 1},   {"0", 0},
+					 {"yes", 1},   {"no", 0},  {NULL, 0}};
 static const struct cfg_enum log_levels[] = {
 	{"error", LOG_ERROR}, {"warning", LOG_WARNING}, {"info", LOG_INFO},
 	{"debug", LOG_DEBUG}, {"noise", LOG_NOISE},	{NULL, 0}};
@@ -88,6 +89,16 @@ static const struct cfg_key keys[] = {
 	K(server_check_delay, CFG_MS, "30", true, 0, 0, NULL),
 	K(client_login_timeout, CFG_MS, "60", true, 0, 0, NULL),
 	K(shutdown_timeout, CFG_MS, "0", true, 0, 0, NULL),
+	K(idle_transaction_timeout, CFG_MS, "0", true, 0, 0, NULL),
+	K(query_timeout, CFG_MS, "0", true, 0, 0, NULL),
+	K(transaction_timeout, CFG_MS, "0", true, 0, 0, NULL),
+	K(reserve_pool_size, CFG_INT, "0", true, 0, 100000, NULL),
+	K(reserve_pool_timeout, CFG_MS, "5", true, 0, 0, NULL),
+	K(server_round_robin, CFG_ENUM, "off", true, 0, 0, on_off),
+	K(tcp_keepalive, CFG_ENUM, "on", true, 0, 0, on_off),
+	K(tcp_keepidle, CFG_INT, "0", true, 0, 32767, NULL),
+	K(tcp_keepintvl, CFG_INT, "0", true, 0, 32767, NULL),
+	K(tcp_keepcnt, CFG_INT, "0", true, 0, 127, NULL),
 	K(server_reset_query, CFG_STR, "DISCARD ALL", true, 0, 0, NULL),
 	K(server_check_query, CFG_STR, "select 1", true, 0, 0, NULL),
 	K(client_tls_sslmode, CFG_ENUM, "disable", false, 0, 0, tls_modes),

@@ -10,6 +10,7 @@
 #include <event2/bufferevent.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -211,6 +212,26 @@ bool conn_unthrottle_if_drained(struct conn *src, struct conn *dst)
 	if (dst->bev)
 		bufferevent_setwatermark(dst->bev, EV_WRITE, 0, 0);
 	return true;
+}
+
+void conn_tcp_options(int fd, const struct config *cfg)
+{
+	int one = 1, on = cfg->tcp_keepalive ? 1 : 0;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	if (!on)
+		return;
+	/* 0 leaves the kernel's (net.ipv4.tcp_keepalive_*) in place */
+	if (cfg->tcp_keepidle > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &cfg->tcp_keepidle,
+			   sizeof(cfg->tcp_keepidle));
+	if (cfg->tcp_keepintvl > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &cfg->tcp_keepintvl,
+			   sizeof(cfg->tcp_keepintvl));
+	if (cfg->tcp_keepcnt > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cfg->tcp_keepcnt,
+			   sizeof(cfg->tcp_keepcnt));
 }
 
 enum pgp_status conn_connect(struct bufferevent *bev, const char *host,

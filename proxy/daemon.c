@@ -509,6 +509,11 @@ void daemon_free(struct pgperf *pp)
 
 	if (!pp)
 		return;
+	/* nothing may open new server connections from here on: the last
+	 * loop pass below could run the tick, which keeps min_pool_size */
+	pp->draining = true;
+	if (pp->tick_ev)
+		event_del(pp->tick_ev);
 	/* close every connection, then free them all */
 	list_for_each_safe(pos, tmp, &pp->all_clients) {
 		struct client *cl = list_entry(pos, struct client, all_node);

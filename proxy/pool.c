@@ -198,13 +198,40 @@ void pool_request_server(struct pool *p, struct client *cl)
 	pool_dispatch(p);
 }
 
+/*
+ * How many server connections the pool may have now: pool_size, plus
+ * reserve_pool_size while its longest waiting client has waited
+ * reserve_pool_timeout or more (PgBouncer's meaning).  Arms the retry
+ * timer for the moment the reserve opens.
+ */
+static int pool_limit(struct pool *p, int64_t now)
+{
+	const struct config *cfg = p->pp->cfg;
+	const struct client *first;
+	int64_t waited, left;
+	struct timeval tv;
+
+	if (cfg->reserve_pool_size <= 0 || list_empty(&p->waiting))
+		return p->target.pool_size;
+	first = list_entry(p->waiting.next, struct client, node);
+	waited = now - first->wait_start_us;
+	if (waited >= cfg->reserve_pool_timeout * 1000)
+		return p->target.pool_size + cfg->reserve_pool_size;
+	left = cfg->reserve_pool_timeout * 1000 - waited;
+	tv.tv_sec = (time_t)(left / 1000000);
+	tv.tv_usec = (suseconds_t)(left % 1000000);
+	if (!evtimer_pending(p->retry_ev, NULL))
+		evtimer_add(p->retry_ev, &tv);
+	return p->target.pool_size;
+}
+
 /* May another server connection start now?  Schedules a retry if not yet. */
 static bool pool_can_connect(struct pool *p)
 {
 	struct pgperf *pp = p->pp;
 	int64_t now = pgp_now_us();
 
-	if (pp->draining || pool_server_count(p) >= p->target.pool_size)
+	if (pp->draining || pool_server_count(p) >= pool_limit(p, now))
 		return false;
 	if (pp->cfg->max_db_connections > 0 &&
 	    pool_db_server_count(pp, p) >= pp->cfg->max_db_connections)
@@ -229,9 +256,13 @@ static struct server *pool_take_idle(struct pool *p)
 	int64_t now = pgp_now_us();
 
 	while (!list_empty(&p->idle_servers)) {
-		/* most recently used sits at the tail */
-		struct server *sv =
-			list_entry(p->idle_servers.prev, struct server, node);
+		/* most recently used sits at the tail: its caches are the
+		 * warmest; server_round_robin takes the least recently used,
+		 * spreading the load over every connection */
+		struct server *sv = list_entry(cfg->server_round_robin
+						       ? p->idle_servers.next
+						       : p->idle_servers.prev,
+					       struct server, node);
 
 		if (sv->close_needed ||
 		    (cfg->server_lifetime > 0 &&
@@ -372,6 +403,11 @@ void pool_tick(struct pool *p, int64_t now)
 					p->last_error);
 		}
 	}
+	if (cfg->query_timeout > 0 || cfg->transaction_timeout > 0 ||
+	    cfg->idle_transaction_timeout > 0)
+		list_for_each_safe(pos, tmp, &p->active_servers)
+			server_check_timeouts(
+				list_entry(pos, struct server, node), now);
 	list_for_each_safe(pos, tmp, &p->login_servers) {
 		struct server *sv = list_entry(pos, struct server, node);
 

@@ -391,6 +391,57 @@ void server_start_check(struct server *sv)
 		server_close(sv, "cannot send check query");
 }
 
+void server_note_request(struct server *sv)
+{
+	int64_t now = pgp_now_us();
+
+	sv->query_since_us = now;
+	if (sv->tx_status == 'I')
+		sv->xact_since_us = now; /* explicit or a single statement */
+}
+
+void server_check_timeouts(struct server *sv, int64_t now)
+{
+	const struct config *cfg = sv->c.pp->cfg;
+	struct client *cl = sv->client;
+	bool busy;
+
+	if (!cl || sv->state != SV_ACTIVE || cl->state != CL_ACTIVE)
+		return;
+	busy = sv->rfq_pending > 0 || sv->unsynced;
+	if (busy && cfg->query_timeout > 0 &&
+	    now - sv->query_since_us > cfg->query_timeout * 1000) {
+		clog_info(cl, "query_timeout: cancelling and disconnecting");
+		server_send_cancel(sv->c.pp, sv);
+		client_close(cl, "57014",
+			     "query_timeout: the query ran longer than %lld ms",
+			     (long long)cfg->query_timeout);
+		return;
+	}
+	if ((busy || sv->tx_status != 'I') && cfg->transaction_timeout > 0 &&
+	    now - sv->xact_since_us > cfg->transaction_timeout * 1000) {
+		clog_info(cl, "transaction_timeout: disconnecting");
+		if (busy)
+			server_send_cancel(sv->c.pp, sv);
+		client_close(
+			cl, "25P04",
+			"transaction_timeout: the transaction lasted longer than %lld ms",
+			(long long)cfg->transaction_timeout);
+		return;
+	}
+	if (!busy && sv->tx_status != 'I' &&
+	    cfg->idle_transaction_timeout > 0 &&
+	    now - sv->idle_xact_since_us >
+		    cfg->idle_transaction_timeout * 1000) {
+		clog_info(cl, "idle_transaction_timeout: disconnecting");
+		/* its server rolls back and serves the next client */
+		client_close(
+			cl, "25P03",
+			"idle_transaction_timeout: idle in a transaction for longer than %lld ms",
+			(long long)cfg->idle_transaction_timeout);
+	}
+}
+
 /* ---- reading replies ---- */
 
 static void record_param(struct server *sv, const uint8_t *body, size_t len)
@@ -615,6 +666,9 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 		sv->tx_status = len >= 1 ? (char)body[0] : 'I';
 		if (sv->rfq_pending > 0)
 			sv->rfq_pending--;
+		/* idle in a transaction from now (idle_transaction_timeout) */
+		if (sv->rfq_pending == 0 && sv->tx_status != 'I')
+			sv->idle_xact_since_us = pgp_now_us();
 		if (sv->pend_name)
 			settle_pending_set(sv);
 		break;
@@ -889,15 +943,10 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct pgperf *pp = sv->c.pp;
 
 	if (what & BEV_EVENT_CONNECTED) {
-		int one = 1;
-		int fd = bufferevent_getfd(bev);
-
 		if (sv->state != SV_CONNECTING)
 			return; /* TLS filter finished its handshake */
 		if (sv->pool->target.host[0] != '/')
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-				   sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+			conn_tcp_options(bufferevent_getfd(bev), pp->cfg);
 		if (pp->server_tls && sv->pool->target.host[0] != '/') {
 			static const uint8_t sslreq[8] = {0, 0,	   0,	 8,
 							  4, 0xd2, 0x16, 0x2f};

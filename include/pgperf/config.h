@@ -91,6 +91,15 @@ struct config {
 	int64_t server_check_delay;	/* ms */
 	int64_t client_login_timeout;	/* ms; 0 = forever */
 	int64_t shutdown_timeout;	/* ms; 0 = wait forever */
+	/* PgBouncer's, with its meanings; ms, 0 = off */
+	int64_t idle_transaction_timeout; /* idle in a transaction */
+	int64_t query_timeout;		  /* a query running */
+	int64_t transaction_timeout;	  /* a transaction open */
+	int reserve_pool_size;		  /* extra servers for long waits */
+	int64_t reserve_pool_timeout;	  /* ms a client waits before */
+	int server_round_robin;		  /* on: idle servers FIFO, not LIFO */
+	int tcp_keepalive;		  /* SO_KEEPALIVE on TCP sockets */
+	int tcp_keepidle, tcp_keepintvl, tcp_keepcnt; /* 0 = the kernel's */
 	char *server_reset_query;
 	char *server_check_query;
 	int client_tls_sslmode;

@@ -57,6 +57,9 @@ bool conn_unthrottle_if_drained(struct conn *src, struct conn *dst);
 enum pgp_status conn_connect(struct bufferevent *bev, const char *host,
 			     int port, char sqlstate[6], char *err,
 			     size_t errlen) WARN_UNUSED;
+/* A TCP socket's options: TCP_NODELAY, and keepalive as configured
+ * (tcp_keepalive, tcp_keepidle, tcp_keepintvl, tcp_keepcnt). */
+void conn_tcp_options(int fd, const struct config *cfg);
 /* Fill addr/port fields from a socket address. */
 void conn_describe_addr(const struct sockaddr *sa, char *addr, size_t len,
 			int *port);

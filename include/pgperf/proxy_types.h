@@ -164,9 +164,13 @@ struct server {
 	struct kvlist params; /* owned: ParameterStatus values */
 	char tx_status;	      /* from the last ReadyForQuery */
 	int rfq_pending;      /* ReadyForQuery messages still to come */
-	bool unsynced;	      /* extended-protocol messages without a Sync */
-	bool got_fatal;	      /* the server sent a FATAL error */
-	bool close_needed;    /* close instead of reusing */
+	/* monotonic: the client's request in flight began, its transaction
+	 * began (both set when a request starts with nothing in flight),
+	 * and the last ReadyForQuery inside a transaction (the timeouts) */
+	int64_t query_since_us, xact_since_us, idle_xact_since_us;
+	bool unsynced;	   /* extended-protocol messages without a Sync */
+	bool got_fatal;	   /* the server sent a FATAL error */
+	bool close_needed; /* close instead of reusing */
 	/* session state left by its clients (session_state.h bits); in
 	 * transaction mode a non-zero value pins the client */
 	uint32_t session_state;

@@ -37,6 +37,18 @@ void server_release(struct server *sv);
 void server_maybe_release(struct server *sv);
 /* Run server_check_query before reuse. */
 void server_start_check(struct server *sv);
+/* Send a CancelRequest for `sv`'s backend on a new connection
+ * (client_login.c, which also forwards clients' own). */
+void server_send_cancel(struct pgperf *pp, struct server *sv);
+/* A client request begins on `sv` (nothing was in flight): note when,
+ * for query_timeout and transaction_timeout. */
+void server_note_request(struct server *sv);
+/*
+ * The 1 s tick: close the client of an active server that is past
+ * query_timeout, transaction_timeout or idle_transaction_timeout.
+ * A running query is cancelled first.  May close both.
+ */
+void server_check_timeouts(struct server *sv, int64_t now);
 /* Relay the server's input to the linked client. */
 void server_relay(struct server *sv);
 const char *server_state_name(enum server_state st);

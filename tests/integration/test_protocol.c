@@ -19,11 +19,17 @@
 
 static struct proxy P;
 
+static char unix_db[1200];
+
 static int setup(void **state)
 {
 	(void)state;
 	harness_init();
-	return proxy_start(&P, "auth_type = scram-sha-256\n", NULL) ? 0 : -1;
+	/* appdb_unix: the same database over PostgreSQL's unix socket */
+	snprintf(unix_db, sizeof(unix_db),
+		 "appdb_unix = host=%s port=%d dbname=appdb", H.pg_dir,
+		 H.pg_port);
+	return proxy_start(&P, "auth_type = scram-sha-256\n", unix_db) ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -266,15 +272,17 @@ static void test_listen_notify(void **state)
 	PQfinish(n);
 }
 
-static void test_cancel(void **state)
+/* A running query cancelled through pgperf, on database `db`. */
+static void cancel_on(const char *db)
 {
-	PGconn *c = app();
+	PGconn *c = proxy_connect(&P, "app", "app-secret", db, NULL);
 	PGcancel *cancel;
 	char err[256];
 	PGresult *r;
 	time_t start = time(NULL);
 
-	(void)state;
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
 	assert_int_equal(PQsendQuery(c, "select pg_sleep(30)"), 1);
 	usleep(300000);
 	cancel = PQgetCancel(c);
@@ -290,6 +298,20 @@ static void test_cancel(void **state)
 	assert_true(time(NULL) - start < 10);
 	assert_string_equal(q1(c, "select 'still here'"), "still here");
 	PQfinish(c);
+}
+
+static void test_cancel(void **state)
+{
+	(void)state;
+	cancel_on("appdb");
+}
+
+/* A unix socket connects at once: the CancelRequest must still be sent
+ * (it used to be dropped, with the connection closed unwritten). */
+static void test_cancel_over_unix_socket(void **state)
+{
+	(void)state;
+	cancel_on("appdb_unix");
 }
 
 static void test_cancel_with_wrong_key_is_ignored(void **state)
@@ -413,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_copy_in_and_out),
 		cmocka_unit_test(test_listen_notify),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_cancel_over_unix_socket),
 		cmocka_unit_test(test_cancel_with_wrong_key_is_ignored),
 		cmocka_unit_test(test_large_result),
 		cmocka_unit_test(test_startup_parameters_reach_server),
