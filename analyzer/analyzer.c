@@ -103,7 +103,11 @@ bool analyzer_push(struct analyzer *a, const struct ana_event *ev)
 	}
 	a->ring[tail & (RING_SIZE - 1)] = *ev;
 	atomic_store_explicit(&a->tail, tail + 1, memory_order_release);
-	atomic_fetch_add_explicit(&a->pushed, 1, memory_order_relaxed);
+	/* one producer: a plain store, no locked add */
+	atomic_store_explicit(
+		&a->pushed,
+		atomic_load_explicit(&a->pushed, memory_order_relaxed) + 1,
+		memory_order_relaxed);
 	if (ev->type == ANA_TEXT)
 		/* new shapes are rare and the result cache waits for their
 		 * facts: wake an idle analyzer (statements never do) */
@@ -743,7 +747,7 @@ static void housekeeping(struct analyzer *a)
 	state_load_step(a);
 }
 
-#define IDLE_MIN_MS 1
+#define IDLE_MIN_MS 8
 #define IDLE_MAX_MS 64
 
 static void *analyzer_main(void *arg)

@@ -120,17 +120,24 @@ struct route_ent {
 };
 
 struct analyzer {
-	/* the ring: the I/O thread writes tail, the analyzer head */
-	struct ana_event *ring; /* owned */
-	_Atomic uint32_t head, tail;
-	_Atomic uint64_t dropped;
-	_Atomic bool wants_texts;
+	/*
+	 * The ring: the I/O thread writes tail, the analyzer head.  What
+	 * each side writes sits on its own cache line, so that a push and
+	 * an apply do not keep stealing one line from each other.
+	 */
+	struct ana_event *ring;		    /* owned */
+	_Alignas(64) _Atomic uint32_t tail; /* I/O thread */
+	_Atomic uint64_t pushed;	    /* I/O thread */
+	_Atomic uint64_t dropped;	    /* I/O thread */
+	_Atomic uint32_t fhead;		    /* I/O thread: free_ring */
+	_Alignas(64) _Atomic uint32_t head; /* analyzer */
+	_Atomic uint64_t applied;	    /* analyzer */
+	_Atomic uint32_t ftail;		    /* analyzer: free_ring */
+	_Alignas(64) _Atomic bool wants_texts;
 	_Atomic bool stop;
-	_Atomic uint64_t pushed, applied;
 	/* details going back: the analyzer writes ftail, the I/O thread
 	 * fhead */
 	struct ana_detail **free_ring; /* owned */
-	_Atomic uint32_t fhead, ftail;
 	/* shape facts for the result cache: analyzer writes itail */
 	struct ana_shape_info *info_ring; /* owned */
 	_Atomic uint32_t ihead, itail;

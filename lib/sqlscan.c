@@ -7,32 +7,89 @@
 
 #include <string.h>
 
-static bool is_space(unsigned char c)
+/* Character classes, one table lookup each: the relay runs this on every
+ * statement, and the lookups are the inner loops. */
+enum {
+	CC_SPACE = 1,	    /* whitespace */
+	CC_IDENT_START = 2, /* letters, _, bytes >= 0x80 */
+	CC_IDENT_CONT = 4,  /* ... and digits and $ */
+	CC_DIGIT = 8,
+	CC_OP = 16 /* characters PostgreSQL allows in operators */
+};
+
+static const unsigned char cc[256] = {
+	[' '] = CC_SPACE,      ['\t'] = CC_SPACE, ['\n'] = CC_SPACE,
+	['\r'] = CC_SPACE,     ['\f'] = CC_SPACE, ['\v'] = CC_SPACE,
+#define CC_LETTER(c) [c] = CC_IDENT_START | CC_IDENT_CONT
+	CC_LETTER('a'),	       CC_LETTER('b'),	  CC_LETTER('c'),
+	CC_LETTER('d'),	       CC_LETTER('e'),	  CC_LETTER('f'),
+	CC_LETTER('g'),	       CC_LETTER('h'),	  CC_LETTER('i'),
+	CC_LETTER('j'),	       CC_LETTER('k'),	  CC_LETTER('l'),
+	CC_LETTER('m'),	       CC_LETTER('n'),	  CC_LETTER('o'),
+	CC_LETTER('p'),	       CC_LETTER('q'),	  CC_LETTER('r'),
+	CC_LETTER('s'),	       CC_LETTER('t'),	  CC_LETTER('u'),
+	CC_LETTER('v'),	       CC_LETTER('w'),	  CC_LETTER('x'),
+	CC_LETTER('y'),	       CC_LETTER('z'),	  CC_LETTER('A'),
+	CC_LETTER('B'),	       CC_LETTER('C'),	  CC_LETTER('D'),
+	CC_LETTER('E'),	       CC_LETTER('F'),	  CC_LETTER('G'),
+	CC_LETTER('H'),	       CC_LETTER('I'),	  CC_LETTER('J'),
+	CC_LETTER('K'),	       CC_LETTER('L'),	  CC_LETTER('M'),
+	CC_LETTER('N'),	       CC_LETTER('O'),	  CC_LETTER('P'),
+	CC_LETTER('Q'),	       CC_LETTER('R'),	  CC_LETTER('S'),
+	CC_LETTER('T'),	       CC_LETTER('U'),	  CC_LETTER('V'),
+	CC_LETTER('W'),	       CC_LETTER('X'),	  CC_LETTER('Y'),
+	CC_LETTER('Z'),	       CC_LETTER('_'),
+#undef CC_LETTER
+#define CC_DIG(c) [c] = CC_DIGIT | CC_IDENT_CONT
+	CC_DIG('0'),	       CC_DIG('1'),	  CC_DIG('2'),
+	CC_DIG('3'),	       CC_DIG('4'),	  CC_DIG('5'),
+	CC_DIG('6'),	       CC_DIG('7'),	  CC_DIG('8'),
+	CC_DIG('9'),
+#undef CC_DIG
+	['$'] = CC_IDENT_CONT, ['+'] = CC_OP,	  ['-'] = CC_OP,
+	['*'] = CC_OP,	       ['/'] = CC_OP,	  ['<'] = CC_OP,
+	['>'] = CC_OP,	       ['='] = CC_OP,	  ['~'] = CC_OP,
+	['!'] = CC_OP,	       ['@'] = CC_OP,	  ['#'] = CC_OP,
+	['%'] = CC_OP,	       ['^'] = CC_OP,	  ['&'] = CC_OP,
+	['|'] = CC_OP,	       ['`'] = CC_OP,	  ['?'] = CC_OP,
+#define CC_HIGH(c) [c] = CC_IDENT_START | CC_IDENT_CONT
+#define CC_HIGH8(c)                                                 \
+	CC_HIGH(c), CC_HIGH(c + 1), CC_HIGH(c + 2), CC_HIGH(c + 3), \
+		CC_HIGH(c + 4), CC_HIGH(c + 5), CC_HIGH(c + 6), CC_HIGH(c + 7)
+	CC_HIGH8(0x80),	       CC_HIGH8(0x88),	  CC_HIGH8(0x90),
+	CC_HIGH8(0x98),	       CC_HIGH8(0xa0),	  CC_HIGH8(0xa8),
+	CC_HIGH8(0xb0),	       CC_HIGH8(0xb8),	  CC_HIGH8(0xc0),
+	CC_HIGH8(0xc8),	       CC_HIGH8(0xd0),	  CC_HIGH8(0xd8),
+	CC_HIGH8(0xe0),	       CC_HIGH8(0xe8),	  CC_HIGH8(0xf0),
+	CC_HIGH8(0xf8),
+#undef CC_HIGH8
+#undef CC_HIGH
+};
+
+static inline bool is_space(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	       c == '\v';
+	return cc[c] & CC_SPACE;
 }
 
-static bool ident_start(unsigned char c)
+static inline bool ident_start(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-	       c >= 0x80;
+	return cc[c] & CC_IDENT_START;
 }
 
-static bool ident_cont(unsigned char c)
+static inline bool ident_cont(unsigned char c)
 {
-	return ident_start(c) || (c >= '0' && c <= '9') || c == '$';
+	return cc[c] & CC_IDENT_CONT;
 }
 
-static bool is_digit(unsigned char c)
+static inline bool is_digit(unsigned char c)
 {
-	return c >= '0' && c <= '9';
+	return cc[c] & CC_DIGIT;
 }
 
 /* Characters PostgreSQL allows in operators. */
-static bool op_char(unsigned char c)
+static inline bool op_char(unsigned char c)
 {
-	return strchr("+-*/<>=~!@#%^&|`?", c) != NULL && c != '\0';
+	return cc[c] & CC_OP;
 }
 
 void sqlscan_init(struct sql_scanner *s, const char *text, size_t len)
@@ -275,27 +332,29 @@ bool sqlscan_next_code(struct sql_scanner *s, struct sql_token *t)
 
 bool sqlscan_is_word(const struct sql_token *t, const char *lower)
 {
-	size_t n = strlen(lower);
-
-	if (t->kind != SQLTOK_WORD || t->len != n)
+	/* no strlen(): the classifier asks this of every token, and most
+	 * differ at the first character */
+	if (t->kind != SQLTOK_WORD)
 		return false;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < t->len; i++) {
 		char c = t->p[i];
 
 		if (c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
-		if (c != lower[i])
+		if (c != lower[i]) /* also at the end of `lower` */
 			return false;
 	}
-	return true;
+	return lower[t->len] == '\0';
 }
 
 bool sqlscan_is(const struct sql_token *t, const char *op)
 {
-	size_t n = strlen(op);
-
-	return (t->kind == SQLTOK_OP || t->kind == SQLTOK_PUNCT) &&
-	       t->len == n && memcmp(t->p, op, n) == 0;
+	if (t->kind != SQLTOK_OP && t->kind != SQLTOK_PUNCT)
+		return false;
+	for (size_t i = 0; i < t->len; i++)
+		if (t->p[i] != op[i])
+			return false;
+	return op[t->len] == '\0';
 }
 
 long sqlscan_text(const struct sql_token *t, char *buf, size_t cap)

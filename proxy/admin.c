@@ -700,7 +700,7 @@ static bool needs_analysis(const uint8_t *body, size_t n)
 		return false; /* longer than any of them */
 	memcpy(sql, body + i, n);
 	sql[n] = '\0';
-	sql[strnlen(sql, n)] = '\0';
+	sql[pgp_strnlen(sql, n)] = '\0';
 	end = sql + strlen(sql);
 	while (end > sql && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
 		*--end = '\0';

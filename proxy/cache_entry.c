@@ -278,7 +278,7 @@ bool cache_view_query(struct evbuffer *in, uint32_t len,
 		return false;
 	evbuffer_ptr_set(in, &ptr, 5, EVBUFFER_PTR_SET);
 	evbuffer_copyout_from(in, &ptr, v->sql, len - 4);
-	v->sql_len = strnlen(v->sql, len - 4);
+	v->sql_len = pgp_strnlen(v->sql, len - 4);
 	v->total = (size_t)len + 1;
 	return true;
 }
@@ -335,7 +335,7 @@ bool cache_view_extended(struct client *cl, struct evbuffer *in,
 			    !wc_cstr(&c, &name, &nl) || !name[0] ||
 			    !(v->named = prep_client_get(&cl->prep, name, nl)))
 				break;
-			v->sql_len = strnlen(v->named->body, v->named->len);
+			v->sql_len = pgp_strnlen(v->named->body, v->named->len);
 			if (!(v->sql = pgp_malloc(v->sql_len + 1)))
 				break;
 			memcpy(v->sql, v->named->body, v->sql_len);

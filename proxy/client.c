@@ -103,10 +103,14 @@ void client_set_state(struct client *cl, enum client_state st)
 		log_error("%s: state %d without a pool", cl->c.label, st);
 		return;
 	}
+	if (cl->state == CL_WAIT_SERVER)
+		cl->pool->nwaiting--;
 	list_del(&cl->node);
 	list_append(client_list_for(cl, st), &cl->node);
-	if (st == CL_WAIT_SERVER)
+	if (st == CL_WAIT_SERVER) {
+		cl->pool->nwaiting++;
 		cl->wait_start_us = pgp_now_us();
+	}
 	cl->state = st;
 }
 
@@ -368,13 +372,14 @@ static void classify_message(struct server *sv, uint8_t type, const char *body,
 		return;
 	}
 	if (type == 'P')
-		off = strnlen(body, n) + 1;
+		off = pgp_strnlen(body, n) + 1;
 	if (off < n &&
-	    track_simple_set(sv, body + off, strnlen(body + off, n - off)))
+	    track_simple_set(sv, body + off, pgp_strnlen(body + off, n - off)))
 		off = n; /* restored per client: no state left behind */
 	if (off < n) {
-		uint32_t st = session_state_apply(sv->session_state, body + off,
-						  strnlen(body + off, n - off));
+		uint32_t st =
+			session_state_apply(sv->session_state, body + off,
+					    pgp_strnlen(body + off, n - off));
 
 		if ((st & SESS_EV_RESET_ALL) && sv->client) {
 			/* its settings are back to the defaults */

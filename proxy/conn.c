@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
-#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -33,40 +32,32 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct evbuffer_iovec v[2];
-	struct iovec iov[2];
+	struct evbuffer_iovec v;
 	ssize_t n;
-	size_t left;
-	int nv;
 
 	(void)what;
 	/* a socket bufferevent keeps its input's end frozen between reads */
 	evbuffer_unfreeze(in, 0);
-	nv = evbuffer_reserve_space(in, CONN_READ_SIZE, v, 2);
-	if (nv <= 0) {
+	/*
+	 * One contiguous extent and recv(): readv() costs more in the
+	 * kernel (the file position lock, the iovec copied in) for nothing,
+	 * as replies and requests fit in one extent.
+	 */
+	if (evbuffer_reserve_space(in, CONN_READ_SIZE, &v, 1) != 1) {
 		evbuffer_freeze(in, 0);
 		c->event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR,
 			    c->cb_arg);
 		return;
 	}
-	for (int i = 0; i < nv; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
-	}
-	n = readv(fd, iov, nv);
+	n = recv(fd, v.iov_base, v.iov_len, 0);
 	if (n > 0) {
-		left = (size_t)n;
-		for (int i = 0; i < nv; i++) {
-			if (v[i].iov_len > left)
-				v[i].iov_len = left;
-			left -= v[i].iov_len;
-		}
-		evbuffer_commit_space(in, v, nv);
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(in, &v, 1);
 		evbuffer_freeze(in, 0);
 		c->read_cb(c->bev, c->cb_arg); /* may free c */
 		return;
 	}
-	evbuffer_commit_space(in, v, 0);
+	evbuffer_commit_space(in, &v, 0);
 	evbuffer_freeze(in, 0);
 	if (n < 0 &&
 	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -176,9 +167,21 @@ void conn_move(struct conn *src, struct conn *dst, size_t n)
 	 * bytes leave; order is kept because the output is empty.
 	 */
 	if (!dst->tls && evbuffer_get_length(out) == 0) {
-		int w = evbuffer_write_atmost(in, bufferevent_getfd(dst->bev),
-					      (ev_ssize_t)n);
+		struct evbuffer_iovec v;
+		ssize_t w;
 
+		/* send() when the bytes are contiguous, as they nearly always
+		 * are: writev() costs more in the kernel */
+		if (evbuffer_peek(in, (ev_ssize_t)n, NULL, &v, 1) == 1 &&
+		    v.iov_len >= n) {
+			w = send(bufferevent_getfd(dst->bev), v.iov_base, n,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (w > 0)
+				evbuffer_drain(in, (size_t)w);
+		} else {
+			w = evbuffer_write_atmost(
+				in, bufferevent_getfd(dst->bev), (ev_ssize_t)n);
+		}
 		if (w > 0)
 			n -= (size_t)w;
 		/* EAGAIN or an error: the bufferevent finds out on its write */

@@ -354,7 +354,7 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 	switch (type) {
 	case 'Q': {
 		struct shape sh;
-		size_t qlen = strnlen(body, n);
+		size_t qlen = pgp_strnlen(body, n);
 		struct obs_pending *p =
 			pend(cl, 'Q', shape_of(pp, body, qlen, &sh));
 
@@ -367,13 +367,13 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 		struct shape sh;
 		const char *q;
 
-		nlen = strnlen(body, n);
+		nlen = pgp_strnlen(body, n);
 		if (nlen >= n)
 			break;
 		q = body + nlen + 1;
 		name_put(o, body, nlen,
-			 shape_of(pp, q, strnlen(q, n - nlen - 1), &sh));
-		cache_learn_text(pp, sh.hash, q, strnlen(q, n - nlen - 1));
+			 shape_of(pp, q, pgp_strnlen(q, n - nlen - 1), &sh));
+		cache_learn_text(pp, sh.hash, q, pgp_strnlen(q, n - nlen - 1));
 		if (nlen == 0) {
 			/* tags of unnamed statements (named: not tracked) */
 			ana_detail_free(o->unnamed_tags);
@@ -384,11 +384,11 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 		break;
 	}
 	case 'B': { /* portal, statement */
-		size_t plen = strnlen(body, n);
+		size_t plen = pgp_strnlen(body, n);
 
 		if (plen >= n)
 			break;
-		nlen = strnlen(body + plen + 1, n - plen - 1);
+		nlen = pgp_strnlen(body + plen + 1, n - plen - 1);
 		o->portal_shape = name_get(o, body + plen + 1, nlen);
 		if (!o->bind)
 			o->bind = analyzer_detail_new(pp->ana);
@@ -418,7 +418,7 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 		break;
 	case 'C': /* 'S' name: a statement closed */
 		if (n >= 2 && body[0] == 'S')
-			name_del(o, body + 1, strnlen(body + 1, n - 1));
+			name_del(o, body + 1, pgp_strnlen(body + 1, n - 1));
 		break;
 	default:
 		break;
@@ -494,7 +494,7 @@ static void pop(struct obs_client *o)
 static uint64_t tag_rows(const uint8_t *b, size_t n)
 {
 	uint64_t rows = 0;
-	size_t i = strnlen((const char *)b, n);
+	size_t i = pgp_strnlen((const char *)b, n);
 
 	while (i > 0 && b[i - 1] >= '0' && b[i - 1] <= '9')
 		i--;

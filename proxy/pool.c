@@ -17,6 +17,7 @@
 #include "pgperf/log.h"
 #include "pgperf/server.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -152,10 +153,7 @@ void pool_free(struct pool *p)
 
 int pool_server_count(const struct pool *p)
 {
-	return (int)(list_count(&p->login_servers) +
-		     list_count(&p->idle_servers) +
-		     list_count(&p->active_servers) +
-		     list_count(&p->tested_servers));
+	return p->nlogin + p->nidle + p->nactive + p->ntested;
 }
 
 int pool_db_server_count(struct pgperf *pp, const struct pool *p)
@@ -300,9 +298,7 @@ void pool_dispatch(struct pool *p)
 		server_link(sv, cl);
 	}
 	/* servers already on their way will serve some of the waiters */
-	need = (int)list_count(&p->waiting) -
-	       (int)list_count(&p->login_servers) -
-	       (int)list_count(&p->tested_servers);
+	need = p->nwaiting - p->nlogin - p->ntested;
 	while (need-- > 0 && pool_can_connect(p))
 		if (!server_connect(p))
 			break;
@@ -339,11 +335,7 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 		p->backoff_us = BACKOFF_MAX_US;
 	p->next_connect_us = pgp_now_us() + p->backoff_us;
 	/* the failing server is still on login_servers: discount it */
-	usable = (int)(list_count(&p->idle_servers) +
-		       list_count(&p->active_servers) +
-		       list_count(&p->tested_servers) +
-		       list_count(&p->login_servers)) -
-		 1;
+	usable = pool_server_count(p) - 1;
 	if (usable > 0)
 		return;
 	list_for_each_safe(pos, tmp, &p->waiting) {
@@ -387,6 +379,14 @@ void pool_tick(struct pool *p, int64_t now)
 {
 	const struct config *cfg = p->pp->cfg;
 	struct list *pos, *tmp;
+
+	/* the counts the hot path relies on match the lists (tests run
+	 * with assertions on) */
+	assert(p->nwaiting == (int)list_count(&p->waiting));
+	assert(p->nlogin == (int)list_count(&p->login_servers));
+	assert(p->nidle == (int)list_count(&p->idle_servers));
+	assert(p->nactive == (int)list_count(&p->active_servers));
+	assert(p->ntested == (int)list_count(&p->tested_servers));
 
 	if (cfg->query_wait_timeout > 0) {
 		list_for_each_safe(pos, tmp, &p->waiting) {

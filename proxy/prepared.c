@@ -80,7 +80,7 @@ struct prep_stmt *prep_intern(struct prep_registry *r, const char *body,
 	st->id = ++r->next_id;
 	st->refs = 1;
 	st->verified = false;
-	st->effect = session_state_apply(0, body, strnlen(body, len));
+	st->effect = session_state_apply(0, body, pgp_strnlen(body, len));
 	st->next = r->b[k];
 	r->b[k] = st;
 	r->n++;

@@ -221,7 +221,7 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 			kind = PQ_BIND; /* malformed or huge: the server judges */
 			break;
 		}
-		if (pk->pre[strnlen((char *)pk->pre, pk->have) + 1] != '\0')
+		if (pk->pre[pgp_strnlen((char *)pk->pre, pk->have) + 1] != '\0')
 			return PREP_SPECIAL; /* a named statement */
 		kind = PQ_BIND;
 		break;
@@ -250,9 +250,10 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 		if (prep_client_count(&cl->prep) && whole &&
 		    need <= sizeof(pk->pre)) {
 			peek_body(pk, in, at, avail, need, need);
-			if (deallocate_target((const char *)pk->pre,
-					      strnlen((char *)pk->pre, need),
-					      name, sizeof(name)) &&
+			if (deallocate_target(
+				    (const char *)pk->pre,
+				    pgp_strnlen((char *)pk->pre, need), name,
+				    sizeof(name)) &&
 			    prep_client_get(&cl->prep, name, strlen(name)))
 				return PREP_SPECIAL;
 		}
@@ -286,7 +287,7 @@ static void drop_message(struct client *cl, uint32_t len)
 static bool handle_parse(struct client *cl, struct server *sv, const char *body,
 			 size_t n)
 {
-	size_t nlen = strnlen(body, n);
+	size_t nlen = pgp_strnlen(body, n);
 	struct prep_stmt *st;
 	bool ok;
 
@@ -399,7 +400,7 @@ bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 	}
 	case 'D': {
 		const char *name = body + 1;
-		size_t nlen = strnlen(name, n - 1);
+		size_t nlen = pgp_strnlen(name, n - 1);
 
 		evbuffer_drain(in, (size_t)len + 1);
 		if (!(st = resolve(cl, sv, name, nlen, &ok)))
@@ -416,7 +417,7 @@ bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 	}
 	case 'C': {
 		const char *name = body + 1;
-		size_t nlen = strnlen(name, n - 1);
+		size_t nlen = pgp_strnlen(name, n - 1);
 
 		evbuffer_drain(in, (size_t)len + 1);
 		if (nlen == n - 1) {
@@ -434,7 +435,7 @@ bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 		char name[256];
 
 		evbuffer_drain(in, (size_t)len + 1);
-		if (deallocate_target(body, strnlen(body, n), name,
+		if (deallocate_target(body, pgp_strnlen(body, n), name,
 				      sizeof(name))) {
 			st = prep_client_get(&cl->prep, name, strlen(name));
 			ok = queue(sv, PQ_FAKE_DEALLOCATE, st, name);
@@ -623,7 +624,7 @@ static struct prep_stmt *idle_parse(struct client *cl, struct evbuffer *in,
 		return NULL;
 	evbuffer_ptr_set(in, &bp, off + 5, EVBUFFER_PTR_SET);
 	evbuffer_copyout_from(in, &bp, body, n);
-	nlen = strnlen(body, n);
+	nlen = pgp_strnlen(body, n);
 	if (nlen == 0 || nlen >= n || prep_client_get(&cl->prep, body, nlen))
 		goto out;
 	for (int i = 0; i < ng; i++)
@@ -682,13 +683,20 @@ int prep_idle_answer(struct client *cl)
 			}
 			off += (size_t)len + 1;
 		}
+		if (!synced) {
+			/* not a group pgperf answers (the usual case: a Query
+			 * or an Execute): a server it is */
+			for (int i = 0; i < ng; i++) {
+				prep_unref(reg, group[i]);
+				pgp_free(names[i]);
+			}
+			return 0;
+		}
 		wb_init(&b);
 		for (int i = 0; i < ng; i++) {
-			if (synced &&
-			    !prep_client_put(&cl->prep, names[i], group[i]))
+			if (!prep_client_put(&cl->prep, names[i], group[i]))
 				b.failed = true;
-			if (synced)
-				observe_parse(cl, names[i], group[i]->body);
+			observe_parse(cl, names[i], group[i]->body);
 			wb_u8(&b, '1');
 			wb_u32(&b, 4);
 		}
@@ -698,10 +706,6 @@ int prep_idle_answer(struct client *cl)
 			pgp_free(names[i]);
 		}
 		ng = 0;
-		if (!synced) {
-			wb_free(&b);
-			return 0;
-		}
 		if (!conn_send(&cl->c, &b)) {
 			wb_free(&b);
 			return -1;

@@ -74,13 +74,45 @@ static struct list *server_list_for(struct server *sv, enum server_state st)
 	return NULL;
 }
 
+/* The pool's count of the servers on the list for state `st`. */
+static int *server_count_for(struct server *sv, enum server_state st)
+{
+	struct pool *p = sv->pool;
+
+	switch (st) {
+	case SV_CONNECTING:
+	case SV_TLS_WAIT:
+	case SV_LOGIN:
+		return &p->nlogin;
+	case SV_IDLE:
+		return &p->nidle;
+	case SV_SETUP:
+	case SV_ACTIVE:
+		return &p->nactive;
+	case SV_RESET:
+	case SV_CHECK:
+		return &p->ntested;
+	case SV_CLOSING:
+		return NULL;
+	}
+	return NULL;
+}
+
 void server_set_state(struct server *sv, enum server_state st)
 {
+	int *from, *to;
+
 	if (sv->state == SV_CLOSING && st != SV_CLOSING) {
 		log_error("%s: illegal state change %d -> %d", sv->c.label,
 			  sv->state, st);
 		return;
 	}
+	from = server_count_for(sv, sv->state);
+	to = server_count_for(sv, st);
+	if (from)
+		(*from)--;
+	if (to)
+		(*to)++;
 	list_del(&sv->node);
 	list_append(server_list_for(sv, st), &sv->node);
 	sv->state = st;

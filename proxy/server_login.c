@@ -50,6 +50,7 @@ struct server *server_connect(struct pool *pool)
 	list_init(&sv->node);
 	sv->state = SV_CONNECTING;
 	list_append(&pool->login_servers, &sv->node);
+	pool->nlogin++;
 	sv->state_since_us = sv->created_us;
 	server_update_label(sv);
 	snprintf(sv->c.addr, sizeof(sv->c.addr), "%s", t->host);

@@ -287,10 +287,63 @@ static bool classify_statement(struct sql_scanner *s, struct effect *e)
 	return any;
 }
 
+/* Does p[0..n) start with `lower`, ignoring ASCII case? */
+static inline bool ci_prefix(const char *p, size_t n, const char *lower)
+{
+	for (size_t j = 1; lower[j]; j++) /* p[0] matched already */
+		if (j >= n || (p[j] | 0x20) != lower[j])
+			return false;
+	return true;
+}
+
+/*
+ * Could `sql` change session state at all?  Every effect the classifier
+ * finds is triggered by a word token that contains one of these (set,
+ * reset, set_config; pg_advisory_*; prepare; deallocate; listen,
+ * unlisten; discard; close; load; TEMP and TEMPORARY after CREATE or
+ * INTO; HOLD after DECLARE ... WITH), so text without any of them,
+ * anywhere and in any case, cannot: most statements skip the tokenizer.
+ */
+static bool might_change_state(const char *sql, size_t len)
+{
+	/* for each byte, the words that start with it (either case) */
+	static const char *const by_first[256][2] = {
+		['s'] = {"set"},
+		['S'] = {"set"},
+		['a'] = {"advisory"},
+		['A'] = {"advisory"},
+		['p'] = {"prepare"},
+		['P'] = {"prepare"},
+		['d'] = {"deallocate", "discard"},
+		['D'] = {"deallocate", "discard"},
+		['l'] = {"listen", "load"},
+		['L'] = {"listen", "load"},
+		['c'] = {"close"},
+		['C'] = {"close"},
+		['t'] = {"temp"},
+		['T'] = {"temp"},
+		['h'] = {"hold"},
+		['H'] = {"hold"},
+	};
+
+	for (size_t i = 0; i + 3 <= len; i++) {
+		const char *const *w = by_first[(unsigned char)sql[i]];
+
+		if (!w[0])
+			continue; /* most bytes: one load and a branch */
+		if (ci_prefix(sql + i, len - i, w[0]) ||
+		    (w[1] && ci_prefix(sql + i, len - i, w[1])))
+			return true;
+	}
+	return false;
+}
+
 uint32_t session_state_apply(uint32_t state, const char *sql, size_t len)
 {
 	struct sql_scanner s;
 
+	if (!might_change_state(sql, len))
+		return state;
 	sqlscan_init(&s, sql, len);
 	for (;;) {
 		struct effect e = {0, 0, false};

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define PGPERF_VERSION "0.1.0"
 
@@ -63,6 +64,18 @@ char *pgp_read_file(const char *path, size_t max, char *err, size_t errlen);
 uint64_t pgp_hash_bytes(const void *p, size_t n);
 /* Spread a 64-bit key over all bits (murmur3's finalizer), for tables
  * indexed by the low bits of ids, fingerprints and shapes. */
+/*
+ * strnlen() through libc's memchr().  libpg_query links in PostgreSQL's
+ * own strnlen(), a byte-at-a-time loop, and being static it wins over
+ * libc's for the whole program: the relay called it on every statement.
+ */
+static inline size_t pgp_strnlen(const char *s, size_t max)
+{
+	const char *z = memchr(s, '\0', max);
+
+	return z ? (size_t)(z - s) : max;
+}
+
 static inline uint64_t pgp_mix64(uint64_t x)
 {
 	x ^= x >> 33;

@@ -243,6 +243,10 @@ struct pool {
 	struct list idle_servers;   /* SV_IDLE, most recently used last */
 	struct list active_servers; /* SV_SETUP/SV_ACTIVE */
 	struct list tested_servers; /* SV_RESET/SV_CHECK */
+	/* how many are on each server list and on `waiting`: kept by
+	 * server_set_state() and client_set_state(), so that the hot path
+	 * never walks a list to count it */
+	int nlogin, nidle, nactive, ntested, nwaiting;
 
 	bool dispatch_pending;	 /* the reaper should run pool_dispatch */
 	int64_t next_connect_us; /* monotonic; back-off after failures */

@@ -120,6 +120,18 @@ static void test_creates_state(void **state)
 	/* several statements in one Query */
 	assert_int_equal(apply("select 1; listen a; set x.y = 1"),
 			 SESS_LISTEN | SESS_SET);
+	/* the quick look for trigger words ignores case, as PostgreSQL */
+	assert_int_equal(apply("sEt Search_Path = x"), SESS_SET);
+	assert_int_equal(apply("LiStEn jobs"), SESS_LISTEN);
+	assert_int_equal(apply("SELECT PG_ADVISORY_LOCK(1)"),
+			 SESS_ADVISORY_LOCK);
+	assert_int_equal(
+		apply("SELECT PG_CATALOG.SET_CONFIG('a.b', 'x', 0::bool)"),
+		SESS_SET);
+	assert_int_equal(apply("dEcLaRe c cursor WiTh HoLd for select 1"),
+			 SESS_HOLD_CURSOR);
+	assert_int_equal(apply("Create TeMpOrArY table t(x int)"), SESS_TEMP);
+	assert_int_equal(apply("lOaD 'x'"), SESS_LOAD);
 }
 
 static void test_creates_nothing(void **state)
