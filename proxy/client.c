@@ -356,7 +356,7 @@ static bool track_simple_set(struct server *sv, const char *sql, size_t len)
  * it was not read (too long, or a FunctionCall).
  */
 static void classify_message(struct server *sv, uint8_t type, const char *body,
-			     size_t n)
+			     size_t n, bool inert)
 {
 	size_t off = 0;
 
@@ -371,6 +371,8 @@ static void classify_message(struct server *sv, uint8_t type, const char *body,
 			sv->session_state |= SESS_PREPARE;
 		return;
 	}
+	if (inert)
+		return; /* its shape's words name nothing with an effect */
 	if (type == 'P')
 		off = pgp_strnlen(body, n) + 1;
 	if (off < n &&
@@ -419,21 +421,23 @@ static bool observed_type(uint8_t t)
 /*
  * What transaction mode and statistics read of one message: the body of a
  * Query, Parse or FunctionCall (whole, `len - 4` bytes, when not beyond
- * CLASSIFY_MAX), the start of a Bind or Close.  `at` points at the header.
+ * CLASSIFY_MAX), the start of a Bind or Close.  The header is at `off` in
+ * the view; the body is read in place when it lies in the first chain.
  */
 static void read_message(struct client *cl, struct server *sv, bool txn,
-			 bool obs, uint8_t type, struct evbuffer *in,
-			 const struct evbuffer_ptr *at, uint32_t len)
+			 bool obs, uint8_t type, const struct conn_span *sp,
+			 size_t off, uint32_t len)
 {
-	char small[4096], *body = small;
-	struct evbuffer_ptr bp = *at;
+	char small[4096], *copy = NULL;
+	const char *body;
 	size_t n = len - 4;
+	bool inert = false;
 
-	evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
+	off += 5;
 	if (type == 'B' || type == 'C') {
 		if (n > OBSERVE_PEEK)
 			n = OBSERVE_PEEK;
-		evbuffer_copyout_from(in, &bp, body, n);
+		body = (const char *)conn_span_at(sp, off, n, small);
 		observe_request(cl, type, body, n);
 		return;
 	}
@@ -441,19 +445,30 @@ static void read_message(struct client *cl, struct server *sv, bool txn,
 		observe_request(cl, type, NULL, 0);
 		return;
 	}
-	if (type == 'F' || n > CLASSIFY_MAX ||
-	    (n > sizeof(small) && !(body = pgp_malloc(n)))) {
+	if (type == 'F' || n > CLASSIFY_MAX) {
 		if (txn)
-			classify_message(sv, type, NULL, 0);
+			classify_message(sv, type, NULL, 0, false);
 		return;
 	}
-	evbuffer_copyout_from(in, &bp, body, n);
-	if (txn)
-		classify_message(sv, type, body, n);
+	if (off + n <= sp->len) {
+		body = (const char *)sp->p + off; /* in place: no copy */
+	} else if (n <= sizeof(small)) {
+		conn_span_copy(sp, off, n, small);
+		body = small;
+	} else if ((copy = pgp_malloc(n))) {
+		conn_span_copy(sp, off, n, copy);
+		body = copy;
+	} else {
+		if (txn)
+			classify_message(sv, type, NULL, 0, false);
+		return;
+	}
+	/* statistics first: they know whether the shape is inert */
 	if (obs)
-		observe_request(cl, type, body, n);
-	if (body != small)
-		pgp_free(body);
+		inert = observe_request(cl, type, body, n);
+	if (txn)
+		classify_message(sv, type, body, n, inert);
+	pgp_free(copy);
 }
 
 /*
@@ -468,7 +483,7 @@ void client_relay(struct client *cl)
 {
 	struct server *sv = cl->server;
 	struct evbuffer *in;
-	struct evbuffer_ptr ptr;
+	struct conn_span sp; /* the input, read in place */
 	uint32_t max = (uint32_t)cl->c.pp->cfg->max_packet_size + 1;
 	size_t avail, batch = 0;
 	bool terminate = false, txn, obs;
@@ -491,14 +506,14 @@ void client_relay(struct client *cl)
 		avail -= d;
 	}
 	batch = conn_take_streaming(&cl->c, avail);
-	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
+	conn_span_take(&sp, in);
 	while (cl->c.fwd_remaining == 0 && cl->drop_remaining == 0 &&
 	       avail - batch >= 5) {
-		uint8_t hdr[5];
+		uint8_t hbuf[5];
+		const uint8_t *hdr = conn_span_at(&sp, batch, 5, hbuf);
 		uint32_t len;
 		enum pgp_status st;
 
-		evbuffer_copyout_from(in, &ptr, hdr, 5);
 		len = wire_get_u32(hdr + 1);
 		st = wire_check_header(WIRE_FROM_CLIENT, hdr[0], len, max);
 		if (st == PGP_ERR_TOO_BIG) {
@@ -529,7 +544,7 @@ void client_relay(struct client *cl)
 
 			if (want <= CLASSIFY_MAX && avail - batch < want + 5)
 				break; /* wait until it is there */
-			read_message(cl, sv, txn, obs, hdr[0], in, &ptr, len);
+			read_message(cl, sv, txn, obs, hdr[0], &sp, batch, len);
 		}
 		if (!obs && (hdr[0] == 'Q' || hdr[0] == 'E' || hdr[0] == 'S') &&
 		    (!cl->skip_until_sync || hdr[0] == 'S'))
@@ -537,8 +552,8 @@ void client_relay(struct client *cl)
 			observe_request(cl, hdr[0], NULL, 0);
 		if (sv->track && hdr[0] != 'X') {
 			enum prep_step ps =
-				prep_request_peek(cl, sv, hdr[0], len, in, &ptr,
-						  avail - batch, &pk);
+				prep_request_peek(cl, sv, hdr[0], len, &sp,
+						  batch, avail - batch, &pk);
 
 			if (ps == PREP_WAIT)
 				break;
@@ -548,12 +563,14 @@ void client_relay(struct client *cl)
 				break;
 			}
 			if (ps == PREP_SPECIAL) {
+				uint8_t type = hdr[0]; /* the view changes */
+
 				if (batch) {
 					conn_move(&cl->c, &sv->c, batch);
 					cl->pool->st.recv += batch;
 				}
 				batch = 0;
-				if (!prep_request_handle(cl, sv, hdr[0], len,
+				if (!prep_request_handle(cl, sv, type, len,
 							 &pk)) {
 					bad = "out of memory";
 					bad_state = "53200";
@@ -562,8 +579,7 @@ void client_relay(struct client *cl)
 				/* the rest of a renamed Bind streams on */
 				avail = evbuffer_get_length(in);
 				batch = conn_take_streaming(&cl->c, avail);
-				evbuffer_ptr_set(in, &ptr, batch,
-						 EVBUFFER_PTR_SET);
+				conn_span_take(&sp, in);
 				continue;
 			}
 		}
@@ -595,8 +611,6 @@ void client_relay(struct client *cl)
 			cl->request_us = conn_wall_us();
 		if (avail - batch >= (size_t)len + 1) {
 			batch += (size_t)len + 1;
-			evbuffer_ptr_set(in, &ptr, (size_t)len + 1,
-					 EVBUFFER_PTR_ADD);
 		} else {
 			/* the rest of this message streams through as it arrives */
 			cl->c.fwd_remaining =

@@ -190,6 +190,28 @@ void conn_move(struct conn *src, struct conn *dst, size_t n)
 		evbuffer_remove_buffer(in, out, n);
 }
 
+void conn_span_take(struct conn_span *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec v;
+
+	s->in = in;
+	if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1) {
+		s->p = v.iov_base;
+		s->len = v.iov_len;
+	} else {
+		s->p = NULL;
+		s->len = 0;
+	}
+}
+
+void conn_span_copy(const struct conn_span *s, size_t off, size_t n, void *buf)
+{
+	struct evbuffer_ptr at;
+
+	evbuffer_ptr_set(s->in, &at, off, EVBUFFER_PTR_SET);
+	evbuffer_copyout_from(s->in, &at, buf, n);
+}
+
 bool conn_throttle_if_full(struct conn *src, struct conn *dst)
 {
 	if (!dst->bev || src->throttled ||

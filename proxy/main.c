@@ -1,6 +1,7 @@
 /*
  * main.c -- the pgperf command line: options, daemonizing, the pid file.
  */
+#include "pgperf/bufpool.h"
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
 
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
 	struct pgperf *pp;
 	char err[1024];
 
+	bufpool_install(); /* before libevent allocates anything */
 	while ((ch = getopt_long(argc, argv, "dvqtVh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':

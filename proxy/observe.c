@@ -2,6 +2,7 @@
  * observe.c -- statement events from the I/O thread (see observe.h).
  */
 #include "pgperf/observe.h"
+#include "pgperf/session_state.h"
 
 #include "pgperf/analyzer.h"
 #include "pgperf/auth.h"
@@ -32,26 +33,34 @@ bool observe_on(const struct pgperf *pp)
 
 /* ---- shapes this thread has sent ---- */
 
-static bool known_has(struct obs_known *k, uint64_t shape)
+/* The slot of `shape`, or -1 when it is not known. */
+static long known_find(const struct obs_known *k, uint64_t shape)
 {
 	size_t mask, i;
 
 	if (!k->nslots)
-		return false;
+		return -1;
 	mask = k->nslots - 1;
 	for (i = pgp_mix64(shape) & mask; k->slot[i]; i = (i + 1) & mask)
 		if (k->slot[i] == shape)
-			return true;
-	return false;
+			return (long)i;
+	return -1;
 }
 
-static void known_add(struct obs_known *k, uint64_t shape)
+static void known_add(struct obs_known *k, uint64_t shape, bool inert)
 {
 	size_t mask, i;
 
 	if (!k->nslots) {
-		if (!(k->slot = pgp_calloc(KNOWN_MAX * 2, sizeof(uint64_t))))
+		k->slot = pgp_calloc(KNOWN_MAX * 2, sizeof(uint64_t));
+		k->inert = pgp_calloc(KNOWN_MAX * 2, 1);
+		if (!k->slot || !k->inert) {
+			pgp_free(k->slot);
+			pgp_free(k->inert);
+			k->slot = NULL;
+			k->inert = NULL;
 			return;
+		}
 		k->nslots = KNOWN_MAX * 2;
 	}
 	if (k->n >= KNOWN_MAX) {
@@ -64,12 +73,14 @@ static void known_add(struct obs_known *k, uint64_t shape)
 		if (k->slot[i] == shape)
 			return;
 	k->slot[i] = shape;
+	k->inert[i] = inert;
 	k->n++;
 }
 
 void observe_known_free(struct obs_known *k)
 {
 	pgp_free(k->slot);
+	pgp_free(k->inert);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -80,20 +91,32 @@ void observe_known_forget(struct obs_known *k)
 	k->n = 0;
 }
 
-/* The shape of `sql`; its text goes to the analyzer if new here. */
+/*
+ * The shape of `sql`; its text goes to the analyzer if new here.  With
+ * `inert`, also whether the shape is known to leave no session state
+ * (worked out once per shape, when its text goes).
+ */
 static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len,
-			 struct shape *shp)
+			 struct shape *shp, bool *inert)
 {
 	struct shape local, *sh = shp ? shp : &local;
 	struct ana_event ev;
+	long at;
+	bool words_inert;
 
 	shape_compute(sql, len, sh);
 	if (sh->hash == 0)
 		sh->hash = 1;
 	if (analyzer_wants_texts(pp->ana))
 		observe_known_forget(&pp->known);
-	if (known_has(&pp->known, sh->hash))
+	if ((at = known_find(&pp->known, sh->hash)) >= 0) {
+		if (inert)
+			*inert = pp->known.inert[at];
 		return sh->hash;
+	}
+	words_inert = session_words_inert(sql, len);
+	if (inert)
+		*inert = words_inert;
 	memset(&ev, 0, sizeof(ev));
 	ev.type = ANA_TEXT;
 	ev.shape = sh->hash;
@@ -104,7 +127,7 @@ static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len,
 	ev.text[len] = '\0';
 	ev.text_len = (uint32_t)len;
 	if (analyzer_push(pp->ana, &ev))
-		known_add(&pp->known, sh->hash);
+		known_add(&pp->known, sh->hash, words_inert);
 	else
 		free(ev.text);
 	return sh->hash;
@@ -338,25 +361,26 @@ static void detail_context(struct obs_client *o, struct ana_detail *d)
 	o->xact_ended = false;
 }
 
-void observe_request(struct client *cl, uint8_t type, const char *body,
+bool observe_request(struct client *cl, uint8_t type, const char *body,
 		     size_t n)
 {
 	struct pgperf *pp = cl->c.pp;
 	struct obs_client *o = &cl->obs;
 	size_t nlen;
+	bool inert = false;
 
 	if (!observe_on(pp)) {
 		/* no shapes: statements are only timed, for SHOW STATS */
 		if (type == 'Q' || type == 'E' || type == 'S')
 			pend(cl, type, 0);
-		return;
+		return false;
 	}
 	switch (type) {
 	case 'Q': {
 		struct shape sh;
 		size_t qlen = pgp_strnlen(body, n);
 		struct obs_pending *p =
-			pend(cl, 'Q', shape_of(pp, body, qlen, &sh));
+			pend(cl, 'Q', shape_of(pp, body, qlen, &sh, &inert));
 
 		if (p && (p->d = analyzer_detail_new(pp->ana)))
 			values_query(p->d, body, &sh);
@@ -372,7 +396,8 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 			break;
 		q = body + nlen + 1;
 		name_put(o, body, nlen,
-			 shape_of(pp, q, pgp_strnlen(q, n - nlen - 1), &sh));
+			 shape_of(pp, q, pgp_strnlen(q, n - nlen - 1), &sh,
+				  &inert));
 		cache_learn_text(pp, sh.hash, q, pgp_strnlen(q, n - nlen - 1));
 		if (nlen == 0) {
 			/* tags of unnamed statements (named: not tracked) */
@@ -423,6 +448,7 @@ void observe_request(struct client *cl, uint8_t type, const char *body,
 	default:
 		break;
 	}
+	return inert;
 }
 
 void observe_parse(struct client *cl, const char *name, const char *query)
@@ -431,7 +457,7 @@ void observe_parse(struct client *cl, const char *name, const char *query)
 
 	if (observe_on(pp))
 		name_put(&cl->obs, name, strlen(name),
-			 shape_of(pp, query, strlen(query), NULL));
+			 shape_of(pp, query, strlen(query), NULL, NULL));
 }
 
 static void complete(struct client *cl, struct obs_pending *p)

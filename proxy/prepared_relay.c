@@ -156,18 +156,17 @@ static bool deallocate_target(const char *sql, size_t len, char *name,
 	return sqlscan_text(&id, name, cap) > 0;
 }
 
-/* Copy up to `want` bytes of the body of the message at `at` into pk. */
-static void peek_body(struct prep_peek *pk, struct evbuffer *in,
-		      const struct evbuffer_ptr *at, size_t avail, size_t need,
-		      size_t want)
+/* Copy up to `want` bytes of the body of the message at `off` into pk. */
+static void peek_body(struct prep_peek *pk, const struct conn_span *sp,
+		      size_t off, size_t avail, size_t need, size_t want)
 {
-	struct evbuffer_ptr bp = *at;
-
 	pk->have = avail - 5 < need ? avail - 5 : need;
 	if (pk->have > want)
 		pk->have = want;
-	evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
-	evbuffer_copyout_from(in, &bp, pk->pre, pk->have);
+	if (off + 5 + pk->have <= sp->len)
+		memcpy(pk->pre, sp->p + off + 5, pk->have);
+	else
+		conn_span_copy(sp, off + 5, pk->have, pk->pre);
 }
 
 /* Where a Bind's statement name ends in pk, or NULL if not in view. */
@@ -185,9 +184,8 @@ static const uint8_t *bind_names_end(const struct prep_peek *pk)
 
 enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 				 uint8_t type, uint32_t len,
-				 struct evbuffer *in,
-				 const struct evbuffer_ptr *at, size_t avail,
-				 struct prep_peek *pk)
+				 const struct conn_span *sp, size_t off,
+				 size_t avail, struct prep_peek *pk)
 {
 	size_t need = len - 4;
 	bool whole = avail >= (size_t)len + 1;
@@ -199,7 +197,7 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 	switch (type) {
 	case 'P':
 		/* only the first byte says whether it is named */
-		peek_body(pk, in, at, avail, need, 1);
+		peek_body(pk, sp, off, avail, need, 1);
 		if (pk->have == 1 && pk->pre[0] != '\0')
 			return whole ? PREP_SPECIAL : PREP_WAIT;
 		if (pk->have == 0 && need)
@@ -209,10 +207,10 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 	case 'B': {
 		const uint8_t *end;
 
-		peek_body(pk, in, at, avail, need, BIND_PEEK_FIRST);
+		peek_body(pk, sp, off, avail, need, BIND_PEEK_FIRST);
 		end = bind_names_end(pk);
 		if (!end && pk->have == BIND_PEEK_FIRST) {
-			peek_body(pk, in, at, avail, need, sizeof(pk->pre));
+			peek_body(pk, sp, off, avail, need, sizeof(pk->pre));
 			end = bind_names_end(pk);
 		}
 		if (!end) {
@@ -228,7 +226,7 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 	}
 	case 'D':
 	case 'C':
-		peek_body(pk, in, at, avail, need, sizeof(pk->pre));
+		peek_body(pk, sp, off, avail, need, sizeof(pk->pre));
 		if (pk->have < need && pk->have < 2)
 			return PREP_WAIT;
 		if (pk->have >= 2 && pk->pre[0] == 'S' && pk->pre[1] != '\0')
@@ -249,7 +247,7 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 		 * the Query is whole here (client.c reads it to classify) */
 		if (prep_client_count(&cl->prep) && whole &&
 		    need <= sizeof(pk->pre)) {
-			peek_body(pk, in, at, avail, need, need);
+			peek_body(pk, sp, off, avail, need, need);
 			if (deallocate_target(
 				    (const char *)pk->pre,
 				    pgp_strnlen((char *)pk->pre, need), name,

@@ -756,19 +756,22 @@ static void relay_active(struct server *sv)
 {
 	struct client *cl = sv->client;
 	struct evbuffer *in = bufferevent_get_input(sv->c.bev);
-	struct evbuffer_ptr ptr;
+	struct conn_span sp; /* the input, read in place */
 	size_t avail = evbuffer_get_length(in), batch = 0;
-	uint8_t small[512], *body;
+	uint8_t small[512], *copy;
 	bool saw_ready = false, obs = observe_on(sv->c.pp);
 
 	batch = conn_take_streaming(&sv->c, avail);
-	evbuffer_ptr_set(in, &ptr, batch, EVBUFFER_PTR_SET);
+	conn_span_take(&sp, in);
 	while (sv->c.fwd_remaining == 0 && avail - batch >= 5) {
 		uint8_t hdr[5];
 		uint32_t len;
 		bool inspect, whole;
+		const uint8_t *h = conn_span_at(&sp, batch, 5, hdr);
 
-		evbuffer_copyout_from(in, &ptr, hdr, 5);
+		/* a copy: the view changes when a batch moves on */
+		if (h != hdr)
+			memcpy(hdr, h, 5);
 		len = wire_get_u32(hdr + 1);
 		if (wire_check_header(WIRE_FROM_SERVER, hdr[0], len,
 				      WIRE_MAX_MESSAGE_LEN) != PGP_OK) {
@@ -803,7 +806,7 @@ static void relay_active(struct server *sv)
 					relay_move(sv, cl, batch);
 				avail -= batch;
 				batch = 0;
-				evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
+				conn_span_take(&sp, in);
 				if ((ready = prep_emit_answers(sv)) < 0) {
 					client_close(cl, "53200",
 						     "out of memory");
@@ -818,7 +821,7 @@ static void relay_active(struct server *sv)
 				evbuffer_drain(in, (size_t)len + 1);
 				avail = evbuffer_get_length(in);
 				batch = 0;
-				evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
+				conn_span_take(&sp, in);
 				continue;
 			}
 		}
@@ -836,31 +839,38 @@ static void relay_active(struct server *sv)
 				relay_move(sv, cl, batch);
 			return;
 		}
-		if (cl->cache.fill)
-			cache_capture(cl, hdr[0], in, &ptr, len);
-		if (inspect) {
-			struct evbuffer_ptr bp = ptr;
+		if (cl->cache.fill) {
+			struct evbuffer_ptr at;
 
-			body = len - 4 <= sizeof(small) ? small
-							: pgp_malloc(len - 4);
-			if (!body) {
+			evbuffer_ptr_set(in, &at, batch, EVBUFFER_PTR_SET);
+			cache_capture(cl, hdr[0], in, &at, len);
+		}
+		if (inspect) {
+			const uint8_t *body;
+
+			copy = NULL;
+			if (batch + 5 + (len - 4) <= sp.len) {
+				body = sp.p + batch + 5; /* in place */
+			} else if (len - 4 <= sizeof(small)) {
+				conn_span_copy(&sp, batch + 5, len - 4, small);
+				body = small;
+			} else if ((copy = pgp_malloc(len - 4))) {
+				conn_span_copy(&sp, batch + 5, len - 4, copy);
+				body = copy;
+			} else {
 				server_close(sv, "out of memory");
 				return;
 			}
-			evbuffer_ptr_set(in, &bp, 5, EVBUFFER_PTR_ADD);
-			evbuffer_copyout_from(in, &bp, body, len - 4);
 			inspect_reply(sv, hdr[0], body, len - 4);
 			observe_reply(cl, hdr[0], body, len - 4,
 				      (size_t)len + 1);
-			if (body != small)
-				pgp_free(body);
+			pgp_free(copy);
 			saw_ready |= hdr[0] == 'Z';
 		} else {
 			/* also with analysis off: SHOW STATS times statements */
 			observe_reply(cl, hdr[0], NULL, 0, (size_t)len + 1);
 		}
 		batch += (size_t)len + 1;
-		evbuffer_ptr_set(in, &ptr, (size_t)len + 1, EVBUFFER_PTR_ADD);
 	}
 	if (batch)
 		relay_move(sv, cl, batch);

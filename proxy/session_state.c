@@ -338,6 +338,18 @@ static bool might_change_state(const char *sql, size_t len)
 	return false;
 }
 
+bool session_words_inert(const char *sql, size_t len)
+{
+	struct sql_scanner s;
+	struct sql_token t;
+
+	sqlscan_init(&s, sql, len);
+	while (sqlscan_next(&s, &t))
+		if (t.kind == SQLTOK_WORD && might_change_state(t.p, t.len))
+			return false;
+	return true;
+}
+
 uint32_t session_state_apply(uint32_t state, const char *sql, size_t len)
 {
 	struct sql_scanner s;

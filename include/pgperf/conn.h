@@ -67,6 +67,33 @@ void conn_describe_addr(const struct sockaddr *sa, char *addr, size_t len,
 int64_t conn_wall_us(void);
 
 /*
+ * A view of a connection's input for reading messages in place: the
+ * first chain of the input buffer, where after one recv() everything
+ * usually is.  Bytes beyond it are copied out instead.  Take the view
+ * again after the buffer changes (a move, a drain).
+ */
+struct conn_span {
+	struct evbuffer *in;
+	const uint8_t *p; /* the first chain's bytes */
+	size_t len;
+};
+
+void conn_span_take(struct conn_span *s, struct evbuffer *in);
+/* Copy `n` bytes at offset `off` into `buf`, wherever they lie. */
+void conn_span_copy(const struct conn_span *s, size_t off, size_t n, void *buf);
+
+/* `n` bytes at offset `off`: in place when they lie in the first chain,
+ * else copied into `buf` (which holds n bytes). */
+static inline const uint8_t *conn_span_at(const struct conn_span *s, size_t off,
+					  size_t n, void *buf)
+{
+	if (off + n <= s->len)
+		return s->p + off;
+	conn_span_copy(s, off, n, buf);
+	return buf;
+}
+
+/*
  * Of `avail` bytes at the start of c's input, how many belong to the
  * message still streaming through (c->fwd_remaining); counts them off.
  */

@@ -59,6 +59,10 @@ struct obs_client {
 /* The set of shapes this I/O thread has sent texts for. */
 struct obs_known {
 	uint64_t *slot; /* owned; 0 = empty */
+	/* owned, beside slot: the shape's word tokens name nothing that
+	 * creates or clears session state (session_words_inert()), so
+	 * transaction mode need not classify its statements */
+	uint8_t *inert;
 	size_t nslots, n;
 };
 
@@ -73,7 +77,12 @@ void observe_linked(struct client *cl, int64_t waited_us);
  * A request from the client, with the part of its body read (Query and
  * Parse: all of it; Bind: at least its two names; Close: its name).
  */
-void observe_request(struct client *cl, uint8_t type, const char *body,
+/*
+ * Returns true when the statement of a Query or Parse is of a shape known
+ * to leave no session state (its words name nothing that could): the
+ * caller may skip classifying it.  False when unknown or not inert.
+ */
+bool observe_request(struct client *cl, uint8_t type, const char *body,
 		     size_t n);
 /* A named Parse pgperf answered itself (prep_idle_answer). */
 void observe_parse(struct client *cl, const char *name, const char *query);

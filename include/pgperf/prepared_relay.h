@@ -8,6 +8,7 @@
 #ifndef PGPERF_PREPARED_RELAY_H
 #define PGPERF_PREPARED_RELAY_H
 
+#include "pgperf/conn.h"
 #include "pgperf/proxy_types.h"
 
 struct evbuffer;
@@ -30,15 +31,15 @@ enum prep_step {
 };
 
 /*
- * Look at one client message (header at `at`, `avail` bytes of it and what
- * follows present), copying only as much of it into `pk` as the decision
- * needs; PREP_PASS has queued its reply.
+ * Look at one client message (header at offset `off` of the input viewed
+ * by `sp`, `avail` bytes of it and what follows present), copying only as
+ * much of it into `pk` as the decision needs; PREP_PASS has queued its
+ * reply.
  */
 enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 				 uint8_t type, uint32_t len,
-				 struct evbuffer *in,
-				 const struct evbuffer_ptr *at, size_t avail,
-				 struct prep_peek *pk);
+				 const struct conn_span *sp, size_t off,
+				 size_t avail, struct prep_peek *pk);
 /*
  * Take a PREP_SPECIAL message, now at the start of the client's input:
  * drop, rename or answer it, reusing what the peek copied (`pk`).  Sets

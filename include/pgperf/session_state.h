@@ -39,6 +39,13 @@ enum session_state_bit {
 #define SESS_EV_RESET_ALL (1u << 17)
 
 /*
+ * Do none of the word tokens of `sql` name anything that creates or
+ * clears session state?  Then no statement with the same words (the same
+ * shape: literals aside) can change it either, and session_state_apply()
+ * would return the state unchanged.
+ */
+bool session_words_inert(const char *sql, size_t len);
+/*
  * Apply the statements of one Query (or Parse) text to `state`, statement
  * by statement: each may clear bits (DISCARD ALL, RESET ALL, UNLISTEN *,
  * DEALLOCATE ALL, ...) and set bits.  Returns the new state.  Text inside

@@ -168,6 +168,43 @@ static void test_creates_nothing(void **state)
 	assert_int_equal(apply(";;"), 0);
 }
 
+/* A shape whose words name nothing with an effect skips classifying. */
+static void test_words_inert(void **state)
+{
+	(void)state;
+	assert_true(session_words_inert(
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 1", 51));
+	/* look-alikes in literals and comments are not words */
+	assert_true(
+		session_words_inert("SELECT 'set', 'listen' /* temp */", 33));
+	assert_false(session_words_inert("UPDATE t SET x = 1", 18));
+	assert_false(
+		session_words_inert("select set_config('a', 'b', true)", 33));
+	assert_false(session_words_inert("SELECT PG_ADVISORY_LOCK(1)", 26));
+	assert_false(
+		session_words_inert("create temporary table x(a int)", 31));
+	/* conservative: a word that merely contains one is not inert */
+	assert_false(session_words_inert("SELECT * FROM household", 23));
+	/* for every statement the classifier gives an effect, not inert */
+	static const char *const with_effect[] = {
+		"SET search_path = app",
+		"RESET ALL",
+		"PREPARE q AS SELECT 1",
+		"DEALLOCATE ALL",
+		"LISTEN c",
+		"UNLISTEN *",
+		"DISCARD ALL",
+		"CLOSE ALL",
+		"LOAD 'x'",
+		"SELECT 1 INTO TEMP t",
+		"DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+		"select pg_advisory_unlock_all()"};
+	for (size_t i = 0; i < sizeof(with_effect) / sizeof(with_effect[0]);
+	     i++)
+		assert_false(session_words_inert(with_effect[i],
+						 strlen(with_effect[i])));
+}
+
 static void test_clears_state(void **state)
 {
 	(void)state;
@@ -301,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_creates_state),
 		cmocka_unit_test(test_creates_nothing),
 		cmocka_unit_test(test_clears_state),
+		cmocka_unit_test(test_words_inert),
 		cmocka_unit_test(test_token_text),
 		cmocka_unit_test(test_simple_set),
 		cmocka_unit_test(test_reason_names),
