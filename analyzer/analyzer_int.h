@@ -22,7 +22,7 @@
 #define FREE_RING 8192	/* details coming back for reuse; a power of two */
 #define INFO_RING 4096	/* shape facts for the I/O thread; a power of two */
 #define BATCH 64 /* events applied per lock hold: readers wait at most that */
-#define MAX_SUBS 32	/* (database, user, application) per fingerprint */
+#define MAX_SUBS 32 /* (database, user, application) per fingerprint */
 #define MAX_ERRS ANA_MAX_ERRS /* SQLSTATEs kept per fingerprint */
 
 struct counters {

@@ -67,6 +67,7 @@ static void known_add(struct obs_known *k, uint64_t shape, bool inert)
 		/* forget all: at worst texts are sent again */
 		memset(k->slot, 0, k->nslots * sizeof(uint64_t));
 		k->n = 0;
+		k->gen++;
 	}
 	mask = k->nslots - 1;
 	for (i = pgp_mix64(shape) & mask; k->slot[i]; i = (i + 1) & mask)
@@ -89,6 +90,7 @@ void observe_known_forget(struct obs_known *k)
 	if (k->nslots)
 		memset(k->slot, 0, k->nslots * sizeof(uint64_t));
 	k->n = 0;
+	k->gen++;
 }
 
 /*
@@ -131,6 +133,65 @@ static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len,
 	else
 		free(ev.text);
 	return sh->hash;
+}
+
+/* A statement text and what shape_of() said of it. */
+struct obs_memo {
+	uint32_t gen; /* pp->known.gen when the shape was known */
+	bool inert;
+	size_t len, cap;
+	struct shape sh;
+	char text[];
+};
+
+/* Texts longer than this are not remembered. */
+#define MEMO_TEXT_MAX 2048
+
+/*
+ * shape_of() for a client: a text it sent lately (and whose shape this
+ * thread still knows) costs a comparison instead of a lexer pass.
+ */
+static uint64_t client_shape_of(struct client *cl, const char *sql, size_t len,
+				struct shape *sh, bool *inert)
+{
+	struct pgperf *pp = cl->c.pp;
+	struct obs_client *o = &cl->obs;
+	struct obs_memo *m;
+	uint64_t hash;
+	int slot;
+
+	if (analyzer_wants_texts(pp->ana))
+		observe_known_forget(&pp->known);
+	for (int i = 0; i < OBS_MEMO; i++) {
+		m = o->memo[i];
+		if (m && m->len == len && m->gen == pp->known.gen &&
+		    memcmp(m->text, sql, len) == 0) {
+			*sh = m->sh;
+			*inert = m->inert;
+			return sh->hash;
+		}
+	}
+	hash = shape_of(pp, sql, len, sh, inert);
+	if (len > MEMO_TEXT_MAX || known_find(&pp->known, hash) < 0)
+		return hash; /* only what the analyzer has is remembered */
+	slot = o->memo_next;
+	o->memo_next = (uint8_t)((o->memo_next + 1) % OBS_MEMO);
+	m = o->memo[slot];
+	if (!m || m->cap < len) {
+		struct obs_memo *n = pgp_malloc(sizeof(*n) + len);
+
+		if (!n)
+			return hash;
+		pgp_free(m);
+		o->memo[slot] = m = n;
+		m->cap = len;
+	}
+	m->gen = pp->known.gen;
+	m->inert = *inert;
+	m->len = len;
+	m->sh = *sh;
+	memcpy(m->text, sql, len);
+	return hash;
 }
 
 /* ---- a client's named statements ---- */
@@ -235,6 +296,8 @@ void observe_client_free(struct obs_client *o)
 	for (size_t i = 0; i < o->nslots; i++)
 		pgp_free(o->names[i]);
 	pgp_free(o->names);
+	for (int i = 0; i < OBS_MEMO; i++)
+		pgp_free(o->memo[i]);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -379,8 +442,8 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 	case 'Q': {
 		struct shape sh;
 		size_t qlen = pgp_strnlen(body, n);
-		struct obs_pending *p =
-			pend(cl, 'Q', shape_of(pp, body, qlen, &sh, &inert));
+		struct obs_pending *p = pend(
+			cl, 'Q', client_shape_of(cl, body, qlen, &sh, &inert));
 
 		if (p && (p->d = analyzer_detail_new(pp->ana)))
 			values_query(p->d, body, &sh);
@@ -396,8 +459,12 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 			break;
 		q = body + nlen + 1;
 		name_put(o, body, nlen,
-			 shape_of(pp, q, pgp_strnlen(q, n - nlen - 1), &sh,
-				  &inert));
+			 nlen == 0
+				 ? client_shape_of(cl, q,
+						   pgp_strnlen(q, n - nlen - 1),
+						   &sh, &inert)
+				 : shape_of(pp, q, pgp_strnlen(q, n - nlen - 1),
+					    &sh, &inert));
 		cache_learn_text(pp, sh.hash, q, pgp_strnlen(q, n - nlen - 1));
 		if (nlen == 0) {
 			/* tags of unnamed statements (named: not tracked) */

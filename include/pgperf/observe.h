@@ -32,6 +32,10 @@ struct obs_pending {
 struct obs_name; /* a named statement's shape */
 struct ana_detail;
 
+/* Statement texts remembered per client with their shapes. */
+#define OBS_MEMO 4
+struct obs_memo;
+
 struct obs_client {
 	struct obs_pending q[OBS_INFLIGHT];
 	uint8_t head, n;
@@ -54,6 +58,11 @@ struct obs_client {
 	uint32_t xact_slow_us;	  /* ... and how long that took */
 	struct obs_name **names;  /* owned: name -> shape */
 	size_t nnames, nslots;
+	/* owned: the texts of its last few Queries and unnamed Parses and
+	 * their shapes, reused while the same text comes again (a driver's
+	 * unnamed statements, BEGIN/COMMIT) */
+	struct obs_memo *memo[OBS_MEMO];
+	uint8_t memo_next;
 };
 
 /* The set of shapes this I/O thread has sent texts for. */
@@ -64,6 +73,7 @@ struct obs_known {
 	 * transaction mode need not classify its statements */
 	uint8_t *inert;
 	size_t nslots, n;
+	uint32_t gen; /* bumped whenever the set is forgotten */
 };
 
 /* Is analysis on (the analyzer running and `analysis = on`)? */
