@@ -787,7 +787,7 @@ static void *analyzer_main(void *arg)
 		pthread_mutex_unlock(&a->lock);
 		atomic_fetch_add_explicit(&a->applied, n, memory_order_release);
 		notify_readers(a);
-		if (a->test_delay_ms)
+		if (a->test_delay_ms && !atomic_load(&a->stop))
 			sleep_on(-1, a->test_delay_ms); /* poll ignores -1 */
 	}
 	/* libpg_query frees its per-thread memory in a thread-exit

@@ -27,8 +27,9 @@ export url admin dir http_port
 readers_never_stall_clients() {
 	local bpid n tx slow mx
 	printf 'select 1;\n' >"$dir/one.sql"
-	# 200 transactions a second for 4 s: the slow analyzer keeps up, barely
-	(cd "$dir" && exec pgbench -n -f one.sql -c 2 -j 1 -T 4 -R 200 -l --log-prefix=relay "$url" >"$dir/pgbench.out" 2>&1) &
+	# 100 transactions a second for 4 s: the slow analyzer (64 events per
+	# 300 ms) keeps up, but is behind whenever a reader asks
+	(cd "$dir" && exec pgbench -n -f one.sql -c 2 -j 1 -T 4 -R 100 -l --log-prefix=relay "$url" >"$dir/pgbench.out" 2>&1) &
 	bpid=$!
 	sleep 0.5
 	for n in $(seq 6); do
@@ -42,7 +43,7 @@ readers_never_stall_clients() {
 	slow=$(cat "$dir"/relay.* | awk '$3 >= 150000' | wc -l)
 	mx=$(cat "$dir"/relay.* | awk 'BEGIN {m = 0} $3 > m {m = $3} END {print m}')
 	echo "transactions $tx, slowest ${mx} us, $slow at 150 ms or more"
-	[ "${tx:-0}" -gt 300 ] && [ "$slow" = 0 ]
+	[ "${tx:-0}" -gt 200 ] && [ "$slow" = 0 ]
 }
 export -f readers_never_stall_clients
 check "readers of the analysis never stall a client" readers_never_stall_clients
