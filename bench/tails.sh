@@ -191,7 +191,7 @@ for mode in $modes; do
 	done
 done
 
-printf '\nSummary per workload (tps: median of rounds; p99.9 and max: worst round; slow: transactions over 100 ms, all rounds)\n'
+printf '\nSummary per workload (tps and cpu: median of rounds; p99.9 and max: worst round; slow: transactions over 100 ms, all rounds)\n'
 printf '%-8s %3s | %8s %8s %6s | %9s %9s | %8s %8s | %5s %5s | %7s %7s | %7s\n' mode c \
 	bnc_tps pgp_tps ratio bnc_p99.9 pgp_p99.9 bnc_max pgp_max bslow pslow bnc_cpu pgp_cpu scrape%
 awk '
@@ -207,7 +207,7 @@ function median(s,   a, n, i, j, t) {
 	if ($8 > p999[k, w]) p999[k, w] = $8
 	if ($9 > mx[k, w]) mx[k, w] = $9
 	slow[k, w] += $10
-	cpu[k, w] += $11; nc[k, w]++
+	cpu[k, w] = cpu[k, w] " " $11
 }
 END {
 	for (k in keys) {
@@ -216,7 +216,7 @@ END {
 		printf "%-8s %3s | %8.0f %8.0f %6.3f | %9.3f %9.3f | %8.2f %8.2f | %5d %5d | %7.2f %7.2f | %7s\n",
 			kk[1], kk[2], b, x, (b ? x / b : 0), p999[k, "pgbouncer"], p999[k, "pgperf"],
 			mx[k, "pgbouncer"], mx[k, "pgperf"], slow[k, "pgbouncer"], slow[k, "pgperf"],
-			cpu[k, "pgbouncer"] / nc[k, "pgbouncer"], cpu[k, "pgperf"] / nc[k, "pgperf"],
+			median(cpu[k, "pgbouncer"]), median(cpu[k, "pgperf"]),
 			(s != "" && x ? sprintf("%+.1f", (s - x) * 100 / x) : "-")
 	}
 }' "$results" | sort
