@@ -181,7 +181,7 @@ void name_table(struct cache *c, uint64_t table, const char *name)
 
 /* ---- Redis: connection and breaker ---- */
 
-static void arm_timer(struct cache *c, int64_t us)
+void arm_timer(struct cache *c, int64_t us)
 {
 	struct timeval tv = {(time_t)(us / 1000000),
 			     (suseconds_t)(us % 1000000)};
@@ -254,6 +254,7 @@ static void breaker_open(struct cache *c, const char *why)
 		ac->data = NULL;
 		redisAsyncFree(ac);
 	}
+	cache_suspects_idle(c);
 	arm_timer(c, BREAKER_OPEN_US);
 }
 
@@ -270,20 +271,12 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		breaker_open(c, ac->errstr[0] ? ac->errstr : "connect failed");
 		return;
 	}
-	/* a database whose writes this instance could not invalidate while
-	 * Redis was unreachable: everything cached for it goes */
-	for (int i = 0; i < c->nmissed; i++) {
-		char key[40];
-		const char *argv[2] = {"INCR", key};
-
-		snprintf(key, sizeof(key), "pgperf:g:%016llx",
-			 (unsigned long long)c->missed_db[i]);
-		redisAsyncCommandArgv(c->ac, NULL, NULL, 2, argv, NULL);
-	}
-	c->nmissed = 0;
 	c->state = "up";
 	c->said_down = false;
 	log_info("cache: Redis at %s:%d is up", c->host, c->port);
+	/* a database whose writes this instance could not invalidate:
+	 * everything cached for it goes, and until then it is not served */
+	cache_retry_suspects(c);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -348,6 +341,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		}
 	if (!c->ac && now >= c->retry_at_us)
 		connect_redis(c);
+	if (c->nsuspect) {
+		/* until each is cleared, retry its bump every second */
+		cache_retry_suspects(c);
+		if (!next || next > BREAKER_OPEN_US)
+			next = BREAKER_OPEN_US;
+	}
 	if (!c->ac && !next)
 		next = c->retry_at_us - now;
 	if (c->ops.next != &c->ops && !next)
@@ -436,6 +435,7 @@ void cache_free(struct cache *c)
 		ac->data = NULL;
 		redisAsyncFree(ac); /* pending callbacks fire with no reply */
 	}
+	cache_suspects_idle(c);
 	while (c->ops.next && c->ops.next != &c->ops)
 		op_free(c->ops.next);
 	if (c->timer)
@@ -444,7 +444,6 @@ void cache_free(struct cache *c)
 	pgp_free(c->fps);
 	pgp_free(c->tbl);
 	pgp_free(c->rules);
-	pgp_free(c->missed_db);
 	pgp_free(c);
 }
 
@@ -612,7 +611,10 @@ int cache_idle_input(struct client *cl)
 							  &mlen);
 		uint64_t h = m ? pgp_hash_bytes(m, mlen) : 0;
 
-		if (!m) { /* a setting the key does not cover */
+		if (!m || cache_is_suspect(c, cache_db_hash(cl))) {
+			/* too many settings to key on; or a write to this
+			 * database may not be invalidated yet */
+			free(m);
 			cache_view_free(&v);
 			c->st.bypassed++;
 			return 0;

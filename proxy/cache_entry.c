@@ -15,25 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-/* ---- settings that change results: part of every key ---- */
-
-static const char *const modeled[] = {
-	"search_path",	"client_encoding",
-	"DateStyle",	"IntervalStyle",
-	"TimeZone",	"extra_float_digits",
-	"bytea_output", "standard_conforming_strings",
-	"role",		"application_name_is_not_modeled",
-};
-
-static bool is_modeled(const char *name)
-{
-	for (size_t i = 0; i + 1 < ARRAY_SIZE(modeled); i++)
-		if (strcasecmp(name, modeled[i]) == 0)
-			return true;
-	return false;
-}
 
 /* ---- rules ---- */
 
@@ -151,33 +132,114 @@ void cache_gen_key(char *buf, size_t cap, uint64_t db, uint64_t table)
 		snprintf(buf, cap, "pgperf:g:%016llx", (unsigned long long)db);
 }
 
-uint64_t cache_db_hash(const struct client *cl)
+/*
+ * The server a client's pool reaches, as entries and generations name it:
+ * cache_namespace (for pgperfs in front of different clusters sharing one
+ * Redis), host, port and database.  Two [databases] names for one
+ * database share their entries and, above all, their invalidations.
+ */
+static void server_identity(struct wbuf *b, const struct client *cl)
 {
-	return ana_value_hash(cl->database, strlen(cl->database));
+	const struct pool_target *t = &cl->pool->target;
+
+	wb_cstr(b, cl->c.pp->cfg->cache_namespace);
+	wb_cstr(b, t->host);
+	wb_u32(b, (uint32_t)t->port);
+	wb_cstr(b, t->dbname);
 }
 
-/* Everything an entry depends on, byte for byte; NULL when the session
- * changed a setting the key does not cover. */
+uint64_t cache_db_hash(const struct client *cl)
+{
+	struct wbuf b;
+	uint64_t h;
+
+	wb_init(&b);
+	server_identity(&b, cl);
+	h = b.failed ? ana_value_hash(cl->database, strlen(cl->database))
+		     : ana_value_hash(b.data, b.len);
+	wb_free(&b);
+	return h;
+}
+
+/* A setting of the session, its name folded to lower case. */
+struct key_setting {
+	char name[64];
+	const char *value;
+};
+
+static int setting_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct key_setting *)a)->name,
+		      ((const struct key_setting *)b)->name);
+}
+
+/* Add or replace `name` (folded) in set[0..*n); false when it is full. */
+static bool put_setting(struct key_setting *set, int *n, int cap,
+			const char *name, const char *value)
+{
+	char low[64];
+	size_t i;
+
+	for (i = 0; name[i] && i + 1 < sizeof(low); i++)
+		low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
+					? name[i] - 'A' + 'a'
+					: name[i]);
+	if (name[i])
+		return false; /* a name this long: do not cache */
+	low[i] = '\0';
+	for (int k = 0; k < *n; k++)
+		if (strcmp(set[k].name, low) == 0) {
+			set[k].value = value;
+			return true;
+		}
+	if (*n >= cap)
+		return false;
+	memcpy(set[*n].name, low, i + 1);
+	set[*n].value = value;
+	(*n)++;
+	return true;
+}
+
+/* Sessions with more settings than this are not cached. */
+#define KEY_SETTINGS_MAX 64
+
+/*
+ * Everything an entry depends on, byte for byte: the server it comes from,
+ * the client's user, every setting the session carries - its startup
+ * parameters (`options=-c` ones included), the reported values it was told
+ * and its plain SETs, which win - with names folded to lower case as
+ * PostgreSQL folds them and sorted, and the statement.  Any of them can
+ * change a result (a row-level-security policy may read any setting).
+ * NULL when the session carries too many settings to key on.
+ */
 char *cache_key_material(const struct client *cl, const char *sql, size_t len,
 			 size_t *out_len)
 {
+	struct key_setting set[KEY_SETTINGS_MAX];
+	int n = 0;
 	struct wbuf b;
 	char *m;
 
-	for (int i = 0; i < cl->sets.n; i++)
-		if (!is_modeled(cl->sets.items[i].name))
+	for (int i = 0; i < cl->params.n; i++)
+		if (!put_setting(set, &n, KEY_SETTINGS_MAX,
+				 cl->params.items[i].name,
+				 cl->params.items[i].value))
 			return NULL;
+	for (int i = 0; i < cl->sets.n; i++)
+		if (!put_setting(set, &n, KEY_SETTINGS_MAX,
+				 cl->sets.items[i].name,
+				 cl->sets.items[i].value))
+			return NULL;
+	qsort(set, (size_t)n, sizeof(set[0]), setting_cmp);
 	wb_init(&b);
-	wb_bytes(&b, "pgperf1", 8);
-	wb_cstr(&b, cl->database);
+	wb_bytes(&b, "pgperf2", 8);
+	server_identity(&b, cl);
 	wb_cstr(&b, cl->user);
-	for (size_t i = 0; i + 1 < ARRAY_SIZE(modeled); i++) {
-		const char *v = kv_get(&cl->sets, modeled[i]);
-
-		if (!v)
-			v = kv_get(&cl->params, modeled[i]);
-		wb_cstr(&b, modeled[i]);
-		wb_cstr(&b, v ? v : "");
+	wb_cstr(&b, cl->pool->target.user);
+	wb_u32(&b, (uint32_t)n);
+	for (int i = 0; i < n; i++) {
+		wb_cstr(&b, set[i].name);
+		wb_cstr(&b, set[i].value);
 	}
 	wb_bytes(&b, sql, len);
 	if (b.failed) {

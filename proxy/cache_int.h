@@ -79,6 +79,8 @@ struct cache_fill {
 	uint8_t last;
 };
 
+#define CACHE_SUSPECT_MAX 256
+
 struct cache {
 	struct pgperf *pp;
 	redisAsyncContext *ac;
@@ -97,8 +99,17 @@ struct cache {
 	struct cache_stats st;
 	struct cache_fp_stats *fps;    /* owned, STATS_SLOTS */
 	struct cache_table_stats *tbl; /* owned, STATS_SLOTS */
-	uint64_t *missed_db; /* owned: databases whose writes went unseen */
-	int nmissed;
+	/*
+	 * Databases (cache_db_hash) with a write whose invalidation may not
+	 * have reached Redis (an error reply, a timeout, Redis down): no
+	 * lookups for them until an INCR of their whole generation
+	 * succeeds.  Deduplicated and bounded; beyond CACHE_SUSPECT_MAX no
+	 * lookups at all, until a restart (the rest cannot be bumped).
+	 */
+	uint64_t suspect[CACHE_SUSPECT_MAX];
+	bool suspect_busy[CACHE_SUSPECT_MAX]; /* its INCR is in flight */
+	int nsuspect;
+	bool suspect_overflow;
 };
 
 /* cache.c, for cache_write.c */
@@ -110,5 +121,14 @@ void name_table(struct cache *c, uint64_t table, const char *name);
 void op_free(struct cache_op *op);
 struct cache_op *op_new(struct cache *c, enum op_kind kind);
 bool redis_up(struct cache *c);
+void arm_timer(struct cache *c, int64_t us);
+
+/* cache_write.c, for cache.c: the databases lookups must skip */
+void cache_suspect(struct cache *c, uint64_t db);
+bool cache_is_suspect(const struct cache *c, uint64_t db);
+/* Redis is up: bump each suspect database's generation (once at a time) */
+void cache_retry_suspects(struct cache *c);
+/* The connection is gone: no bump is in flight any more. */
+void cache_suspects_idle(struct cache *c);
 
 #endif

@@ -203,6 +203,95 @@ void cache_note_statement(struct client *cl, uint64_t shape, const char *text,
 		note_table(cl, ci->written[i]);
 }
 
+/* ---- databases whose writes may not be invalidated ---- */
+
+static int suspect_find(const struct cache *c, uint64_t db)
+{
+	for (int i = 0; i < c->nsuspect; i++)
+		if (c->suspect[i] == db)
+			return i;
+	return -1;
+}
+
+void cache_suspect(struct cache *c, uint64_t db)
+{
+	if (suspect_find(c, db) >= 0)
+		return;
+	if (c->nsuspect >= CACHE_SUSPECT_MAX) {
+		/* the ones not recorded can never be bumped: the cache
+		 * serves nothing more until pgperf restarts */
+		if (!c->suspect_overflow)
+			log_error("cache: more than %d databases with writes "
+				  "Redis did not take: nothing is served from "
+				  "the cache until pgperf restarts",
+				  CACHE_SUSPECT_MAX);
+		c->suspect_overflow = true;
+		return;
+	}
+	c->suspect[c->nsuspect] = db;
+	c->suspect_busy[c->nsuspect] = false;
+	c->nsuspect++;
+	arm_timer(c, 1000000); /* retried every second */
+}
+
+bool cache_is_suspect(const struct cache *c, uint64_t db)
+{
+	return c->suspect_overflow || suspect_find(c, db) >= 0;
+}
+
+void cache_suspects_idle(struct cache *c)
+{
+	for (int i = 0; i < c->nsuspect; i++)
+		c->suspect_busy[i] = false;
+}
+
+/* The INCR of one suspect database's generation, in flight. */
+struct suspect_bump {
+	uint64_t db;
+};
+
+static void suspect_done(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct suspect_bump *sb = privdata;
+	struct cache *c = ac ? ac->data : NULL; /* NULL: being freed */
+	redisReply *reply = r;
+	int i;
+
+	if (c && (i = suspect_find(c, sb->db)) >= 0) {
+		if (reply && reply->type == REDIS_REPLY_INTEGER) {
+			/* cleared: the last one takes the slot */
+			c->nsuspect--;
+			c->suspect[i] = c->suspect[c->nsuspect];
+			c->suspect_busy[i] = c->suspect_busy[c->nsuspect];
+		} else {
+			c->suspect_busy[i] = false;
+			c->st.redis_errors++;
+		}
+	}
+	pgp_free(sb);
+}
+
+void cache_retry_suspects(struct cache *c)
+{
+	if (!redis_up(c))
+		return;
+	for (int i = 0; i < c->nsuspect; i++) {
+		struct suspect_bump *sb;
+		char key[40];
+		const char *argv[2] = {"INCR", key};
+
+		if (c->suspect_busy[i] || !(sb = pgp_malloc(sizeof(*sb))))
+			continue;
+		sb->db = c->suspect[i];
+		cache_gen_key(key, sizeof(key), c->suspect[i], 0);
+		if (redisAsyncCommandArgv(c->ac, suspect_done, sb, 2, argv,
+					  NULL) == REDIS_OK)
+			c->suspect_busy[i] = true;
+		else
+			pgp_free(sb);
+	}
+}
+
 static void inval_done(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct cache_op *op = privdata;
@@ -219,18 +308,10 @@ static void inval_done(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	cl = op->cl;
 	sv = op->sv;
-	if (op->failed && cl) {
-		/* remember to drop the whole database's entries once Redis is
-		 * back: these writes were not invalidated */
-		uint64_t db = cache_db_hash(cl), *m;
-
-		if ((m = pgp_realloc(op->c->missed_db,
-				     (size_t)(op->c->nmissed + 1) *
-					     sizeof(*m)))) {
-			op->c->missed_db = m;
-			m[op->c->nmissed++] = db;
-		}
-	}
+	if (op->failed && cl)
+		/* these writes may not be invalidated: the database is not
+		 * served until its whole generation is bumped */
+		cache_suspect(op->c, cache_db_hash(cl));
 	op_free(op);
 	if (!cl)
 		return;
@@ -276,15 +357,9 @@ bool cache_hold_ready(struct client *cl, struct server *sv)
 	cl->cache.ninval = 0;
 	cl->cache.inval_all = false;
 	if (!redis_up(c) || !(op = op_new(c, OP_INVAL))) {
-		/* no Redis: nothing is served from it now, and everything of
-		 * this database is dropped when it is back */
-		uint64_t *m = pgp_realloc(
-			c->missed_db, (size_t)(c->nmissed + 1) * sizeof(*m));
-
-		if (m) {
-			c->missed_db = m;
-			m[c->nmissed++] = db;
-		}
+		/* no Redis: everything of this database is dropped when it
+		 * is back, and nothing of it is served meanwhile */
+		cache_suspect(c, db);
 		return false;
 	}
 	op->cl = cl;

@@ -494,7 +494,7 @@ void client_relay(struct client *cl)
 	if (cl->state != CL_ACTIVE || !sv || cl->c.throttled || cl->c.closing)
 		return;
 	txn = pool_effective_mode(cl->pool) == POOL_TRANSACTION;
-	obs = observe_on(cl->c.pp);
+	obs = observe_shapes(cl->c.pp);
 	in = bufferevent_get_input(cl->c.bev);
 	avail = evbuffer_get_length(in);
 	if (cl->drop_remaining) {

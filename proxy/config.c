@@ -123,6 +123,7 @@ static const struct cfg_key keys[] = {
 	K(redis_url, CFG_STR, "", false, 0, 0, NULL),
 	K(cache_mode, CFG_ENUM, "off", false, 0, 0, cache_modes),
 	K(cache_ttl, CFG_INT, "60", true, 1, 2592000, NULL),
+	K(cache_namespace, CFG_STR, "", true, 0, 0, NULL),
 	K(cache_rules, CFG_STR, "", false, 0, 0, NULL),
 	K(cache_max_entry_bytes, CFG_INT, "1048576", true, 64, 536870912, NULL),
 	K(cache_auto_min_calls, CFG_INT, "10", true, 1, 1000000000, NULL),

@@ -31,6 +31,11 @@ bool observe_on(const struct pgperf *pp)
 	return pp->ana && pp->cfg->analysis;
 }
 
+bool observe_shapes(const struct pgperf *pp)
+{
+	return pp->ana && (pp->cfg->analysis || pp->cache);
+}
+
 /* ---- shapes this thread has sent ---- */
 
 /* The slot of `shape`, or -1 when it is not known. */
@@ -430,14 +435,18 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 	struct pgperf *pp = cl->c.pp;
 	struct obs_client *o = &cl->obs;
 	size_t nlen;
-	bool inert = false;
+	bool inert = false, stats;
 
-	if (!observe_on(pp)) {
+	if (!observe_shapes(pp)) {
 		/* no shapes: statements are only timed, for SHOW STATS */
 		if (type == 'Q' || type == 'E' || type == 'S')
 			pend(cl, type, 0);
 		return false;
 	}
+	/* with analysis off but the cache on, shapes still go to the
+	 * analyzer (it works out which tables they write) and writes still
+	 * reach the cache; only statistics events stay home (complete()) */
+	stats = observe_on(pp);
 	switch (type) {
 	case 'Q': {
 		struct shape sh;
@@ -445,7 +454,7 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 		struct obs_pending *p = pend(
 			cl, 'Q', client_shape_of(cl, body, qlen, &sh, &inert));
 
-		if (p && (p->d = analyzer_detail_new(pp->ana)))
+		if (p && stats && (p->d = analyzer_detail_new(pp->ana)))
 			values_query(p->d, body, &sh);
 		cache_note_statement(cl, sh.hash, body, qlen);
 		break;
@@ -466,7 +475,7 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 				 : shape_of(pp, q, pgp_strnlen(q, n - nlen - 1),
 					    &sh, &inert));
 		cache_learn_text(pp, sh.hash, q, pgp_strnlen(q, n - nlen - 1));
-		if (nlen == 0) {
+		if (nlen == 0 && stats) {
 			/* tags of unnamed statements (named: not tracked) */
 			ana_detail_free(o->unnamed_tags);
 			o->unnamed_tags = NULL;
@@ -482,6 +491,8 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 			break;
 		nlen = pgp_strnlen(body + plen + 1, n - plen - 1);
 		o->portal_shape = name_get(o, body + plen + 1, nlen);
+		if (!stats)
+			break; /* no values: nothing proves an N+1 */
 		if (!o->bind)
 			o->bind = analyzer_detail_new(pp->ana);
 		else
@@ -522,7 +533,7 @@ void observe_parse(struct client *cl, const char *name, const char *query)
 {
 	struct pgperf *pp = cl->c.pp;
 
-	if (observe_on(pp))
+	if (observe_shapes(pp))
 		name_put(&cl->obs, name, strlen(name),
 			 shape_of(pp, query, strlen(query), NULL, NULL));
 }

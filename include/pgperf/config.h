@@ -59,6 +59,8 @@ struct config {
 	int index_advice;	     /* on/off */
 	int index_min_table_rows;    /* smaller tables get no index advice */
 	char *redis_url;	     /* "" = no result cache */
+	char *cache_namespace;	     /* part of every key: pgperfs in front
+					of different clusters, one Redis */
 	int cache_mode;		     /* enum cache_mode */
 	int cache_ttl;		     /* seconds, cache_mode = auto */
 	char *cache_rules;	   /* "table:NAME=TTL|never fingerprint:..." */

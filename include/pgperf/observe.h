@@ -78,6 +78,9 @@ struct obs_known {
 
 /* Is analysis on (the analyzer running and `analysis = on`)? */
 bool observe_on(const struct pgperf *pp);
+/* Are statement shapes worked out: for analysis, or for the result cache,
+ * whose invalidation must not depend on `analysis`? */
+bool observe_shapes(const struct pgperf *pp);
 /* A client logged in (or changed application_name): tell the analyzer. */
 void observe_client(struct client *cl);
 void observe_client_gone(struct client *cl);
