@@ -197,6 +197,8 @@ static void qstat_free_parts(struct qstat *q)
 {
 	struct sub *s, *n;
 
+	pgp_free(q->hp);
+	q->hp = NULL;
 	sqlparse_free(&q->parse);
 	counters_free(&q->c);
 	free(q->sample);
@@ -541,6 +543,12 @@ static void track_request(struct analyzer *a, const struct ana_event *ev,
 	st.start_us = ev->end_us - ev->dur_us;
 	st.select = parse && parse->kind &&
 		    strcmp(parse->kind, "SELECT") == 0 && parse->read_only;
+	if (!parse || !parse->parsed || parse->writes_unnamed)
+		st.wmask = ~0u; /* may write anything */
+	for (int i = 0; parse && i < parse->nwritten; i++)
+		st.wmask |= 1u << (ana_table_hash(parse->written[i]) & 31);
+	for (int i = 0; parse && i < parse->nread; i++)
+		st.rmask |= 1u << (ana_table_hash(parse->read[i]) & 31);
 	if (d) {
 		st.nparams = d->nparams;
 		memcpy(st.param, d->param, sizeof(st.param));
@@ -571,6 +579,94 @@ static void creq_free(struct creq *c)
 	creq_unlink(c);
 	req_free(&c->r);
 	pgp_free(c);
+}
+
+/* ---- hit potential ---- */
+
+static struct table_writes *writes_slot(struct analyzer *a, uint64_t table,
+					bool add)
+{
+	size_t mask = WRITES_SLOTS - 1, i;
+
+	if (!a->writes)
+		return NULL;
+	for (i = pgp_mix64(table) & mask; a->writes[i].table;
+	     i = (i + 1) & mask)
+		if (a->writes[i].table == table)
+			return &a->writes[i];
+	if (!add)
+		return NULL;
+	if (a->nwrites * 2 >= WRITES_SLOTS) {
+		/* full: forget them all, and count that as a write to
+		 * everything, so nothing looks like a hit across it */
+		memset(a->writes, 0, WRITES_SLOTS * sizeof(*a->writes));
+		a->nwrites = 0;
+		a->writes_unknown++;
+		return writes_slot(a, table, true);
+	}
+	a->writes[i].table = table;
+	a->nwrites++;
+	return &a->writes[i];
+}
+
+/* A statement that completed: count its writes by table. */
+static void note_writes(struct analyzer *a, const struct qstat *q)
+{
+	const struct sqlparse *p = q ? &q->parse : NULL;
+
+	if (p && p->parsed && (p->read_only || !p->nwritten) &&
+	    !p->writes_unnamed)
+		return; /* reads, BEGIN, COMMIT, SET, ... */
+	if (!p || !p->parsed || p->writes_unnamed) {
+		a->writes_unknown++; /* could be any table */
+		return;
+	}
+	for (int i = 0; i < p->nwritten; i++) {
+		struct table_writes *w =
+			writes_slot(a, ana_table_hash(p->written[i]), true);
+
+		if (w)
+			w->n++;
+		else
+			a->writes_unknown++;
+	}
+}
+
+/* Would a result cache have answered this execution of a cacheable
+ * fingerprint?  Same values, within the TTL, no write in between. */
+static void note_hit_potential(struct analyzer *a, struct qstat *q,
+			       const struct ana_event *ev)
+{
+	const struct ana_detail *d = ev->detail;
+	uint64_t vals = 0x9e3779b97f4a7c15ull, writes = a->writes_unknown;
+	int64_t ttl_us =
+		(int64_t)(a->cache_ttl_s > 0 ? a->cache_ttl_s : 60) * 1000000;
+	int slot;
+
+	if (!d || ev->sqlstate[0] ||
+	    (!q->hp && !(q->hp = pgp_calloc(1, sizeof(*q->hp)))))
+		return;
+	vals = pgp_mix64(vals ^ d->nparams);
+	for (int i = 0; i < d->nparams && i < ANA_MAX_PARAMS; i++)
+		vals = pgp_mix64(vals ^ d->param[i]);
+	for (int i = 0; i < q->parse.nread; i++) {
+		const struct table_writes *w =
+			writes_slot(a, ana_table_hash(q->parse.read[i]), false);
+
+		writes += w ? w->n : 0;
+	}
+	q->hp->execs++;
+	slot = (int)(vals % HP_RECENT);
+	if (q->hp->recent[slot].filled_us && q->hp->recent[slot].vals == vals &&
+	    q->hp->recent[slot].writes == writes &&
+	    ev->end_us - q->hp->recent[slot].filled_us <= ttl_us) {
+		q->hp->repeats++;
+		q->hp->repeat_us += ev->dur_us;
+		return; /* a hit does not refill the entry */
+	}
+	q->hp->recent[slot].vals = vals;
+	q->hp->recent[slot].filled_us = ev->end_us;
+	q->hp->recent[slot].writes = writes;
 }
 
 static void on_stmt(struct analyzer *a, const struct ana_event *ev)
@@ -609,6 +705,10 @@ static void on_stmt(struct analyzer *a, const struct ana_event *ev)
 	win_stmt(a, ce, ev);
 	if (q != &a->other && (s = sub_for(q, ce)))
 		count(&s->c, ev);
+	if (!ev->sqlstate[0])
+		note_writes(a, q != &a->other ? q : NULL);
+	if (q != &a->other && sql_cacheable(&q->parse))
+		note_hit_potential(a, q, ev);
 	track_request(a, ev, se->shape ? se->fingerprint : ev->shape,
 		      q != &a->other ? &q->parse : NULL);
 }
@@ -656,6 +756,9 @@ static void on_client(struct analyzer *a, struct ana_event *ev)
 
 void reset_all(struct analyzer *a)
 {
+	if (a->writes)
+		memset(a->writes, 0, WRITES_SLOTS * sizeof(*a->writes));
+	a->nwrites = 0;
 	for (size_t b = 0; b < a->nfp_buckets; b++) {
 		struct qstat *q = a->fp[b], *n;
 
@@ -851,6 +954,7 @@ static void analyzer_free(struct analyzer *a)
 	free(a->extra_out);
 	free(a->extra_in);
 	findings_free(a->findings);
+	pgp_free(a->writes);
 	advisor_free(a->advisor);
 	catalog_free(a->catalog);
 	pgp_free(a->ring);
@@ -895,6 +999,8 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 			hist_init(&a->routes[i].db);
 		}
 	a->findings = findings_new();
+	a->writes = pgp_calloc(WRITES_SLOTS, sizeof(*a->writes));
+	a->cache_ttl_s = 60;
 	a->advisor = advisor_new();
 	a->slow_query_ms = 100;
 	atomic_store(&a->state_every_us, 60 * 1000000LL);
@@ -982,6 +1088,7 @@ void analyzer_configure(struct analyzer *a, const struct ana_conf *c)
 	a->advice_min_rows = c->index_min_table_rows;
 	a->cache_on = c->cache_on;
 	a->slow_query_ms = c->slow_query_ms;
+	a->cache_ttl_s = c->cache_ttl_s;
 	atomic_store(&a->state_every_us,
 		     (c->state_save_interval_ms > 0 ? c->state_save_interval_ms
 						    : 60000) *

@@ -270,6 +270,7 @@ static void fp_finding_begin(struct jbuf *b, struct ana_finding *o,
 	snprintf(o->id, sizeof(o->id), "%s-%s", prefix, fp);
 	o->kind = kind;
 	o->severity = severity;
+	o->fp = q->fingerprint;
 	o->query = strdup(q->parse.normalized);
 	o->executions = q->c.calls;
 	o->last_seen_us = q->last_seen;
@@ -313,6 +314,26 @@ static void top_insert(struct qstat **top, int max, struct qstat *q)
  * pgperf does not keep: the finding says so, and its estimated saving
  * (which ranks it among the recommendations) assumes half are hits.
  */
+/* Ranks cacheable fingerprints by what a cache would have saved. */
+static void top_insert_saving(struct qstat **top, int max, struct qstat *q)
+{
+	for (int i = 0; i < max; i++) {
+		if (top[i] && top[i]->hp->repeat_us >= q->hp->repeat_us)
+			continue;
+		memmove(&top[i + 1], &top[i],
+			(size_t)(max - i - 1) * sizeof(*top));
+		top[i] = q;
+		return;
+	}
+}
+
+/*
+ * cacheable_query: read-only, deterministic statements whose values come
+ * back within the cache's TTL with no write to their tables in between
+ * often enough that a cache would answer most of them (hit potential,
+ * note_hit_potential()).  Never the child of an N+1: batching is the fix
+ * there, and its values rarely repeat anyway.
+ */
 static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
 			       size_t *n)
 {
@@ -321,37 +342,51 @@ static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
 
 	for (size_t b = 0; b < a->nfp_buckets; b++)
 		for (struct qstat *q = a->fp[b]; q; q = q->next)
-			if (sql_cacheable(&q->parse) &&
-			    q->c.calls >= CACHEABLE_MIN_CALLS &&
-			    (double)q->c.hist.sum >= all * CACHEABLE_MIN_SHARE)
-				top_insert(top, CACHEABLE_MAX, q);
+			if (q->hp && sql_cacheable(&q->parse) &&
+			    q->hp->repeats >= CACHEABLE_MIN_REPEATS &&
+			    q->hp->repeats * 100 >=
+				    q->hp->execs * CACHEABLE_MIN_HIT_PCT &&
+			    (double)q->hp->repeat_us >=
+				    all * CACHEABLE_MIN_SHARE &&
+			    !findings_nplus1_child(a->findings, q->fingerprint))
+				top_insert_saving(top, CACHEABLE_MAX, q);
 	for (int k = 0; k < CACHEABLE_MAX && top[k]; k++) {
 		const struct qstat *q = top[k];
+		const struct hit_pot *hp = q->hp;
 		struct ana_finding *o = &out[*n];
 		struct jbuf b = {0};
 		double share = all ? 100.0 * (double)q->c.hist.sum / all : 0;
+		double hit_pct =
+			100.0 * (double)hp->repeats / (double)hp->execs;
+		double saved_pct =
+			all ? 100.0 * (double)hp->repeat_us / all : 0;
 		char rule[40], line[512];
 
 		fp_finding_begin(&b, o, q, "cq", "cacheable_query",
-				 share >= 20 ? "medium" : "low");
-		o->saved_us = q->c.hist.sum / 2;
-		snprintf(rule, sizeof(rule), "fingerprint:%016llx=60",
-			 (unsigned long long)q->fingerprint);
+				 saved_pct >= 20 ? "medium" : "low");
+		o->saved_us = hp->repeat_us;
+		snprintf(rule, sizeof(rule), "fingerprint:%016llx=%d",
+			 (unsigned long long)q->fingerprint, a->cache_ttl_s);
 		snprintf(line, sizeof(line),
-			 "a read-only, deterministic query taking %.1f%% of "
-			 "database time: answer it from Redis with "
-			 "cache_mode = rules and cache_rules = %s (redis_url); "
-			 "how much it saves depends on how often the same "
-			 "values repeat",
-			 share, rule);
+			 "%.0f%% of its executions repeat values seen within "
+			 "%d s with no write to its tables in between: a "
+			 "result cache would answer them, saving %.1f%% of "
+			 "database time (cache_mode = rules, cache_rules = "
+			 "%s, redis_url)",
+			 hit_pct, a->cache_ttl_s, saved_pct, rule);
 		o->suggestion = strdup(line);
-		jb_printf(&b,
-			  ",\"evidence\":{\"calls\":%llu,\"total_ms\":%.3f,"
-			  "\"mean_ms\":%.3f,\"share_of_db_time_pct\":%.1f}",
-			  (unsigned long long)q->c.calls,
-			  (double)q->c.hist.sum / 1000,
-			  (double)q->c.hist.sum / 1000 / (double)q->c.calls,
-			  share);
+		jb_printf(
+			&b,
+			",\"evidence\":{\"calls\":%llu,\"total_ms\":%.3f,"
+			"\"mean_ms\":%.3f,\"share_of_db_time_pct\":%.1f,"
+			"\"executions_seen\":%llu,\"repeats_within_ttl\":%llu,"
+			"\"hit_ratio_pct\":%.1f,\"ttl_s\":%d}",
+			(unsigned long long)q->c.calls,
+			(double)q->c.hist.sum / 1000,
+			(double)q->c.hist.sum / 1000 / (double)q->c.calls,
+			share, (unsigned long long)hp->execs,
+			(unsigned long long)hp->repeats, hit_pct,
+			a->cache_ttl_s);
 		jb_printf(&b, ",\"saved_ms\":%.3f", (double)o->saved_us / 1000);
 		jb_key(&b, "suggestion");
 		jb_put(&b, "{", 1);
@@ -362,12 +397,6 @@ static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
 	}
 }
 
-/*
- * Statements whose p95 latency is at or above slow_query_ms (kind
- * slow_query), the SLOW_MAX with the most database time among those with
- * SLOW_MIN_CALLS calls.  The saving estimated for ranking is the time
- * spent above the threshold.
- */
 static void slow_findings(struct analyzer *a, struct ana_finding *out,
 			  size_t *n)
 {
@@ -430,6 +459,86 @@ static void slow_findings(struct analyzer *a, struct ana_finding *out,
 	}
 }
 
+/* Is finding `f` about fingerprint `fp` (a sequential run: one of its
+ * reads)? */
+static bool about(const struct ana_finding *f, uint64_t fp)
+{
+	if (f->fp == fp)
+		return true;
+	for (uint32_t i = 0; i < f->nseq; i++)
+		if (f->seq_fp[i] == fp)
+			return true;
+	return false;
+}
+
+/*
+ * One finding per root cause: where an N+1 explains a fingerprint's
+ * repeats, redundant_query, sequential_queries and cacheable_query
+ * findings about its child are not advice of their own - batching or
+ * eager loading fixes them too.  They are folded into the N+1 finding's
+ * "related" list (id, kind, summary) and dropped.  Returns the new count.
+ */
+static size_t fold_into_nplus1(struct ana_finding *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct jbuf rel = {0};
+		size_t len;
+		char *json;
+
+		if (strcmp(v[i].kind, "n_plus_one") != 0 || !v[i].json)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			if (k == i || !v[k].json ||
+			    (strcmp(v[k].kind, "redundant_query") != 0 &&
+			     strcmp(v[k].kind, "sequential_queries") != 0 &&
+			     strcmp(v[k].kind, "cacheable_query") != 0) ||
+			    !about(&v[k], v[i].fp))
+				continue;
+			jb_put(&rel, rel.n ? "," : "[", 1);
+			jb_put(&rel, "{", 1);
+			jb_kstr(&rel, "id", v[k].id);
+			jb_kstr(&rel, "kind", v[k].kind);
+			jb_kstr(&rel, "summary", v[k].suggestion);
+			jb_put(&rel, "}", 1);
+			free(v[k].json); /* dropped below */
+			v[k].json = NULL;
+		}
+		if (!rel.n)
+			continue;
+		jb_put(&rel, "]", 1);
+		/* the finding's JSON ends with its closing brace */
+		len = strlen(v[i].json);
+		json = rel.oom ? NULL : malloc(len + rel.n + 16);
+		if (json && len && v[i].json[len - 1] == '}') {
+			memcpy(json, v[i].json, len - 1);
+			memcpy(json + len - 1, ",\"related\":", 11);
+			memcpy(json + len + 10, rel.p, rel.n);
+			memcpy(json + len + 10 + rel.n, "}", 2);
+			free(v[i].json);
+			v[i].json = json;
+		} else {
+			free(json);
+		}
+		free(rel.p);
+	}
+	/* drop what was folded */
+	{
+		size_t w = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (!v[i].json) {
+				free(v[i].query);
+				free(v[i].parent_query);
+				free(v[i].suggestion);
+				free(v[i].ddl);
+				continue;
+			}
+			v[w++] = v[i];
+		}
+		return w;
+	}
+}
+
 size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
 {
 	size_t n;
@@ -450,6 +559,7 @@ size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
 		if (!a->cache_on)
 			cacheable_findings(a, v, &n);
 		slow_findings(a, v, &n);
+		n = fold_into_nplus1(v, n);
 	}
 	pthread_mutex_unlock(&a->lock);
 	findings_sort(*out, n);

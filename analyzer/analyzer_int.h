@@ -37,6 +37,30 @@ struct sub {
 	struct counters c;
 };
 
+/*
+ * Hit potential of a cacheable fingerprint: how often the same parameter
+ * values come back within the cache's TTL with no write to its tables in
+ * between - what a result cache would answer.  Value sets are remembered
+ * direct-mapped (a collision forgets one: it errs low), each with when it
+ * would have been filled and the write count of its tables then.
+ */
+#define HP_RECENT 64
+struct hit_pot {
+	uint64_t execs, repeats, repeat_us;
+	struct {
+		uint64_t vals;
+		int64_t filled_us; /* wall clock */
+		uint64_t writes;
+	} recent[HP_RECENT];
+};
+
+/* Writes counted per table (bare-name hash), for hit potential. */
+#define WRITES_SLOTS 1024
+struct table_writes {
+	uint64_t table; /* 0 = empty */
+	uint64_t n;
+};
+
 struct qstat {
 	struct qstat *next; /* hash chain */
 	uint64_t fingerprint;
@@ -55,6 +79,7 @@ struct qstat {
 	/* calls and time (cumulative) at the point mark before the latest
 	 * [0] and at the latest [1]: its before/after around marks */
 	uint64_t mk_calls[2], mk_us[2];
+	struct hit_pot *hp; /* owned: cacheable fingerprints only, or NULL */
 };
 
 struct shape_ent {
@@ -108,8 +133,9 @@ struct mark {
 #define ADVICE_MIN_CALLS 5		  /* calls before it is looked at */
 #define ADVICE_MIN_SHARE 0.01		  /* of all database time */
 #define CACHEABLE_MAX 5			  /* cacheable_query findings shown */
-#define CACHEABLE_MIN_CALLS 100		  /* calls before a query is one */
-#define CACHEABLE_MIN_SHARE 0.05	  /* of all database time */
+#define CACHEABLE_MIN_REPEATS 20	  /* executions a cache would answer */
+#define CACHEABLE_MIN_HIT_PCT 50	  /* ... of all its executions */
+#define CACHEABLE_MIN_SHARE 0.01	  /* their time, of all database time */
 #define SLOW_MAX 10			  /* slow_query findings shown */
 #define SLOW_MIN_CALLS 5		  /* calls before a query is one */
 
@@ -184,6 +210,12 @@ struct analyzer {
 	struct catalog *catalog;
 	int64_t next_tick_us;
 	int slow_query_ms;
+	int cache_ttl_s; /* the TTL hit potential is measured against */
+	/* writes per table, and to tables unknown (DDL, statements not
+	 * parsed): a fingerprint's tables' write count is their sum */
+	struct table_writes *writes; /* owned, WRITES_SLOTS, open addressing */
+	size_t nwrites;
+	uint64_t writes_unknown;
 	/* marks and the open stretch since the latest (windows.c) */
 	struct mark marks[ANA_MAX_MARKS];
 	int nmarks;

@@ -158,6 +158,14 @@ void findings_add(struct findings *fs, const struct req_finding *r,
 	}
 }
 
+bool findings_nplus1_child(const struct findings *fs, uint64_t fp)
+{
+	for (const struct finding *f = fs->list; f; f = f->next)
+		if (f->kind == REQ_NPLUS1 && f->child_fp == fp)
+			return true;
+	return false;
+}
+
 bool findings_next_lookup(struct findings *fs,
 			  const struct sqlparse *(*parse_of)(void *ctx,
 							     uint64_t fp),
@@ -443,6 +451,9 @@ static void export_one(const struct finding *f, const struct sqlparse *pp,
 	o->kind = kind_name(f->kind);
 	o->severity = sev;
 	o->proven = f->proven;
+	o->fp = f->child_fp;
+	for (uint32_t i = 0; i < f->nseq && i < ARRAY_SIZE(o->seq_fp); i++)
+		o->seq_fp[o->nseq++] = f->seq_fp[i];
 	o->query = strdup(cp && cp->normalized ? cp->normalized : "?");
 	if (f->kind == REQ_NPLUS1 || f->kind == REQ_SEQUENTIAL)
 		o->parent_query =

@@ -286,25 +286,39 @@ static size_t nplus1_and_redundant(const struct request *r,
 		}
 	}
 	if (distinct < m && n < cap) {
-		/* the same statement with the same values, run again */
-		struct req_finding *f = &out[n++];
+		/* the same statement with the same values, run again with no
+		 * write to a table it reads in between: its result could have
+		 * been kept.  A re-read after such a write is not redundant. */
 		uint64_t extra = 0;
+		uint32_t repeats = 0;
 
-		memset(f, 0, sizeof(*f));
-		f->kind = REQ_REDUNDANT;
-		f->child_fp = c0->fp;
-		f->repeats = m - distinct;
-		for (uint32_t i = 0; i < m; i++) {
+		for (uint32_t i = 1; i < m; i++) {
 			uint64_t h = params_hash(&r->s[e[i]]);
+			bool written = false;
+			int q;
 
-			for (uint32_t q = 0; q < i; q++)
-				if (params_hash(&r->s[e[q]]) == h) {
-					extra += r->s[e[i]].dur_us;
+			for (q = (int)i - 1; q >= 0; q--)
+				if (params_hash(&r->s[e[q]]) == h)
 					break;
-				}
+			if (q < 0)
+				continue;
+			for (uint32_t k = e[q] + 1; k < e[i] && !written; k++)
+				written = (r->s[k].wmask & c0->rmask) != 0;
+			if (written)
+				continue;
+			repeats++;
+			extra += r->s[e[i]].dur_us;
 		}
-		f->total_us = extra;
-		f->saved_us = extra;
+		if (repeats) {
+			struct req_finding *f = &out[n++];
+
+			memset(f, 0, sizeof(*f));
+			f->kind = REQ_REDUNDANT;
+			f->child_fp = c0->fp;
+			f->repeats = repeats;
+			f->total_us = extra;
+			f->saved_us = extra;
+		}
 	}
 	return n;
 }

@@ -32,7 +32,9 @@
 #include <unistd.h>
 
 #define STATE_MAGIC "PGPERFST"
-#define STATE_VERSION 2		     /* 2: counts at the latest point marks */
+/* 2: counts at the latest point marks; 3: hit potential per fingerprint
+ * (version 2 files are still read) */
+#define STATE_VERSION 3
 #define STATE_HEADER 32		     /* magic, version, length, hash */
 #define STATE_MAX (1024UL << 20)     /* a bigger file is not read */
 #define STATE_TEXT_MAX (1024 * 1024) /* one normalized statement */
@@ -82,6 +84,10 @@ static void qstat_save(const struct qstat *q, struct jbuf *b)
 		ser_u64(b, q->mk_calls[i]);
 		ser_u64(b, q->mk_us[i]);
 	}
+	/* hit potential's counts (its recent values are not kept) */
+	ser_u64(b, q->hp ? q->hp->execs : 0);
+	ser_u64(b, q->hp ? q->hp->repeats : 0);
+	ser_u64(b, q->hp ? q->hp->repeat_us : 0);
 	while (nerr < MAX_ERRS && q->err[nerr].state[0])
 		nerr++;
 	ser_u8(b, (uint8_t)nerr);
@@ -189,7 +195,7 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 	const uint8_t *text;
 	struct qstat *q;
 
-	uint64_t mk_calls[2], mk_us[2];
+	uint64_t mk_calls[2], mk_us[2], hp[3] = {0, 0, 0};
 
 	memset(err, 0, sizeof(err));
 	(void)counters_load(&c, r);
@@ -197,6 +203,9 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 		mk_calls[i] = srd_u64(r);
 		mk_us[i] = srd_u64(r);
 	}
+	if (r->version >= 3)
+		for (int i = 0; i < 3; i++)
+			hp[i] = srd_u64(r);
 	nerr = srd_u8(r);
 	if (nerr > MAX_ERRS)
 		r->bad = true;
@@ -249,6 +258,12 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 	for (int i = 0; i < 2; i++) {
 		q->mk_calls[i] += mk_calls[i];
 		q->mk_us[i] += mk_us[i];
+	}
+	if (hp[0] && hp[1] <= hp[0] &&
+	    (q->hp || (q->hp = pgp_calloc(1, sizeof(*q->hp))))) {
+		q->hp->execs += hp[0];
+		q->hp->repeats += hp[1];
+		q->hp->repeat_us += hp[2];
 	}
 	if (!q->first_seen || (first && first < q->first_seen))
 		q->first_seen = first;
@@ -415,7 +430,7 @@ static void load_payload(struct analyzer *a, struct srd *r)
 bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
 			 char *err, size_t errlen)
 {
-	struct srd r = {buf, len, 0, false};
+	struct srd r = {buf, len, 0, false, 0};
 	const uint8_t *magic = srd_take(&r, 8);
 	uint32_t version = srd_u32(&r);
 	uint64_t plen, hash;
@@ -427,12 +442,14 @@ bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
 		snprintf(err, errlen, "not a pgperf state file");
 		return false;
 	}
-	if (version != STATE_VERSION) {
+	if (version < 2 || version > STATE_VERSION) {
 		snprintf(err, errlen,
-			 "format version %u, this pgperf reads version %d",
+			 "format version %u, this pgperf reads versions 2 to "
+			 "%d",
 			 version, STATE_VERSION);
 		return false;
 	}
+	r.version = version;
 	if (r.bad || plen != len - STATE_HEADER) {
 		snprintf(err, errlen, "truncated (%zu bytes of %llu)",
 			 len > STATE_HEADER ? len - STATE_HEADER : 0,

@@ -366,6 +366,7 @@ static void daemon_configure_analyzer(struct pgperf *pp)
 		.cache_on = pp->cfg->cache_mode != CACHE_OFF,
 		.slow_query_ms = pp->cfg->slow_query_ms,
 		.state_save_interval_ms = pp->cfg->state_save_interval,
+		.cache_ttl_s = pp->cfg->cache_ttl,
 	};
 
 	analyzer_configure(pp->ana, &c);

@@ -158,6 +158,12 @@ struct ana_finding {
 	const char *status; /* static: proven, kept, ... or NULL */
 	char *ddl;	    /* owned: missing_index's CREATE INDEX, or NULL */
 	double before_ms, after_ms; /* missing_index, once measured */
+	/* the fingerprint it is about (an N+1's child), and a
+	 * sequential_queries finding's reads: for folding findings with one
+	 * root cause into one */
+	uint64_t fp;
+	uint64_t seq_fp[4];
+	uint32_t nseq;
 };
 
 /* One route's requests, as readers get them. */
@@ -233,6 +239,7 @@ struct ana_conf {
 	bool cache_on;	   /* the result cache runs: no cacheable_query */
 	int slow_query_ms; /* p95 at or above it: a slow_query finding */
 	int64_t state_save_interval_ms; /* state file: between saves */
+	int cache_ttl_s; /* cacheable_query's hit potential: within this */
 };
 
 /*

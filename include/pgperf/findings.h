@@ -51,6 +51,9 @@ struct findings *findings_new(void);
 void findings_free(struct findings *fs);
 void findings_reset(struct findings *fs);
 /* One pattern from one request (database and route of the request). */
+/* Is `fp` the child of an N+1 finding (whose fix then explains its
+ * repeats)? */
+bool findings_nplus1_child(const struct findings *fs, uint64_t fp);
 void findings_add(struct findings *fs, const struct req_finding *f,
 		  const char *database, const char *route, int64_t now_us);
 /*

@@ -36,6 +36,9 @@ struct req_stmt {
 	int64_t start_us, end_us; /* wall clock */
 	uint32_t dur_us;
 	bool select; /* a read-only SELECT */
+	/* the tables it reads and writes, one bit per table name hash (a
+	 * write to anything, DDL or not understood: every bit) */
+	uint32_t rmask, wmask;
 	uint8_t nparams;
 	uint64_t param[ANA_MAX_PARAMS];
 	struct ana_sample *sample; /* owned, or NULL */

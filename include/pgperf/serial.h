@@ -47,6 +47,7 @@ struct srd {
 	const uint8_t *p;
 	size_t n, off;
 	bool bad;
+	uint32_t version; /* the format's, when it has one (state files) */
 };
 
 static inline const uint8_t *srd_take(struct srd *r, size_t n)

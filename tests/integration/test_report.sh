@@ -68,6 +68,10 @@ workload() {
 		echo "commit;"
 	done | psql -X -q -v ON_ERROR_STOP=1 -o /dev/null "$url" &&
 		run 110 "select id, payload from rp_events where user_id = %s" &&
+		# one value asked again and again with no write between: what a
+		# cache would answer (cacheable_query)
+		for _ in $(seq 40); do echo "select count(*) from rp_events where user_id = 74;"; done |
+		psql -X -q -v ON_ERROR_STOP=1 -o /dev/null "$url" &&
 		run 5 "select pg_sleep(0.12), %s" &&
 		psql -X -q -o /dev/null "$url" -c "create temp table rp_tmp(x int)" -c "select 1" &&
 		{
