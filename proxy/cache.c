@@ -171,6 +171,15 @@ void count_table(struct cache *c, uint64_t table)
 	table_stats(c, table)->invalidations++;
 }
 
+uint64_t cache_writes_of(struct cache *c, const struct cinfo *ci)
+{
+	uint64_t n = table_stats(c, WHOLE_DB)->invalidations;
+
+	for (int i = 0; i < ci->nread; i++)
+		n += table_stats(c, ci->read[i])->invalidations;
+	return n;
+}
+
 void name_table(struct cache *c, uint64_t table, const char *name)
 {
 	struct cache_table_stats *t = table_stats(c, table);
@@ -619,14 +628,28 @@ int cache_idle_input(struct client *cl)
 			c->st.bypassed++;
 			return 0;
 		}
+		int64_t now = pgp_now_us();
+		uint64_t writes = cache_writes_of(c, ci);
+		size_t i;
+
 		if (!ci->calls++)
-			ci->first_us = pgp_now_us();
-		for (size_t i = 0; i < ARRAY_SIZE(ci->recent); i++)
-			if (ci->recent[i] == h) {
+			ci->first_us = now;
+		/* a would-be hit: the same values within the TTL, with no
+		 * invalidation of its tables since */
+		for (i = 0; i < ARRAY_SIZE(ci->recent); i++)
+			if (ci->recent[i].h == h &&
+			    ci->recent[i].writes == writes &&
+			    now - ci->recent[i].at_us <=
+				    (int64_t)c->pp->cfg->cache_ttl * 1000000) {
 				ci->repeats++;
 				break;
 			}
-		ci->recent[ci->next++ % ARRAY_SIZE(ci->recent)] = h;
+		if (i == ARRAY_SIZE(ci->recent)) {
+			i = ci->next++ % ARRAY_SIZE(ci->recent);
+			ci->recent[i].h = h;
+			ci->recent[i].at_us = now;
+			ci->recent[i].writes = writes;
+		}
 		if (!(ttl = ttl_for(c, ci, &rule)) ||
 		    !(op = op_new(c, OP_LOOKUP))) {
 			free(m);

@@ -29,12 +29,18 @@ struct cinfo {
 	uint8_t flags; /* ANA_SI_* */
 	bool provisional;
 	uint8_t nread, nwritten;
-	/* cache_mode = auto: how hot the shape is, and how often the same
-	 * statement (values included) comes again among its recent ones */
+	/* cache_mode = auto: how hot the shape is, and its hit potential:
+	 * how often the same statement (values and session included) comes
+	 * again within cache_ttl with no write to its tables in between, as
+	 * the analyzer measures it for cacheable_query */
 	uint32_t calls;
 	int64_t first_us; /* monotonic: its first lookup */
 	uint32_t repeats;
-	uint64_t recent[8]; /* hashes of recent key materials */
+	struct {
+		uint64_t h;	 /* the key material's hash; 0 = empty */
+		int64_t at_us;	 /* monotonic: when it would have been filled */
+		uint64_t writes; /* its tables' invalidations then */
+	} recent[8];
 	uint8_t next;
 	uint64_t read[ANA_INFO_TABLES], written[ANA_INFO_TABLES];
 };
@@ -114,6 +120,8 @@ struct cache {
 
 /* cache.c, for cache_write.c */
 void count_table(struct cache *c, uint64_t table);
+/* Invalidations seen of a shape's tables and of its whole database. */
+uint64_t cache_writes_of(struct cache *c, const struct cinfo *ci);
 void info_drain(struct cache *c);
 struct cinfo *info_put(struct cache *c, uint64_t shape);
 struct cinfo *info_slot(struct cache *c, uint64_t shape);

@@ -185,13 +185,28 @@ auto_mode() {
 		h2=$(hb) && echo "auto: hits $h0 -> $h1 (repeating), -> $h2 (never repeating within 8)" &&
 		[ "$h1" -ge $((h0 + 5)) ] && [ "$h2" = "$h1" ]
 }
+auto_writes() {
+	# B has no rule: a read repeated, but with its table written between
+	# every two runs, has no hit potential: it is not cached, so it is
+	# not even looked up (no misses, no fills: no wasted Redis work)
+	local m0 m1
+	mb() { psql -X -At -F' ' "$admin_b" -c "SHOW CACHE" | awk '$1 == "total" {print $3}'; }
+	m0=$(mb)
+	for _ in $(seq 12); do
+		echo "select v, k from cache_t where k = 8;"
+		echo "update cache_t set v = v where k = 8;"
+	done | psql -X -q -At "$ub" >/dev/null || return 1
+	m1=$(mb)
+	echo "auto: misses $m0 -> $m1 for a read whose table is written between repeats"
+	[ "$m1" = "$m0" ]
+}
 metrics() {
 	# the cache's counters in /metrics agree with SHOW CACHE
 	curl -sf "http://127.0.0.1:$http_port/metrics" >"$dir/metrics.txt" &&
 		grep -q '^pgperf_cache_redis_up 1$' "$dir/metrics.txt" &&
 		[ "$(awk '$1 == "pgperf_cache_hits_total" {print $2}' "$dir/metrics.txt")" = "$(hits)" ]
 }
-export -f redis_stalled auto_mode extended metrics reads hits setup hit write_seen insert_delete in_transaction rolled_back volatile timezone redis_killed start_redis stop_redis
+export -f redis_stalled auto_mode auto_writes extended metrics reads hits setup hit write_seen insert_delete in_transaction rolled_back volatile timezone redis_killed start_redis stop_redis
 export rport dir
 check "setup" setup
 CHECK_SHOW_LAST=1 check "a cached read hits, same answer" hit
@@ -205,6 +220,7 @@ CHECK_SHOW_LAST=1 check "Redis killed and restarted under load: no client error,
 CHECK_SHOW_LAST=1 check "extended protocol, text and binary: hits, right after a write" extended
 check "/metrics: the cache's counters" metrics
 CHECK_SHOW_LAST=1 check "cache_mode = auto: hot repeating reads cached, non-repeating not" auto_mode
+CHECK_SHOW_LAST=1 check "cache_mode = auto: repeats with a write between them are no hit potential" auto_writes
 CHECK_SHOW_LAST=1 check "Redis stalled (SIGSTOP): answers from PostgreSQL, no error, no hang" redis_stalled
 psql -X "$admin_a" -c "SHOW CACHE"
 kill -INT "$pid_b"
