@@ -324,17 +324,59 @@ static bool utility_may_write(const PgQuery__Node *n)
 	}
 }
 
+/*
+ * `sql` with its comments dropped and every literal (string, bit string,
+ * number, dollar-quoted text) replaced by $1, $2, ...: what is shown of a
+ * statement libpg_query cannot normalize.  A syntax error must not carry
+ * the personal data in its values into exports and the state file.
+ */
+static char *mask_literals(const char *sql)
+{
+	size_t len = strlen(sql), o = 0, from = 0;
+	char *out = pgp_malloc(len * 3 + 16);
+	struct sql_scanner sc;
+	struct sql_token t;
+	unsigned n = 0;
+
+	if (!out)
+		return NULL;
+	sqlscan_init(&sc, sql, len);
+	while (sqlscan_next(&sc, &t)) {
+		size_t at = (size_t)(t.p - sql);
+
+		if (t.kind != SQLTOK_COMMENT && t.kind != SQLTOK_STRING &&
+		    t.kind != SQLTOK_BITSTRING && t.kind != SQLTOK_NUMBER)
+			continue;
+		memcpy(out + o, sql + from, at - from);
+		o += at - from;
+		from = at + t.len;
+		if (t.kind != SQLTOK_COMMENT)
+			o += (size_t)sprintf(out + o, "$%u", ++n);
+	}
+	memcpy(out + o, sql + from, len - from);
+	o += len - from;
+	while (o > 0 &&
+	       (out[o - 1] == ' ' || out[o - 1] == '\n' || out[o - 1] == '\t'))
+		o--;
+	out[o] = '\0';
+	return out;
+}
+
 static bool fallback(const char *sql, struct sqlparse *out, const char *why)
 {
 	out->parsed = false;
-	out->fingerprint = sqlparse_text_hash(sql, strlen(sql));
 	out->kind = "UNKNOWN";
 	out->read_only = false;
 	out->deterministic = false;
 	out->writes_unnamed = true; /* not understood: may write anything */
 	snprintf(out->error, sizeof(out->error), "%s", why ? why : "");
-	out->normalized = pgp_strdup(sql);
-	return out->normalized != NULL;
+	out->normalized = mask_literals(sql);
+	if (!out->normalized)
+		return false;
+	/* statements that differ only in their values are one */
+	out->fingerprint =
+		sqlparse_text_hash(out->normalized, strlen(out->normalized));
+	return true;
 }
 
 /*
@@ -392,8 +434,10 @@ bool sqlparse_run(const char *sql, struct sqlparse *out)
 	pg_query_free_fingerprint_result(fp);
 
 	nr = pg_query_normalize(sql);
-	out->normalized = without_comments(
-		!nr.error && nr.normalized_query ? nr.normalized_query : sql);
+	/* should normalizing fail, the text is shown with its values masked */
+	out->normalized = !nr.error && nr.normalized_query
+				  ? without_comments(nr.normalized_query)
+				  : mask_literals(sql);
 	pg_query_free_normalize_result(nr);
 	if (!out->normalized)
 		return false;

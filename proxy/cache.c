@@ -417,9 +417,12 @@ struct cache *cache_new(struct pgperf *pp)
 		return NULL;
 	}
 	if (!parse_url(c, pp->cfg->redis_url)) {
+		char shown[600];
+
+		config_mask_url(pp->cfg->redis_url, shown, sizeof(shown));
 		log_error("cache: redis_url \"%s\" is not redis://[:password@]"
 			  "host[:port][/db]; the cache is off",
-			  pp->cfg->redis_url);
+			  shown);
 		cache_free(c);
 		return NULL;
 	}

@@ -970,13 +970,38 @@ static void format_value(const struct config *cfg, const struct cfg_key *k,
 	}
 }
 
+void config_mask_url(const char *url, char *buf, size_t len)
+{
+	const char *at = strrchr(url, '@'), *from = strstr(url, "//");
+	const char *colon = NULL;
+
+	/* the password: from the first ':' of the user information (after
+	 * the scheme's "//", however malformed the rest) to the '@' */
+	from = from && (!at || from < at) ? from + 2 : url;
+	for (const char *p = from; at && p < at && !colon; p++)
+		if (*p == ':')
+			colon = p;
+	if (!colon) {
+		snprintf(buf, len, "%s", url);
+		return;
+	}
+	snprintf(buf, len, "%.*s********%s", (int)(colon + 1 - url), url, at);
+}
+
 void config_show(const struct config *cfg, config_show_fn fn, void *arg)
 {
-	char val[1024];
+	char val[1024], shown[1100];
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		format_value(cfg, &keys[i], val, sizeof(val));
-		fn(arg, keys[i].name, val, keys[i].def, keys[i].reload);
+		/* secrets are shown to no one: whether they are set is enough */
+		if (strcmp(keys[i].name, "http_auth_token") == 0 && val[0])
+			snprintf(shown, sizeof(shown), "********");
+		else if (strcmp(keys[i].name, "redis_url") == 0)
+			config_mask_url(val, shown, sizeof(shown));
+		else
+			snprintf(shown, sizeof(shown), "%s", val);
+		fn(arg, keys[i].name, shown, keys[i].def, keys[i].reload);
 	}
 }
 

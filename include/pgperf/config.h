@@ -167,7 +167,11 @@ bool config_user_listed(const char *list, const char *user);
 typedef void (*config_show_fn)(void *arg, const char *key, const char *value,
 			       const char *def, bool reloadable);
 /* Report every [pgperf] key with its current value and default. */
+/* Every key, its value and default, for SHOW CONFIG: secrets masked
+ * (http_auth_token, the password in redis_url). */
 void config_show(const struct config *cfg, config_show_fn fn, void *arg);
+/* A URL with its password, if any, replaced by asterisks. */
+void config_mask_url(const char *url, char *buf, size_t len);
 /* Is a change of `key` between two snapshots only effective on restart? */
 bool config_needs_restart(const struct config *a, const struct config *b,
 			  const char **key);

@@ -246,9 +246,28 @@ static void test_user_listed(void **state)
 	assert_false(config_user_listed("", "admin"));
 }
 
+/* Passwords in URLs are masked wherever they are shown. */
+static void test_mask_url(void **state)
+{
+	char b[128];
+
+	(void)state;
+	config_mask_url("redis://:pw@h:1/0", b, sizeof(b));
+	assert_string_equal(b, "redis://:********@h:1/0");
+	config_mask_url("redis://user:p:w@h", b, sizeof(b));
+	assert_string_equal(b, "redis://user:********@h");
+	config_mask_url("redis://h:6379/0", b, sizeof(b));
+	assert_string_equal(b, "redis://h:6379/0");
+	config_mask_url("redis//:pw@x", b, sizeof(b));
+	assert_string_equal(b, "redis//:********@x");
+	config_mask_url("", b, sizeof(b));
+	assert_string_equal(b, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mask_url),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_bad_files),
