@@ -84,7 +84,7 @@ static double hypo_cost(struct catalog *c, const struct adv_job *j,
 	char buf[512];
 
 	advisor_ddl(table, cols, n, false, buf, sizeof(buf));
-	return catalog_cost(c, j->database, j->text, j->nparams, buf);
+	return catalog_cost(c, j->database, j->user, j->text, j->nparams, buf);
 }
 
 /* The candidates of one table: rows, indexes, selectivity, the planner. */
@@ -124,8 +124,10 @@ static bool advise_table(struct catalog *c, const struct adv_job *j,
 	snprintf(out->table, sizeof(out->table), "%s", cols[0].table);
 	out->rows = t.rows;
 	out->cost_before = cost0;
-	if (!t.hypopg) {
-		/* no planner check possible: the strongest column */
+	if (!t.hypopg || !j->plan_ok) {
+		/* no planner check possible (or allowed): the strongest
+		 * column */
+		out->unplanned = !j->plan_ok;
 		snprintf(out->columns[0], sizeof(out->columns[0]), "%s",
 			 cand[0]->column);
 		out->ncols = 1;
@@ -190,9 +192,16 @@ int advisor_run(struct catalog *c, const struct adv_job *j, int min_rows,
 
 	if (ncols <= 0)
 		return 0;
-	cost0 = catalog_cost(c, j->database, j->text, j->nparams, NULL);
-	if (cost0 < 0)
-		return 0;
+	/* the planner sees only plain reads, and only as their own role:
+	 * it evaluates constant expressions, so planning runs code */
+	if (j->plan_ok) {
+		cost0 = catalog_cost(c, j->database, j->user, j->text,
+				     j->nparams, NULL);
+		if (cost0 < 0)
+			return 0;
+	} else {
+		cost0 = -1;
+	}
 	/* table by table, in the order they appear */
 	for (int i = 0; i < ncols && n < max; i++) {
 		struct sqlparse_col same[MAX_COLS];
@@ -489,6 +498,13 @@ static void export_one(struct adv_item *i, const struct adv_view *view,
 			  "\"cost_before\":%.2f,\"cost_after\":%.2f,"
 			  "\"cost_drop_pct\":%.1f,",
 			  i->s.cost_before, i->s.cost_after, drop);
+	if (i->s.unplanned) {
+		jb_kstr(&b, "not_planned",
+			"not a plain read: pgperf asks the planner only about "
+			"single SELECTs that lock nothing and call no function "
+			"not known to be immutable");
+		jb_put(&b, ",", 1);
+	}
 	jb_printf(&b,
 		  "\"table_rows\":%.0f,\"share_of_db_time_pct\":%.1f,"
 		  "\"table_writes\":%llu,\"table_writes_per_s\":%.2f",
@@ -567,7 +583,13 @@ static void export_one(struct adv_item *i, const struct adv_view *view,
 			 "%.1f) for queries taking %.1f%% of database time; "
 			 "%s",
 			 dd, drop, i->s.cost_before, i->s.cost_after, share, w);
-	} else
+	} else if (i->s.unplanned)
+		snprintf(line, sizeof(line),
+			 "%s; -- unverified: the statement is not a plain "
+			 "read, so pgperf did not ask the planner; compare "
+			 "EXPLAIN with the index on a copy of the table",
+			 dd);
+	else
 		snprintf(line, sizeof(line),
 			 "%s; -- unverified: install HypoPG (Debian: "
 			 "postgresql-15-hypopg) and CREATE EXTENSION hypopg so "
@@ -631,7 +653,8 @@ void advisor_save(const struct advisor *v, struct jbuf *b)
 		ser_u8(b, (uint8_t)i->s.ncols);
 		for (int k = 0; k < i->s.ncols; k++)
 			ser_str(b, i->s.columns[k]);
-		ser_u8(b, i->s.verified);
+		/* 0 unverified, 1 verified, 2 not planned (not a read) */
+		ser_u8(b, i->s.verified ? 1 : i->s.unplanned ? 2 : 0);
 		ser_double(b, i->s.cost_before);
 		ser_double(b, i->s.cost_after);
 		ser_double(b, i->s.rows);
@@ -671,7 +694,9 @@ bool advisor_load(struct advisor *v, struct srd *r)
 			r->bad = true;
 		for (int k = 0; k < i->s.ncols && !r->bad; k++)
 			srd_str(r, i->s.columns[k], sizeof(i->s.columns[k]));
-		i->s.verified = srd_u8(r) != 0;
+		st = srd_u8(r);
+		i->s.verified = st == 1;
+		i->s.unplanned = st == 2;
 		i->s.cost_before = srd_double(r);
 		i->s.cost_after = srd_double(r);
 		i->s.rows = srd_double(r);

@@ -377,8 +377,17 @@ static void on_text(struct analyzer *a, struct ana_event *ev)
 	    !(q = fp_add(a, p.fingerprint, &p)))
 		log_warning("analyzer: out of memory adding a fingerprint");
 	if (q && !q->sample) {
+		struct client_ent *ce = client_slot(a, ev->client, false);
+
 		q->sample = ev->text; /* taken over */
 		ev->text = NULL;
+		q->sample_db[0] = q->sample_user[0] = '\0';
+		if (ce && ce->who) {
+			snprintf(q->sample_db, sizeof(q->sample_db), "%s",
+				 ce->who);
+			snprintf(q->sample_user, sizeof(q->sample_user), "%s",
+				 ce->who + strlen(ce->who) + 1);
+		}
 	}
 	sqlparse_free(&p);
 }
@@ -750,7 +759,8 @@ static void on_client(struct analyzer *a, struct ana_event *ev)
 		for (int i = 0; i < 3 && ci < ce->who + ev->text_len; i++)
 			ci += strlen(ci) + 1;
 		if (ci < ce->who + ev->text_len)
-			catalog_set_conninfo(a->catalog, ce->who, ci);
+			catalog_set_conninfo(a->catalog, ce->who,
+					     ce->who + strlen(ce->who) + 1, ci);
 	}
 }
 

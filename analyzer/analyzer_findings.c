@@ -57,7 +57,7 @@ static void resolve(struct analyzer *a, const struct fnd_lookup *k,
 	if (k->parent_guess[0])
 		snprintf(n->parent_table, sizeof(n->parent_table), "%s",
 			 k->parent_guess);
-	if (catalog_ready(a->catalog, k->database, pgp_now_us())) {
+	if (catalog_ready(a->catalog, k->database, NULL, pgp_now_us())) {
 		char qt[300];
 
 		sqlparse_quote_name(n->child_table, qt, sizeof(qt));
@@ -181,6 +181,17 @@ static const char *fp_database(const struct qstat *q)
 	return best && best->who[0] != '?' ? best->who : NULL;
 }
 
+/*
+ * A statement the planner may be shown: one SELECT that locks nothing and
+ * calls no function not known to be immutable.  Planning evaluates
+ * constant expressions, so anything else could run code.
+ */
+static bool plain_read(const struct sqlparse *p)
+{
+	return p->kind && strcmp(p->kind, "SELECT") == 0 && p->read_only &&
+	       p->only_immutable && p->nstmts == 1;
+}
+
 /* The fingerprint that matters most and was not looked at lately. */
 static bool pick_advice(struct analyzer *a, int64_t now, struct adv_job *j)
 {
@@ -189,10 +200,10 @@ static bool pick_advice(struct analyzer *a, int64_t now, struct adv_job *j)
 
 	for (size_t b = 0; b < a->nfp_buckets; b++)
 		for (struct qstat *q = a->fp[b]; q; q = q->next) {
-			const char *db = fp_database(q);
-
-			if (!q->sample || !q->parse.parsed || !db ||
-			    q->c.calls < ADVICE_MIN_CALLS ||
+			/* its sample is planned as the role that sent it,
+			 * on its database: unknown, not planned at all */
+			if (!q->sample || !q->parse.parsed ||
+			    !q->sample_db[0] || q->c.calls < ADVICE_MIN_CALLS ||
 			    (double)q->c.hist.sum < all * ADVICE_MIN_SHARE ||
 			    (q->advised_at &&
 			     now - q->advised_at < ADVICE_AGAIN_US) ||
@@ -200,7 +211,11 @@ static bool pick_advice(struct analyzer *a, int64_t now, struct adv_job *j)
 			    (strcmp(q->parse.kind, "SELECT") != 0 &&
 			     strcmp(q->parse.kind, "UPDATE") != 0 &&
 			     strcmp(q->parse.kind, "DELETE") != 0) ||
-			    !catalog_ready(a->catalog, db, now))
+			    !catalog_ready(a->catalog, q->sample_db,
+					   plain_read(&q->parse)
+						   ? q->sample_user
+						   : NULL,
+					   now))
 				continue;
 			if (!best || q->c.hist.sum > best->c.hist.sum)
 				best = q;
@@ -209,7 +224,9 @@ static bool pick_advice(struct analyzer *a, int64_t now, struct adv_job *j)
 		return false;
 	best->advised_at = now;
 	j->fp = best->fingerprint;
-	snprintf(j->database, sizeof(j->database), "%s", fp_database(best));
+	j->plan_ok = plain_read(&best->parse);
+	snprintf(j->database, sizeof(j->database), "%s", best->sample_db);
+	snprintf(j->user, sizeof(j->user), "%s", best->sample_user);
 	return true;
 }
 

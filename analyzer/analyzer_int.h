@@ -73,8 +73,11 @@ struct qstat {
 	int64_t first_seen, last_seen;
 	struct sub *subs;
 	int nsubs;
-	char *sample;	    /* owned: the first text seen, values included
+	char *sample; /* owned: the first text seen, values included
 			       (index advice explains it; never shown) */
+	/* who sent the sample: index advice plans it only as that role, on
+	 * that database ("" = not known: it is not planned) */
+	char sample_db[64], sample_user[64];
 	int64_t advised_at; /* monotonic: index advice last looked at it */
 	/* calls and time (cumulative) at the point mark before the latest
 	 * [0] and at the latest [1]: its before/after around marks */

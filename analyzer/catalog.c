@@ -18,6 +18,7 @@
 struct cat_db {
 	struct cat_db *next;
 	char *database; /* owned */
+	char *user;	/* owned: the client user whose pool this reaches */
 	char *conninfo; /* owned */
 	PGconn *conn;
 	int64_t retry_at; /* monotonic */
@@ -27,7 +28,7 @@ struct cat_db {
 /* A conninfo handed over by the analyzer thread, not yet taken up. */
 struct cat_pending {
 	struct cat_pending *next;
-	char *database, *conninfo; /* owned */
+	char *database, *user, *conninfo; /* owned */
 };
 
 /*
@@ -60,6 +61,7 @@ static void pending_free(struct cat_pending *p)
 		struct cat_pending *n = p->next;
 
 		pgp_free(p->database);
+		pgp_free(p->user);
 		pgp_free(p->conninfo);
 		pgp_free(p);
 		p = n;
@@ -77,6 +79,7 @@ void catalog_free(struct catalog *c)
 		if (d->conn)
 			PQfinish(d->conn);
 		pgp_free(d->database);
+		pgp_free(d->user);
 		pgp_free(d->conninfo);
 		pgp_free(d);
 	}
@@ -86,19 +89,22 @@ void catalog_free(struct catalog *c)
 	pgp_free(c);
 }
 
-static struct cat_db *lookup_db(struct catalog *c, const char *database)
+/* The entry of (database, user); with user NULL, any of the database's. */
+static struct cat_db *lookup_db(struct catalog *c, const char *database,
+				const char *user)
 {
 	for (struct cat_db *d = c->dbs; d; d = d->next)
-		if (strcmp(d->database, database) == 0)
+		if (strcmp(d->database, database) == 0 &&
+		    (!user || strcmp(d->user, user) == 0))
 			return d;
 	return NULL;
 }
 
 /* Side thread: take up one conninfo (it replaces the previous one). */
 static void apply_conninfo(struct catalog *c, const char *database,
-			   char *ci /* taken */)
+			   const char *user, char *ci /* taken */)
 {
-	struct cat_db *d = lookup_db(c, database);
+	struct cat_db *d = lookup_db(c, database, user);
 
 	if (d && strcmp(d->conninfo, ci) == 0) {
 		pgp_free(ci);
@@ -106,7 +112,10 @@ static void apply_conninfo(struct catalog *c, const char *database,
 	}
 	if (!d) {
 		if (!(d = pgp_calloc(1, sizeof(*d))) ||
-		    !(d->database = pgp_strdup(database))) {
+		    !(d->database = pgp_strdup(database)) ||
+		    !(d->user = pgp_strdup(user))) {
+			if (d)
+				pgp_free(d->database);
 			pgp_free(d);
 			pgp_free(ci);
 			return;
@@ -123,7 +132,8 @@ static void apply_conninfo(struct catalog *c, const char *database,
 }
 
 /* Side thread: the database's entry, after taking up what was handed over. */
-static struct cat_db *find_db(struct catalog *c, const char *database)
+static struct cat_db *find_db(struct catalog *c, const char *database,
+			      const char *user)
 {
 	if (atomic_load(&c->has_pending)) {
 		struct cat_pending *p, *rev = NULL;
@@ -141,16 +151,16 @@ static struct cat_db *find_db(struct catalog *c, const char *database)
 			p = n;
 		}
 		for (p = rev; p; p = p->next) {
-			apply_conninfo(c, p->database, p->conninfo);
+			apply_conninfo(c, p->database, p->user, p->conninfo);
 			p->conninfo = NULL;
 		}
 		pending_free(rev);
 	}
-	return lookup_db(c, database);
+	return lookup_db(c, database, user);
 }
 
 void catalog_set_conninfo(struct catalog *c, const char *database,
-			  const char *conninfo)
+			  const char *user, const char *conninfo)
 {
 	struct cat_pending *p, *h;
 	char *again;
@@ -159,7 +169,8 @@ void catalog_set_conninfo(struct catalog *c, const char *database,
 		return;
 	pthread_mutex_lock(&c->lock);
 	for (h = c->handed; h; h = h->next)
-		if (strcmp(h->database, database) == 0)
+		if (strcmp(h->database, database) == 0 &&
+		    strcmp(h->user, user) == 0)
 			break;
 	if (h && strcmp(h->conninfo, conninfo) == 0) {
 		pthread_mutex_unlock(&c->lock);
@@ -168,19 +179,22 @@ void catalog_set_conninfo(struct catalog *c, const char *database,
 	p = pgp_calloc(1, sizeof(*p));
 	if (p) {
 		p->database = pgp_strdup(database);
+		p->user = pgp_strdup(user);
 		p->conninfo = pgp_strdup(conninfo);
 	}
 	if (!h && (h = pgp_calloc(1, sizeof(*h)))) {
-		if ((h->database = pgp_strdup(database))) {
+		if ((h->database = pgp_strdup(database)) &&
+		    (h->user = pgp_strdup(user))) {
 			h->next = c->handed;
 			c->handed = h;
 		} else {
+			pgp_free(h->database);
 			pgp_free(h);
 			h = NULL;
 		}
 	}
 	again = h ? pgp_strdup(conninfo) : NULL;
-	if (!p || !p->database || !p->conninfo || !again) {
+	if (!p || !p->database || !p->user || !p->conninfo || !again) {
 		pending_free(p);
 		pgp_free(again);
 		pthread_mutex_unlock(&c->lock);
@@ -194,9 +208,10 @@ void catalog_set_conninfo(struct catalog *c, const char *database,
 	pthread_mutex_unlock(&c->lock);
 }
 
-bool catalog_ready(struct catalog *c, const char *database, int64_t now_us)
+bool catalog_ready(struct catalog *c, const char *database, const char *user,
+		   int64_t now_us)
 {
-	struct cat_db *d = find_db(c, database);
+	struct cat_db *d = find_db(c, database, user);
 
 	return d && now_us >= d->retry_at;
 }
@@ -273,7 +288,7 @@ bool catalog_relation(struct catalog *c, const char *database, uint32_t rel,
 		      int16_t att, const char *child_table,
 		      const char *child_column, struct cat_relation *out)
 {
-	struct cat_db *d = find_db(c, database);
+	struct cat_db *d = find_db(c, database, NULL);
 	char srel[16], satt[8];
 	const char *vals[4] = {srel, satt, child_table, child_column};
 	PGresult *r;
@@ -336,9 +351,10 @@ static PGresult *query(struct cat_db *d, const char *sql, int n,
 	return NULL;
 }
 
-static struct cat_db *ready_db(struct catalog *c, const char *database)
+static struct cat_db *ready_db(struct catalog *c, const char *database,
+			       const char *user)
 {
-	struct cat_db *d = find_db(c, database);
+	struct cat_db *d = find_db(c, database, user);
 
 	return d && pgp_now_us() >= d->retry_at && connect_db(d) ? d : NULL;
 }
@@ -362,7 +378,7 @@ bool catalog_table(struct catalog *c, const char *database, const char *table,
 		"    ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
 		" WHERE i.indrelid = pg_catalog.to_regclass($1) AND i.indisvalid"
 		" GROUP BY i.indexrelid";
-	struct cat_db *d = ready_db(c, database);
+	struct cat_db *d = ready_db(c, database, NULL);
 	PGresult *r;
 
 	memset(out, 0, sizeof(*out));
@@ -396,7 +412,7 @@ double catalog_distinct(struct catalog *c, const char *database,
 		"    ON n.oid = c.relnamespace AND n.nspname = s.schemaname"
 		" WHERE c.oid = pg_catalog.to_regclass($1) AND s.attname = $2";
 	const char *vals[2] = {table, column};
-	struct cat_db *d = ready_db(c, database);
+	struct cat_db *d = ready_db(c, database, NULL);
 	PGresult *r;
 	double nd = -1;
 
@@ -422,10 +438,10 @@ static double total_cost(PGresult *r)
 	return atof(p + strlen("\"Total Cost\":"));
 }
 
-double catalog_cost(struct catalog *c, const char *database,
+double catalog_cost(struct catalog *c, const char *database, const char *user,
 		    const char *query_text, int nparams, const char *hypo_ddl)
 {
-	struct cat_db *d = ready_db(c, database);
+	struct cat_db *d = ready_db(c, database, user);
 	PGresult *r;
 	double cost = -1;
 	char *sql;

@@ -545,7 +545,11 @@ static bool write_file(const char *path, const char *data, size_t n, char *err,
 		snprintf(err, errlen, "path too long");
 		return false;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* a new file of our own: not one left (or planted, e.g. as a
+	 * symlink to a file pgperf may write) in the directory before */
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		return false;

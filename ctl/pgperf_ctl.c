@@ -83,6 +83,27 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
+/*
+ * Make a value safe to print on a terminal, in place: a control character
+ * (C0, DEL, or C1 as UTF-8) becomes '?', so that a name or a statement's
+ * text cannot move the cursor, retitle the window or fake a line.  The
+ * length does not change, so column widths stay right.  JSON output does
+ * not need it: json_string escapes.
+ */
+static char *visible(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			*p = '?';
+		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			p[0] = '?';
+			p[1] = '?';
+			p++;
+		}
+	}
+	return s;
+}
+
 static bool looks_numeric(const char *s)
 {
 	size_t digits;
@@ -111,7 +132,7 @@ static void print_table(PGresult *res)
 	for (int c = 0; c < cols; c++) {
 		w[c] = (int)strlen(PQfname(res, c));
 		for (int r = 0; r < rows; r++) {
-			int n = (int)strlen(PQgetvalue(res, r, c));
+			int n = (int)strlen(visible(PQgetvalue(res, r, c)));
 
 			if (n > w[c])
 				w[c] = n;
@@ -213,8 +234,8 @@ static void print_cols(const struct sorted *s, const char *const *names,
 		idx[c] = PQfnumber(s->res, names[c]);
 		w[c] = (int)strlen(names[c]);
 		for (int i = 0; idx[c] >= 0 && i < s->n; i++) {
-			int n = (int)strlen(
-				PQgetvalue(s->res, s->order[i], idx[c]));
+			int n = (int)strlen(visible(
+				PQgetvalue(s->res, s->order[i], idx[c])));
 
 			if (n > w[c])
 				w[c] = n;
@@ -294,7 +315,7 @@ static const char *field(PGresult *res, int r, const char *col)
 {
 	int c = PQfnumber(res, col);
 
-	return c >= 0 ? PQgetvalue(res, r, c) : "";
+	return c >= 0 ? visible(PQgetvalue(res, r, c)) : "";
 }
 
 /*
@@ -325,7 +346,7 @@ static int cmd_report(PGconn *conn, bool json)
 	if (!(res = run(conn, "SHOW REPORT")))
 		return 1;
 	for (int r = 0; r < PQntuples(res); r++)
-		printf("%s\n", PQgetvalue(res, r, 0));
+		printf("%s\n", visible(PQgetvalue(res, r, 0)));
 	PQclear(res);
 	return 0;
 }

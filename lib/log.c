@@ -4,6 +4,7 @@
  */
 #include "pgperf/log.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,14 +45,22 @@ bool log_level_parse(const char *s, enum log_level *out)
 bool log_open(const char *path)
 {
 	FILE *f;
+	int fd;
 
 	if (!path || !*path) {
 		log_close();
 		return true;
 	}
-	f = fopen(path, "a");
-	if (!f)
+	/* created 0640 whatever umask pgperf inherited: client addresses,
+	 * user names and statements' shapes are not for every local user */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
 		return false;
+	f = fdopen(fd, "a");
+	if (!f) {
+		close(fd);
+		return false;
+	}
 	setvbuf(f, NULL, _IOLBF, 0);
 	log_close();
 	log_file = f;
@@ -65,9 +74,38 @@ void log_close(void)
 	log_file = NULL;
 }
 
+/*
+ * Copy `msg` into `dst` (room for `cap` bytes) with every control
+ * character written as \xNN, so that a name from a startup packet or a
+ * statement's text cannot start a fake log line or send escape sequences
+ * to whoever tails the log.  Returns the length written.
+ */
+static size_t escape_into(char *dst, size_t cap, const char *msg)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		if (*p >= 0x20 && *p != 0x7f) {
+			if (o + 1 >= cap)
+				break;
+			dst[o++] = (char)*p;
+		} else {
+			if (o + 4 >= cap)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[*p >> 4];
+			dst[o++] = hex[*p & 15];
+		}
+	}
+	dst[o] = '\0';
+	return o;
+}
+
 void log_write(enum log_level level, const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], msg[2048];
 	struct timeval tv;
 	struct tm tm;
 	size_t n;
@@ -80,8 +118,9 @@ void log_write(enum log_level level, const char *fmt, ...)
 			      (int)(tv.tv_usec / 1000), (int)getpid(),
 			      level_names[level]);
 	va_start(ap, fmt);
-	if (n < sizeof(line))
-		vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (n < sizeof(line))
+		escape_into(line + n, sizeof(line) - n, msg);
 	fprintf(log_file ? log_file : stderr, "%s\n", line);
 }

@@ -105,6 +105,9 @@ void client_set_state(struct client *cl, enum client_state st)
 	}
 	if (cl->state == CL_WAIT_SERVER)
 		cl->pool->nwaiting--;
+	if ((cl->state == CL_STARTUP || cl->state == CL_AUTH) &&
+	    st != CL_STARTUP && st != CL_AUTH)
+		cl->c.pp->nlogin--;
 	list_del(&cl->node);
 	list_append(client_list_for(cl, st), &cl->node);
 	if (st == CL_WAIT_SERVER) {
@@ -139,6 +142,57 @@ static void client_make_cancel_key(struct client *cl)
 	cl->cancel_key = r[1];
 }
 
+/*
+ * Connections that never finish logging in must not lock others out.
+ * They do not count against max_client_conn; instead at most
+ * max_login_clients of them (and max_login_clients_per_host from one
+ * address, when set) wait at once, and a new connection beyond that
+ * closes the one that has been waiting longest, preferring one that has
+ * not even sent its startup packet - an idle socket rather than a client
+ * in the middle of its few milliseconds of authentication.
+ */
+static struct client *oldest_login(struct pgperf *pp, const char *addr,
+				   int *count)
+{
+	struct client *first = NULL, *first_idle = NULL;
+	struct list *pos;
+
+	*count = 0;
+	list_for_each(pos, &pp->login_clients) {
+		struct client *o = list_entry(pos, struct client, node);
+
+		if (addr && strcmp(o->c.addr, addr) != 0)
+			continue;
+		if (!first)
+			first = o;
+		if (!first_idle && o->state == CL_STARTUP)
+			first_idle = o;
+		(*count)++;
+	}
+	return first_idle ? first_idle : first;
+}
+
+static void make_room_to_log_in(struct pgperf *pp, const char *addr)
+{
+	const struct config *cfg = pp->cfg;
+	struct client *victim;
+	int here;
+
+	if (cfg->max_login_clients_per_host > 0) {
+		victim = oldest_login(pp, addr, &here);
+		if (victim && here >= cfg->max_login_clients_per_host) {
+			client_close(victim, "53300",
+				     "too many connections logging in from %s",
+				     addr);
+			return;
+		}
+	}
+	if (pp->nlogin >= cfg->max_login_clients &&
+	    (victim = oldest_login(pp, NULL, &here)))
+		client_close(victim, "53300",
+			     "too many connections logging in");
+}
+
 void client_accept(struct pgperf *pp, int fd, const struct sockaddr *sa,
 		   bool unix_socket)
 {
@@ -147,8 +201,9 @@ void client_accept(struct pgperf *pp, int fd, const struct sockaddr *sa,
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
 
-	/* far beyond max_client_conn: refuse without spending memory */
-	if (pp->nclients >= 2 * pp->cfg->max_client_conn + 16) {
+	/* far beyond every limit: refuse without spending memory */
+	if (pp->nclients >=
+	    pp->cfg->max_client_conn + pp->cfg->max_login_clients + 16) {
 		close(fd);
 		return;
 	}
@@ -173,11 +228,13 @@ void client_accept(struct pgperf *pp, int fd, const struct sockaddr *sa,
 	client_make_cancel_key(cl);
 	list_init(&cl->node);
 	fence_waiter_init(&cl->fence);
+	make_room_to_log_in(pp, cl->c.addr);
 	list_append(&pp->all_clients, &cl->all_node);
 	list_append(&pp->login_clients, &cl->node);
 	cl->state = CL_STARTUP;
 	cl->login_start_us = pgp_now_us();
 	pp->nclients++;
+	pp->nlogin++;
 	client_install_callbacks(cl);
 	clog_debug(cl, "accepted");
 }

@@ -28,6 +28,9 @@
 
 static void client_auth_done(struct client *cl);
 
+/* Console logins of admin and stats users allowed beyond max_client_conn. */
+#define ADMIN_RESERVED_SLOTS 5
+
 /* ---- cancel ---- */
 
 /* A one-shot connection carrying a CancelRequest to PostgreSQL. */
@@ -225,15 +228,21 @@ static void start_md5(struct client *cl)
 	send_auth_request(cl, WIRE_AUTH_MD5, cl->md5_salt, 4);
 }
 
-/* Prepare the SCRAM verifier: from the auth file, or a decoy that fails. */
+/*
+ * Prepare the SCRAM verifier: from the auth file, or a decoy that fails.
+ * A name that is not in the auth file (or whose secret cannot answer
+ * SCRAM) sees what a known name sees - the same method, a salt that is the
+ * same at every attempt, the same number of iterations - so that login
+ * attempts cannot tell which names exist.
+ */
 static void start_sasl(struct client *cl, const struct auth_user *u)
 {
 	struct scram_secret sec;
-	uint8_t salt[16];
+	uint8_t salt[SCRAM_SALT_LEN];
 	static const char mechs[] = SCRAM_MECHANISM "\0";
 	bool ok = false;
 
-	if (RAND_bytes(salt, sizeof(salt)) != 1) {
+	if (!scram_stable_salt(cl->user, salt)) {
 		client_close(cl, "XX000", "cannot generate a salt");
 		return;
 	}
@@ -258,9 +267,12 @@ static void start_sasl(struct client *cl, const struct auth_user *u)
 			sec = *mu->scram_cache;
 			ok = true;
 		}
+	} else if (u && u->kind == SECRET_MD5) {
+		clog_info(cl, "user has an md5 secret in the auth file, which "
+			      "cannot answer SCRAM: the login will fail");
 	}
 	if (!ok) {
-		/* unknown user: run the exchange to the end and fail then */
+		/* run the exchange to the end and fail then */
 		memset(&sec, 0, sizeof(sec));
 		memcpy(sec.salt, salt, sizeof(salt));
 		sec.salt_len = sizeof(salt);
@@ -279,6 +291,14 @@ static void start_sasl(struct client *cl, const struct auth_user *u)
 	send_auth_request(cl, WIRE_AUTH_SASL, mechs, sizeof(mechs));
 }
 
+/*
+ * The method depends on auth_type and, as in PostgreSQL, on one case of
+ * the secret: md5 with a SCRAM secret runs SCRAM (an md5 exchange cannot
+ * be checked against it).  scram-sha-256 offers SCRAM to every name, so
+ * that the method offered does not tell md5 users from unknown ones; an
+ * md5 secret cannot answer it and that login fails (PgBouncer does the
+ * same).
+ */
 static void start_auth(struct client *cl)
 {
 	const struct config *cfg = cl->c.pp->cfg;
@@ -290,7 +310,6 @@ static void start_auth(struct client *cl)
 		client_auth_done(cl);
 		return;
 	case AUTH_MD5:
-		/* like PostgreSQL: md5 with a SCRAM secret means SCRAM */
 		if (u && u->kind == SECRET_SCRAM)
 			start_sasl(cl, u);
 		else
@@ -298,11 +317,7 @@ static void start_auth(struct client *cl)
 		return;
 	case AUTH_SCRAM:
 	default:
-		/* an md5 hash cannot answer SCRAM: fall back to md5 */
-		if (u && u->kind == SECRET_MD5)
-			start_md5(cl);
-		else
-			start_sasl(cl, u);
+		start_sasl(cl, u);
 		return;
 	}
 }
@@ -412,7 +427,15 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 			     "TLS is required (client_tls_sslmode)");
 		return;
 	}
-	if (pp->nclients > pp->cfg->max_client_conn) {
+	/* logged-in clients count, not sockets still logging in; admin and
+	 * stats users of the console keep a few slots beyond the limit, so
+	 * that a full pgperf can still be looked at */
+	if (pp->nclients - pp->nlogin >= pp->cfg->max_client_conn &&
+	    !(strcmp(cl->database, ADMIN_DBNAME) == 0 &&
+	      (config_user_listed(pp->cfg->admin_users, cl->user) ||
+	       config_user_listed(pp->cfg->stats_users, cl->user)) &&
+	      pp->nclients - pp->nlogin <
+		      pp->cfg->max_client_conn + ADMIN_RESERVED_SLOTS)) {
 		client_close(
 			cl, "53300",
 			"sorry, too many clients already (max_client_conn %d)",

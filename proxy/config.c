@@ -80,6 +80,8 @@ static const struct cfg_key keys[] = {
 	K(default_pool_size, CFG_INT, "20", true, 1, 100000, NULL),
 	K(min_pool_size, CFG_INT, "5", true, 0, 100000, NULL),
 	K(max_client_conn, CFG_INT, "1000", true, 1, 1000000, NULL),
+	K(max_login_clients, CFG_INT, "1000", true, 16, 1000000, NULL),
+	K(max_login_clients_per_host, CFG_INT, "0", true, 0, 1000000, NULL),
 	K(listen_backlog, CFG_INT, "1024", false, 1, 65535, NULL),
 	K(max_db_connections, CFG_INT, "0", true, 0, 1000000, NULL),
 	K(query_wait_timeout, CFG_MS, "120", true, 0, 0, NULL),
@@ -107,10 +109,15 @@ static const struct cfg_key keys[] = {
 	K(client_tls_ca_file, CFG_STR, "", false, 0, 0, NULL),
 	K(server_tls_sslmode, CFG_ENUM, "prefer", true, 0, 0, tls_modes),
 	K(server_tls_ca_file, CFG_STR, "", true, 0, 0, NULL),
+	K(server_allow_cleartext, CFG_ENUM, "off", true, 0, 0, on_off),
 	K(logfile, CFG_STR, "", true, 0, 0, NULL),
 	K(pidfile, CFG_STR, "", false, 0, 0, NULL),
 	K(log_level, CFG_ENUM, "info", true, 0, 0, log_levels),
 	K(max_packet_size, CFG_INT, "1073741823", true, 1024, 1073741823, NULL),
+	K(max_prepared_statement_size, CFG_INT, "16777216", true, 1024,
+	  1073741823, NULL),
+	K(max_client_prepared_statements, CFG_INT, "10000", true, 1, 10000000,
+	  NULL),
 	K(analysis, CFG_ENUM, "on", true, 0, 0, on_off),
 	K(stats_period, CFG_INT, "60", true, 1, 86400, NULL),
 	K(max_tracked_queries, CFG_INT, "5000", false, 10, 1000000, NULL),
@@ -142,6 +149,9 @@ static const struct cfg_key keys[] = {
 	K(http_listen_addr, CFG_STR, "127.0.0.1", false, 0, 0, NULL),
 	K(http_listen_port, CFG_INT, "0", false, 0, 65535, NULL),
 	K(http_auth_token, CFG_STR, "", true, 0, 0, NULL),
+	K(http_allowed_hosts, CFG_STR, "", true, 0, 0, NULL),
+	K(http_max_connections, CFG_INT, "100", false, 1, 100000, NULL),
+	K(http_timeout, CFG_INT, "10", false, 1, 3600, NULL),
 };
 
 #undef K
@@ -152,6 +162,11 @@ static const char *enum_name(const struct cfg_enum *e, int v)
 		if (e->value == v)
 			return e->name;
 	return "?";
+}
+
+const char *config_tls_mode_name(int m)
+{
+	return enum_name(tls_modes, m);
 }
 
 const char *config_auth_type_name(int t)
@@ -866,6 +881,29 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 			cfg->path ? cfg->path : "config");
 		return PGP_ERR_CONFIG;
 	}
+	if (cfg->client_tls_sslmode >= TLS_VERIFY_CA &&
+	    !*cfg->client_tls_ca_file) {
+		snprintf(
+			err, errlen,
+			"%s: client_tls_sslmode %s needs client_tls_ca_file (the CA that signs client certificates)",
+			cfg->path ? cfg->path : "config",
+			enum_name(tls_modes, cfg->client_tls_sslmode));
+		return PGP_ERR_CONFIG;
+	}
+	/* as PostgreSQL asks of its own key: owned by us, 0600 or less, or
+	 * owned by root, 0640 or less */
+	if (*cfg->client_tls_key_file &&
+	    stat(cfg->client_tls_key_file, &stbuf) == 0 &&
+	    ((stbuf.st_uid == 0 &&
+	      (stbuf.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))) ||
+	     (stbuf.st_uid != 0 && (stbuf.st_mode & (S_IRWXG | S_IRWXO))))) {
+		snprintf(
+			err, errlen,
+			"%s: client_tls_key_file %s has group or world access; it must be 0600 (or 0640 owned by root)",
+			cfg->path ? cfg->path : "config",
+			cfg->client_tls_key_file);
+		return PGP_ERR_CONFIG;
+	}
 	if (cfg->server_tls_sslmode >= TLS_VERIFY_CA &&
 	    !*cfg->server_tls_ca_file) {
 		snprintf(err, errlen,
@@ -896,6 +934,12 @@ enum pgp_status config_finish(struct config *cfg, char *err, size_t errlen)
 			}
 		}
 		userlist_free(&ul);
+		if (cfg->auth_type == AUTH_SCRAM)
+			for (int i = 0; i < cfg->users.n; i++)
+				if (cfg->users.users[i].kind == SECRET_MD5)
+					log_warning(
+						"auth_file: user \"%s\" has an md5 secret, which cannot log in with auth_type scram-sha-256; give a SCRAM secret or plain password, or set auth_type = md5",
+						cfg->users.users[i].name);
 	} else if (cfg->auth_type != AUTH_TRUST && cfg->users.n == 0) {
 		snprintf(err, errlen, "%s: auth_type %s needs an auth_file",
 			 cfg->path ? cfg->path : "config",

@@ -10,6 +10,9 @@
  * (127.0.0.1 by default).  With http_auth_token set, /metrics and /queries
  * need "Authorization: Bearer <token>" (compared in constant time);
  * /healthz never does, so that load balancers can probe it.
+ * Bounded: 8 KiB of headers, no body, http_timeout per connection,
+ * http_max_connections open; a Host that is a name not in
+ * http_allowed_hosts is refused (DNS rebinding).
  */
 #include "pgperf/http.h"
 
@@ -23,12 +26,18 @@
 #include "pgperf/report.h"
 
 #include <event2/buffer.h>
+#include <arpa/inet.h>
 #include <event2/http.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+/* Request size limits: only GET and HEAD are served. */
+#define HTTP_MAX_HEADERS 8192
+#define HTTP_MAX_BODY 1024
 
 /* Fingerprints with their own histogram series in /metrics. */
 #define METRICS_TOP 20
@@ -489,6 +498,93 @@ static void http_fence_ready(struct fence_waiter *w)
 	pgp_free(hw);
 }
 
+/* ---- limits: connections, Host ---- */
+
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct pgperf *pp = arg;
+
+	for (int i = 0; i < pp->nhttp_conns; i++)
+		if (pp->http_conns[i] == evcon) {
+			pp->http_conns[i] = pp->http_conns[--pp->nhttp_conns];
+			return;
+		}
+}
+
+/*
+ * Count the request's connection among those open (libevent 2.1 says
+ * nothing at accept: a connection counts from its first request, and one
+ * that never sends one is closed by http_timeout).  False when it is new
+ * and http_max_connections are open already.
+ */
+static bool conn_admitted(struct pgperf *pp, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	int cap = pp->cfg->http_max_connections;
+
+	if (!evcon)
+		return true;
+	for (int i = 0; i < pp->nhttp_conns; i++)
+		if (pp->http_conns[i] == evcon)
+			return true;
+	if (pp->nhttp_conns >= cap || pp->nhttp_conns >= pp->http_conns_cap)
+		return false;
+	pp->http_conns[pp->nhttp_conns++] = evcon;
+	evhttp_connection_set_closecb(evcon, conn_closed, pp);
+	return true;
+}
+
+/* `name` (of `len` bytes) is in the comma-separated `list`. */
+static bool host_listed(const char *list, const char *name, size_t len)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t n = strcspn(p, ", ");
+
+		if (n == len && strncasecmp(p, name, len) == 0)
+			return true;
+		p += n;
+		p += strspn(p, ", ");
+	}
+	return false;
+}
+
+/*
+ * DNS rebinding: a web page's own name made to resolve to this address
+ * would let the browser read the endpoint as that page.  Such a request
+ * carries the page's name in Host, so only an address, "localhost" or a
+ * name in http_allowed_hosts is answered.
+ */
+static bool host_allowed(struct evhttp_request *req, const struct pgperf *pp)
+{
+	const char *h = evhttp_find_header(
+		evhttp_request_get_input_headers(req), "Host");
+	char name[256];
+	size_t len;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!h)
+		return true; /* HTTP/1.0 tools; browsers always send it */
+	if (h[0] == '[') {   /* [v6]:port */
+		len = strcspn(h + 1, "]");
+		if (h[1 + len] != ']' || len >= sizeof(name))
+			return false;
+		memcpy(name, h + 1, len);
+		name[len] = '\0';
+		return inet_pton(AF_INET6, name, &a6) == 1;
+	}
+	len = strcspn(h, ":");
+	if (len == 0 || len >= sizeof(name))
+		return false;
+	memcpy(name, h, len);
+	name[len] = '\0';
+	return inet_pton(AF_INET, name, &a4) == 1 ||
+	       strcasecmp(name, "localhost") == 0 ||
+	       host_listed(pp->cfg->http_allowed_hosts, name, len);
+}
+
 /* Every request: find its endpoint, check the token, build, send. */
 static void serve(struct evhttp_request *req, void *arg)
 {
@@ -496,6 +592,20 @@ static void serve(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const struct endpoint *e = NULL;
+
+	if (!conn_admitted(pp, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Connection", "close");
+		evhttp_send_error(req, 503,
+				  "too many HTTP connections "
+				  "(http_max_connections)");
+		return;
+	}
+	if (!host_allowed(req, pp)) {
+		evhttp_send_error(req, 421,
+				  "unexpected Host (see http_allowed_hosts)");
+		return;
+	}
 
 	for (size_t i = 0; path && i < ARRAY_SIZE(endpoints); i++)
 		if (strcmp(path, endpoints[i].path) == 0)
@@ -538,6 +648,17 @@ bool http_start(struct pgperf *pp, char *err, size_t errlen)
 		return false;
 	}
 	evhttp_set_allowed_methods(pp->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	/* GET and HEAD only: small headers, no body, no lingering */
+	evhttp_set_max_headers_size(pp->http, HTTP_MAX_HEADERS);
+	evhttp_set_max_body_size(pp->http, HTTP_MAX_BODY);
+	evhttp_set_timeout(pp->http, cfg->http_timeout);
+	pp->http_conns_cap = cfg->http_max_connections;
+	pp->http_conns =
+		pgp_calloc((size_t)pp->http_conns_cap, sizeof(*pp->http_conns));
+	if (!pp->http_conns) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
 	evhttp_set_gencb(pp->http, serve, pp);
 	if (evhttp_bind_socket(pp->http, cfg->http_listen_addr,
 			       (uint16_t)cfg->http_listen_port) != 0) {
@@ -548,6 +669,14 @@ bool http_start(struct pgperf *pp, char *err, size_t errlen)
 	log_info(
 		"HTTP on %s:%d (/metrics, /queries, /findings, /report, /healthz)",
 		cfg->http_listen_addr, cfg->http_listen_port);
+	if (!*cfg->http_auth_token &&
+	    strcmp(cfg->http_listen_addr, "127.0.0.1") != 0 &&
+	    strcmp(cfg->http_listen_addr, "::1") != 0 &&
+	    strcmp(cfg->http_listen_addr, "localhost") != 0)
+		log_warning("HTTP listens on %s without http_auth_token: "
+			    "anyone who reaches it reads statement statistics "
+			    "and findings",
+			    cfg->http_listen_addr);
 	return true;
 }
 
@@ -566,4 +695,7 @@ void http_stop(struct pgperf *pp)
 		evhttp_free(pp->http);
 		pp->http = NULL;
 	}
+	pgp_free(pp->http_conns);
+	pp->http_conns = NULL;
+	pp->nhttp_conns = pp->http_conns_cap = 0;
 }

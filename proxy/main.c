@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@ static void usage(FILE *out)
 		"  -d, --daemon           run in the background (needs logfile to log)\n"
 		"  --upstream URL         proxy to postgresql://user:password@host:port/db\n"
 		"                         without a config file; clients log in as that user\n"
+		"  --upstream-file FILE   the same URL read from FILE's first line (or set\n"
+		"                         PGPERF_UPSTREAM): keeps the password out of ps\n"
 		"  --listen HOST:PORT     listen here (overrides listen_addr/listen_port)\n"
 		"  -v, --verbose          more logging (repeat for more)\n"
 		"  -q, --quiet            only warnings and errors\n"
@@ -37,17 +40,58 @@ static void usage(FILE *out)
 		"each client once its transaction ends, then exit), SIGINT exits now.\n");
 }
 
-static bool write_pidfile(const char *path)
+/*
+ * The pid file is locked for as long as pgperf runs: a second instance
+ * given the same file says who owns it and leaves it alone, and only the
+ * owner removes it at exit.  The lock goes with the process, so a crash
+ * leaves no lock behind (only the file, which the next start takes over).
+ */
+static int pidfile_fd = -1;
+static char pidfile_path[4096];
+
+static bool write_pidfile(const char *path, char *err, size_t errlen)
 {
-	FILE *f;
+	char buf[32];
+	int fd, n;
 
 	if (!path || !*path)
 		return true;
-	f = fopen(path, "w");
-	if (!f)
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open pidfile %s: %s", path,
+			 strerror(errno));
 		return false;
-	fprintf(f, "%d\n", (int)getpid());
-	return fclose(f) == 0;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		ssize_t got = read(fd, buf, sizeof(buf) - 1);
+
+		buf[got > 0 ? got : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(err, errlen,
+			 "pidfile %s is held by another pgperf (pid %s)", path,
+			 *buf ? buf : "unknown");
+		close(fd);
+		return false;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		snprintf(err, errlen, "cannot write pidfile %s: %s", path,
+			 strerror(errno));
+		close(fd);
+		return false;
+	}
+	pidfile_fd = fd;
+	snprintf(pidfile_path, sizeof(pidfile_path), "%s", path);
+	return true;
+}
+
+static void remove_pidfile(void)
+{
+	if (pidfile_fd < 0)
+		return;
+	unlink(pidfile_path);
+	close(pidfile_fd);
+	pidfile_fd = -1;
 }
 
 /*
@@ -100,11 +144,50 @@ static bool daemonize(void)
 	return true;
 }
 
+/*
+ * Overwrite the password of a URL given on the command line, so that ps
+ * and /proc/PID/cmdline stop showing it once pgperf has read it (there is
+ * a moment before that: --upstream-file or PGPERF_UPSTREAM have none).
+ */
+static void hide_password(char *url)
+{
+	char *p = strstr(url, "://"), *at, *colon;
+
+	if (!p)
+		return;
+	p += 3;
+	at = strchr(p, '@');
+	colon = strchr(p, ':');
+	if (!at || !colon || colon > at)
+		return;
+	for (char *q = colon + 1; q < at; q++)
+		*q = '*';
+}
+
+/* The first line of a file, without its newline; NULL with errno set. */
+static char *read_first_line(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+
+	if (!f)
+		return NULL;
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		errno = EINVAL;
+		return NULL;
+	}
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	return strdup(line);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"daemon", no_argument, NULL, 'd'},
 		{"upstream", required_argument, NULL, 'u'},
+		{"upstream-file", required_argument, NULL, 'U'},
 		{"listen", required_argument, NULL, 'l'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -112,7 +195,8 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	const char *upstream = NULL, *listen = NULL, *path = NULL;
+	const char *listen = NULL, *path = NULL;
+	char *upstream = NULL;
 	bool background = false, check_only = false;
 	int verbose = 0, quiet = 0, ch, rc;
 	struct config *cfg;
@@ -126,7 +210,18 @@ int main(int argc, char **argv)
 			background = true;
 			break;
 		case 'u':
-			upstream = optarg;
+			free(upstream);
+			upstream = strdup(optarg);
+			hide_password(optarg);
+			break;
+		case 'U':
+			free(upstream);
+			if (!(upstream = read_first_line(optarg))) {
+				fprintf(stderr,
+					"pgperf: cannot read --upstream-file %s: %s\n",
+					optarg, strerror(errno));
+				return 1;
+			}
 			break;
 		case 'l':
 			listen = optarg;
@@ -151,18 +246,23 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (!upstream && getenv("PGPERF_UPSTREAM") &&
+	    *getenv("PGPERF_UPSTREAM"))
+		upstream = strdup(getenv("PGPERF_UPSTREAM"));
 	if (optind < argc)
 		path = argv[optind++];
 	if (optind < argc) {
 		fprintf(stderr, "pgperf: unexpected argument \"%s\"\n",
 			argv[optind]);
 		usage(stderr);
+		free(upstream);
 		return 2;
 	}
 
 	cfg = daemon_build_config(path, upstream, listen, err, sizeof(err));
 	if (!cfg) {
 		fprintf(stderr, "pgperf: %s\n", err);
+		free(upstream);
 		return 1;
 	}
 	if (verbose)
@@ -174,21 +274,24 @@ int main(int argc, char **argv)
 	if (check_only) {
 		printf("pgperf: configuration is valid\n");
 		config_free(cfg);
+		free(upstream);
 		return 0;
 	}
 	if (!log_open(cfg->logfile)) {
 		fprintf(stderr, "pgperf: cannot open logfile %s: %s\n",
 			cfg->logfile, strerror(errno));
 		config_free(cfg);
+		free(upstream);
 		return 1;
 	}
 	pp = daemon_new(cfg, err, sizeof(err));
 	if (!pp) {
 		fprintf(stderr, "pgperf: %s\n", err);
+		free(upstream);
 		return 1;
 	}
 	pp->config_path = path ? strdup(path) : NULL;
-	pp->upstream_url = upstream ? strdup(upstream) : NULL;
+	pp->upstream_url = upstream; /* owned by pp from here */
 	pp->listen_override = listen ? strdup(listen) : NULL;
 	if (!daemon_listen(pp, err, sizeof(err))) {
 		fprintf(stderr, "pgperf: %s\n", err);
@@ -208,17 +311,15 @@ int main(int argc, char **argv)
 		/* the event base must be told it now lives in another process */
 		event_reinit(pp->base);
 	}
-	if (!write_pidfile(pp->cfg->pidfile)) {
-		log_error("cannot write pidfile %s: %s", pp->cfg->pidfile,
-			  strerror(errno));
+	if (!write_pidfile(pp->cfg->pidfile, err, sizeof(err))) {
+		log_error("%s", err);
 		daemon_free(pp);
 		return 1;
 	}
 	log_info("pgperf %s started (pid %d)", PGPERF_VERSION, (int)getpid());
 	note_scheduling_group();
 	rc = daemon_run(pp);
-	if (*pp->cfg->pidfile)
-		unlink(pp->cfg->pidfile);
+	remove_pidfile();
 	log_info("pgperf exiting");
 	daemon_free(pp);
 	log_close();

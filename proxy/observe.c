@@ -14,6 +14,7 @@
 #include "pgperf/values.h"
 #include "pgperf/wire.h"
 
+#include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -103,8 +104,9 @@ void observe_known_forget(struct obs_known *k)
  * `inert`, also whether the shape is known to leave no session state
  * (worked out once per shape, when its text goes).
  */
-static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len,
-			 struct shape *shp, bool *inert)
+static uint64_t shape_of(struct pgperf *pp, const struct client *cl,
+			 const char *sql, size_t len, struct shape *shp,
+			 bool *inert)
 {
 	struct shape local, *sh = shp ? shp : &local;
 	struct ana_event ev;
@@ -127,6 +129,7 @@ static uint64_t shape_of(struct pgperf *pp, const char *sql, size_t len,
 	memset(&ev, 0, sizeof(ev));
 	ev.type = ANA_TEXT;
 	ev.shape = sh->hash;
+	ev.client = cl->c.id; /* who sent it first: whose rights it needs */
 	/* malloc, not pgp_malloc: the analyzer thread frees it */
 	if (!(ev.text = malloc(len + 1)))
 		return sh->hash;
@@ -176,7 +179,7 @@ static uint64_t client_shape_of(struct client *cl, const char *sql, size_t len,
 			return sh->hash;
 		}
 	}
-	hash = shape_of(pp, sql, len, sh, inert);
+	hash = shape_of(pp, cl, sql, len, sh, inert);
 	if (len > MEMO_TEXT_MAX || known_find(&pp->known, hash) < 0)
 		return hash; /* only what the analyzer has is remembered */
 	slot = o->memo_next;
@@ -334,6 +337,7 @@ static void conninfo_add(char *buf, size_t cap, const char *key,
 static void client_conninfo(const struct client *cl, char *buf, size_t cap)
 {
 	const struct pool_target *t = cl->pool ? &cl->pool->target : NULL;
+	const struct config *cfg = cl->c.pp->cfg;
 	char port[16];
 
 	buf[0] = '\0';
@@ -348,7 +352,16 @@ static void client_conninfo(const struct client *cl, char *buf, size_t cap)
 		conninfo_add(buf, cap, "password", t->password);
 	conninfo_add(buf, cap, "application_name", "pgperf analyzer");
 	conninfo_add(buf, cap, "connect_timeout", "3");
-	conninfo_add(buf, cap, "sslmode", "prefer");
+	/* the same TLS rules as the pool's own connections */
+	conninfo_add(buf, cap, "sslmode",
+		     config_tls_mode_name(cfg->server_tls_sslmode));
+	if (*cfg->server_tls_ca_file)
+		conninfo_add(buf, cap, "sslrootcert", cfg->server_tls_ca_file);
+	/* and no cleartext password over plain TCP, where libpq can refuse
+	 * it (16 and later; older ones send it when asked) */
+	if (PQlibVersion() >= 160000 && !cfg->server_allow_cleartext &&
+	    cfg->server_tls_sslmode < TLS_REQUIRE && t->host[0] != '/')
+		conninfo_add(buf, cap, "require_auth", "!password");
 }
 
 void observe_client(struct client *cl)
@@ -472,8 +485,9 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 				 ? client_shape_of(cl, q,
 						   pgp_strnlen(q, n - nlen - 1),
 						   &sh, &inert)
-				 : shape_of(pp, q, pgp_strnlen(q, n - nlen - 1),
-					    &sh, &inert));
+				 : shape_of(pp, cl, q,
+					    pgp_strnlen(q, n - nlen - 1), &sh,
+					    &inert));
 		cache_learn_text(pp, sh.hash, q, pgp_strnlen(q, n - nlen - 1));
 		if (nlen == 0 && stats) {
 			/* tags of unnamed statements (named: not tracked) */
@@ -535,7 +549,7 @@ void observe_parse(struct client *cl, const char *name, const char *query)
 
 	if (observe_shapes(pp))
 		name_put(&cl->obs, name, strlen(name),
-			 shape_of(pp, query, strlen(query), NULL, NULL));
+			 shape_of(pp, cl, query, strlen(query), NULL, NULL));
 }
 
 static void complete(struct client *cl, struct obs_pending *p)

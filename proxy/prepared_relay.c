@@ -196,10 +196,15 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 		return PREP_SPECIAL; /* dropped */
 	switch (type) {
 	case 'P':
-		/* only the first byte says whether it is named */
+		/* only the first byte says whether it is named; a named one
+		 * is kept whole, so one too large for that is refused as soon
+		 * as its header is seen, not buffered first */
 		peek_body(pk, sp, off, avail, need, 1);
 		if (pk->have == 1 && pk->pre[0] != '\0')
-			return whole ? PREP_SPECIAL : PREP_WAIT;
+			return whole || need > (size_t)cl->c.pp->cfg
+							       ->max_prepared_statement_size
+				       ? PREP_SPECIAL
+				       : PREP_WAIT;
 		if (pk->have == 0 && need)
 			return PREP_WAIT;
 		kind = PQ_PARSE;
@@ -295,6 +300,13 @@ static bool handle_parse(struct client *cl, struct server *sv, const char *body,
 		return queue_error(cl, sv, "42P05",
 				   "prepared statement \"%s\" already exists",
 				   body);
+	if (prep_client_count(&cl->prep) >=
+	    (size_t)cl->c.pp->cfg->max_client_prepared_statements)
+		return queue_error(
+			cl, sv, "54000",
+			"too many prepared statements in this session "
+			"(max_client_prepared_statements %d): DEALLOCATE some",
+			cl->c.pp->cfg->max_client_prepared_statements);
 	st = prep_intern(&sv->c.pp->prep, body + nlen + 1, n - nlen - 1);
 	if (!st)
 		return false;
@@ -357,6 +369,15 @@ bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 	if (cl->skip_until_sync && type != 'S' && type != 'X') {
 		drop_message(cl, len);
 		return true;
+	}
+	if (type == 'P' &&
+	    n > (size_t)cl->c.pp->cfg->max_prepared_statement_size) {
+		drop_message(cl, len);
+		return queue_error(cl, sv, "54000",
+				   "prepared statement of %zu bytes exceeds "
+				   "max_prepared_statement_size (%d)",
+				   n,
+				   cl->c.pp->cfg->max_prepared_statement_size);
 	}
 	if (type != 'B' && pk->have < n) {
 		/* the whole body (a Bind needs only its names, in view) */

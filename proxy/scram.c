@@ -112,6 +112,28 @@ static bool salted_password(const char *password, const uint8_t *salt,
 				 SCRAM_KEY_LEN, out) == 1;
 }
 
+/*
+ * The salt shown to a user whose secret is not a SCRAM secret (unknown
+ * users, plain passwords): an HMAC of the name under a key drawn once per
+ * process, so the same name always gets the same salt, as a known user
+ * with a stored SCRAM secret does.  Called on the I/O thread only.
+ */
+bool scram_stable_salt(const char *user, uint8_t out[SCRAM_SALT_LEN])
+{
+	static uint8_t key[32];
+	static bool have_key;
+	uint8_t mac[SCRAM_KEY_LEN];
+
+	if (!have_key) {
+		if (RAND_bytes(key, sizeof(key)) != 1)
+			return false;
+		have_key = true;
+	}
+	hmac256(key, sizeof(key), user, strlen(user), mac);
+	memcpy(out, mac, SCRAM_SALT_LEN);
+	return true;
+}
+
 bool scram_secret_from_password(const char *password, const uint8_t *salt,
 				size_t salt_len, int iterations,
 				struct scram_secret *out)

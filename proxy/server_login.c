@@ -128,9 +128,27 @@ void server_login_auth(struct server *sv, const uint8_t *body, size_t len)
 	}
 	switch (code) {
 	case WIRE_AUTH_OK:
+		/* a server that ends SCRAM before its final message has not
+		 * shown that it knows the password: whoever answers may be
+		 * someone in between who does not */
+		if (sv->scram.step == 1 || sv->scram.step == 2) {
+			server_login_failed(
+				sv, "28000",
+				"server ended SCRAM authentication without proving it knows the password: not the expected server");
+			return;
+		}
 		scram_client_free(&sv->scram);
 		return;
 	case WIRE_AUTH_CLEARTEXT:
+		/* on plain TCP anyone in between can ask for it (after
+		 * answering 'N' to our SSLRequest) and read it */
+		if (!sv->c.tls && !(t->host && t->host[0] == '/') &&
+		    !sv->c.pp->cfg->server_allow_cleartext) {
+			server_login_failed(
+				sv, "28000",
+				"server asked for a cleartext password over a connection without TLS; pgperf does not send it (set server_tls_sslmode = require, or server_allow_cleartext = on)");
+			return;
+		}
 		if (!pw || pw_is_md5) {
 			server_login_failed(
 				sv, "28P01",

@@ -50,7 +50,8 @@ MSG
 # a session of its own, as a service would have: with the kernel's autogroup
 # scheduling, a load generator started from this terminal would otherwise
 # share pgperf's scheduling group and starve PostgreSQL (docs/performance.md)
-setsid "$build/pgperf" --upstream "postgresql://app:$password@127.0.0.1:$pgport/app" \
+PGPERF_UPSTREAM="postgresql://app:$password@127.0.0.1:$pgport/app" \
+	setsid "$build/pgperf" \
 	--listen "127.0.0.1:$listen" &
 pid=$!
 wait "$pid"

@@ -27,15 +27,20 @@ struct advisor;
 struct adv_job {
 	uint64_t fp;
 	char database[64];
-	char *text;  /* owned: the statement as sent, values included */
-	int nparams; /* its $n (extended protocol): explained generically */
+	char user[64]; /* the client user whose pool ran it: planned only
+			  through that pool's server login */
+	bool plan_ok;  /* a plain read (one SELECT, no locking, no function
+			  not known to be immutable): may be planned */
+	char *text;    /* owned: the statement as sent, values included */
+	int nparams;   /* its $n (extended protocol): explained generically */
 };
 
 struct adv_suggestion {
 	char table[128];
 	char columns[ADV_MAX_COLS][64];
 	int ncols;
-	bool verified; /* the planner was asked, with HypoPG */
+	bool verified;	/* the planner was asked, with HypoPG */
+	bool unplanned; /* not a plain read: the planner was not asked */
 	double cost_before, cost_after;
 	double rows; /* the table's */
 };

@@ -27,12 +27,19 @@ struct cat_relation {
 
 struct catalog *catalog_new(void);
 void catalog_free(struct catalog *c);
-/* How to reach `database` (libpq conninfo); kept until replaced.  Any
- * thread; everything else here belongs to one thread (the side thread). */
+/*
+ * How to reach `database` as the pool of client `user` does (libpq
+ * conninfo: that pool's server login); kept until replaced.  Each
+ * (database, user) has a connection of its own, so that a statement is
+ * only ever planned with the rights of the role that ran it.  Any thread;
+ * everything else here belongs to one thread (the side thread).
+ */
 void catalog_set_conninfo(struct catalog *c, const char *database,
-			  const char *conninfo);
-/* Can `database` be asked now (known, not backing off)? */
-bool catalog_ready(struct catalog *c, const char *database, int64_t now_us);
+			  const char *user, const char *conninfo);
+/* Can `database` be asked now (known, not backing off)?  `user` NULL:
+ * through any user's connection (catalog lookups need no one's rights). */
+bool catalog_ready(struct catalog *c, const char *database, const char *user,
+		   int64_t now_us);
 /*
  * Look up the parent column (table OID, attribute number; 0: none) and
  * what the child's filter column (table as written, column) references.
@@ -66,7 +73,8 @@ double catalog_distinct(struct catalog *c, const char *database,
  * The planner's total cost for `query` (one statement; with `nparams`
  * parameters it is prepared and its generic plan explained), with a
  * hypothetical index (`hypo_ddl`, a CREATE INDEX for hypopg) or without
- * (NULL).  Nothing is executed.  Negative on failure.
+ * (NULL).  Nothing is executed.  Only on the connection of (database,
+ * user) - never another role's.  Negative on failure.
  */
-double catalog_cost(struct catalog *c, const char *database, const char *query,
-		    int nparams, const char *hypo_ddl);
+double catalog_cost(struct catalog *c, const char *database, const char *user,
+		    const char *query, int nparams, const char *hypo_ddl);

@@ -79,11 +79,18 @@ struct config {
 	double slo_error_rate_pct;   /* under */
 	int slo_pool_size_min, slo_pool_size_max;
 	char *http_listen_addr;
-	int http_listen_port;  /* 0 = no HTTP endpoint */
-	char *http_auth_token; /* "" = /metrics and /queries need no token */
+	int http_listen_port;	  /* 0 = no HTTP endpoint */
+	char *http_auth_token;	  /* "" = /metrics and /queries need no token */
+	char *http_allowed_hosts; /* Host names answered besides addresses */
+	int http_max_connections;
+	int http_timeout; /* seconds */
 	int default_pool_size;
 	int min_pool_size;
 	int max_client_conn;
+	int max_prepared_statement_size;    /* a named Parse kept whole */
+	int max_client_prepared_statements; /* named, per client session */
+	int max_login_clients;		/* still logging in, all addresses */
+	int max_login_clients_per_host; /* ... from one address; 0 = no cap */
 	int listen_backlog;
 	int max_db_connections;
 	int64_t query_wait_timeout;	/* ms; 0 = forever */
@@ -109,6 +116,7 @@ struct config {
 	char *client_tls_key_file;
 	char *client_tls_ca_file;
 	int server_tls_sslmode;
+	int server_allow_cleartext; /* cleartext password over plain TCP */
 	char *server_tls_ca_file;
 	char *logfile;
 	char *pidfile;
@@ -180,6 +188,8 @@ bool config_needs_restart(const struct config *a, const struct config *b,
 bool config_copy_key(struct config *dst, const struct config *src,
 		     const char *key);
 const char *config_auth_type_name(int t);
+/* libpq's sslmode word for a TLS_* mode: the same words. */
+const char *config_tls_mode_name(int m);
 const char *config_pool_mode_name(int m);
 
 #endif

@@ -274,6 +274,7 @@ struct pool {
 
 /* The daemon: everything the I/O thread owns.  No mutable globals. */
 struct evhttp;
+struct evhttp_connection;
 
 struct pgperf {
 	struct event_base *base; /* owned */
@@ -296,6 +297,9 @@ struct pgperf {
 	struct obs_known known;	   /* shapes whose text the analyzer has */
 	struct evhttp *http;	   /* owned: /metrics etc., or NULL */
 	struct list http_waiting;  /* HTTP requests waiting on a fence */
+	/* HTTP connections that have sent a request and are open */
+	struct evhttp_connection **http_conns; /* owned */
+	int nhttp_conns, http_conns_cap;
 	/* readers waiting for the analyzer (fence.c) */
 	struct list fence_waiters;
 	struct event *fence_ev;	   /* owned: the analyzer's notify fd */
@@ -310,6 +314,7 @@ struct pgperf {
 	struct event *sig_ev[4];   /* owned */
 
 	int nclients;
+	int nlogin; /* of them, still logging in (CL_STARTUP, CL_AUTH) */
 	uint64_t next_id;
 	bool paused;
 	int64_t stats_tick_us; /* monotonic: last stats_period boundary */

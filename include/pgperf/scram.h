@@ -23,6 +23,11 @@ struct scram_secret {
 };
 
 bool scram_parse_secret(const char *text, struct scram_secret *out) WARN_UNUSED;
+/* Salt length pgperf uses for secrets it derives, as PostgreSQL does. */
+#define SCRAM_SALT_LEN 16
+/* A per-process stable salt for `user` (no stored SCRAM secret). */
+bool scram_stable_salt(const char *user,
+		       uint8_t out[SCRAM_SALT_LEN]) WARN_UNUSED;
 /* Derive a secret from a plain password with the given salt. */
 bool scram_secret_from_password(const char *password, const uint8_t *salt,
 				size_t salt_len, int iterations,
