@@ -97,10 +97,19 @@ bool analyzer_push(struct analyzer *a, const struct ana_event *ev)
 	uint32_t tail = atomic_load_explicit(&a->tail, memory_order_relaxed);
 	uint32_t head = atomic_load_explicit(&a->head, memory_order_acquire);
 
-	if (tail - head >= RING_SIZE) {
+	uint32_t bytes = ev->text ? ev->text_len : 0;
+
+	if (tail - head >= RING_SIZE ||
+	    (bytes &&
+	     atomic_load_explicit(&a->ring_bytes, memory_order_relaxed) +
+			     bytes >
+		     RING_BYTES)) {
 		atomic_fetch_add_explicit(&a->dropped, 1, memory_order_relaxed);
 		return false;
 	}
+	if (bytes) /* texts are rare (a new shape, a login): a locked add */
+		atomic_fetch_add_explicit(&a->ring_bytes, bytes,
+					  memory_order_relaxed);
 	a->ring[tail & (RING_SIZE - 1)] = *ev;
 	atomic_store_explicit(&a->tail, tail + 1, memory_order_release);
 	/* one producer: a plain store, no locked add */
@@ -891,10 +900,14 @@ static void *analyzer_main(void *arg)
 		pthread_mutex_lock(&a->lock);
 		while (head != tail && n < BATCH) {
 			struct ana_event ev = a->ring[head & (RING_SIZE - 1)];
+			uint32_t bytes = ev.text ? ev.text_len : 0;
 
 			atomic_store_explicit(&a->head, ++head,
 					      memory_order_release);
 			apply(a, &ev);
+			if (bytes)
+				atomic_fetch_sub_explicit(&a->ring_bytes, bytes,
+							  memory_order_relaxed);
 			n++;
 		}
 		pthread_mutex_unlock(&a->lock);

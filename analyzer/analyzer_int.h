@@ -18,9 +18,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define RING_SIZE 65536 /* events; a power of two */
-#define FREE_RING 8192	/* details coming back for reuse; a power of two */
-#define INFO_RING 4096	/* shape facts for the I/O thread; a power of two */
+#define RING_SIZE 65536	       /* events; a power of two */
+#define RING_BYTES (64u << 20) /* text carried by the events in the ring */
+#define FREE_RING 8192 /* details coming back for reuse; a power of two */
+#define INFO_RING 4096 /* shape facts for the I/O thread; a power of two */
 #define BATCH 64 /* events applied per lock hold: readers wait at most that */
 #define MAX_SUBS 32 /* (database, user, application) per fingerprint */
 #define MAX_ERRS ANA_MAX_ERRS /* SQLSTATEs kept per fingerprint */
@@ -158,6 +159,9 @@ struct analyzer {
 	_Alignas(64) _Atomic uint32_t tail; /* I/O thread */
 	_Atomic uint64_t pushed;	    /* I/O thread */
 	_Atomic uint64_t dropped;	    /* I/O thread */
+	/* bytes of text in events pushed and not yet applied: the ring is
+	 * bounded by RING_BYTES as well as by RING_SIZE events */
+	_Atomic uint64_t ring_bytes;
 	_Atomic uint32_t fhead;		    /* I/O thread: free_ring */
 	_Alignas(64) _Atomic uint32_t head; /* analyzer */
 	_Atomic uint64_t applied;	    /* analyzer */

@@ -240,6 +240,9 @@ static void start_sasl(struct client *cl, const struct auth_user *u)
 	struct scram_secret sec;
 	uint8_t salt[SCRAM_SALT_LEN];
 	static const char mechs[] = SCRAM_MECHANISM "\0";
+	/* over TLS, channel binding first, as PostgreSQL offers them */
+	static const char mechs_tls[] =
+		SCRAM_MECHANISM_PLUS "\0" SCRAM_MECHANISM "\0";
 	bool ok = false;
 
 	if (!scram_stable_salt(cl->user, salt)) {
@@ -288,7 +291,11 @@ static void start_sasl(struct client *cl, const struct auth_user *u)
 	memset(&sec, 0, sizeof(sec));
 	cl->auth_step = AUTH_STEP_SASL_FIRST;
 	client_set_state(cl, CL_AUTH);
-	send_auth_request(cl, WIRE_AUTH_SASL, mechs, sizeof(mechs));
+	if (cl->c.tls)
+		send_auth_request(cl, WIRE_AUTH_SASL, mechs_tls,
+				  sizeof(mechs_tls));
+	else
+		send_auth_request(cl, WIRE_AUTH_SASL, mechs, sizeof(mechs));
 }
 
 /*
@@ -519,6 +526,7 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 		return;
 	}
 	case AUTH_STEP_SASL_FIRST: {
+		bool plus;
 		const char *mech;
 		int32_t ilen;
 		const uint8_t *data;
@@ -532,14 +540,39 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 				     "malformed SASLInitialResponse message");
 			return;
 		}
-		if (strcmp(mech, SCRAM_MECHANISM) != 0) {
+		plus = strcmp(mech, SCRAM_MECHANISM_PLUS) == 0;
+		if ((strcmp(mech, SCRAM_MECHANISM) != 0 && !plus) ||
+		    (plus && !cl->c.tls)) {
 			client_close(
 				cl, "08P01",
 				"client selected an invalid SASL authentication mechanism");
 			return;
 		}
+		if (cl->c.tls) {
+			/* bind SCRAM to this TLS connection (offered) */
+			uint8_t cb[SCRAM_CBIND_MAX];
+			size_t cblen =
+				tls_server_end_point(cl->c.bev, cb, sizeof(cb));
+
+			if (!cblen && plus) {
+				client_close(cl, "XX000",
+					     "cannot compute channel-binding "
+					     "data for this certificate");
+				return;
+			}
+			scram_server_bind(&cl->scram, cb, cblen, plus);
+		}
 		st = scram_server_first(&cl->scram, (const char *)data,
 					(size_t)ilen, NULL, &reply);
+		if (st == PGP_ERR_AUTH) {
+			/* "y" over TLS: the offer of -PLUS did not reach the
+			 * client, so someone in between took it away */
+			clog_info(cl, "SCRAM channel binding was offered but "
+				      "the client did not see the offer");
+			client_close(cl, "28000",
+				     "SCRAM channel binding negotiation error");
+			return;
+		}
 		if (st != PGP_OK) {
 			client_close(cl, "08P01", "malformed SCRAM message");
 			return;
@@ -638,6 +671,7 @@ static void client_auth_done(struct client *cl)
 {
 	struct pgperf *pp = cl->c.pp;
 	struct pool *pool;
+	const char *sqlstate;
 	char err[256];
 
 	if (cl->admin) {
@@ -662,9 +696,10 @@ static void client_auth_done(struct client *cl)
 			     cl->database);
 		return;
 	}
-	pool = pool_get(pp, cl->database, cl->user, err, sizeof(err));
+	pool = pool_get(pp, cl->database, cl->user, err, sizeof(err),
+			&sqlstate);
 	if (!pool) {
-		client_close(cl, "53200", "%s", err);
+		client_close(cl, sqlstate, "%s", err);
 		return;
 	}
 	clog_debug(cl, "login ok");

@@ -114,6 +114,8 @@ static const struct cfg_key keys[] = {
 	K(pidfile, CFG_STR, "", false, 0, 0, NULL),
 	K(log_level, CFG_ENUM, "info", true, 0, 0, log_levels),
 	K(max_packet_size, CFG_INT, "1073741823", true, 1024, 1073741823, NULL),
+	K(autodb_max_pools, CFG_INT, "100", true, 1, 1000000, NULL),
+	K(autodb_idle_timeout, CFG_INT, "3600", true, 1, 100000000, NULL),
 	K(max_prepared_statement_size, CFG_INT, "16777216", true, 1024,
 	  1073741823, NULL),
 	K(max_client_prepared_statements, CFG_INT, "10000", true, 1, 10000000,

@@ -334,8 +334,15 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 					     "client_login_timeout");
 		}
 	}
-	list_for_each_safe(pos, tmp, &pp->pools)
-		pool_tick(list_entry(pos, struct pool, node), now);
+	list_for_each_safe(pos, tmp, &pp->pools) {
+		struct pool *p = list_entry(pos, struct pool, node);
+
+		if (pool_expired(p, now)) {
+			pool_free(p);
+			continue;
+		}
+		pool_tick(p, now);
+	}
 	pool_state_tick(pp);
 	if (!pp->stats_tick_us)
 		pp->stats_tick_us = now;

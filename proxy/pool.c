@@ -69,6 +69,11 @@ static bool target_build(struct pgperf *pp, const char *database,
 	if (t->min_pool_size > t->pool_size)
 		t->min_pool_size = t->pool_size;
 	t->pool_mode = db->pool_mode >= 0 ? db->pool_mode : cfg->pool_mode;
+	/* a database reached through "*" may be any name a client made up:
+	 * no servers are opened for it before one is asked for */
+	t->autodb = strcmp(db->name, "*") == 0;
+	if (t->autodb)
+		t->min_pool_size = 0;
 	if (!t->host || !t->dbname || !t->user || (pw && !t->password)) {
 		target_free(t);
 		return false;
@@ -94,17 +99,127 @@ static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
 	pool_dispatch(arg);
 }
 
+/* No client uses the pool (servers may sit idle in it). */
+static bool pool_clientless(struct pgperf *pp, const struct pool *p)
+{
+	struct list *pos;
+
+	if (p->nwaiting || !list_empty(&p->active_clients) ||
+	    !list_empty(&p->idle_clients) || p->nactive)
+		return false;
+	list_for_each(pos, &pp->all_clients)
+		if (list_entry(pos, struct client, all_node)->pool == p)
+			return false;
+	return true;
+}
+
+/* Close a client-less autodb pool's servers; it is freed once they are
+ * gone (pool_expired), and no longer counts against autodb_max_pools. */
+static void pool_retire(struct pool *p)
+{
+	struct list *lists[] = {&p->idle_servers, &p->tested_servers,
+				&p->login_servers};
+	struct list *pos, *tmp;
+
+	p->retired = true;
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
+		list_for_each_safe(pos, tmp, lists[i])
+			server_close(list_entry(pos, struct server, node),
+				     "pool retired");
+}
+
+bool pool_expired(struct pool *p, int64_t now)
+{
+	struct pgperf *pp = p->pp;
+	struct list *pos;
+
+	if (!p->target.autodb)
+		return false;
+	if (!p->retired) {
+		if (!pool_clientless(pp, p)) {
+			p->unused_since_us = 0;
+			return false;
+		}
+		if (!p->unused_since_us)
+			p->unused_since_us = now;
+		if (now - p->unused_since_us <
+		    (int64_t)pp->cfg->autodb_idle_timeout * 1000000)
+			return false;
+		log_info("pool %s/%s: unused for autodb_idle_timeout, "
+			 "closing its servers and freeing it",
+			 p->database, p->user);
+		pool_retire(p);
+	}
+	/* freed once no server, closing or not, points at it */
+	if (pool_server_count(p) || !pool_clientless(pp, p))
+		return false;
+	list_for_each(pos, &pp->reap_servers)
+		if (list_entry(pos, struct server, node)->pool == p)
+			return false;
+	return true;
+}
+
+/*
+ * Room for one more pool through "*": at most autodb_max_pools of them in
+ * use; the one without clients for longest is retired to make room.
+ * False when every one has clients.
+ */
+static bool autodb_room(struct pgperf *pp)
+{
+	struct pool *oldest = NULL;
+	struct list *pos;
+	int n = 0;
+
+	list_for_each(pos, &pp->pools) {
+		struct pool *o = list_entry(pos, struct pool, node);
+
+		if (!o->target.autodb || o->retired)
+			continue;
+		n++;
+		if (pool_clientless(pp, o) &&
+		    (!oldest ||
+		     (o->unused_since_us &&
+		      (!oldest->unused_since_us ||
+		       o->unused_since_us < oldest->unused_since_us))))
+			oldest = o;
+	}
+	if (n < pp->cfg->autodb_max_pools)
+		return true;
+	if (!oldest)
+		return false;
+	log_info("pool %s/%s retired to make room (autodb_max_pools %d)",
+		 oldest->database, oldest->user, pp->cfg->autodb_max_pools);
+	pool_retire(oldest);
+	return true;
+}
+
 struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
-		      char *err, size_t errlen)
+		      char *err, size_t errlen, const char **sqlstate)
 {
 	struct list *pos;
 	struct pool *p;
+	const struct db_def *db;
 
+	*sqlstate = "53200";
 	list_for_each(pos, &pp->pools) {
 		p = list_entry(pos, struct pool, node);
 		if (strcmp(p->database, database) == 0 &&
-		    strcmp(p->user, user) == 0)
+		    strcmp(p->user, user) == 0) {
+			if (p->retired) { /* in use again before it went */
+				p->retired = false;
+				p->unused_since_us = 0;
+			}
 			return p;
+		}
+	}
+	db = config_find_db(pp->cfg, database);
+	if (db && strcmp(db->name, "*") == 0 && !autodb_room(pp)) {
+		*sqlstate = "53300";
+		snprintf(err, errlen,
+			 "too many databases in use through the \"*\" entry "
+			 "(autodb_max_pools %d)",
+			 pp->cfg->autodb_max_pools);
+		return NULL;
 	}
 	p = pgp_calloc(1, sizeof(*p));
 	if (!p) {

@@ -241,6 +241,16 @@ void scram_server_init(struct scram_server *s, const struct scram_secret *sec)
 	s->secret = *sec;
 }
 
+void scram_server_bind(struct scram_server *s, const uint8_t *data, size_t len,
+		       bool plus)
+{
+	if (len > sizeof(s->cbind))
+		len = 0;
+	memcpy(s->cbind, data, len);
+	s->cbind_len = len;
+	s->plus = plus && len > 0;
+}
+
 void scram_server_free(struct scram_server *s)
 {
 	pgp_free(s->client_first_bare);
@@ -262,11 +272,26 @@ enum pgp_status scram_server_first(struct scram_server *s, const char *msg,
 	*out = NULL;
 	if (s->step != 0 || memchr(msg, '\0', len))
 		return PGP_ERR_PROTO;
-	/* gs2 header: channel-binding flag, then optional authzid */
-	if (len < 3 || (p[0] != 'n' && p[0] != 'y') || p[1] != ',')
-		return PGP_ERR_PROTO; /* 'p' = binding we never offered */
-	p += 2;
-	if (*p == 'a') {
+	/*
+	 * gs2 header: the channel-binding flag, then an optional authzid.
+	 * "p=tls-server-end-point" only with the -PLUS mechanism; "y" (the
+	 * client could bind but saw no offer) is refused when one was made;
+	 * "n" not with -PLUS.
+	 */
+	if (len >= 23 && memcmp(p, "p=tls-server-end-point,", 23) == 0) {
+		if (!s->plus)
+			return PGP_ERR_PROTO;
+		p += 23;
+	} else if (len >= 2 && (p[0] == 'n' || p[0] == 'y') && p[1] == ',') {
+		if (s->plus)
+			return PGP_ERR_PROTO;
+		if (p[0] == 'y' && s->cbind_len)
+			return PGP_ERR_AUTH; /* the offer was taken away */
+		p += 2;
+	} else {
+		return PGP_ERR_PROTO; /* another binding type, or garbage */
+	}
+	if (p < end && *p == 'a') {
 		const char *comma = memchr(p, ',', (size_t)(end - p));
 
 		if (!comma)
@@ -276,6 +301,10 @@ enum pgp_status scram_server_first(struct scram_server *s, const char *msg,
 	if (p >= end || *p != ',')
 		return PGP_ERR_PROTO;
 	p++;
+	if ((size_t)(p - msg) >= sizeof(s->gs2))
+		return PGP_ERR_PROTO;
+	memcpy(s->gs2, msg, (size_t)(p - msg));
+	s->gs2[p - msg] = '\0';
 	bare = p;
 	/* client-first-message-bare: n=user,r=nonce[,extensions] */
 	if (!get_attr(&p, end, 'n', &val, &vlen))
@@ -316,7 +345,8 @@ enum pgp_status scram_server_final(struct scram_server *s, const char *msg,
 {
 	const char *p = msg, *end = msg + len, *val, *without_proof_end;
 	size_t vlen;
-	uint8_t cbind[64], proof[SCRAM_KEY_LEN], sig[SCRAM_KEY_LEN];
+	uint8_t cbind[32 + SCRAM_CBIND_MAX], proof[SCRAM_KEY_LEN],
+		sig[SCRAM_KEY_LEN];
 	uint8_t client_key[SCRAM_KEY_LEN], check[SCRAM_KEY_LEN];
 	long n;
 	char *auth_msg;
@@ -326,13 +356,22 @@ enum pgp_status scram_server_final(struct scram_server *s, const char *msg,
 	*out = NULL;
 	if (s->step != 1 || memchr(msg, '\0', len))
 		return PGP_ERR_PROTO;
-	/* c=base64(gs2 header): "n,," or "y,," since no binding is offered */
+	/* c=base64(the gs2 header as sent, then the binding data with
+	 * -PLUS): a different one means someone in between */
 	if (!get_attr(&p, end, 'c', &val, &vlen))
 		return PGP_ERR_PROTO;
 	n = b64_decode(val, vlen, cbind, sizeof(cbind));
-	if (n != 3 ||
-	    (memcmp(cbind, "n,,", 3) != 0 && memcmp(cbind, "y,,", 3) != 0))
-		return PGP_ERR_PROTO;
+	{
+		size_t glen = strlen(s->gs2);
+		size_t want = glen + (s->plus ? s->cbind_len : 0);
+
+		if (n < 0 || (size_t)n != want ||
+		    memcmp(cbind, s->gs2, glen) != 0)
+			return PGP_ERR_PROTO;
+		if (s->plus &&
+		    !pgp_secure_equal(cbind + glen, s->cbind, s->cbind_len))
+			return PGP_ERR_AUTH;
+	}
 	if (!get_attr(&p, end, 'r', &val, &vlen) || vlen != strlen(s->nonce) ||
 	    memcmp(val, s->nonce, vlen) != 0)
 		return PGP_ERR_PROTO;

@@ -128,3 +128,24 @@ struct bufferevent *tls_wrap(struct event_base *base, struct bufferevent *plain,
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
 }
+
+size_t tls_server_end_point(struct bufferevent *bev, uint8_t *out, size_t cap)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	X509 *cert = ssl ? SSL_get_certificate(ssl) : NULL;
+	const EVP_MD *md;
+	unsigned int len = 0;
+	int md_nid;
+
+	if (!cert ||
+	    !OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, NULL))
+		return 0;
+	/* RFC 5929: MD5 and SHA-1 are replaced by SHA-256 */
+	md = md_nid == NID_md5 || md_nid == NID_sha1
+		     ? EVP_sha256()
+		     : EVP_get_digestbynid(md_nid);
+	if (!md || (size_t)EVP_MD_get_size(md) > cap ||
+	    X509_digest(cert, md, out, &len) != 1)
+		return 0;
+	return len;
+}

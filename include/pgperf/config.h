@@ -87,6 +87,8 @@ struct config {
 	int default_pool_size;
 	int min_pool_size;
 	int max_client_conn;
+	int autodb_max_pools;	 /* pools through "*" at once */
+	int autodb_idle_timeout; /* seconds before an unused one is freed */
 	int max_prepared_statement_size;    /* a named Parse kept whole */
 	int max_client_prepared_statements; /* named, per client session */
 	int max_login_clients;		/* still logging in, all addresses */

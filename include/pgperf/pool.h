@@ -8,10 +8,13 @@
 
 #include "pgperf/proxy_types.h"
 
-/* Find or create the pool; NULL with a message in err on failure. */
+/* Find or create the pool; NULL with a message in err (and the SQLSTATE
+ * to answer with) on failure. */
 struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
-		      char *err, size_t errlen);
+		      char *err, size_t errlen, const char **sqlstate);
 void pool_free(struct pool *p);
+/* A pool from "*" unused for autodb_idle_timeout: the caller frees it. */
+bool pool_expired(struct pool *p, int64_t now);
 /* Queue an authenticated client for a server connection. */
 void pool_enqueue(struct pool *p, struct client *cl);
 /* A logged-in client (transaction mode) needs a server again. */

@@ -208,6 +208,7 @@ struct pool_target {
 	int pool_size;
 	int min_pool_size;
 	int pool_mode;
+	bool autodb; /* reached through the "*" entry */
 };
 
 /* SHOW STATS counters (PgBouncer's), per pool. */
@@ -250,6 +251,8 @@ struct pool {
 
 	bool dispatch_pending;	 /* the reaper should run pool_dispatch */
 	int64_t next_connect_us; /* monotonic; back-off after failures */
+	int64_t unused_since_us; /* monotonic; autodb pools: 0 = in use */
+	bool retired;		 /* autodb: servers closing, then freed */
 	int64_t backoff_us;
 	struct event *retry_ev; /* owned: wakes the pool after back-off */
 	char last_error_state[6];

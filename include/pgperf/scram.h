@@ -12,6 +12,9 @@
 #define SCRAM_KEY_LEN 32
 #define SCRAM_DEFAULT_ITERATIONS 4096
 #define SCRAM_MECHANISM "SCRAM-SHA-256"
+#define SCRAM_MECHANISM_PLUS "SCRAM-SHA-256-PLUS"
+/* tls-server-end-point data: a hash of the server's certificate */
+#define SCRAM_CBIND_MAX 64
 
 /* Parsed "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>". */
 struct scram_secret {
@@ -40,9 +43,25 @@ struct scram_server {
 	char *server_first;	 /* owned */
 	char *nonce;		 /* owned: client nonce + server nonce */
 	int step;
+	/* channel binding (tls-server-end-point), over TLS only: the data
+	 * the client must bind to (cbind_len 0: no TLS, none offered), and
+	 * whether it chose SCRAM-SHA-256-PLUS */
+	uint8_t cbind[SCRAM_CBIND_MAX];
+	size_t cbind_len;
+	bool plus;
+	char gs2[32]; /* the client's gs2 header, as sent */
 };
 
 void scram_server_init(struct scram_server *s, const struct scram_secret *sec);
+/*
+ * Over TLS: offer channel binding with this data (the hash of pgperf's
+ * certificate), and say whether the client chose the -PLUS mechanism.
+ * A client that chose it must bind; one that says it could have but
+ * thought the server could not ("y") is refused, as that means someone
+ * in between removed the offer.
+ */
+void scram_server_bind(struct scram_server *s, const uint8_t *data, size_t len,
+		       bool plus);
 void scram_server_free(struct scram_server *s);
 /*
  * Handle the client-first-message.  `server_nonce` (base64 text) may be NULL

@@ -26,6 +26,12 @@ SSL_CTX *tls_server_side_ctx(const struct config *cfg, char *err,
 struct bufferevent *tls_wrap(struct event_base *base, struct bufferevent *plain,
 			     SSL_CTX *ctx, bool accepting,
 			     const char *verify_host);
+/*
+ * tls-server-end-point channel-binding data for a TLS bufferevent on the
+ * accepting side: the hash of pgperf's certificate, with the digest of its
+ * signature (SHA-256 when that is MD5 or SHA-1).  Its length, 0 on error.
+ */
+size_t tls_server_end_point(struct bufferevent *bev, uint8_t *out, size_t cap);
 /* Describe the last OpenSSL error, for logs. */
 const char *tls_last_error(void);
 

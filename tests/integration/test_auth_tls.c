@@ -130,6 +130,16 @@ static void test_server_login_failure_reaches_client(void **state)
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 }
 
+/* A pgperf requiring TLS from clients, with the fixture's certificate. */
+static void start_with_client_tls(struct proxy *p, char *extra, size_t cap)
+{
+	snprintf(
+		extra, cap,
+		"client_tls_sslmode = require\nclient_tls_cert_file = %s\nclient_tls_key_file = %s\n",
+		H.tls_cert, H.tls_key);
+	assert_true(proxy_start(p, extra, NULL));
+}
+
 static void test_client_tls(void **state)
 {
 	struct proxy p;
@@ -137,11 +147,7 @@ static void test_client_tls(void **state)
 	PGconn *c;
 
 	(void)state;
-	snprintf(
-		extra, sizeof(extra),
-		"client_tls_sslmode = require\nclient_tls_cert_file = %s\nclient_tls_key_file = %s\n",
-		H.tls_cert, H.tls_key);
-	assert_true(proxy_start(&p, extra, NULL));
+	start_with_client_tls(&p, extra, sizeof(extra));
 	c = proxy_connect(&p, "app", "app-secret", "appdb", "sslmode=require");
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	assert_int_equal(PQsslInUse(c), 1);
@@ -168,6 +174,38 @@ static void test_client_tls(void **state)
 	/* plain connections are refused when TLS is required */
 	expect_login_fails(&p, "app", "app-secret", "appdb", "sslmode=disable",
 			   "TLS is required");
+	assert_int_equal(proxy_stop(&p, SIGINT), 0);
+}
+
+/*
+ * SCRAM-SHA-256-PLUS over TLS: libpq with channel_binding=require logs in
+ * (bound to pgperf's certificate); a wrong password and an unknown user
+ * still fail the same way; a client that does not bind still logs in.
+ */
+static void test_channel_binding(void **state)
+{
+	struct proxy p;
+	char extra[1400];
+	PGconn *c;
+
+	(void)state;
+	start_with_client_tls(&p, extra, sizeof(extra));
+	c = proxy_connect(&p, "app", "app-secret", "appdb",
+			  "sslmode=require channel_binding=require");
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_string_equal(q1(c, "select 1"), "1");
+	PQfinish(c);
+	expect_login_fails(&p, "app", "wrong", "appdb",
+			   "sslmode=require channel_binding=require",
+			   "password authentication failed for user \"app\"");
+	expect_login_fails(
+		&p, "nobody", "x", "appdb",
+		"sslmode=require channel_binding=require",
+		"password authentication failed for user \"nobody\"");
+	c = proxy_connect(&p, "app", "app-secret", "appdb",
+			  "sslmode=require channel_binding=disable");
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQfinish(c);
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 }
 
@@ -332,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_trust_and_forced_user),
 		cmocka_unit_test(test_server_login_failure_reaches_client),
 		cmocka_unit_test(test_client_tls),
+		cmocka_unit_test(test_channel_binding),
 		cmocka_unit_test(test_client_certificates),
 		cmocka_unit_test(test_auth_file_permissions_warned),
 		cmocka_unit_test(test_server_tls),

@@ -34,7 +34,10 @@
 #     Parse in transaction mode is refused (54000) as it arrives, with
 #     pgperf's peak RSS growing by less than 64 MB, and named statements
 #     per session stop at max_client_prepared_statements; the session
-#     goes on.
+#     goes on;
+#   - databases reached through "*" are bounded: no servers opened ahead
+#     of use, at most autodb_max_pools in use (the next gets 53300), and
+#     an unused one freed after autodb_idle_timeout.
 # Prints "N passed, N failed".
 set -uo pipefail
 
@@ -446,7 +449,65 @@ memory_bounded() {
 	# ASan keeps freed memory in quarantine: the bound holds for real builds
 	[ $asan = yes ] || [ $((after - before)) -lt 65536 ] || { echo "peak RSS grew by $((after - before)) kB"; return 1; }
 }
-export -f secrets_hidden literals_masked state_file_masked idle_sockets names_hidden controls_escaped files_guarded free_port wait_port impostor advice_as_sender http_bounded memory_bounded
+autodb_bounded() {
+	local f="$dir/autodb" ap pidp held=() rc=0 out
+	mkdir -p "$f"
+	ap=$(free_port $((port + 50)))
+	"$ROOT_DIR/scripts/throwaway-pg.sh" psql "$PG_DIR" -q \
+		-c "drop database if exists autodb3" -c "create database autodb3 owner app" >/dev/null || return 1
+	cat >"$f/pgperf.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$PG_PORT
+[pgperf]
+listen_addr = 127.0.0.1
+listen_port = $ap
+auth_file = $dir/users.txt
+server_tls_sslmode = disable
+pool_mode = transaction
+admin_users = app
+min_pool_size = 5
+autodb_max_pools = 3
+autodb_idle_timeout = 2
+INI
+	"$PGPERF_BIN" "$f/pgperf.ini" >"$f/pgperf.log" 2>&1 &
+	pidp=$!
+	wait_port "$ap" || return 1
+	# three sessions held open on three names through "*"
+	for db in appdb postgres autodb3; do
+		coproc_out="$f/$db.out"
+		{ echo "select 1;"; sleep 4; } | psql -X -q -At "host=127.0.0.1 port=$ap user=app dbname=$db" >"$coproc_out" 2>&1 &
+		held+=($!)
+	done
+	sleep 1
+	out=$(psql -X -At "host=127.0.0.1 port=$ap user=app dbname=template1" -c "select 1" 2>&1)
+	echo "a fourth name: $out"
+	echo "$out" | grep -q "too many databases in use" || rc=1
+	# no server connections beyond the three sessions' own
+	out=$("$ROOT_DIR/scripts/throwaway-pg.sh" psql "$PG_DIR" -At -c "select count(*) from pg_stat_activity where usename = 'app' and application_name <> 'pgperf analyzer' and datname in ('postgres', 'autodb3')")
+	echo "server connections to postgres and autodb3: $out (min_pool_size 5 would give 10)"
+	[ "$out" -le 2 ] || rc=1
+	wait "${held[@]}"
+	# unused for 2 s: freed, and a new name gets a pool again
+	for _ in $(seq 50); do
+		[ "$(grep -c "unused for autodb_idle_timeout" "$f/pgperf.log")" = 3 ] && break
+		sleep 0.2
+	done
+	grep -c "unused for autodb_idle_timeout" "$f/pgperf.log"
+	[ "$(grep -c "unused for autodb_idle_timeout" "$f/pgperf.log")" = 3 ] || rc=1
+	psql -X -q -At "host=127.0.0.1 port=$ap user=app dbname=template1" -c "select 1" >/dev/null 2>&1 || rc=1
+	for _ in $(seq 25); do # freed once their servers are gone
+		out=$(psql -X -At "host=127.0.0.1 port=$ap user=app dbname=pgperf" -c "SHOW POOLS" | cut -d'|' -f1 | sort -u | tr '\n' ' ')
+		[ "$out" = "template1 " ] && break
+		sleep 0.2
+	done
+	echo "pools now: $out"
+	[ "$out" = "template1 " ] || rc=1
+	kill -INT $pidp
+	wait $pidp || rc=1
+	"$ROOT_DIR/scripts/throwaway-pg.sh" psql "$PG_DIR" -q -c "drop database if exists autodb3" >/dev/null
+	return $rc
+}
+export -f secrets_hidden literals_masked state_file_masked idle_sockets names_hidden controls_escaped files_guarded free_port wait_port impostor advice_as_sender http_bounded memory_bounded autodb_bounded
 CHECK_SHOW_LAST=1 check "a 512 MB Parse and 60 named statements leave memory bounded" memory_bounded
 CHECK_SHOW_LAST=1 check "no secret shown to a stats user, over HTTP or in the log" secrets_hidden
 CHECK_SHOW_LAST=1 check "a statement the parser rejects is listed without its literals" literals_masked
@@ -457,6 +518,7 @@ CHECK_SHOW_LAST=1 check "a server that refuses TLS and asks for a cleartext pass
 CHECK_SHOW_LAST=1 check "a server that skips SCRAM's signature is not trusted" impostor scram-skip
 CHECK_SHOW_LAST=1 check "index advice plans only plain reads, as the role that sent them" advice_as_sender
 CHECK_SHOW_LAST=1 check "the HTTP endpoint checks Host and bounds headers, idle time and connections" http_bounded
+CHECK_SHOW_LAST=1 check "databases through \"*\" are bounded in number, servers and lifetime" autodb_bounded
 CHECK_SHOW_LAST=1 check "TLS settings, key, pid, log and state files, the upstream password" files_guarded
 stop_pgperf
 CHECK_SHOW_LAST=1 check "the state file keeps no literal of it either" state_file_masked

@@ -38,6 +38,46 @@ static void push_stmt(struct analyzer *a, uint64_t shape, uint32_t us,
 	assert_true(analyzer_push(a, &ev));
 }
 
+/*
+ * The event ring is bounded in bytes of text as well as in events: with
+ * the analyzer held back, 100 new statements of 1 MiB each cannot all be
+ * queued (64 MiB at most wait); the rest are refused, to be sent again.
+ */
+static void test_ring_bounded_in_bytes(void **state)
+{
+	const size_t big = 1u << 20;
+	struct analyzer *a;
+	int queued = 0;
+
+	(void)state;
+	setenv("PGPERF_TEST_SLOW_ANALYZER_MS", "3000", 1);
+	a = analyzer_start(100);
+	unsetenv("PGPERF_TEST_SLOW_ANALYZER_MS");
+	assert_non_null(a);
+	for (int i = 0; i < 100; i++) {
+		struct ana_event ev;
+		char *text = malloc(big + 1);
+
+		assert_non_null(text);
+		memset(text, 'x', big);
+		memcpy(text, "select '", 8);
+		snprintf(text + big - 16, 16, "' as c%d", i);
+		memset(&ev, 0, sizeof(ev));
+		ev.type = ANA_TEXT;
+		ev.shape = 1000 + (uint64_t)i;
+		ev.text = text;
+		ev.text_len = (uint32_t)strlen(text);
+		if (analyzer_push(a, &ev))
+			queued++;
+		else
+			free(text);
+	}
+	print_message("queued %d of 100 texts of 1 MiB\n", queued);
+	assert_true(queued < 100);
+	assert_true(queued >= 60);
+	analyzer_stop(a);
+}
+
 static void test_counts_and_literals(void **state)
 {
 	struct analyzer *a = analyzer_start(100);
@@ -314,6 +354,7 @@ static void test_ticket_notifies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ring_bounded_in_bytes),
 		cmocka_unit_test(test_counts_and_literals),
 		cmocka_unit_test(test_bounded_by_total_time),
 		cmocka_unit_test(test_text_lost),

@@ -193,6 +193,66 @@ static void test_client_rejects_foreign_nonce_and_bad_signature(void **state)
 	scram_client_free(&c);
 }
 
+/* Channel binding (tls-server-end-point): who may bind, to what. */
+static void test_server_channel_binding(void **state)
+{
+	static const uint8_t cb[32] = {1, 2, 3};
+	static const char plus_first[] =
+		"p=tls-server-end-point,,n=,r=" RFC_CLIENT_NONCE;
+	struct scram_secret sec;
+	struct scram_server s;
+	char *out = NULL, final[256], c64[128], gs2cb[64];
+	size_t glen;
+
+	(void)state;
+	rfc_secret(&sec);
+	/* over TLS, offered but not chosen: "y" means the offer was lost */
+	scram_server_init(&s, &sec);
+	scram_server_bind(&s, cb, sizeof(cb), false);
+	assert_int_equal(scram_server_first(&s, "y,,n=,r=" RFC_CLIENT_NONCE,
+					    strlen("y,,n=,r=" RFC_CLIENT_NONCE),
+					    RFC_SERVER_NONCE, &out),
+			 PGP_ERR_AUTH);
+	scram_server_free(&s);
+	/* without TLS nothing is offered: "y" is fine, "p" is not */
+	scram_server_init(&s, &sec);
+	assert_int_equal(scram_server_first(&s, plus_first, strlen(plus_first),
+					    RFC_SERVER_NONCE, &out),
+			 PGP_ERR_PROTO);
+	scram_server_free(&s);
+	/* -PLUS chosen: "n" is refused */
+	scram_server_init(&s, &sec);
+	scram_server_bind(&s, cb, sizeof(cb), true);
+	assert_int_equal(scram_server_first(&s, RFC_CLIENT_FIRST,
+					    strlen(RFC_CLIENT_FIRST),
+					    RFC_SERVER_NONCE, &out),
+			 PGP_ERR_PROTO);
+	scram_server_free(&s);
+	/* -PLUS chosen and bound: other data in c= is refused */
+	scram_server_init(&s, &sec);
+	scram_server_bind(&s, cb, sizeof(cb), true);
+	assert_int_equal(scram_server_first(&s, plus_first, strlen(plus_first),
+					    RFC_SERVER_NONCE, &out),
+			 PGP_OK);
+	pgp_free(out);
+	glen = strlen("p=tls-server-end-point,,");
+	memcpy(gs2cb, "p=tls-server-end-point,,", glen);
+	memset(gs2cb + glen, 9, sizeof(cb)); /* not the certificate's */
+	b64_encode((const uint8_t *)gs2cb, glen + sizeof(cb), c64);
+	snprintf(final, sizeof(final),
+		 "c=%s,r=%s%s,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		 c64, RFC_CLIENT_NONCE, RFC_SERVER_NONCE);
+	assert_int_equal(scram_server_final(&s, final, strlen(final), &out),
+			 PGP_ERR_AUTH);
+	/* and c= without the binding data at all */
+	snprintf(final, sizeof(final),
+		 "c=biws,r=%s%s,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		 RFC_CLIENT_NONCE, RFC_SERVER_NONCE);
+	assert_int_equal(scram_server_final(&s, final, strlen(final), &out),
+			 PGP_ERR_PROTO);
+	scram_server_free(&s);
+}
+
 static void test_secret_parse(void **state)
 {
 	struct scram_secret a, b;
@@ -242,6 +302,7 @@ int main(void)
 		cmocka_unit_test(test_server_rejects_wrong_nonce),
 		cmocka_unit_test(
 			test_client_rejects_foreign_nonce_and_bad_signature),
+		cmocka_unit_test(test_server_channel_binding),
 		cmocka_unit_test(test_secret_parse),
 		cmocka_unit_test(test_base64),
 	};
