@@ -61,7 +61,7 @@ static void test_ring_bounded_in_bytes(void **state)
 		assert_non_null(text);
 		memset(text, 'x', big);
 		memcpy(text, "select '", 8);
-		snprintf(text + big - 16, 16, "' as c%d", i);
+		snprintf(text + big - 20, 20, "' as c%u", (unsigned)i);
 		memset(&ev, 0, sizeof(ev));
 		ev.type = ANA_TEXT;
 		ev.shape = 1000 + (uint64_t)i;
