@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stringprep.h>
 
 #define SCRAM_NONCE_BYTES 18
 /* A server asking for more rounds than this is refused (CPU exhaustion). */
@@ -103,13 +104,45 @@ static void sha256(const uint8_t *data, size_t len, uint8_t out[SCRAM_KEY_LEN])
 	SHA256(data, len, out);
 }
 
+/*
+ * SASLprep (RFC 4013) of a password, as PostgreSQL applies it when it
+ * stores a SCRAM secret and libpq when it logs in: an ASCII password as it
+ * is; any other normalized (NFKC, non-ASCII spaces to spaces, some
+ * characters removed), or left as it is when SASLprep refuses it (not
+ * UTF-8, prohibited characters).  malloc'd, or NULL for "as it is".
+ */
+static char *saslprep(const char *password)
+{
+	char *out = NULL;
+	const unsigned char *p = (const unsigned char *)password;
+
+	while (*p && *p < 0x80)
+		p++;
+	if (!*p)
+		return NULL;
+	if (stringprep_profile(password, &out, "SASLprep", 0) !=
+	    STRINGPREP_OK) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 static bool salted_password(const char *password, const uint8_t *salt,
 			    size_t salt_len, int iterations,
 			    uint8_t out[SCRAM_KEY_LEN])
 {
-	return PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt,
-				 (int)salt_len, iterations, EVP_sha256(),
-				 SCRAM_KEY_LEN, out) == 1;
+	char *prepped = saslprep(password);
+	const char *pw = prepped ? prepped : password;
+	bool ok = PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt, (int)salt_len,
+				    iterations, EVP_sha256(), SCRAM_KEY_LEN,
+				    out) == 1;
+
+	if (prepped) {
+		memset(prepped, 0, strlen(prepped));
+		free(prepped);
+	}
+	return ok;
 }
 
 /*

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libevent-dev libpq-dev libpg-query-dev
-	libprotobuf-c-dev libhiredis-dev libssl-dev libcmocka-dev openssl)
+	libprotobuf-c-dev libhiredis-dev libssl-dev libidn-dev libcmocka-dev openssl)
 # client libraries the transaction-mode tests drive through pgperf
 client_pkgs=(python3-psycopg2 python3-psycopg python3-asyncpg ruby-pg libpostgresql-jdbc-java
 	python3-sqlalchemy python3-django python3-jsonschema)

@@ -61,6 +61,7 @@ CONF
 	"$root/scripts/throwaway-pg.sh" start "$pgdir" "$port"
 	"$root/scripts/throwaway-pg.sh" psql "$pgdir" \
 		-c "create role app login password 'app-secret'" \
+		-c "create role prepuser login password E'\\xef\\xac\\x81le'" \
 		-c "set password_encryption = 'md5'" \
 		-c "create role md5user login password 'md5-secret'" \
 		-c "create database appdb owner app" \

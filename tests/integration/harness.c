@@ -144,7 +144,9 @@ static bool proxy_start_once(struct proxy *p, const char *pgperf_extra,
 	fprintf(f, "\"app\" \"app-secret\"\n"
 		   "\"md5user\" \"md5-secret\"\n"
 		   "\"admin\" \"admin-secret\"\n"
-		   "\"stats\" \"stats-secret\"\n");
+		   "\"stats\" \"stats-secret\"\n"
+		   /* "\u FB01 le": SASLprep makes it "file" */
+		   "\"prepuser\" \"\xef\xac\x81le\"\n");
 	fclose(f);
 	chmod(users, 0600);
 	f = fopen(p->config, "w");

@@ -65,6 +65,25 @@ static void test_scram_client_auth(void **state)
 	assert_int_equal(proxy_stop(&p, SIGINT), 0);
 }
 
+/*
+ * SASLprep: a password that is not in its normal form (U+FB01, the "fi"
+ * ligature, then "le") works both ways, as PostgreSQL and libpq normalize
+ * it: libpq proves "file" to pgperf, and pgperf must prove "file" to the
+ * server, which stored the role's secret from the normalized password.
+ */
+static void test_saslprep_password(void **state)
+{
+	struct proxy p;
+
+	(void)state;
+	assert_true(proxy_start(&p, NULL, NULL));
+	expect_login_ok(&p, "prepuser", "\xef\xac\x81le", "appdb", NULL);
+	expect_login_ok(&p, "prepuser", "file", "appdb", NULL);
+	expect_login_fails(&p, "prepuser", "fi", "appdb", NULL,
+			   "password authentication failed");
+	assert_int_equal(proxy_stop(&p, SIGINT), 0);
+}
+
 static void test_md5_client_auth_and_md5_server_login(void **state)
 {
 	struct proxy p;
@@ -367,6 +386,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scram_client_auth),
 		cmocka_unit_test(test_md5_client_auth_and_md5_server_login),
+		cmocka_unit_test(test_saslprep_password),
 		cmocka_unit_test(test_trust_and_forced_user),
 		cmocka_unit_test(test_server_login_failure_reaches_client),
 		cmocka_unit_test(test_client_tls),
