@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""fake_server.py MODE PORT SECONDS -- a PostgreSQL impostor on loopback,
+"""fake_server.py MODE PORT SECONDS -- a PostgreSQL impostor on loopback
+(PORT 0: any free port; the first line printed is "listening PORT"),
 for checking that pgperf does not give its server password away:
 
   cleartext   answers 'N' to SSLRequest, then asks for a cleartext password
@@ -86,9 +87,9 @@ def main():
     mode, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", port))
+    ls.bind(("127.0.0.1", port))  # 0: the kernel picks a free one
     ls.listen(16)
-    print("listening", flush=True)
+    print("listening %d" % ls.getsockname()[1], flush=True)
     end = time.time() + seconds
     out = []
     while time.time() < end:

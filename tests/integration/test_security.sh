@@ -43,7 +43,7 @@ set -uo pipefail
 
 . "${PGPERF_ITEST_ENV:?run through ctest}"
 . "$(dirname "$0")/lib.sh"
-itest_init security 35000 "pool_mode = transaction
+itest_init security 26000 "pool_mode = transaction
 admin_users = app
 stats_users = stats
 http_auth_token = tok-SECRET-4711
@@ -284,8 +284,13 @@ files_guarded() {
 impostor() { # mode
 	local f="$dir/fake-$1" fp pp pidf pidp out rc=0
 	mkdir -p "$f"
-	fp=$(free_port $((port + 40)))
-	pp=$(free_port $((fp + 1)))
+	# the impostor takes a port the kernel gives it: no race with
+	# outgoing connections' ports
+	python3 "$clients/fake_server.py" "$1" 0 4 >"$f/fake.out" &
+	pidf=$!
+	for _ in $(seq 50); do grep -q listening "$f/fake.out" && break; sleep 0.1; done
+	fp=$(awk '/^listening/ {print $2}' "$f/fake.out")
+	pp=$(free_port $((port + 40)))
 	cat >"$f/pgperf.ini" <<INI
 [databases]
 fakedb = host=127.0.0.1 port=$fp dbname=x user=app password=app-secret
@@ -295,9 +300,6 @@ listen_port = $pp
 auth_file = $dir/users.txt
 min_pool_size = 0
 INI
-	python3 "$clients/fake_server.py" "$1" "$fp" 4 >"$f/fake.out" &
-	pidf=$!
-	for _ in $(seq 50); do grep -q listening "$f/fake.out" && break; sleep 0.1; done
 	"$PGPERF_BIN" "$f/pgperf.ini" >"$f/pgperf.log" 2>&1 &
 	pidp=$!
 	wait_port "$pp" || rc=1
