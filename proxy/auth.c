@@ -207,3 +207,31 @@ void md5_salted_response(const char *stored_hash, const uint8_t salt[4],
 	memcpy(out, "md5", 3);
 	md5_hex(buf, 36, out + 3);
 }
+
+struct auth_user *auth_user_new(const char *name, const char *secret)
+{
+	struct auth_user *u = pgp_calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->name = pgp_strdup(name);
+	u->secret = pgp_strdup(secret);
+	if (!u->name || !u->secret) {
+		auth_user_free(u);
+		return NULL;
+	}
+	u->kind = secret_classify(secret);
+	return u;
+}
+
+void auth_user_free(struct auth_user *u)
+{
+	if (!u)
+		return;
+	if (u->secret)
+		memset(u->secret, 0, strlen(u->secret));
+	pgp_free(u->secret);
+	pgp_free(u->name);
+	pgp_free(u->scram_cache);
+	pgp_free(u);
+}

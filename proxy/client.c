@@ -280,6 +280,7 @@ void client_free(struct client *cl)
 	kv_free(&cl->params);
 	kv_free(&cl->sets);
 	scram_server_free(&cl->scram);
+	auth_user_free(cl->looked_up);
 	pgp_free(cl->user);
 	pgp_free(cl->database);
 	prep_client_clear(&cl->c.pp->prep, &cl->prep);

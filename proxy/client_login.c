@@ -6,6 +6,7 @@
  * wrong, and nothing secret reaches the log.
  */
 #include "pgperf/admin.h"
+#include "pgperf/auth_query.h"
 #include "pgperf/client.h"
 #include "pgperf/conn.h"
 #include "pgperf/log.h"
@@ -306,10 +307,9 @@ static void start_sasl(struct client *cl, const struct auth_user *u)
  * md5 secret cannot answer it and that login fails (PgBouncer does the
  * same).
  */
-static void start_auth(struct client *cl)
+static void start_auth_as(struct client *cl, const struct auth_user *u)
 {
 	const struct config *cfg = cl->c.pp->cfg;
-	const struct auth_user *u = userlist_find(&cfg->users, cl->user);
 
 	cl->auth_user_known = u != NULL;
 	switch (cfg->auth_type) {
@@ -327,6 +327,47 @@ static void start_auth(struct client *cl)
 		start_sasl(cl, u);
 		return;
 	}
+}
+
+/* The secret the client's login is checked against: auth_file's, or
+ * auth_query's answer. */
+static const struct auth_user *client_secret(const struct client *cl)
+{
+	return cl->looked_up ? cl->looked_up
+			     : userlist_find(&cl->c.pp->cfg->users, cl->user);
+}
+
+/*
+ * A user not in auth_file, with auth_user set: ask PostgreSQL (auth_query)
+ * and go on when the answer comes.  The client sees nothing of it: the
+ * same method and salt as any other name follow.
+ */
+static void start_auth(struct client *cl)
+{
+	struct pgperf *pp = cl->c.pp;
+	const struct config *cfg = pp->cfg;
+	const struct auth_user *u = userlist_find(&cfg->users, cl->user);
+
+	if (!u && cfg->auth_type != AUTH_TRUST && *cfg->auth_user &&
+	    strcmp(cl->database, ADMIN_DBNAME) != 0 && authq_request(pp, cl)) {
+		cl->auth_step = AUTH_STEP_LOOKUP;
+		client_set_state(cl, CL_AUTH);
+		return;
+	}
+	start_auth_as(cl, u);
+}
+
+void client_lookup_done(struct client *cl, const char *secret)
+{
+	if (secret && *secret) {
+		cl->looked_up = auth_user_new(cl->user, secret);
+		if (!cl->looked_up) {
+			client_close(cl, "53200", "out of memory");
+			return;
+		}
+	}
+	cl->auth_step = AUTH_STEP_NONE;
+	start_auth_as(cl, cl->looked_up);
 }
 
 static void auth_failed(struct client *cl)
@@ -493,8 +534,7 @@ static bool startup_step(struct client *cl)
 
 static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 {
-	const struct auth_user *u =
-		userlist_find(&cl->c.pp->cfg->users, cl->user);
+	const struct auth_user *u = client_secret(cl);
 	struct wcursor c;
 
 	wc_init(&c, body, len);
@@ -602,11 +642,13 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 		send_auth_request(cl, WIRE_AUTH_SASL_FINAL, reply,
 				  strlen(reply));
 		pgp_free(reply);
-		scram_server_free(&cl->scram);
+		/* the scram state (what the client proved) goes with
+		 * client_auth_done(), or with the client */
 		client_auth_done(cl);
 		return;
 	}
 	case AUTH_STEP_NONE:
+	case AUTH_STEP_LOOKUP: /* nothing was asked of it yet */
 		break;
 	}
 	client_close(cl, "08P01", "unexpected password message");
@@ -702,6 +744,15 @@ static void client_auth_done(struct client *cl)
 		client_close(cl, sqlstate, "%s", err);
 		return;
 	}
+	/* an auth_query user: its servers log in with what it proved */
+	if (cl->looked_up && !pool->target.password) {
+		if (cl->looked_up->kind == SECRET_MD5)
+			pool->target.password =
+				pgp_strdup(cl->looked_up->secret);
+		else if (cl->scram.proven.set)
+			pool->target.keys = cl->scram.proven;
+	}
+	scram_server_free(&cl->scram);
 	clog_debug(cl, "login ok");
 	pool_enqueue(pool, cl);
 }

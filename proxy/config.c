@@ -81,6 +81,12 @@ static const struct cfg_key keys[] = {
 	K(min_pool_size, CFG_INT, "5", true, 0, 100000, NULL),
 	K(max_client_conn, CFG_INT, "1000", true, 1, 1000000, NULL),
 	K(max_login_clients, CFG_INT, "1000", true, 16, 1000000, NULL),
+	K(auth_user, CFG_STR, "", true, 0, 0, NULL),
+	K(auth_query, CFG_STR,
+	  "SELECT usename, CASE WHEN valuntil IS NULL OR valuntil > "
+	  "pg_catalog.now() THEN passwd END FROM pg_catalog.pg_shadow "
+	  "WHERE usename = $1",
+	  true, 0, 0, NULL),
 	K(max_login_clients_per_host, CFG_INT, "0", true, 0, 1000000, NULL),
 	K(listen_backlog, CFG_INT, "1024", false, 1, 65535, NULL),
 	K(max_db_connections, CFG_INT, "0", true, 0, 1000000, NULL),

@@ -12,6 +12,8 @@
 #include "pgperf/analyzer.h"
 #include "pgperf/cache.h"
 #include "pgperf/daemon.h"
+
+#include "pgperf/auth_query.h"
 #include "pgperf/fence.h"
 
 #include "pgperf/client.h"
@@ -568,6 +570,7 @@ void daemon_free(struct pgperf *pp)
 		event_free(pp->tick_ev);
 	fence_stop(pp);
 	http_stop(pp);
+	authq_stop(pp);
 	prep_registry_free(&pp->prep);
 	cache_free(pp->cache);
 	analyzer_stop(pp->ana);

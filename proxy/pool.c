@@ -483,6 +483,8 @@ void pool_retarget(struct pool *p)
 				list_entry(pos, struct server, node)
 					->close_needed = true;
 	}
+	if (strcmp(t.user, p->target.user) == 0)
+		t.keys = p->target.keys; /* an auth_query user's */
 	target_free(&p->target);
 	p->target = t;
 	p->backoff_us = 0;

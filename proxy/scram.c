@@ -442,6 +442,13 @@ enum pgp_status scram_server_final(struct scram_server *s, const char *msg,
 	hmac256(s->secret.server_key, SCRAM_KEY_LEN, auth_msg, strlen(auth_msg),
 		sig);
 	pgp_free(auth_msg);
+	s->proven.set = true;
+	memcpy(s->proven.client_key, client_key, SCRAM_KEY_LEN);
+	memcpy(s->proven.server_key, s->secret.server_key, SCRAM_KEY_LEN);
+	memcpy(s->proven.salt, s->secret.salt, s->secret.salt_len);
+	s->proven.salt_len = s->secret.salt_len;
+	s->proven.iterations = s->secret.iterations;
+	memset(client_key, 0, sizeof(client_key));
 	b64_encode(sig, SCRAM_KEY_LEN, sig64);
 	*out = pgp_malloc(strlen(sig64) + 3);
 	if (!*out)
@@ -458,6 +465,13 @@ bool scram_client_init(struct scram_client *c, const char *password)
 	memset(c, 0, sizeof(*c));
 	c->password = pgp_strdup(password);
 	return c->password != NULL;
+}
+
+void scram_client_init_keys(struct scram_client *c,
+			    const struct scram_keys *keys)
+{
+	memset(c, 0, sizeof(*c));
+	c->keys = *keys;
 }
 
 void scram_client_free(struct scram_client *c)
@@ -531,12 +545,22 @@ enum pgp_status scram_client_final(struct scram_client *c, const char *msg,
 	if (iterations > SCRAM_CLIENT_MAX_ITERATIONS)
 		return PGP_ERR_UNSUPPORTED;
 
-	if (!salted_password(c->password, salt, (size_t)slen, (int)iterations,
-			     salted))
-		return PGP_ERR_NOMEM;
-	hmac256(salted, SCRAM_KEY_LEN, "Client Key", 10, client_key);
+	if (c->keys.set) {
+		/* keys a client proved: only for the secret they came from */
+		if ((size_t)slen != c->keys.salt_len ||
+		    memcmp(salt, c->keys.salt, (size_t)slen) != 0 ||
+		    iterations != c->keys.iterations)
+			return PGP_ERR_AUTH;
+		memcpy(client_key, c->keys.client_key, SCRAM_KEY_LEN);
+		memcpy(server_key, c->keys.server_key, SCRAM_KEY_LEN);
+	} else {
+		if (!salted_password(c->password, salt, (size_t)slen,
+				     (int)iterations, salted))
+			return PGP_ERR_NOMEM;
+		hmac256(salted, SCRAM_KEY_LEN, "Client Key", 10, client_key);
+		hmac256(salted, SCRAM_KEY_LEN, "Server Key", 10, server_key);
+	}
 	sha256(client_key, SCRAM_KEY_LEN, stored);
-	hmac256(salted, SCRAM_KEY_LEN, "Server Key", 10, server_key);
 
 	cap = nonce_len + 16;
 	without_proof = pgp_malloc(cap);

@@ -209,7 +209,7 @@ void server_login_auth(struct server *sv, const uint8_t *body, size_t len)
 				"server offers no SASL mechanism pgperf supports");
 			return;
 		}
-		if (!pw || pw_is_md5) {
+		if ((!pw || pw_is_md5) && !t->keys.set) {
 			server_login_failed(
 				sv, "28P01",
 				"server asked for SCRAM and pgperf has no plain password for user \"%s\"",
@@ -217,7 +217,10 @@ void server_login_auth(struct server *sv, const uint8_t *body, size_t len)
 			return;
 		}
 		scram_client_free(&sv->scram);
-		if (!scram_client_init(&sv->scram, pw) ||
+		if ((!pw || pw_is_md5))
+			/* an auth_query user: the keys its client proved */
+			scram_client_init_keys(&sv->scram, &t->keys);
+		if ((pw && !pw_is_md5 && !scram_client_init(&sv->scram, pw)) ||
 		    scram_client_first(&sv->scram, "", NULL, &first) !=
 			    PGP_OK) {
 			server_login_failed(sv, "53200", "out of memory");
@@ -244,6 +247,13 @@ void server_login_auth(struct server *sv, const uint8_t *body, size_t len)
 		enum pgp_status st = scram_client_final(
 			&sv->scram, (const char *)body + 4, len - 4, &final);
 
+		if (st == PGP_ERR_AUTH) {
+			server_login_failed(
+				sv, "28P01",
+				"the server's SCRAM secret for user \"%s\" is not the one its clients proved to pgperf (changed since?)",
+				t->user);
+			return;
+		}
 		if (st == PGP_ERR_UNSUPPORTED) {
 			server_login_failed(
 				sv, "28000",

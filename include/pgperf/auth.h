@@ -11,6 +11,11 @@ enum secret_kind { SECRET_PLAIN, SECRET_MD5, SECRET_SCRAM };
 
 struct scram_secret;
 
+struct auth_user;
+/* One user with its secret (kind classified), outside any list. */
+struct auth_user *auth_user_new(const char *name, const char *secret);
+void auth_user_free(struct auth_user *u);
+
 struct auth_user {
 	char *name;   /* owned */
 	char *secret; /* owned: a password, "md5<32 hex>" or a SCRAM secret */

@@ -91,7 +91,9 @@ struct config {
 	int autodb_idle_timeout; /* seconds before an unused one is freed */
 	int max_prepared_statement_size;    /* a named Parse kept whole */
 	int max_client_prepared_statements; /* named, per client session */
-	int max_login_clients;		/* still logging in, all addresses */
+	int max_login_clients; /* still logging in, all addresses */
+	char *auth_user;       /* "" = no auth_query lookups */
+	char *auth_query;      /* $1 = the user name; returns name, secret */
 	int max_login_clients_per_host; /* ... from one address; 0 = no cap */
 	int listen_backlog;
 	int max_db_connections;

@@ -84,6 +84,7 @@ enum client_state {
 
 enum auth_step {
 	AUTH_STEP_NONE,
+	AUTH_STEP_LOOKUP, /* waiting for auth_query's answer */
 	AUTH_STEP_MD5,
 	AUTH_STEP_SASL_FIRST,
 	AUTH_STEP_SASL_FINAL
@@ -118,6 +119,7 @@ struct client {
 	enum auth_step auth_step;
 	uint8_t md5_salt[4];
 	struct scram_server scram;
+	struct auth_user *looked_up; /* owned: from auth_query, or NULL */
 	bool auth_user_known;
 	bool admin;
 	bool admin_readonly;
@@ -209,6 +211,9 @@ struct pool_target {
 	int min_pool_size;
 	int pool_mode;
 	bool autodb; /* reached through the "*" entry */
+	/* no password for the server login (an auth_query user): the SCRAM
+	 * keys its clients proved, kept for the servers' logins */
+	struct scram_keys keys;
 };
 
 /* SHOW STATS counters (PgBouncer's), per pool. */
@@ -277,6 +282,7 @@ struct pool {
 
 /* The daemon: everything the I/O thread owns.  No mutable globals. */
 struct evhttp;
+struct authq;
 struct evhttp_connection;
 
 struct pgperf {
@@ -299,6 +305,7 @@ struct pgperf {
 	struct cache *cache;	   /* owned: the Redis result cache, or NULL */
 	struct obs_known known;	   /* shapes whose text the analyzer has */
 	struct evhttp *http;	   /* owned: /metrics etc., or NULL */
+	struct authq *authq;	   /* owned: auth_query lookups, or NULL */
 	struct list http_waiting;  /* HTTP requests waiting on a fence */
 	/* HTTP connections that have sent a request and are open */
 	struct evhttp_connection **http_conns; /* owned */

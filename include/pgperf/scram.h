@@ -36,6 +36,21 @@ bool scram_secret_from_password(const char *password, const uint8_t *salt,
 				size_t salt_len, int iterations,
 				struct scram_secret *out) WARN_UNUSED;
 
+/*
+ * What a SCRAM login proves besides the password: the client's ClientKey
+ * (and the secret's ServerKey, salt and iterations).  With them pgperf can
+ * log in to a server that holds the same SCRAM secret as that user, with
+ * no password at all (auth_query users: only their verifier is known).
+ */
+struct scram_keys {
+	bool set;
+	uint8_t client_key[SCRAM_KEY_LEN];
+	uint8_t server_key[SCRAM_KEY_LEN];
+	uint8_t salt[64];
+	size_t salt_len;
+	int iterations;
+};
+
 /* Server side: pgperf authenticating a client. */
 struct scram_server {
 	struct scram_secret secret;
@@ -49,7 +64,8 @@ struct scram_server {
 	uint8_t cbind[SCRAM_CBIND_MAX];
 	size_t cbind_len;
 	bool plus;
-	char gs2[32]; /* the client's gs2 header, as sent */
+	char gs2[32];		  /* the client's gs2 header, as sent */
+	struct scram_keys proven; /* set once the client's proof checked */
 };
 
 void scram_server_init(struct scram_server *s, const struct scram_secret *sec);
@@ -76,7 +92,8 @@ enum pgp_status scram_server_final(struct scram_server *s, const char *msg,
 
 /* Client side: pgperf logging in to PostgreSQL. */
 struct scram_client {
-	char *password;		 /* owned */
+	char *password;		 /* owned; NULL when logging in with keys */
+	struct scram_keys keys;	 /* instead of the password */
 	char *client_nonce;	 /* owned */
 	char *client_first_bare; /* owned */
 	uint8_t server_signature[SCRAM_KEY_LEN];
@@ -84,6 +101,10 @@ struct scram_client {
 };
 
 bool scram_client_init(struct scram_client *c, const char *password);
+/* Log in with keys a client proved (scram_server.proven) instead of a
+ * password; the server must offer the same salt and iterations. */
+void scram_client_init_keys(struct scram_client *c,
+			    const struct scram_keys *keys);
 void scram_client_free(struct scram_client *c);
 /* client-first-message; `nonce` may be NULL to draw a random one. */
 enum pgp_status scram_client_first(struct scram_client *c, const char *user,
