@@ -298,6 +298,11 @@ void client_welcome(struct client *cl)
 	for (int i = 0; i < sv->params.n; i++)
 		wire_build_param_status(&b, sv->params.items[i].name,
 					sv->params.items[i].value);
+	/* session mode: the server is the client's for good, so it is told
+	 * its real backend pid (pg_backend_pid(), notifications and
+	 * pg_stat_activity agree); the key stays pgperf's own */
+	if (pool_effective_mode(cl->pool) == POOL_SESSION && sv->backend_pid)
+		cl->cancel_pid = sv->backend_pid;
 	wire_build_backend_key(&b, cl->cancel_pid, cl->cancel_key);
 	wire_build_ready(&b, sv->tx_status ? sv->tx_status : 'I');
 	if (!conn_send(&cl->c, &b)) {

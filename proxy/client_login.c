@@ -117,8 +117,10 @@ static void handle_cancel(struct client *cl, uint32_t pid, uint32_t key)
 
 		if (target == cl || target->cancel_pid != pid)
 			continue;
+		/* session mode hands out real backend pids, which two
+		 * servers may share: the key tells them apart */
 		if (!pgp_secure_equal(&target->cancel_key, &key, sizeof(key)))
-			break;
+			continue;
 		/* only the server serving that client right now is told */
 		if (target->server && target->server->backend_pid &&
 		    target->state == CL_ACTIVE) {
@@ -520,7 +522,11 @@ static bool startup_step(struct client *cl)
 	evbuffer_copyout(in, hdr, 4);
 	len = wire_get_u32(hdr);
 	if (len < 8 || len > WIRE_MAX_STARTUP_LEN) {
-		client_close(cl, "08P01", "invalid length of startup packet");
+		/* as PostgreSQL: logged, not answered (node-postgres ends a
+		 * connection it never started with a Terminate) */
+		clog_info(cl, "invalid length of startup packet");
+		cl->c.pp->startup_errors++;
+		client_close(cl, NULL, "invalid length of startup packet");
 		return false;
 	}
 	if (evbuffer_get_length(in) < len)

@@ -394,6 +394,11 @@ static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 	evbuffer_add_printf(b, "pgperf_up 1\n");
 	help(b, "pgperf_clients", "gauge", "client connections");
 	evbuffer_add_printf(b, "pgperf_clients %d\n", pp->nclients);
+	help(b, "pgperf_startup_errors_total", "counter",
+	     "connections closed for a malformed startup packet, unanswered "
+	     "as PostgreSQL does");
+	evbuffer_add_printf(b, "pgperf_startup_errors_total %llu\n",
+			    (unsigned long long)pp->startup_errors);
 	for (size_t i = 0; i < ARRAY_SIZE(pool_metrics); i++)
 		per_pool(b, pp, &pool_metrics[i]);
 	query_metrics(b, pp);

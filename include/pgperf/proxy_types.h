@@ -325,6 +325,7 @@ struct pgperf {
 
 	int nclients;
 	int nlogin; /* of them, still logging in (CL_STARTUP, CL_AUTH) */
+	uint64_t startup_errors; /* startup packets closed unanswered */
 	uint64_t next_id;
 	bool paused;
 	int64_t stats_tick_us; /* monotonic: last stats_period boundary */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,21 @@ static void expect_08P01_and_close(int fd)
 	others_unaffected();
 }
 
+/*
+ * A startup packet of impossible length is closed without an answer, as
+ * PostgreSQL does (it only logs it): the first read is end of file.
+ */
+static void expect_silent_close(int fd)
+{
+	uint8_t buf[64];
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	assert_true(poll(&pfd, 1, 3000) == 1);
+	assert_int_equal(recv(fd, buf, sizeof(buf), 0), 0);
+	close(fd);
+	others_unaffected();
+}
+
 static void test_startup_length_too_small(void **state)
 {
 	uint8_t pkt[4] = {0, 0, 0, 4};
@@ -90,7 +106,7 @@ static void test_startup_length_too_small(void **state)
 
 	(void)state;
 	assert_true(raw_send(fd, pkt, sizeof(pkt)));
-	expect_08P01_and_close(fd);
+	expect_silent_close(fd);
 }
 
 static void test_startup_length_too_large(void **state)
@@ -100,7 +116,7 @@ static void test_startup_length_too_large(void **state)
 
 	(void)state;
 	assert_true(raw_send(fd, pkt, sizeof(pkt)));
-	expect_08P01_and_close(fd);
+	expect_silent_close(fd);
 }
 
 static void test_startup_without_user(void **state)
