@@ -15,7 +15,7 @@ src="$(cd "$(dirname "$0")/../clients" && pwd)"
 command -v redis-server >/dev/null || { echo "redis-server is not installed"; exit 1; }
 rport=$((26400 + $$ % 500))
 while (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null; do rport=$((rport + 1)); done
-itest_init cache 32000 "pool_mode = transaction
+itest_init cache 21000 "pool_mode = transaction
 admin_users = app
 redis_url = redis://127.0.0.1:$rport/0
 cache_mode = rules

@@ -13,7 +13,7 @@ set -uo pipefail
 src="$(cd "$(dirname "$0")/../clients" && pwd)"
 schema="$(cd "$(dirname "$0")/../../docs" && pwd)/findings.schema.json"
 . "$(dirname "$0")/lib.sh"
-itest_init advice 34000 "pool_mode = transaction
+itest_init advice 22000 "pool_mode = transaction
 admin_users = app
 sequential_min_ms = 0
 index_advice = off"

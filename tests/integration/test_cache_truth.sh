@@ -18,7 +18,7 @@ set -uo pipefail
 command -v redis-server >/dev/null || { echo "redis-server is not installed"; exit 1; }
 rport=$((27400 + $$ % 500))
 while (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null; do rport=$((rport + 1)); done
-itest_init truth 33000 "pool_mode = transaction
+itest_init truth 23000 "pool_mode = transaction
 admin_users = app
 redis_url = redis://127.0.0.1:$rport/0
 cache_mode = rules

@@ -15,7 +15,7 @@ set -uo pipefail
 src="$(cd "$(dirname "$0")/../clients" && pwd)"
 schema="$(cd "$(dirname "$0")/../../docs" && pwd)/findings.schema.json"
 . "$(dirname "$0")/lib.sh"
-itest_init report 33000 "pool_mode = transaction
+itest_init report 24000 "pool_mode = transaction
 admin_users = app
 default_pool_size = 3
 min_pool_size = 1
