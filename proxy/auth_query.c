@@ -53,6 +53,8 @@ struct authq {
 
 static void req_free(struct aq_req *r)
 {
+	if (r->conninfo) /* holds auth_user's password */
+		memset(r->conninfo, 0, strlen(r->conninfo));
 	free(r->conninfo);
 	free(r->query);
 	free(r->user);
@@ -213,22 +215,47 @@ void authq_stop(struct pgperf *pp)
 	pp->authq = NULL;
 }
 
-/* A libpq conninfo value, quoted. */
-static void ci_add(char *buf, size_t cap, const char *key, const char *val)
+/*
+ * A libpq conninfo value, quoted.  False when it does not fit: a cut
+ * conninfo would lose the keys after it (user, password, sslmode) and
+ * libpq would fill them from its environment instead.
+ */
+static bool ci_add(char *buf, size_t cap, const char *key, const char *val)
 {
 	size_t n = strlen(buf);
+	int w = snprintf(buf + n, cap - n, "%s%s='", n ? " " : "", key);
 
-	n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s%s='",
-			      n ? " " : "", key);
-	for (; *val && n + 3 < cap; val++) {
+	if (w < 0 || (size_t)w >= cap - n)
+		return false;
+	n += (size_t)w;
+	for (; *val; val++) {
+		if (n + 4 >= cap)
+			return false;
 		if (*val == '\'' || *val == '\\')
 			buf[n++] = '\\';
 		buf[n++] = *val;
 	}
-	if (n + 2 < cap) {
-		buf[n++] = '\'';
-		buf[n] = '\0';
-	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return true;
+}
+
+void authq_cancel(struct pgperf *pp, struct client *cl)
+{
+	struct authq *q = pp->authq;
+	struct aq_req **at, *r;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	for (at = &q->todo; (r = *at); at = &r->next)
+		if (r->cl == cl && r->client_id == cl->c.id) {
+			*at = r->next;
+			break;
+		}
+	pthread_mutex_unlock(&q->lock);
+	if (r)
+		req_free(r);
 }
 
 bool authq_request(struct pgperf *pp, struct client *cl)
@@ -238,6 +265,7 @@ bool authq_request(struct pgperf *pp, struct client *cl)
 	const struct auth_user *au = userlist_find(&cfg->users, cfg->auth_user);
 	struct aq_req *r;
 	char ci[2048] = "", port[16];
+	bool fits;
 
 	if (!db || !au || au->kind != SECRET_PLAIN) {
 		clog_warning(cl,
@@ -249,18 +277,27 @@ bool authq_request(struct pgperf *pp, struct client *cl)
 	if (!pp->authq && !(pp->authq = authq_start(pp)))
 		return false;
 	snprintf(port, sizeof(port), "%d", db->port);
-	ci_add(ci, sizeof(ci), "host", db->host);
-	ci_add(ci, sizeof(ci), "port", port);
-	ci_add(ci, sizeof(ci), "dbname",
-	       db->dbname ? db->dbname : cl->database);
-	ci_add(ci, sizeof(ci), "user", cfg->auth_user);
-	ci_add(ci, sizeof(ci), "password", au->secret);
-	ci_add(ci, sizeof(ci), "sslmode",
-	       config_tls_mode_name(cfg->server_tls_sslmode));
-	if (*cfg->server_tls_ca_file)
-		ci_add(ci, sizeof(ci), "sslrootcert", cfg->server_tls_ca_file);
-	ci_add(ci, sizeof(ci), "connect_timeout", "5");
-	ci_add(ci, sizeof(ci), "application_name", "pgperf auth_query");
+	fits = ci_add(ci, sizeof(ci), "host", db->host) &&
+	       ci_add(ci, sizeof(ci), "port", port) &&
+	       ci_add(ci, sizeof(ci), "dbname",
+		      db->dbname ? db->dbname : cl->database) &&
+	       ci_add(ci, sizeof(ci), "user", cfg->auth_user) &&
+	       ci_add(ci, sizeof(ci), "password", au->secret) &&
+	       ci_add(ci, sizeof(ci), "sslmode",
+		      config_tls_mode_name(cfg->server_tls_sslmode)) &&
+	       (!*cfg->server_tls_ca_file ||
+		ci_add(ci, sizeof(ci), "sslrootcert",
+		       cfg->server_tls_ca_file)) &&
+	       ci_add(ci, sizeof(ci), "connect_timeout", "5") &&
+	       /* a lookup never holds the thread (and shutdown) for long */
+	       ci_add(ci, sizeof(ci), "options", "-c statement_timeout=5000") &&
+	       ci_add(ci, sizeof(ci), "keepalives_idle", "10") &&
+	       ci_add(ci, sizeof(ci), "application_name", "pgperf auth_query");
+	if (!fits) {
+		memset(ci, 0, sizeof(ci));
+		clog_info(cl, "auth_query: connection parameters too long");
+		return false;
+	}
 	if (!(r = calloc(1, sizeof(*r))) || !(r->conninfo = strdup(ci)) ||
 	    !(r->query = strdup(cfg->auth_query)) ||
 	    !(r->user = strdup(cl->user))) {

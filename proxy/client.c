@@ -8,6 +8,8 @@
  */
 #include "pgperf/client.h"
 
+#include "pgperf/auth_query.h"
+
 #include "pgperf/cache.h"
 
 #include "pgperf/admin.h"
@@ -247,6 +249,8 @@ void client_close(struct client *cl, const char *sqlstate, const char *fmt, ...)
 
 	if (cl->state == CL_CLOSING)
 		return;
+	if (cl->auth_step == AUTH_STEP_LOOKUP)
+		authq_cancel(cl->c.pp, cl);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -751,13 +751,9 @@ static void client_auth_done(struct client *cl)
 		return;
 	}
 	/* an auth_query user: its servers log in with what it proved */
-	if (cl->looked_up && !pool->target.password) {
-		if (cl->looked_up->kind == SECRET_MD5)
-			pool->target.password =
-				pgp_strdup(cl->looked_up->secret);
-		else if (cl->scram.proven.set)
-			pool->target.keys = cl->scram.proven;
-	}
+	if (cl->looked_up &&
+	    (!pool->target.password || pool->target.from_lookup))
+		pool_take_lookup(pool, cl->looked_up, &cl->scram.proven);
 	scram_server_free(&cl->scram);
 	clog_debug(cl, "login ok");
 	pool_enqueue(pool, cl);

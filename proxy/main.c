@@ -49,7 +49,8 @@ static void usage(FILE *out)
 static int pidfile_fd = -1;
 static char pidfile_path[4096];
 
-static bool write_pidfile(const char *path, char *err, size_t errlen)
+static bool write_pidfile(const char *path, bool with_pid, char *err,
+			  size_t errlen)
 {
 	char buf[32];
 	int fd, n;
@@ -73,7 +74,9 @@ static bool write_pidfile(const char *path, char *err, size_t errlen)
 		close(fd);
 		return false;
 	}
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	/* in the background the pid is known after the fork: until then
+	 * the file is empty (a reader sees no pid, not a stale one) */
+	n = with_pid ? snprintf(buf, sizeof(buf), "%d\n", (int)getpid()) : 0;
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
 		snprintf(err, errlen, "cannot write pidfile %s: %s", path,
 			 strerror(errno));
@@ -82,6 +85,24 @@ static bool write_pidfile(const char *path, char *err, size_t errlen)
 	}
 	pidfile_fd = fd;
 	snprintf(pidfile_path, sizeof(pidfile_path), "%s", path);
+	return true;
+}
+
+/* After the fork into the background: the lock went along, the pid
+ * changed. */
+static bool update_pidfile(char *err, size_t errlen)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+
+	if (pidfile_fd < 0)
+		return true;
+	if (ftruncate(pidfile_fd, 0) != 0 ||
+	    pwrite(pidfile_fd, buf, (size_t)n, 0) != n) {
+		snprintf(err, errlen, "cannot write pidfile %s: %s",
+			 pidfile_path, strerror(errno));
+		return false;
+	}
 	return true;
 }
 
@@ -293,8 +314,16 @@ int main(int argc, char **argv)
 	pp->config_path = path ? strdup(path) : NULL;
 	pp->upstream_url = upstream; /* owned by pp from here */
 	pp->listen_override = listen ? strdup(listen) : NULL;
+	/* before listening: a second pgperf must not touch the unix socket
+	 * of the one that owns the pid file */
+	if (!write_pidfile(pp->cfg->pidfile, !background, err, sizeof(err))) {
+		log_error("%s", err);
+		daemon_free(pp);
+		return 1;
+	}
 	if (!daemon_listen(pp, err, sizeof(err))) {
 		fprintf(stderr, "pgperf: %s\n", err);
+		remove_pidfile();
 		daemon_free(pp);
 		return 1;
 	}
@@ -305,13 +334,14 @@ int main(int argc, char **argv)
 		if (!daemonize()) {
 			fprintf(stderr, "pgperf: cannot daemonize: %s\n",
 				strerror(errno));
+			remove_pidfile();
 			daemon_free(pp);
 			return 1;
 		}
 		/* the event base must be told it now lives in another process */
 		event_reinit(pp->base);
 	}
-	if (!write_pidfile(pp->cfg->pidfile, err, sizeof(err))) {
+	if (background && !update_pidfile(err, sizeof(err))) {
 		log_error("%s", err);
 		daemon_free(pp);
 		return 1;

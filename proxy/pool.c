@@ -128,6 +128,24 @@ static void pool_retire(struct pool *p)
 				     "pool retired");
 }
 
+void pool_take_lookup(struct pool *p, const struct auth_user *u,
+		      const struct scram_keys *proven)
+{
+	struct pool_target *t = &p->target;
+
+	if (t->password) {
+		memset(t->password, 0, strlen(t->password));
+		pgp_free(t->password);
+		t->password = NULL;
+	}
+	memset(&t->keys, 0, sizeof(t->keys));
+	t->from_lookup = true;
+	if (u->kind == SECRET_MD5 || u->kind == SECRET_PLAIN)
+		t->password = pgp_strdup(u->secret); /* NULL: login fails */
+	else if (proven->set)
+		t->keys = *proven;
+}
+
 bool pool_expired(struct pool *p, int64_t now)
 {
 	struct pgperf *pp = p->pp;
@@ -483,8 +501,14 @@ void pool_retarget(struct pool *p)
 				list_entry(pos, struct server, node)
 					->close_needed = true;
 	}
-	if (strcmp(t.user, p->target.user) == 0)
-		t.keys = p->target.keys; /* an auth_query user's */
+	if (strcmp(t.user, p->target.user) == 0 && !t.password &&
+	    p->target.from_lookup) {
+		/* an auth_query user's: not in the config, kept */
+		t.keys = p->target.keys;
+		t.password = p->target.password;
+		t.from_lookup = true;
+		p->target.password = NULL;
+	}
 	target_free(&p->target);
 	p->target = t;
 	p->backoff_us = 0;

@@ -16,6 +16,8 @@
  * made (no password for auth_user, out of memory).
  */
 bool authq_request(struct pgperf *pp, struct client *cl);
+/* The client is going: drop its request if not yet taken up. */
+void authq_cancel(struct pgperf *pp, struct client *cl);
 /* Stop the lookup thread and drop what is pending (daemon_free). */
 void authq_stop(struct pgperf *pp);
 

@@ -13,6 +13,14 @@
 struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 		      char *err, size_t errlen, const char **sqlstate);
 void pool_free(struct pool *p);
+/*
+ * An auth_query user logged in: its servers log in with what the latest
+ * login proved (md5 hash, plain password, or SCRAM keys), so a changed
+ * password in PostgreSQL is picked up with the next client.
+ */
+struct auth_user;
+void pool_take_lookup(struct pool *p, const struct auth_user *u,
+		      const struct scram_keys *proven);
 /* A pool from "*" unused for autodb_idle_timeout: the caller frees it. */
 bool pool_expired(struct pool *p, int64_t now);
 /* Queue an authenticated client for a server connection. */

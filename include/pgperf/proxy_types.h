@@ -214,6 +214,7 @@ struct pool_target {
 	/* no password for the server login (an auth_query user): the SCRAM
 	 * keys its clients proved, kept for the servers' logins */
 	struct scram_keys keys;
+	bool from_lookup; /* `password` came from auth_query, not the config */
 };
 
 /* SHOW STATS counters (PgBouncer's), per pool. */

@@ -13,6 +13,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 itest_init auth_query 27000 "pool_mode = transaction
 auth_user = aq_admin"
+# any database name, for the long-name check
+sed -i "s|^appdb = .*|&\n* = host=127.0.0.1 port=$PG_PORT|" "$dir/pgperf.ini"
 printf '"aq_admin" "aq-admin-pw"\n' >>"$dir/users.txt"
 pgsu() { "$ROOT_DIR/scripts/throwaway-pg.sh" psql "$PG_DIR" -q -v ON_ERROR_STOP=1 "$@"; }
 pgsu -d appdb -c "drop schema if exists aq_admin cascade" >/dev/null
@@ -28,7 +30,7 @@ pgsu -d appdb -c "create schema if not exists aq_admin authorization aq_admin" \
 	-c "create table if not exists aq_admin.pg_shadow as select 'aq_evil'::name as usename, 'evil-pw'::text as passwd, null::timestamptz as valuntil" \
 	>/dev/null || exit 1
 start_pgperf "$dir/pgperf.log"
-export port dir
+export port dir ROOT_DIR PG_DIR
 
 login() { # user password -> prints current_user or the error
 	PGPASSWORD=$2 psql -X -At "host=127.0.0.1 port=$port user=$1 dbname=appdb" \
@@ -63,10 +65,31 @@ no_password_kept() {
 	grep -c "new pool appdb/aq_user" "$dir/pgperf.log"
 	! grep -q "aq-user-pw" "$dir/pgperf.log" "$dir/pgperf.ini" "$dir/users.txt"
 }
-export -f known_in_postgres refused_alike no_password_kept
+password_changed() {
+	# the server logins follow the latest login's proof
+	pgsu -c "alter role aq_user password 'aq-user-pw2'" >/dev/null || return 1
+	local out
+	out=$(login aq_user aq-user-pw2)
+	echo "after the change: $out"
+	pgsu -c "alter role aq_user password 'aq-user-pw'" >/dev/null
+	[ "$out" = aq_user ]
+}
+long_database_name() {
+	# a conninfo too long for its buffer is refused, never cut short (a
+	# cut one would lose user, password and sslmode to libpq's defaults)
+	local db out
+	db=$(printf 'd%.0s' $(seq 2100))
+	out=$(PGPASSWORD=x psql -X -At "host=127.0.0.1 port=$port user=aq_user dbname=$db" -c "select 1" 2>&1 | tail -1)
+	echo "$out" | cut -c1-120
+	echo "$out" | grep -q 'password authentication failed for user "aq_user"' &&
+		grep -q "auth_query: connection parameters too long" "$dir/pgperf.log"
+}
+export -f known_in_postgres refused_alike no_password_kept password_changed long_database_name pgsu
 CHECK_SHOW_LAST=1 check "a role only PostgreSQL knows logs in, and so do its servers" known_in_postgres
 CHECK_SHOW_LAST=1 check "wrong password, unknown role, VALID UNTIL passed, a planted pg_shadow: refused alike" refused_alike
 CHECK_SHOW_LAST=1 check "pgperf keeps no password of it" no_password_kept
+CHECK_SHOW_LAST=1 check "a password changed in PostgreSQL works at the next login, servers included" password_changed
+CHECK_SHOW_LAST=1 check "a database name too long for the lookup's conninfo is refused, not cut" long_database_name
 stop_pgperf
 pgsu -d appdb -c "drop schema aq_admin cascade" >/dev/null
 pgsu -c "drop role aq_user" -c "drop role aq_old" -c "drop role aq_admin" >/dev/null
