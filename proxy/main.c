@@ -99,7 +99,7 @@ static bool update_pidfile(char *err, size_t errlen)
 		return true;
 	if (ftruncate(pidfile_fd, 0) != 0 ||
 	    pwrite(pidfile_fd, buf, (size_t)n, 0) != n) {
-		snprintf(err, errlen, "cannot write pidfile %s: %s",
+		snprintf(err, errlen, "cannot write pidfile %.900s: %s",
 			 pidfile_path, strerror(errno));
 		return false;
 	}
