@@ -248,6 +248,18 @@ bool sql_cacheable(const struct sqlparse *p);
 void publish_info(struct analyzer *a, uint64_t shape, const struct sqlparse *p);
 void join_tables(char *buf, size_t cap, char *const *t, int n);
 int64_t wall_us(void);
+/* analyzer.c: a client's entry by id (inserted when asked to). */
+struct client_ent *client_slot(struct analyzer *a, uint64_t id, bool insert);
+/* analyzer_track.c: requests, writes per table, hit potential. */
+void creq_unlink(struct creq *c);
+void creq_free(struct creq *c);
+void finish_request(struct analyzer *a, struct creq *c);
+void track_request(struct analyzer *a, const struct ana_event *ev, uint64_t fp,
+		   const struct sqlparse *parse);
+void end_idle_requests(struct analyzer *a, int64_t now_wall);
+void note_writes(struct analyzer *a, const struct qstat *q);
+void note_hit_potential(struct analyzer *a, struct qstat *q,
+			const struct ana_event *ev);
 
 bool counters_merge(struct counters *d, const struct counters *s);
 void counters_free(struct counters *c);

@@ -135,3 +135,25 @@ uint64_t pgp_hash_bytes(const void *p, size_t n)
 		h = (h ^ s[i]) * 0x100000001b3ull;
 	return h;
 }
+
+bool pgp_conninfo_add(char *buf, size_t cap, const char *key, const char *value)
+{
+	size_t n = strlen(buf);
+	int w = snprintf(buf + n, cap - n, "%s%s='", n ? " " : "", key);
+
+	if (w < 0 || (size_t)w >= cap - n) {
+		buf[n] = '\0';
+		return false;
+	}
+	n += (size_t)w;
+	for (; *value; value++) {
+		if (n + 4 >= cap)
+			return false;
+		if (*value == '\'' || *value == '\\')
+			buf[n++] = '\\';
+		buf[n++] = *value;
+	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return true;
+}

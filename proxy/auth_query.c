@@ -215,31 +215,6 @@ void authq_stop(struct pgperf *pp)
 	pp->authq = NULL;
 }
 
-/*
- * A libpq conninfo value, quoted.  False when it does not fit: a cut
- * conninfo would lose the keys after it (user, password, sslmode) and
- * libpq would fill them from its environment instead.
- */
-static bool ci_add(char *buf, size_t cap, const char *key, const char *val)
-{
-	size_t n = strlen(buf);
-	int w = snprintf(buf + n, cap - n, "%s%s='", n ? " " : "", key);
-
-	if (w < 0 || (size_t)w >= cap - n)
-		return false;
-	n += (size_t)w;
-	for (; *val; val++) {
-		if (n + 4 >= cap)
-			return false;
-		if (*val == '\'' || *val == '\\')
-			buf[n++] = '\\';
-		buf[n++] = *val;
-	}
-	buf[n++] = '\'';
-	buf[n] = '\0';
-	return true;
-}
-
 void authq_cancel(struct pgperf *pp, struct client *cl)
 {
 	struct authq *q = pp->authq;
@@ -277,22 +252,25 @@ bool authq_request(struct pgperf *pp, struct client *cl)
 	if (!pp->authq && !(pp->authq = authq_start(pp)))
 		return false;
 	snprintf(port, sizeof(port), "%d", db->port);
-	fits = ci_add(ci, sizeof(ci), "host", db->host) &&
-	       ci_add(ci, sizeof(ci), "port", port) &&
-	       ci_add(ci, sizeof(ci), "dbname",
-		      db->dbname ? db->dbname : cl->database) &&
-	       ci_add(ci, sizeof(ci), "user", cfg->auth_user) &&
-	       ci_add(ci, sizeof(ci), "password", au->secret) &&
-	       ci_add(ci, sizeof(ci), "sslmode",
-		      config_tls_mode_name(cfg->server_tls_sslmode)) &&
+	fits = pgp_conninfo_add(ci, sizeof(ci), "host", db->host) &&
+	       pgp_conninfo_add(ci, sizeof(ci), "port", port) &&
+	       pgp_conninfo_add(ci, sizeof(ci), "dbname",
+				db->dbname ? db->dbname : cl->database) &&
+	       pgp_conninfo_add(ci, sizeof(ci), "user", cfg->auth_user) &&
+	       pgp_conninfo_add(ci, sizeof(ci), "password", au->secret) &&
+	       pgp_conninfo_add(
+		       ci, sizeof(ci), "sslmode",
+		       config_tls_mode_name(cfg->server_tls_sslmode)) &&
 	       (!*cfg->server_tls_ca_file ||
-		ci_add(ci, sizeof(ci), "sslrootcert",
-		       cfg->server_tls_ca_file)) &&
-	       ci_add(ci, sizeof(ci), "connect_timeout", "5") &&
+		pgp_conninfo_add(ci, sizeof(ci), "sslrootcert",
+				 cfg->server_tls_ca_file)) &&
+	       pgp_conninfo_add(ci, sizeof(ci), "connect_timeout", "5") &&
 	       /* a lookup never holds the thread (and shutdown) for long */
-	       ci_add(ci, sizeof(ci), "options", "-c statement_timeout=5000") &&
-	       ci_add(ci, sizeof(ci), "keepalives_idle", "10") &&
-	       ci_add(ci, sizeof(ci), "application_name", "pgperf auth_query");
+	       pgp_conninfo_add(ci, sizeof(ci), "options",
+				"-c statement_timeout=5000") &&
+	       pgp_conninfo_add(ci, sizeof(ci), "keepalives_idle", "10") &&
+	       pgp_conninfo_add(ci, sizeof(ci), "application_name",
+				"pgperf auth_query");
 	if (!fits) {
 		memset(ci, 0, sizeof(ci));
 		clog_info(cl, "auth_query: connection parameters too long");

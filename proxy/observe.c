@@ -311,24 +311,6 @@ void observe_client_free(struct obs_client *o)
 
 /* ---- clients ---- */
 
-/* Append `key='value'` to a libpq conninfo, quoted as libpq reads it. */
-static void conninfo_add(char *buf, size_t cap, const char *key,
-			 const char *value)
-{
-	size_t n = strlen(buf);
-
-	if (!value || n + strlen(key) + 4 >= cap)
-		return;
-	n += (size_t)snprintf(buf + n, cap - n, "%s%s='", n ? " " : "", key);
-	for (; *value && n + 3 < cap; value++) {
-		if (*value == '\'' || *value == '\\')
-			buf[n++] = '\\';
-		buf[n++] = *value;
-	}
-	buf[n++] = '\'';
-	buf[n] = '\0';
-}
-
 /*
  * How the analyzer reaches this client's database for catalog lookups
  * (table and column names, foreign keys): the pool's own target, with
@@ -339,29 +321,34 @@ static void client_conninfo(const struct client *cl, char *buf, size_t cap)
 	const struct pool_target *t = cl->pool ? &cl->pool->target : NULL;
 	const struct config *cfg = cl->c.pp->cfg;
 	char port[16];
+	bool ok;
 
 	buf[0] = '\0';
 	if (!t || !t->host)
 		return;
 	snprintf(port, sizeof(port), "%d", t->port);
-	conninfo_add(buf, cap, "host", t->host);
-	conninfo_add(buf, cap, "port", port);
-	conninfo_add(buf, cap, "dbname", t->dbname);
-	conninfo_add(buf, cap, "user", t->user);
-	if (t->password && secret_classify(t->password) == SECRET_PLAIN)
-		conninfo_add(buf, cap, "password", t->password);
-	conninfo_add(buf, cap, "application_name", "pgperf analyzer");
-	conninfo_add(buf, cap, "connect_timeout", "3");
-	/* the same TLS rules as the pool's own connections */
-	conninfo_add(buf, cap, "sslmode",
-		     config_tls_mode_name(cfg->server_tls_sslmode));
-	if (*cfg->server_tls_ca_file)
-		conninfo_add(buf, cap, "sslrootcert", cfg->server_tls_ca_file);
-	/* and no cleartext password over plain TCP, where libpq can refuse
-	 * it (16 and later; older ones send it when asked) */
-	if (PQlibVersion() >= 160000 && !cfg->server_allow_cleartext &&
-	    cfg->server_tls_sslmode < TLS_REQUIRE && t->host[0] != '/')
-		conninfo_add(buf, cap, "require_auth", "!password");
+	ok = pgp_conninfo_add(buf, cap, "host", t->host) &&
+	     pgp_conninfo_add(buf, cap, "port", port) &&
+	     pgp_conninfo_add(buf, cap, "dbname", t->dbname) &&
+	     pgp_conninfo_add(buf, cap, "user", t->user) &&
+	     (!t->password || secret_classify(t->password) != SECRET_PLAIN ||
+	      pgp_conninfo_add(buf, cap, "password", t->password)) &&
+	     pgp_conninfo_add(buf, cap, "application_name",
+			      "pgperf analyzer") &&
+	     pgp_conninfo_add(buf, cap, "connect_timeout", "3") &&
+	     /* the same TLS rules as the pool's own connections */
+	     pgp_conninfo_add(buf, cap, "sslmode",
+			      config_tls_mode_name(cfg->server_tls_sslmode)) &&
+	     (!*cfg->server_tls_ca_file ||
+	      pgp_conninfo_add(buf, cap, "sslrootcert",
+			       cfg->server_tls_ca_file)) &&
+	     /* and no cleartext password over plain TCP, where libpq can
+	      * refuse it (16 and later; older ones send it when asked) */
+	     (PQlibVersion() < 160000 || cfg->server_allow_cleartext ||
+	      cfg->server_tls_sslmode >= TLS_REQUIRE || t->host[0] == '/' ||
+	      pgp_conninfo_add(buf, cap, "require_auth", "!password"));
+	if (!ok)
+		buf[0] = '\0'; /* cut short: no catalog lookups for it */
 }
 
 void observe_client(struct client *cl)

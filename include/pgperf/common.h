@@ -69,6 +69,15 @@ uint64_t pgp_hash_bytes(const void *p, size_t n);
  * own strnlen(), a byte-at-a-time loop, and being static it wins over
  * libc's for the whole program: the relay called it on every statement.
  */
+/*
+ * Append `key='value'` to a libpq conninfo in `buf` (room for `cap`),
+ * quoted as libpq reads it.  False when it does not fit: the caller must
+ * then not use the conninfo, since libpq would fill the keys that were
+ * cut off (user, password, sslmode) from its environment.
+ */
+bool pgp_conninfo_add(char *buf, size_t cap, const char *key,
+		      const char *value);
+
 static inline size_t pgp_strnlen(const char *s, size_t max)
 {
 	const char *z = memchr(s, '\0', max);
