@@ -16,6 +16,7 @@
 #include "pgperf/conn.h"
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
+#include "pgperf/notify.h"
 #include "pgperf/observe.h"
 #include "pgperf/pool.h"
 #include "pgperf/prepared_relay.h"
@@ -456,6 +457,8 @@ static void classify_message(struct server *sv, uint8_t type, const char *body,
 			kv_free(&sv->applied);
 		}
 
+		if (st & SESS_EV_NOTIFY)
+			notify_sent(sv);
 		if (st & SESS_EV_DEALLOCATE) {
 			/* pgperf's statements there, and the client's own */
 			prep_server_lost_all(sv);

@@ -25,6 +25,7 @@
 
 #include "pgperf/conn.h"
 #include "pgperf/log.h"
+#include "pgperf/notify.h"
 #include "pgperf/observe.h"
 #include "pgperf/pool.h"
 #include "pgperf/session_state.h"
@@ -324,6 +325,8 @@ static bool use_statement(struct server *sv, struct prep_stmt *st)
 {
 	if (st->effect & SESS_EV_DEALLOCATE)
 		prep_server_lost_all(sv);
+	if (st->effect & SESS_EV_NOTIFY)
+		notify_sent(sv);
 	sv->session_state |= st->effect & SESS_ALL;
 	if (prep_server_has(&sv->prep, st))
 		return true;

@@ -16,6 +16,7 @@
 #include "pgperf/conn.h"
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
+#include "pgperf/notify.h"
 #include "pgperf/observe.h"
 #include "pgperf/pool.h"
 #include "pgperf/prepared_relay.h"
@@ -701,6 +702,9 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 		/* idle in a transaction from now (idle_transaction_timeout) */
 		if (sv->rfq_pending == 0 && sv->tx_status != 'I')
 			sv->idle_xact_since_us = pgp_now_us();
+		if (sv->rfq_pending == 0 && sv->tx_status == 'I' &&
+		    (sv->notify_pid || sv->notify_sent))
+			notify_xact_ended(sv);
 		if (sv->pend_name)
 			settle_pending_set(sv);
 		break;
@@ -752,6 +756,39 @@ static void relay_move(struct server *sv, struct client *cl, size_t n)
 	sv->pool->st.sent += n;
 }
 
+/*
+ * A whole NotificationResponse at the head of the input, in transaction
+ * mode: relayed with the pid of the client that sent it (notify.c) in
+ * place of the sending backend's.
+ */
+static bool relay_notification(struct server *sv, struct client *cl,
+			       struct evbuffer *in, uint32_t len)
+{
+	uint8_t head[9];
+	uint32_t pid, told;
+
+	evbuffer_copyout(in, head, sizeof(head));
+	pid = wire_get_u32(head + 5);
+	told = notify_sender_pid(sv->pool, pid);
+	if (told != pid) {
+		head[5] = (uint8_t)(told >> 24);
+		head[6] = (uint8_t)(told >> 16);
+		head[7] = (uint8_t)(told >> 8);
+		head[8] = (uint8_t)told;
+		evbuffer_drain(in, sizeof(head));
+		if (bufferevent_write(cl->c.bev, head, sizeof(head)) != 0) {
+			client_close(cl, "53200", "out of memory");
+			return false;
+		}
+		sv->pool->st.sent += sizeof(head);
+		len -= 8; /* the rest: channel and payload */
+	} else {
+		len += 1;
+	}
+	relay_move(sv, cl, len);
+	return true;
+}
+
 static void relay_active(struct server *sv)
 {
 	struct client *cl = sv->client;
@@ -760,6 +797,7 @@ static void relay_active(struct server *sv)
 	size_t avail = evbuffer_get_length(in), batch = 0;
 	uint8_t small[512], *copy;
 	bool saw_ready = false, obs = observe_on(sv->c.pp);
+	bool txn = pool_effective_mode(sv->pool) == POOL_TRANSACTION;
 
 	batch = conn_take_streaming(&sv->c, avail);
 	conn_span_take(&sp, in);
@@ -795,7 +833,8 @@ static void relay_active(struct server *sv)
 		 * CloseComplete): wait until it is whole */
 		whole = inspect ||
 			(sv->track && (hdr[0] == '1' || hdr[0] == '3') &&
-			 len <= SERVER_INSPECT_MAX);
+			 len <= SERVER_INSPECT_MAX) ||
+			(hdr[0] == 'A' && txn && len <= SERVER_INSPECT_MAX);
 		if (avail - batch < (size_t)len + 1 && whole)
 			break;
 		if (sv->track) {
@@ -831,6 +870,18 @@ static void relay_active(struct server *sv)
 			batch = avail;
 			cache_capture_abandon(cl); /* streamed, not whole */
 			break;
+		}
+		if (hdr[0] == 'A' && txn && len >= 8 &&
+		    len <= SERVER_INSPECT_MAX) {
+			/* a notification: told as from its sending client */
+			if (batch)
+				relay_move(sv, cl, batch);
+			batch = 0;
+			if (!relay_notification(sv, cl, in, len))
+				return;
+			avail = evbuffer_get_length(in);
+			conn_span_take(&sp, in);
+			continue;
 		}
 		/* the result cache: the transaction's writes are invalidated
 		 * before its ReadyForQuery reaches the client */

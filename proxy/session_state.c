@@ -183,6 +183,8 @@ static bool classify_statement(struct sql_scanner *s, struct effect *e)
 			} else if (sqlscan_is_word(&prev,
 						   "pg_advisory_unlock_all")) {
 				e->clear |= SESS_ADVISORY_LOCK;
+			} else if (sqlscan_is_word(&prev, "pg_notify")) {
+				e->set |= SESS_EV_NOTIFY;
 			}
 			prev = t;
 			continue;
@@ -226,6 +228,8 @@ static bool classify_statement(struct sql_scanner *s, struct effect *e)
 				}
 			} else if (sqlscan_is_word(&t, "listen")) {
 				e->set |= SESS_LISTEN;
+			} else if (sqlscan_is_word(&t, "notify")) {
+				e->set |= SESS_EV_NOTIFY;
 			} else if (sqlscan_is_word(&t, "unlisten")) {
 				if (sqlscan_next_code(s, &n) &&
 				    sqlscan_is(&n, "*"))
@@ -301,7 +305,8 @@ static inline bool ci_prefix(const char *p, size_t n, const char *lower)
  * finds is triggered by a word token that contains one of these (set,
  * reset, set_config; pg_advisory_*; prepare; deallocate; listen,
  * unlisten; discard; close; load; TEMP and TEMPORARY after CREATE or
- * INTO; HOLD after DECLARE ... WITH), so text without any of them,
+ * INTO; HOLD after DECLARE ... WITH; notify, pg_notify), so text without
+ * any of them,
  * anywhere and in any case, cannot: most statements skip the tokenizer.
  */
 static bool might_change_state(const char *sql, size_t len)
@@ -324,6 +329,8 @@ static bool might_change_state(const char *sql, size_t len)
 		['T'] = {"temp"},
 		['h'] = {"hold"},
 		['H'] = {"hold"},
+		['n'] = {"notify"},
+		['N'] = {"notify"},
 	};
 
 	for (size_t i = 0; i + 3 <= len; i++) {

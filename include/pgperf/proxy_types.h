@@ -176,6 +176,15 @@ struct server {
 	/* session state left by its clients (session_state.h bits); in
 	 * transaction mode a non-zero value pins the client */
 	uint32_t session_state;
+	/*
+	 * Transaction mode: the pid pgperf gave the client that last sent
+	 * NOTIFY or pg_notify() here (0 = none); a NotificationResponse that
+	 * names this server's backend is told as coming from it.  Kept while
+	 * the notifier's notifications may still be on their way; forgotten
+	 * when another client's transaction here ends without notifying.
+	 */
+	uint32_t notify_pid;
+	bool notify_sent; /* the transaction in progress sent one */
 	/* owned: non-reported settings pgperf applied for the current client */
 	struct kvlist applied;
 	uint64_t rep_digest; /* session_params_digest() of params */

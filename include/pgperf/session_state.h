@@ -37,6 +37,9 @@ enum session_state_bit {
 #define SESS_EV_DEALLOCATE (1u << 16)
 /* Also an event: RESET ALL or DISCARD ALL put every setting back. */
 #define SESS_EV_RESET_ALL (1u << 17)
+/* Also an event: the text sends a notification (NOTIFY, pg_notify()), so
+ * a NotificationResponse naming its server may be this client's. */
+#define SESS_EV_NOTIFY (1u << 18)
 
 /*
  * Do none of the word tokens of `sql` name anything that creates or

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_identity.sh -- clients see their backend as it is (issue 22): in
 # session mode the pid a client is told is its backend's own
-# (pg_backend_pid(), notifications) and cancels with it still work; a
+# (pg_backend_pid(), notifications) and cancels with it still work; in
+# transaction mode a notification names the client that sent it; a
 # connection that sends a Terminate instead of a startup packet is closed
 # unanswered, as PostgreSQL does, and counted.
 # Prints "N passed, N failed".
@@ -11,12 +12,17 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 itest_init identity 25000 "pool_mode = session"
 itest_http
+echo "appdb_tx = host=127.0.0.1 port=$PG_PORT dbname=appdb pool_mode=transaction" >"$dir/db_tx"
+sed -i "/^appdb = /r $dir/db_tx" "$dir/pgperf.ini"
 start_pgperf "$dir/pgperf.log"
 src="$(cd "$(dirname "$0")/../clients" && pwd)"
 export PGPASSWORD=app-secret src port http_port
 
 session_pids() {
-	/usr/bin/python3 "$src/identity.py" "host=127.0.0.1 port=$port user=app dbname=appdb"
+	/usr/bin/python3 "$src/identity.py" "host=127.0.0.1 port=$port user=app dbname=appdb" session
+}
+transaction_pids() {
+	/usr/bin/python3 "$src/identity.py" "host=127.0.0.1 port=$port user=app dbname=appdb_tx" transaction
 }
 terminate_first() {
 	python3 - "$port" <<'PY' || return 1
@@ -29,8 +35,9 @@ sys.exit(0 if got == b"" else 1)
 PY
 	curl -sf "http://127.0.0.1:$http_port/metrics" | grep "^pgperf_startup_errors_total 1$"
 }
-export -f session_pids terminate_first
+export -f session_pids transaction_pids terminate_first
 CHECK_SHOW_LAST=1 check "session mode: the backend's own pid, in notifications too; cancels work" session_pids
+CHECK_SHOW_LAST=1 check "transaction mode: notifications name their sending client, pinned or not" transaction_pids
 CHECK_SHOW_LAST=1 check "Terminate before a startup packet: closed unanswered, counted" terminate_first
 stop_pgperf
 itest_summary

@@ -237,6 +237,25 @@ static void test_clears_state(void **state)
 			 SESS_LISTEN | SESS_EV_DEALLOCATE | SESS_EV_RESET_ALL);
 }
 
+/* Sending a notification is an event, not state: nothing pins for it. */
+static void test_notify_event(void **state)
+{
+	(void)state;
+	assert_int_equal(apply("NOTIFY ch, 'x'"), SESS_EV_NOTIFY);
+	assert_int_equal(apply("notify ch"), SESS_EV_NOTIFY);
+	assert_int_equal(apply("select pg_notify('ch', $1)"), SESS_EV_NOTIFY);
+	assert_int_equal(apply("SELECT pg_catalog.PG_NOTIFY('ch', 'x'), 1"),
+			 SESS_EV_NOTIFY);
+	assert_int_equal(apply("LISTEN ch; NOTIFY ch"),
+			 SESS_LISTEN | SESS_EV_NOTIFY);
+	/* named, not called; in a string; a column */
+	assert_int_equal(apply("select 'notify ch'"), 0);
+	assert_int_equal(apply("select notify from t"), 0);
+	assert_int_equal(apply("select \"pg_notify\" from t"), 0);
+	assert_false(session_words_inert("notify ch, 'x'", 14));
+	assert_false(session_words_inert("select pg_notify($1, $2)", 24));
+}
+
 /* The text of the first token of `sql`, or "<none>". */
 static const char *first_text(const char *sql, size_t cap)
 {
@@ -338,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_creates_state),
 		cmocka_unit_test(test_creates_nothing),
 		cmocka_unit_test(test_clears_state),
+		cmocka_unit_test(test_notify_event),
 		cmocka_unit_test(test_words_inert),
 		cmocka_unit_test(test_token_text),
 		cmocka_unit_test(test_simple_set),
