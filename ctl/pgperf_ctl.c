@@ -14,39 +14,63 @@ struct command {
 	const char *name;
 	const char *sql;
 	const char *help;
+	int db; /* a database name after it: 0 none, 1 optional, 2 needed */
 };
 
 static const struct command commands[] = {
 	{"stats", NULL,
-	 "throughput, latency percentiles, pools and the top queries"},
+	 "throughput, latency percentiles, pools and the top queries", 0},
 	{"queries", "SHOW QUERIES",
-	 "statistics per statement fingerprint (--sort, --limit)"},
+	 "statistics per statement fingerprint (--sort, --limit)", 0},
 	{"findings", "SHOW FINDINGS",
 	 "N+1, missing indexes, slow, cacheable and redundant queries, pool "
-	 "waits and pinning, with the fix (--json: the whole export)"},
+	 "waits and pinning, with the fix (--json: the whole export)",
+	 0},
 	{"report", "SHOW REPORT",
 	 "the performance report: bottleneck, before/after the latest mark, "
-	 "recommendations, service levels (--json: the export document)"},
+	 "recommendations, service levels (--json: the export document)",
+	 0},
 	{"mark", "MARK",
 	 "mark NAME: a point the report compares around; mark --load-test "
-	 "start [SCENARIO] | stop: bracket a load test"},
+	 "start [SCENARIO] | stop: bracket a load test",
+	 0},
 	{"requests", "SHOW REQUESTS",
-	 "application requests per route: statements and database time"},
+	 "application requests per route: statements and database time", 0},
 	{"cache", "SHOW CACHE",
-	 "the Redis result cache: hits, misses, invalidations, Redis state"},
-	{"pools", "SHOW POOLS", "pools: clients and servers per database/user"},
-	{"clients", "SHOW CLIENTS", "client connections"},
-	{"servers", "SHOW SERVERS", "server connections"},
-	{"databases", "SHOW DATABASES", "configured databases"},
+	 "the Redis result cache: hits, misses, invalidations, Redis state", 0},
+	{"pools", "SHOW POOLS", "pools: clients and servers per database/user",
+	 0},
+	{"clients", "SHOW CLIENTS", "client connections", 0},
+	{"servers", "SHOW SERVERS", "server connections", 0},
+	{"databases", "SHOW DATABASES", "configured databases", 0},
 	{"hazards", "SHOW HAZARDS",
-	 "session features that pinned clients in transaction mode"},
-	{"config", "SHOW CONFIG", "every setting with its value and default"},
-	{"version", "SHOW VERSION", "the running pgperf's version"},
-	{"reset-stats", "RESET STATS", "zero statement and traffic statistics"},
-	{"reload", "RELOAD", "re-read the configuration file"},
-	{"pause", "PAUSE", "stop handing out server connections"},
-	{"resume", "RESUME", "undo pause"},
-	{"shutdown", "SHUTDOWN", "stop pgperf now"},
+	 "session features that pinned clients in transaction mode", 0},
+	{"config", "SHOW CONFIG", "every setting with its value and default",
+	 0},
+	{"version", "SHOW VERSION", "the running pgperf's version", 0},
+	{"reset-stats", "RESET STATS", "zero statement and traffic statistics",
+	 0},
+	{"reload", "RELOAD", "re-read the configuration file", 0},
+	{"pause", "PAUSE",
+	 "pause [DB]: wait until every server connection is released and "
+	 "closed; new queries wait for resume",
+	 1},
+	{"resume", "RESUME", "resume [DB]: undo pause, suspend or kill", 1},
+	{"suspend", "SUSPEND",
+	 "stop reading from every client and server; returns once all "
+	 "output is flushed",
+	 0},
+	{"kill", "KILL",
+	 "kill DB: close the database's clients and servers now; new "
+	 "clients wait for resume",
+	 2},
+	{"disable", "DISABLE", "disable DB: refuse new logins to it", 2},
+	{"enable", "ENABLE", "enable DB: undo disable", 2},
+	{"reconnect", "RECONNECT",
+	 "reconnect [DB]: replace server connections as they are released", 1},
+	{"wait-close", "WAIT_CLOSE",
+	 "wait-close [DB]: wait until no server connection waits to close", 1},
+	{"shutdown", "SHUTDOWN", "stop pgperf now", 0},
 };
 
 static void usage(FILE *out)
@@ -563,10 +587,20 @@ int main(int argc, char **argv)
 			return ch == '?' && optopt == 0 ? 0 : 2;
 		}
 	}
-	if (optind == argc - 2 && strcmp(argv[optind], "mark") == 0)
-		arg = argv[argc - 1]; /* the mark's name */
+	for (size_t i = 0;
+	     optind < argc && i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (optind == argc - 2 &&
+	    (strcmp(argv[optind], "mark") == 0 || (cmd && cmd->db)))
+		arg = argv[argc - 1]; /* the mark's name, or the database */
 	else if (optind != argc - 1) {
 		usage(stderr);
+		return 2;
+	}
+	if (cmd && cmd->db == 2 && !arg) {
+		fprintf(stderr, "pgperf-ctl: %s needs a database name\n",
+			cmd->name);
 		return 2;
 	}
 	if (strcmp(argv[optind], "mark") == 0 && !load && !arg) {
@@ -578,9 +612,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pgperf-ctl: --load-test goes with mark\n");
 		return 2;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			cmd = &commands[i];
 	if (!cmd) {
 		fprintf(stderr, "pgperf-ctl: unknown command \"%s\"\n",
 			argv[optind]);
@@ -665,7 +696,29 @@ int main(int argc, char **argv)
 		PQfinish(conn);
 		return rc;
 	}
-	res = PQexec(conn, cmd->sql);
+	if (cmd->db && arg) {
+		/* COMMAND "name": the name as a quoted identifier */
+		size_t cap = strlen(cmd->sql) + 2 * strlen(arg) + 4;
+		char *sql = malloc(cap), *o;
+
+		if (!sql) {
+			fprintf(stderr, "pgperf-ctl: out of memory\n");
+			PQfinish(conn);
+			return 1;
+		}
+		o = sql + sprintf(sql, "%s \"", cmd->sql);
+		for (const char *s = arg; *s; s++) {
+			if (*s == '"')
+				*o++ = '"';
+			*o++ = *s;
+		}
+		*o++ = '"';
+		*o = '\0';
+		res = PQexec(conn, sql);
+		free(sql);
+	} else {
+		res = PQexec(conn, cmd->sql);
+	}
 	switch (PQresultStatus(res)) {
 	case PGRES_TUPLES_OK:
 		if (json) {

@@ -7,6 +7,7 @@
  * statistics, findings and the report are in admin_analysis.c.
  */
 #include "pgperf/admin.h"
+#include "pgperf/admin_hold.h"
 
 #include "admin_int.h"
 #include "pgperf/analyzer.h"
@@ -392,8 +393,8 @@ static void show_databases(struct pgperf *pp, struct wbuf *out)
 			d->pool_mode >= 0 ? d->pool_mode : cfg->pool_mode);
 		v[9] = fmt_int(b[3], cfg->max_db_connections);
 		v[10] = fmt_int(b[4], current);
-		v[11] = pp->paused ? "1" : "0";
-		v[12] = "0";
+		v[11] = admin_hold_db_paused(pp, d->name) ? "1" : "0";
+		v[12] = admin_hold_db_disabled(pp, d->name) ? "1" : "0";
 		result_row(&r, v);
 	}
 	result_end(&r, "SHOW");
@@ -592,6 +593,7 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	struct pgperf *pp = cl->c.pp;
 	char *end = sql + strlen(sql);
 	char err[512];
+	enum admin_hold_result held;
 
 	while (isspace((unsigned char)*sql))
 		sql++;
@@ -635,9 +637,8 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		/* drivers set things like application_name: accept quietly */
 		wire_build_command_complete(out, "SET");
 	else if (cl->admin_readonly &&
-		 (cmd_is(sql, "reload") || cmd_is(sql, "pause") ||
-		  cmd_is(sql, "resume") || cmd_is(sql, "shutdown") ||
-		  cmd_is(sql, "reset stats") ||
+		 (cmd_is(sql, "reload") || admin_hold_is_command(sql) ||
+		  cmd_is(sql, "shutdown") || cmd_is(sql, "reset stats") ||
 		  (strncasecmp(sql, "mark", 4) == 0 &&
 		   (!sql[4] || isspace((unsigned char)sql[4])))))
 		wire_build_error(out, "ERROR", "42501",
@@ -657,14 +658,10 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 			wire_build_command_complete(out, "RELOAD");
 		else
 			wire_build_error(out, "ERROR", "F0000", err);
-	} else if (cmd_is(sql, "pause")) {
-		pp->paused = true;
-		log_info("%s: PAUSE", cl->c.label);
-		wire_build_command_complete(out, "PAUSE");
-	} else if (cmd_is(sql, "resume")) {
-		log_info("%s: RESUME", cl->c.label);
-		wire_build_command_complete(out, "RESUME");
-		daemon_resume(pp);
+	} else if ((held = admin_hold_command(cl, sql, out)) !=
+		   ADMIN_HOLD_NOT_MINE) {
+		/* answered, or answered later (PAUSE waits) */
+		return held == ADMIN_HOLD_DONE;
 	} else if (cmd_is(sql, "shutdown")) {
 		log_info("%s: SHUTDOWN", cl->c.label);
 		daemon_stop_now(pp);
@@ -673,7 +670,7 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	} else {
 		snprintf(
 			err, sizeof(err),
-			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW CACHE, SHOW HAZARDS, SHOW EXPORT, SHOW REPORT, SHOW CONFIG, SHOW VERSION, MARK, RESET STATS, RELOAD, PAUSE, RESUME, SHUTDOWN)",
+			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW CACHE, SHOW HAZARDS, SHOW EXPORT, SHOW REPORT, SHOW CONFIG, SHOW VERSION, MARK, RESET STATS, RELOAD, PAUSE, SUSPEND, RESUME, KILL, DISABLE, ENABLE, RECONNECT, WAIT_CLOSE, SHUTDOWN)",
 			sql);
 		wire_build_error(out, "ERROR", "42601", err);
 	}
@@ -728,7 +725,7 @@ void admin_input(struct client *cl)
 	struct wbuf out;
 
 	wb_init(&out);
-	while (!cl->c.closing && !fence_waiting(&cl->fence)) {
+	while (!cl->c.closing && !fence_waiting(&cl->fence) && !cl->hold_wait) {
 		uint8_t hdr[5], *msg;
 		uint32_t len;
 		size_t avail = evbuffer_get_length(in);

@@ -13,6 +13,7 @@
 #include "pgperf/cache.h"
 
 #include "pgperf/admin.h"
+#include "pgperf/admin_hold.h"
 #include "pgperf/conn.h"
 #include "pgperf/daemon.h"
 #include "pgperf/log.h"
@@ -230,6 +231,7 @@ void client_accept(struct pgperf *pp, int fd, const struct sockaddr *sa,
 	client_update_label(cl);
 	client_make_cancel_key(cl);
 	list_init(&cl->node);
+	list_init(&cl->hold_node);
 	fence_waiter_init(&cl->fence);
 	make_room_to_log_in(pp, cl->c.addr);
 	list_append(&pp->all_clients, &cl->all_node);
@@ -278,6 +280,7 @@ void client_free(struct client *cl)
 	list_del(&cl->node);
 	list_del(&cl->all_node);
 	fence_cancel(&cl->fence);
+	admin_hold_forget(cl);
 	conn_free_io(&cl->c);
 	observe_client_gone(cl);
 	cache_client_gone(cl);
@@ -328,6 +331,7 @@ void client_welcome(struct client *cl)
 	}
 	cl->rep_digest = session_params_digest(&cl->params, &cl->unreported);
 	cl->welcomed = true;
+	cl->c.suspendable = true;
 	observe_client(cl);
 	/* logged in, TLS settled: the relay reads without libevent's ioctl */
 	conn_own_reads(&cl->c, client_read_cb, client_event_cb, cl);

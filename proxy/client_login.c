@@ -380,6 +380,30 @@ static void auth_failed(struct client *cl)
 		     cl->user);
 }
 
+/*
+ * Put TLS on the client's connection (after answering an SSLRequest, or
+ * at once for direct TLS); bytes already read are the handshake's.
+ */
+static void start_tls(struct client *cl)
+{
+	struct pgperf *pp = cl->c.pp;
+	struct bufferevent *plain = cl->c.bev, *tls;
+
+	tls = tls_wrap(pp->base, plain, pp->client_tls, true, NULL);
+	if (!tls) {
+		client_close(cl, NULL, "cannot start TLS: %s",
+			     tls_last_error());
+		return;
+	}
+	cl->c.bev = tls;
+	cl->c.tls = true;
+	client_update_label(cl);
+	client_install_callbacks(cl);
+	/* a direct-TLS ClientHello is read already: hand it to OpenSSL */
+	if (evbuffer_get_length(bufferevent_get_input(plain)) > 0)
+		bufferevent_trigger(plain, EV_READ, 0);
+}
+
 /* Handle a complete startup-phase packet of `len` bytes. */
 static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 {
@@ -394,10 +418,16 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 		client_close(cl, "08P01", "%s", why);
 		return;
 	}
+	if (cl->direct_tls && !tls_alpn_postgresql(cl->c.bev)) {
+		/* as PostgreSQL 17: direct TLS needs ALPN, so that a TLS
+		 * connection meant for another protocol is not taken */
+		client_close(cl, "08P01",
+			     "received direct SSL connection request without "
+			     "ALPN protocol negotiation extension");
+		return;
+	}
 	switch (sp.code) {
 	case WIRE_SSL_CODE: {
-		struct bufferevent *tls;
-
 		if (cl->c.tls) {
 			client_close(cl, "08P01", "SSLRequest inside TLS");
 			return;
@@ -414,16 +444,7 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 			return;
 		}
 		bufferevent_write(cl->c.bev, "S", 1);
-		tls = tls_wrap(pp->base, cl->c.bev, pp->client_tls, true, NULL);
-		if (!tls) {
-			client_close(cl, NULL, "cannot start TLS: %s",
-				     tls_last_error());
-			return;
-		}
-		cl->c.bev = tls;
-		cl->c.tls = true;
-		client_update_label(cl);
-		client_install_callbacks(cl);
+		start_tls(cl);
 		return;
 	}
 	case WIRE_GSSENC_CODE:
@@ -517,6 +538,23 @@ static bool startup_step(struct client *cl)
 	uint8_t hdr[4];
 	uint32_t len;
 
+	if (!cl->c.tls && evbuffer_get_length(in) >= 1) {
+		evbuffer_copyout(in, hdr, 1);
+		if (hdr[0] == TLS_HANDSHAKE_RECORD) {
+			/* TLS from the first byte (PostgreSQL 17's
+			 * sslnegotiation=direct): no SSLRequest first */
+			if (!cl->c.pp->client_tls || cl->unix_socket) {
+				clog_info(cl, "direct TLS connection, but TLS "
+					      "is off here");
+				cl->c.pp->startup_errors++;
+				client_close(cl, NULL, "direct TLS refused");
+				return false;
+			}
+			cl->direct_tls = true;
+			start_tls(cl);
+			return false;
+		}
+	}
 	if (evbuffer_get_length(in) < 4)
 		return false;
 	evbuffer_copyout(in, hdr, 4);

@@ -87,11 +87,15 @@ void conn_own_reads(struct conn *c, bufferevent_data_cb rcb,
 	reading = (bufferevent_get_enabled(c->bev) & EV_READ) != 0;
 	bufferevent_disable(c->bev, EV_READ);
 	if (reading)
-		event_add(c->rev, NULL);
+		conn_read_enable(c);
 }
 
 void conn_read_enable(struct conn *c)
 {
+	if (c->suspendable && c->pp->suspended) {
+		c->want_read = true; /* RESUME turns them on */
+		return;
+	}
 	if (c->rev)
 		event_add(c->rev, NULL);
 	else if (c->bev)
@@ -100,10 +104,36 @@ void conn_read_enable(struct conn *c)
 
 void conn_read_disable(struct conn *c)
 {
+	c->want_read = false;
 	if (c->rev)
 		event_del(c->rev);
 	else if (c->bev)
 		bufferevent_disable(c->bev, EV_READ);
+}
+
+static bool conn_reading(const struct conn *c)
+{
+	if (c->rev)
+		return event_pending(c->rev, EV_READ, NULL) != 0;
+	return c->bev && (bufferevent_get_enabled(c->bev) & EV_READ);
+}
+
+void conn_suspend(struct conn *c)
+{
+	if (!c->suspendable || !c->bev)
+		return;
+	if (conn_reading(c)) {
+		conn_read_disable(c);
+		c->want_read = true;
+	}
+}
+
+void conn_unsuspend(struct conn *c)
+{
+	if (c->want_read) {
+		c->want_read = false;
+		conn_read_enable(c);
+	}
 }
 
 void conn_free_io(struct conn *c)

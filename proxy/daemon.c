@@ -12,6 +12,7 @@
 #include "pgperf/analyzer.h"
 #include "pgperf/cache.h"
 #include "pgperf/daemon.h"
+#include "pgperf/admin_hold.h"
 
 #include "pgperf/auth_query.h"
 #include "pgperf/fence.h"
@@ -97,7 +98,7 @@ fail:
 struct pgperf *daemon_new(struct config *cfg, char *err, size_t errlen)
 {
 	struct pgperf *pp = pgp_calloc(1, sizeof(*pp));
-	static const int sigs[] = {SIGHUP, SIGTERM, SIGINT};
+	static const int sigs[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
 
 	if (!pp) {
 		config_free(cfg);
@@ -113,6 +114,7 @@ struct pgperf *daemon_new(struct config *cfg, char *err, size_t errlen)
 	list_init(&pp->reap_servers);
 	list_init(&pp->fence_waiters);
 	list_init(&pp->http_waiting);
+	list_init(&pp->hold_waiters);
 	pp->base = event_base_new();
 	if (!pp->base) {
 		snprintf(err, errlen, "cannot create event base");
@@ -306,6 +308,8 @@ static void reap(struct pgperf *pp)
 		if (p->dispatch_pending)
 			pool_dispatch(p);
 	}
+	if (!list_empty(&pp->hold_waiters))
+		admin_hold_check(pp);
 	if (pp->draining && pp->nclients == 0)
 		event_base_loopexit(pp->base, NULL);
 }
@@ -457,11 +461,10 @@ void daemon_stop_now(struct pgperf *pp)
 	event_base_loopexit(pp->base, NULL);
 }
 
-void daemon_resume(struct pgperf *pp)
+void daemon_dispatch_all(struct pgperf *pp)
 {
 	struct list *pos;
 
-	pp->paused = false;
 	list_for_each(pos, &pp->pools)
 		list_entry(pos, struct pool, node)->dispatch_pending = true;
 	daemon_schedule_reap(pp);
@@ -484,6 +487,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGINT:
 		log_info("SIGINT: exiting now");
 		daemon_stop_now(pp);
+		break;
+	case SIGUSR1:
+	case SIGUSR2:
+		admin_hold_signal(pp, sig == SIGUSR1);
 		break;
 	default:
 		break;
@@ -568,6 +575,10 @@ void daemon_free(struct pgperf *pp)
 		event_free(pp->reap_ev);
 	if (pp->tick_ev)
 		event_free(pp->tick_ev);
+	if (pp->hold_timer)
+		event_free(pp->hold_timer);
+	kv_free(&pp->held_dbs);
+	kv_free(&pp->disabled_dbs);
 	fence_stop(pp);
 	http_stop(pp);
 	authq_stop(pp);

@@ -219,6 +219,14 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 	const struct db_def *db;
 
 	*sqlstate = "53200";
+	if (kv_get(&pp->disabled_dbs, database)) {
+		*sqlstate = "55000"; /* as for a database with !datallowconn */
+		snprintf(err, errlen,
+			 "database \"%.200s\" is not currently accepting "
+			 "connections (DISABLE)",
+			 database);
+		return NULL;
+	}
 	list_for_each(pos, &pp->pools) {
 		p = list_entry(pos, struct pool, node);
 		if (strcmp(p->database, database) == 0 &&
@@ -267,6 +275,7 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 	list_init(&p->active_servers);
 	list_init(&p->tested_servers);
 	list_append(&pp->pools, &p->node);
+	p->held = kv_get(&pp->held_dbs, database) != NULL;
 	pool_state_apply(pp, p);
 	log_info("new pool %s/%s -> %s:%d/%s as %s", database, user,
 		 p->target.host, p->target.port, p->target.dbname,
@@ -415,11 +424,10 @@ static struct server *pool_take_idle(struct pool *p)
 
 void pool_dispatch(struct pool *p)
 {
-	struct pgperf *pp = p->pp;
 	int need;
 
 	p->dispatch_pending = false;
-	if (pp->paused)
+	if (pool_held(p))
 		return;
 	while (!list_empty(&p->waiting)) {
 		struct server *sv = pool_take_idle(p);
@@ -446,7 +454,12 @@ void pool_server_ready(struct server *sv)
 		server_close(sv, "close requested");
 		return;
 	}
-	if (!list_empty(&p->waiting) && !p->pp->paused) {
+	if (p->held || p->pp->paused) {
+		/* PAUSE: released servers go, so the database can restart */
+		server_close(sv, "paused");
+		return;
+	}
+	if (!list_empty(&p->waiting) && !p->pp->suspended) {
 		/* this server is the freshest: give it to the longest waiter */
 		struct client *cl =
 			list_entry(p->waiting.next, struct client, node);
@@ -578,7 +591,8 @@ void pool_tick(struct pool *p, int64_t now)
 			server_close(sv, "server_idle_timeout reached");
 	}
 	/* keep min_pool_size warm */
-	while (pool_server_count(p) < p->target.min_pool_size &&
+	while (!pool_held(p) &&
+	       pool_server_count(p) < p->target.min_pool_size &&
 	       pool_can_connect(p))
 		if (!server_connect(p))
 			break;

@@ -404,7 +404,7 @@ void server_release(struct server *sv)
 		server_close(sv, "client left with a query in flight");
 		return;
 	}
-	if (sv->close_needed || pp->draining ||
+	if (sv->close_needed || pp->draining || sv->pool->held || pp->paused ||
 	    (lifetime > 0 && pgp_now_us() - sv->created_us > lifetime * 1000)) {
 		server_close(sv, "server_lifetime reached or close requested");
 		return;

@@ -56,6 +56,7 @@ struct server *server_connect(struct pool *pool)
 	snprintf(sv->c.addr, sizeof(sv->c.addr), "%s", t->host);
 	sv->c.port = t->port;
 	server_install_callbacks(sv);
+	sv->c.suspendable = true;
 
 	if (conn_connect(bev, t->host, t->port, sqlstate, msg, sizeof(msg)) !=
 	    PGP_OK) {

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *tls_last_error(void)
 {
@@ -19,6 +20,43 @@ const char *tls_last_error(void)
 		return "unknown TLS error";
 	ERR_error_string_n(e, buf, sizeof(buf));
 	return buf;
+}
+
+/* ALPN's wire form of the one protocol we speak: length, then name. */
+static const unsigned char alpn_postgresql[] = "\x0apostgresql";
+
+/*
+ * A client that offers ALPN gets "postgresql", or a fatal alert when its
+ * list lacks it (as PostgreSQL 17 does): a TLS client of another protocol
+ * must not end up talking to us.  A client offering none is not called for.
+ */
+static int alpn_select(SSL *ssl, const unsigned char **out,
+		       unsigned char *outlen, const unsigned char *in,
+		       unsigned int inlen, void *arg)
+{
+	unsigned char *chosen;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&chosen, outlen, alpn_postgresql,
+				  sizeof(alpn_postgresql) - 1, in,
+				  inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = chosen;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+bool tls_alpn_postgresql(struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+
+	if (!ssl)
+		return false;
+	SSL_get0_alpn_selected(ssl, &p, &n);
+	return n == sizeof(alpn_postgresql) - 2 &&
+	       memcmp(p, alpn_postgresql + 1, n) == 0;
 }
 
 SSL_CTX *tls_client_side_ctx(const struct config *cfg, char *err, size_t errlen)
@@ -37,6 +75,7 @@ SSL_CTX *tls_client_side_ctx(const struct config *cfg, char *err, size_t errlen)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 					 SSL_OP_CIPHER_SERVER_PREFERENCE |
 					 SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	if (SSL_CTX_use_certificate_chain_file(
 		    ctx, cfg->client_tls_cert_file) != 1) {
 		snprintf(err, errlen, "client_tls_cert_file %s: %s",

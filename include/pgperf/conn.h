@@ -33,6 +33,14 @@ void conn_own_reads(struct conn *c, bufferevent_data_cb rcb,
 /* Start / stop reading c, whichever way it is read. */
 void conn_read_enable(struct conn *c);
 void conn_read_disable(struct conn *c);
+/*
+ * SUSPEND: stop reading from a suspendable connection, remembering whether
+ * it was reading; while pp->suspended, conn_read_enable() only remembers.
+ * conn_unsuspend() (RESUME, after pp->suspended is cleared) turns reads
+ * back on where they were wanted.
+ */
+void conn_suspend(struct conn *c);
+void conn_unsuspend(struct conn *c);
 /* Free c's I/O objects (its socket closes). */
 void conn_free_io(struct conn *c);
 /* Queue a built message; false when the buffer is incomplete or I/O failed. */

@@ -25,8 +25,9 @@ void daemon_schedule_reap(struct pgperf *pp);
 void daemon_drain(struct pgperf *pp);
 /* SIGINT / SHUTDOWN: close everything and exit now. */
 void daemon_stop_now(struct pgperf *pp);
-/* After PAUSE ends: hand out servers again. */
-void daemon_resume(struct pgperf *pp);
+/* Every pool hands out servers to its waiting clients again (after RESUME
+ * or RECONNECT), from the reaper. */
+void daemon_dispatch_all(struct pgperf *pp);
 /* Load config from path/upstream/listen the way the command line does. */
 struct config *daemon_build_config(const char *path, const char *upstream,
 				   const char *listen, char *err,

@@ -8,6 +8,13 @@
 
 #include "pgperf/proxy_types.h"
 
+/* No servers for this pool now: PAUSE, SUSPEND or KILL (admin_hold.c).
+ * Its waiting clients wait; its servers close as they are released. */
+static inline bool pool_held(const struct pool *p)
+{
+	return p->held || p->pp->paused || p->pp->suspended;
+}
+
 /* Find or create the pool; NULL with a message in err (and the SQLSTATE
  * to answer with) on failure. */
 struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,

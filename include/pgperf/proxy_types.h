@@ -51,6 +51,9 @@ struct conn {
 	char local_addr[64];
 	int local_port;
 	bool tls;
+	/* SUSPEND stops its reads (a relaying client, a server); while
+	 * suspended, want_read remembers that reads were on */
+	bool suspendable, want_read;
 	bool throttled;		   /* reads stopped until the peer drains */
 	bool closing;		   /* close requested: flushing, then reaped */
 	bool dead;		   /* the peer is gone: free without flushing */
@@ -109,6 +112,7 @@ struct client {
 	uint64_t rep_digest;
 	int unreported;
 	bool unix_socket;
+	bool direct_tls; /* TLS from the first byte (sslnegotiation=direct) */
 	int proto_minor;
 
 	/* our BackendKeyData for this client, for CancelRequest */
@@ -140,6 +144,11 @@ struct client {
 	 * whether the command at the head of its input has waited already */
 	struct fence_waiter fence;
 	bool fence_passed;
+	/* admin console: PAUSE, SUSPEND or WAIT_CLOSE waiting (admin_hold.c)
+	 * on pp->hold_waiters; its database, or NULL for all */
+	int hold_wait;
+	struct list hold_node;
+	char *hold_db; /* owned */
 };
 
 enum server_state {
@@ -268,6 +277,7 @@ struct pool {
 	int64_t next_connect_us; /* monotonic; back-off after failures */
 	int64_t unused_since_us; /* monotonic; autodb pools: 0 = in use */
 	bool retired;		 /* autodb: servers closing, then freed */
+	bool held; /* its database is paused or killed: no servers */
 	int64_t backoff_us;
 	struct event *retry_ev; /* owned: wakes the pool after back-off */
 	char last_error_state[6];
@@ -331,14 +341,21 @@ struct pgperf {
 	struct list reap_servers;  /* SV_CLOSING */
 	struct event *reap_ev;	   /* owned */
 	struct event *tick_ev;	   /* owned: once a second maintenance */
-	struct event *sig_ev[4];   /* owned */
+	struct event *sig_ev[8];   /* owned */
 
 	int nclients;
 	int nlogin; /* of them, still logging in (CL_STARTUP, CL_AUTH) */
 	uint64_t startup_errors; /* startup packets closed unanswered */
 	uint64_t next_id;
+	/* PAUSE, SUSPEND, KILL, DISABLE (admin_hold.c): everything paused;
+	 * relaying reads stopped; the databases paused (or killed) and
+	 * disabled by name (value unused) */
 	bool paused;
-	int64_t stats_tick_us; /* monotonic: last stats_period boundary */
+	bool suspended;
+	struct kvlist held_dbs, disabled_dbs;
+	struct list hold_waiters; /* admin clients waiting on a hold */
+	struct event *hold_timer; /* owned: re-checks while they wait */
+	int64_t stats_tick_us;	  /* monotonic: last stats_period boundary */
 	bool draining; /* SIGTERM: no new clients, close at idle points */
 	int64_t drain_start_us;
 	int exit_code;

@@ -8,6 +8,9 @@
 #include "pgperf/config.h"
 
 #include <openssl/ssl.h>
+#include <stdbool.h>
+
+struct bufferevent;
 
 struct bufferevent;
 struct event_base;
@@ -34,5 +37,11 @@ struct bufferevent *tls_wrap(struct event_base *base, struct bufferevent *plain,
 size_t tls_server_end_point(struct bufferevent *bev, uint8_t *out, size_t cap);
 /* Describe the last OpenSSL error, for logs. */
 const char *tls_last_error(void);
+
+/* The first byte of a TLS handshake record: a client starting TLS without
+ * an SSLRequest (a startup packet's length never starts with it). */
+#define TLS_HANDSHAKE_RECORD 0x16
+/* Did the TLS handshake on `bev` agree on ALPN "postgresql"? */
+bool tls_alpn_postgresql(struct bufferevent *bev);
 
 #endif

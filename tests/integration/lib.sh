@@ -28,6 +28,11 @@ INI
 	failed=0
 }
 
+itest_add_db() { # name, the rest of its [databases] line
+	echo "$1 = $2" >"$dir/db_$1"
+	sed -i "/^appdb = /r $dir/db_$1" "$dir/pgperf.ini"
+}
+
 itest_http() {
 	http_port=$((port + 1))
 	while (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; do http_port=$((http_port + 1)); done
