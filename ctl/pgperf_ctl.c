@@ -84,11 +84,17 @@ static void usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
 			commands[i].help);
 	fprintf(out,
-		"\nThe password comes from PGPASSWORD or ~/.pgpass, as with psql.\n"
-		"PGPERF_URL (postgresql://user@host:port/pgperf) names the admin\n"
-		"console; -h, -p and -U override it.  Without either, HOST, PORT\n"
-		"and USER default to PGHOST, PGPORT and PGUSER, then 127.0.0.1,\n"
-		"6432 and the current user.\n");
+		"\nWhere the admin console is, first found of:\n"
+		"  -h, -p, -U (always win over what follows)\n"
+		"  PGPERF_URL   postgresql://user:password@host:port/pgperf\n"
+		"  DATABASE_URL the application's URL through pgperf (as run.sh\n"
+		"               prints it): its host, port, user and password,\n"
+		"               with the database pgperf\n"
+		"  PGHOST, PGPORT, PGUSER, then 127.0.0.1, 6432, the current user\n"
+		"The password comes from the URL, PGPASSWORD or ~/.pgpass, as with\n"
+		"psql.  The user must be in admin_users or stats_users (with\n"
+		"--upstream and no config saying otherwise, the URL's user is a\n"
+		"stats user).\n");
 }
 
 static void json_string(const char *s)
@@ -109,15 +115,17 @@ static void json_string(const char *s)
 
 /*
  * Make a value safe to print on a terminal, in place: a control character
- * (C0, DEL, or C1 as UTF-8) becomes '?', so that a name or a statement's
- * text cannot move the cursor, retitle the window or fake a line.  The
- * length does not change, so column widths stay right.  JSON output does
- * not need it: json_string escapes.
+ * (C0, DEL, or C1 as UTF-8) becomes '?' (a line break or tab a space), so
+ * that a name or a statement's text cannot move the cursor, retitle the
+ * window or fake a line.  The length does not change, so column widths
+ * stay right.  JSON output does not need it: json_string escapes.
  */
 static char *visible(char *s)
 {
 	for (unsigned char *p = (unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
+		if (*p == '\n' || *p == '\t' || *p == '\r') {
+			*p = ' '; /* an ORM's multi-line statement */
+		} else if (*p < 0x20 || *p == 0x7f) {
 			*p = '?';
 		} else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
 			p[0] = '?';
@@ -518,6 +526,28 @@ out:
 	return rc;
 }
 
+/*
+ * DATABASE_URL as libpq can read it: a postgres:// or postgresql:// URL,
+ * with an ORM's "+driver" (postgresql+psycopg2://) dropped.  NULL when it
+ * is unset or something else.  The caller frees it.
+ */
+static char *database_url(void)
+{
+	const char *u = getenv("DATABASE_URL");
+	const char *rest;
+	char *out;
+
+	if (!u || (strncmp(u, "postgres", 8) != 0))
+		return NULL;
+	rest = strstr(u, "://");
+	if (!rest)
+		return NULL;
+	out = malloc(strlen("postgresql") + strlen(rest) + 1);
+	if (out)
+		sprintf(out, "postgresql%s", rest);
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -530,9 +560,9 @@ int main(int argc, char **argv)
 		{"load-test", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
-	const char *host = getenv("PGHOST"), *port = getenv("PGPORT");
-	const char *user = getenv("PGUSER");
+	const char *host = NULL, *port = NULL, *user = NULL;
 	const char *url = getenv("PGPERF_URL");
+	char *app_url = NULL;
 	const char *keys[8], *vals[8];
 	const struct command *cmd = NULL;
 	const char *sort = NULL, *load = NULL, *arg = NULL;
@@ -618,6 +648,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!url || !*url) {
+		/* the application's own URL, as run.sh prints it: the same
+		 * host, port, user and password; the database is pgperf's */
+		app_url = database_url();
+		url = app_url;
+	}
+	if (!url && !host && !port && !user) {
+		host = getenv("PGHOST");
+		port = getenv("PGPORT");
+		user = getenv("PGUSER");
+	}
 	if (url && *url) {
 		/* the URL first; options given on the command line win */
 		PQconninfoOption *o = PQconninfoParse(url, NULL);
@@ -635,7 +676,7 @@ int main(int argc, char **argv)
 		PQconninfoFree(o);
 		keys[n] = "dbname";
 		vals[n++] = url;
-		if (!has_db) {
+		if (!has_db || app_url) {
 			keys[n] = "dbname";
 			vals[n++] = "pgperf";
 		}
@@ -664,6 +705,7 @@ int main(int argc, char **argv)
 	keys[n] = NULL;
 	vals[n] = NULL;
 	conn = PQconnectdbParams(keys, vals, 1);
+	free(app_url);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		const char *msg = PQerrorMessage(conn);
 
@@ -676,7 +718,7 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr,
 				"pgperf-ctl: cannot reach the admin console at %s:%s: %s"
-				"hint: is pgperf running there? set -h/-p or PGPERF_URL\n",
+				"hint: is pgperf running there? set DATABASE_URL (as run.sh prints it), PGPERF_URL or -h/-p\n",
 				PQhost(conn) ? PQhost(conn) : "?",
 				PQport(conn) ? PQport(conn) : "?", msg);
 		PQfinish(conn);

@@ -115,8 +115,15 @@ void client_set_state(struct client *cl, enum client_state st)
 	list_del(&cl->node);
 	list_append(client_list_for(cl, st), &cl->node);
 	if (st == CL_WAIT_SERVER) {
-		cl->pool->nwaiting++;
+		struct pool *p = cl->pool;
+
+		p->nwaiting++;
 		cl->wait_start_us = pgp_now_us();
+		/* every server busy and no room for another: a wait for one
+		 * to come free (pool_saturation), not for a login or check */
+		cl->wait_saturated =
+			p->nidle == 0 && p->nlogin + p->nactive + p->ntested >=
+						 pool_effective_size(p);
 	}
 	cl->state = st;
 }

@@ -823,6 +823,11 @@ enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
 	if (!pass[0])
 		cfg->auth_type = AUTH_TRUST;
 	memset(pass, 0, sizeof(pass));
+	/* the quick start's user may read the console (pgperf-ctl stats
+	 * with the DATABASE_URL it was given), unless a config says who */
+	if (!*cfg->stats_users && !*cfg->admin_users &&
+	    config_set(cfg, "stats_users", user, err, errlen) != PGP_OK)
+		return PGP_ERR_CONFIG;
 	return PGP_OK;
 }
 

@@ -257,7 +257,7 @@ void server_link(struct server *sv, struct client *cl)
 	sv->pool->total_wait_us += (uint64_t)(now - cl->wait_start_us);
 	sv->pool->st.wait_us += (uint64_t)(now - cl->wait_start_us);
 	sv->pool->st.wait_count++;
-	if (now - cl->wait_start_us >= 1000) {
+	if (now - cl->wait_start_us >= 1000 && cl->wait_saturated) {
 		sv->pool->st.waited_count++;
 		if ((uint64_t)(now - cl->wait_start_us) >
 		    sv->pool->st.max_wait_us)

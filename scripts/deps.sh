@@ -36,15 +36,42 @@ if [ "${1:-build}" != build ]; then
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "deps: installing ${missing[*]}"
+echo "deps: ${#missing[@]} Debian packages missing: ${missing[*]}"
 sudo=""
 if [ "$(id -u)" != 0 ]; then
 	command -v sudo >/dev/null || { echo "deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
 	sudo=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
+t0=$SECONDS
+echo "deps: apt-get update"
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# how many packages that makes with their dependencies, for the progress
+total=$(apt-get install -s --no-install-recommends "${missing[@]}" 2>/dev/null | grep -c '^Inst ' || true)
+echo "deps: installing $total packages (a few minutes on a fresh machine)"
+log=$(mktemp /tmp/pgperf-deps.XXXXXX)
+n=0
+step=$(((total + 9) / 10))
+[ "$step" -gt 0 ] || step=1
+set +e
+$sudo apt-get install -y --no-install-recommends -o Dpkg::Use-Pty=0 "${missing[@]}" 2>&1 |
+	tee "$log" | while IFS= read -r line; do
+	case "$line" in
+	"Setting up "*)
+		n=$((n + 1))
+		[ $((n % step)) = 0 ] && echo "deps: set up $n/$total"
+		;;
+	esac
+done
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" != 0 ]; then
+	tail -20 "$log" >&2
+	echo "deps: apt-get install failed; full log: $log" >&2
+	exit 1
+fi
+rm -f "$log"
+echo "deps: done in $((SECONDS - t0)) s"
 # Debian starts a cluster of its own on 5432 when it installs the server;
 # pgperf's tests and quick start use their own throwaway clusters instead.
 # Likewise Redis (6379) and pgpool-II: the tests and benchmarks start their

@@ -22,28 +22,55 @@ pgport=55432
 while ! port_free $pgport; do pgport=$((pgport + 1)); done
 listen=${PGPERF_PORT:-6432}
 while ! port_free "$listen"; do listen=$((listen + 1)); done
+http=${PGPERF_HTTP_PORT:-9187}
+while ! port_free "$http" || [ "$http" = "$listen" ]; do http=$((http + 1)); done
 
 dir=$(mktemp -d /tmp/pgperf-quickstart.XXXXXX)
 chmod 755 "$dir"
 password=$(openssl rand -hex 12)
+echo "run: starting a throwaway PostgreSQL 15 on 127.0.0.1:$pgport" >&2
 "$root/scripts/throwaway-pg.sh" start "$dir/pg" $pgport
+# HypoPG lets index advice check a suggestion with the planner
 "$root/scripts/throwaway-pg.sh" psql "$dir/pg" \
-	-c "create role app login password '$password'" -c "create database app owner app"
+	-c "create role app login password '$password'" -c "create database app owner app" \
+	-c "\\c app" -c "create extension if not exists hypopg" >/dev/null
 cleanup() {
 	[ -n "${pid:-}" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	"$root/scripts/throwaway-pg.sh" stop "$dir/pg"
 	rm -rf "$dir"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# the metrics endpoint, on loopback only; the URL's user reads the console
+# as a stats user (the quick start names no admin)
+cat >"$dir/pgperf.ini" <<INI
+[pgperf]
+http_listen_addr = 127.0.0.1
+http_listen_port = $http
+INI
 
+url="postgresql://app:$password@127.0.0.1:$listen/app"
 cat <<MSG
 
   PostgreSQL 15 (throwaway) on 127.0.0.1:$pgport, data in $dir/pg
   pgperf listening on 127.0.0.1:$listen
 
-  DATABASE_URL=postgresql://app:$password@127.0.0.1:$listen/app
+  DATABASE_URL=$url
 
-  Try:  psql "postgresql://app:$password@127.0.0.1:$listen/app"
+  Next, in another terminal:
+
+    export DATABASE_URL=$url
+    psql "\$DATABASE_URL"
+
+    # a small shop on SQLAlchemy: an N+1, a missing index, a cacheable query
+    $root/scripts/demo.sh
+
+    # what pgperf found (with the fix), its figures, the report
+    $build/pgperf-ctl findings
+    $build/pgperf-ctl stats
+    $build/pgperf-ctl report
+    curl -s http://127.0.0.1:$http/metrics
+
   Ctrl-C stops pgperf and the throwaway PostgreSQL.
 
 MSG
@@ -51,7 +78,7 @@ MSG
 # scheduling, a load generator started from this terminal would otherwise
 # share pgperf's scheduling group and starve PostgreSQL (docs/performance.md)
 PGPERF_UPSTREAM="postgresql://app:$password@127.0.0.1:$pgport/app" \
-	setsid "$build/pgperf" \
+	setsid "$build/pgperf" "$dir/pgperf.ini" \
 	--listen "127.0.0.1:$listen" &
 pid=$!
 wait "$pid"

@@ -130,6 +130,7 @@ struct client {
 
 	int64_t login_start_us; /* monotonic */
 	int64_t wait_start_us;	/* monotonic; when it began to wait */
+	bool wait_saturated;	/* ... with every server of its pool busy */
 	int64_t request_us;	/* wall clock of the last request */
 	bool welcomed;		/* has had its ReadyForQuery after login */
 	uint32_t hazards_seen;	/* session_state bits counted in its pool */

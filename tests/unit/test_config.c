@@ -171,7 +171,21 @@ static void test_upstream_url(void **state)
 	u = userlist_find(&cfg->users, "app");
 	assert_non_null(u);
 	assert_string_equal(u->secret, "s@cret");
+	/* the URL's user may read the console, as nothing says otherwise */
+	assert_string_equal(cfg->stats_users, "app");
 	assert_int_equal(config_finish(cfg, err, sizeof(err)), PGP_OK);
+	config_free(cfg);
+
+	/* a config that names its console users keeps them */
+	cfg = config_new_defaults();
+	assert_int_equal(
+		config_set(cfg, "admin_users", "ops", err, sizeof(err)),
+		PGP_OK);
+	assert_int_equal(config_apply_upstream(cfg,
+					       "postgresql://app:x@h:5499/shop",
+					       err, sizeof(err)),
+			 PGP_OK);
+	assert_string_equal(cfg->stats_users, "");
 	config_free(cfg);
 
 	cfg = config_new_defaults();
