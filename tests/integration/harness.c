@@ -362,6 +362,107 @@ int pg_count_app_backends(void)
 	return n;
 }
 
+bool wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (cond(arg))
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 +
+			    (now.tv_nsec - t0.tv_nsec) / 1000000 >=
+		    timeout_ms)
+			return false;
+		usleep(20000);
+	}
+}
+
+/* One count(*) from pg_stat_activity, straight from PostgreSQL. */
+static int activity_count(const char *where, const char *arg)
+{
+	const char *vals[1] = {arg};
+	char sql[256];
+	PGconn *d = pg_connect_direct();
+	PGresult *r;
+	int n = -1;
+
+	snprintf(sql, sizeof(sql),
+		 "select count(*) from pg_stat_activity where %s", where);
+	r = PQexecParams(d, sql, 1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		n = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(d);
+	return n;
+}
+
+static bool running_cond(void *arg)
+{
+	return activity_count("state = 'active' and query like $1 and "
+			      "pid <> pg_backend_pid()",
+			      arg) > 0;
+}
+
+bool pg_wait_running(const char *pattern, int timeout_ms)
+{
+	return wait_until(running_cond, (void *)pattern, timeout_ms);
+}
+
+static bool gone_cond(void *arg)
+{
+	return activity_count("pid = $1::int", arg) == 0;
+}
+
+bool pg_wait_backend_gone(const char *pid, int timeout_ms)
+{
+	return wait_until(gone_cond, (void *)pid, timeout_ms);
+}
+
+struct ctl_wait {
+	const struct proxy *p;
+	const char *args, *needle;
+	bool present;
+};
+
+static bool ctl_cond(void *arg)
+{
+	const struct ctl_wait *w = arg;
+	int st;
+	const char *out =
+		proxy_ctl(w->p, "admin", "admin-secret", w->args, &st);
+
+	return st == 0 && (strstr(out, w->needle) != NULL) == w->present;
+}
+
+bool proxy_ctl_wait(const struct proxy *p, const char *args, const char *needle,
+		    bool present, int timeout_ms)
+{
+	struct ctl_wait w = {p, args, needle, present};
+
+	return wait_until(ctl_cond, &w, timeout_ms);
+}
+
+struct log_wait {
+	const struct proxy *p;
+	const char *needle;
+};
+
+static bool log_cond(void *arg)
+{
+	const struct log_wait *w = arg;
+
+	return proxy_log_contains(w->p, w->needle);
+}
+
+bool proxy_wait_log(const struct proxy *p, const char *needle, int timeout_ms)
+{
+	struct log_wait w = {p, needle};
+
+	return wait_until(log_cond, &w, timeout_ms);
+}
+
 bool pg_restart(void)
 {
 	char cmd[4096];

@@ -67,6 +67,22 @@ int pg_count_app_backends(void);
 /* Restart the fixture's PostgreSQL (fast). */
 bool pg_restart(void);
 
+/*
+ * Waiting for a condition instead of for a while: each polls every 20 ms
+ * until what it waits for holds, and gives up after `timeout_ms` (false).
+ */
+bool wait_until(bool (*cond)(void *arg), void *arg, int timeout_ms);
+/* Is a statement matching LIKE `pattern` running in PostgreSQL? */
+bool pg_wait_running(const char *pattern, int timeout_ms);
+/* Has the backend `pid` left pg_stat_activity? */
+bool pg_wait_backend_gone(const char *pid, int timeout_ms);
+/* Does `pgperf-ctl ARGS` (as admin) print `needle` (or not, `present`
+ * false)? */
+bool proxy_ctl_wait(const struct proxy *p, const char *args, const char *needle,
+		    bool present, int timeout_ms);
+/* Does the log contain `needle`? */
+bool proxy_wait_log(const struct proxy *p, const char *needle, int timeout_ms);
+
 /* Raw sockets */
 int raw_connect(int port);
 bool raw_send(int fd, const void *p, size_t n);

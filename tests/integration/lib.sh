@@ -28,6 +28,18 @@ INI
 	failed=0
 }
 
+# Wait for a condition, not for a while: run the command (a shell function
+# too) every 0.1 s until it succeeds; false after SECONDS.
+wait_for() { # seconds, command...
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+export -f wait_for
+
 itest_add_db() { # name, the rest of its [databases] line
 	echo "$1 = $2" >"$dir/db_$1"
 	sed -i "/^appdb = /r $dir/db_$1" "$dir/pgperf.ini"

@@ -46,7 +46,9 @@ static int setup(void **state)
 	if (fd < 0 || !raw_login(fd, "app", "rawdb"))
 		return -1;
 	close(fd);
-	usleep(200000);
+	if (!proxy_ctl_wait(&P, "--json pools", "\"cl_active\": 0", true,
+			    10000))
+		return -1;
 	baseline_fds = proc_fd_count(P.pid);
 	return 0;
 }
@@ -229,11 +231,11 @@ static void test_client_vanishes_mid_message(void **state)
 	assert_true(raw_login(fd, "app", "rawdb"));
 	assert_true(raw_send(fd, msg, 8));
 	close(fd);
-	usleep(300000);
 	/* the half-sent query's server connection is not left in use */
+	assert_true(proxy_ctl_wait(&P, "--json pools", "\"cl_active\": 0", true,
+				   10000));
 	out = proxy_ctl(&P, "admin", "x", "--json pools", &st);
 	assert_int_equal(st, 0);
-	assert_non_null(strstr(out, "\"cl_active\": 0"));
 	assert_non_null(strstr(out, "\"sv_active\": 0"));
 	others_unaffected();
 }

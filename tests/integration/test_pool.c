@@ -150,8 +150,13 @@ static void test_max_client_conn(void **state)
 	/* the others are unaffected, and a slot frees up on disconnect */
 	assert_string_equal(q1(c[0], "select 1"), "1");
 	PQfinish(c[2]);
-	usleep(100000);
+	/* the slot frees once pgperf has seen the disconnect */
 	extra = proxy_connect(&p, "app", "app-secret", "appdb", NULL);
+	for (int i = 0; i < 100 && PQstatus(extra) != CONNECTION_OK; i++) {
+		PQfinish(extra);
+		usleep(50000);
+		extra = proxy_connect(&p, "app", "app-secret", "appdb", NULL);
+	}
 	assert_int_equal(PQstatus(extra), CONNECTION_OK);
 	PQfinish(extra);
 	PQfinish(c[0]);
@@ -218,7 +223,7 @@ static void test_backend_terminated_mid_transaction(void **state)
 	snprintf(sql, sizeof(sql), "select pg_terminate_backend(%s)", pid);
 	assert_string_equal(q1(d, sql), "t");
 	PQfinish(d);
-	usleep(200000);
+	assert_true(pg_wait_backend_gone(pid, 10000));
 	r = PQexec(c, "select 1");
 	assert_int_not_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	assert_non_null(strstr(PQerrorMessage(c), "terminating connection"));
@@ -325,7 +330,7 @@ static void test_sigterm_drains(void **state)
 	assert_non_null(q1(busy, "begin"));
 	assert_non_null(q1(busy, "create temp table d(x int)"));
 	kill(p.pid, SIGTERM);
-	usleep(300000);
+	assert_true(proxy_wait_log(&p, "SIGTERM: draining", 10000));
 	/* no new clients */
 	late = proxy_connect(&p, "app", "app-secret", "appdb", NULL);
 	assert_int_equal(PQstatus(late), CONNECTION_BAD);
@@ -369,17 +374,15 @@ static void test_sighup_reload(void **state)
 	fprintf(f, "[pgperf]\ndefault_pool_size = 7\n");
 	fclose(f);
 	kill(p.pid, SIGHUP);
-	usleep(300000);
-	out = proxy_ctl(&p, "admin", "admin-secret", "--json config", &st);
-	assert_non_null(
-		strstr(out, "\"key\": \"default_pool_size\", \"value\": 7"));
+	assert_true(proxy_ctl_wait(
+		&p, "--json config",
+		"\"key\": \"default_pool_size\", \"value\": 7", true, 10000));
 	/* a bad change is refused, with the reason, and nothing changes */
 	f = fopen(p.config, "a");
 	fprintf(f, "no_such_key = 1\n");
 	fclose(f);
 	kill(p.pid, SIGHUP);
-	usleep(300000);
-	assert_true(proxy_log_contains(&p, "reload failed"));
+	assert_true(proxy_wait_log(&p, "reload failed", 10000));
 	assert_true(proxy_log_contains(&p, "unknown key \"no_such_key\""));
 	out = proxy_ctl(&p, "admin", "admin-secret", "--json config", &st);
 	assert_non_null(

@@ -334,7 +334,8 @@ static void test_reprepared_after_server_dies(void **state)
 		assert_string_equal(q1(direct, sql), "t");
 	}
 	PQfinish(direct);
-	usleep(300 * 1000); /* pgperf notices the closed connection */
+	/* pgperf notices the closed connection */
+	assert_true(proxy_ctl_wait(&p, "servers", pid, false, 10000));
 	for (int i = 0; i < 5; i++)
 		assert_string_equal(exec1(a, "s", "4"), "12");
 	assert_string_not_equal(q1(a, "select pg_backend_pid()"), pid);

@@ -284,7 +284,7 @@ static void cancel_on(const char *db)
 	if (PQstatus(c) != CONNECTION_OK)
 		fail_msg("connect: %s", PQerrorMessage(c));
 	assert_int_equal(PQsendQuery(c, "select pg_sleep(30)"), 1);
-	usleep(300000);
+	assert_true(pg_wait_running("select pg_sleep(30)", 10000));
 	cancel = PQgetCancel(c);
 	assert_non_null(cancel);
 	assert_int_equal(PQcancel(cancel, err, sizeof(err)), 1);
@@ -411,7 +411,9 @@ static void test_session_state_does_not_leak(void **state)
 	assert_non_null(q1(a, "create temp table leak(x int)"));
 	assert_non_null(q1(a, "prepare leakstmt as select 1"));
 	PQfinish(a);
-	usleep(100000);
+	/* reset, and back in the pool */
+	assert_true(proxy_ctl_wait(&P, "--json pools", "\"sv_active\": 0", true,
+				   10000));
 	/* the same server connection serves the next client, reset */
 	b = app();
 	assert_string_equal(q1(b, "select pg_backend_pid()"), first_pid);

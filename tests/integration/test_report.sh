@@ -168,7 +168,7 @@ corrupt_survived() {
 	psql -X -At "$url" -c "select 41 + 1" | grep -qx 42 &&
 		grep -q "state file .* cannot be used .* set aside as .*corrupt-" "$dir/pgperf3.log" &&
 		ls "$dir"/state.bin.corrupt-* >/dev/null &&
-		sleep 2 && head -c 8 "$dir/state.bin" | grep -q PGPERFST &&
+		wait_for 10 bash -c "head -c 8 '$dir/state.bin' | grep -q PGPERFST" &&
 		$ctl report --json >"$dir/fresh.json" &&
 		$py -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["window"]["statements"] <= 2 else 1)' "$dir/fresh.json"
 }

@@ -88,7 +88,7 @@ literals_masked() {
 	# statements the parser rejects, carrying personal data
 	psql -X -q "$url" -c "selec name from people where email = 'jane.doe@example.com'" 2>/dev/null
 	psql -X -q "$url" -c "select * frm people where ssn = '078-05-1120' and card = 4111111111111111" 2>/dev/null
-	sleep 0.3
+	# (SHOW QUERIES and the HTTP reads wait for the analyzer themselves)
 	local out="$dir/exports.txt"
 	psql -X -At "host=127.0.0.1 port=$port user=app dbname=pgperf" -c "SHOW QUERIES" >"$out" || return 1
 	for p in queries findings report; do
@@ -237,8 +237,7 @@ files_guarded() {
 	sed "s/^listen_port = .*/listen_port = $p3/" "$f/two.ini" >"$f/three.ini"
 	"$PGPERF_BIN" "$f/three.ini" >"$f/three.out" 2>&1 &
 	pid3=$!
-	sleep 1
-	if kill -0 $pid3 2>/dev/null; then
+	if ! wait_for 10 bash -c "! kill -0 $pid3 2>/dev/null"; then
 		echo "a second pgperf started on a held pid file"
 		kill -INT $pid3 $pid2
 		return 1
@@ -480,7 +479,8 @@ INI
 		{ echo "select 1;"; sleep 4; } | psql -X -q -At "host=127.0.0.1 port=$ap user=app dbname=$db" >"$coproc_out" 2>&1 &
 		held+=($!)
 	done
-	sleep 1
+	sessions_up() { grep -qx 1 "$f/appdb.out" && grep -qx 1 "$f/postgres.out" && grep -qx 1 "$f/autodb3.out"; }
+	wait_for 10 sessions_up || { echo "the three sessions did not start"; rc=1; }
 	out=$(psql -X -At "host=127.0.0.1 port=$ap user=app dbname=template1" -c "select 1" 2>&1)
 	echo "a fourth name: $out"
 	echo "$out" | grep -q "too many databases in use" || rc=1

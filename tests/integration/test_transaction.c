@@ -141,7 +141,9 @@ static void test_session_state_pins_and_never_leaks(void **state)
 		assert_null(strstr(out, "\"clients\": 2"));
 	}
 	PQfinish(a);
-	usleep(200000);
+	/* a's server reset and back in the pool */
+	assert_true(proxy_ctl_wait(&p, "--json pools", "\"sv_active\": 0", true,
+				   10000));
 	/* whoever gets a's old server sees none of it */
 	c = client(NULL);
 	for (int i = 0; i < 4; i++) {
@@ -334,7 +336,7 @@ static void test_cancel_and_abandoned_transaction(void **state)
 	assert_non_null(q1(a, "truncate txn_t"));
 	/* cancel reaches the query a is running */
 	assert_int_equal(PQsendQuery(a, "select pg_sleep(30)"), 1);
-	usleep(300000);
+	assert_true(pg_wait_running("select pg_sleep(30)", 10000));
 	cancel = PQgetCancel(a);
 	assert_int_equal(PQcancel(cancel, err, sizeof(err)), 1);
 	PQfreeCancel(cancel);
