@@ -48,6 +48,8 @@ static const struct command commands[] = {
 	{"config", "SHOW CONFIG", "every setting with its value and default",
 	 0},
 	{"version", "SHOW VERSION", "the running pgperf's version", 0},
+	{"closes", "SHOW CLOSES",
+	 "connections pgperf closed, per side and reason", 0},
 	{"reset-stats", "RESET STATS", "zero statement and traffic statistics",
 	 0},
 	{"reload", "RELOAD", "re-read the configuration file", 0},

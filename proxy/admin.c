@@ -102,7 +102,7 @@ void admin_welcome(struct client *cl)
 	wire_build_backend_key(&b, cl->cancel_pid, cl->cancel_key);
 	wire_build_ready(&b, 'I');
 	if (!conn_send(&cl->c, &b))
-		client_close(cl, "53200", "out of memory");
+		client_close(cl, CLOSE_RESOURCES, "53200", "out of memory");
 	wb_free(&b);
 }
 
@@ -419,6 +419,30 @@ static void show_config(struct pgperf *pp, struct wbuf *out)
 	result_end(&r, "SHOW");
 }
 
+/* SHOW CLOSES: connections closed since start, per side and reason. */
+static void show_closes(struct pgperf *pp, struct wbuf *out)
+{
+	static const char *const cols[] = {"side", "reason", "closed",
+					   "meaning"};
+	struct admin_result r;
+
+	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	for (int side = 0; side < 2; side++)
+		for (int k = 0; k < CLOSE_REASON_COUNT; k++) {
+			char n[32];
+			const char *v[4];
+
+			v[0] = side ? "server" : "client";
+			v[1] = close_reason_name(k);
+			v[2] = fmt_int(
+				n, (long long)(side ? pp->server_closes[k]
+						    : pp->client_closes[k]));
+			v[3] = close_reason_meaning(k);
+			result_row(&r, v);
+		}
+	result_end(&r, "SHOW");
+}
+
 static void show_version(struct wbuf *out)
 {
 	static const char *const cols[] = {"version"};
@@ -619,6 +643,8 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		show_config(pp, out);
 	else if (cmd_is(sql, "show version"))
 		show_version(out);
+	else if (cmd_is(sql, "show closes"))
+		show_closes(pp, out);
 	else if (cmd_is(sql, "show stats"))
 		show_stats(pp, out);
 	else if (cmd_is(sql, "show queries"))
@@ -665,12 +691,13 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	} else if (cmd_is(sql, "shutdown")) {
 		log_info("%s: SHUTDOWN", cl->c.label);
 		daemon_stop_now(pp);
-		client_close(cl, "57P01", "pgperf is shutting down");
+		client_close(cl, CLOSE_ADMIN, "57P01",
+			     "pgperf is shutting down");
 		return false;
 	} else {
 		snprintf(
 			err, sizeof(err),
-			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW CACHE, SHOW HAZARDS, SHOW EXPORT, SHOW REPORT, SHOW CONFIG, SHOW VERSION, MARK, RESET STATS, RELOAD, PAUSE, SUSPEND, RESUME, KILL, DISABLE, ENABLE, RECONNECT, WAIT_CLOSE, SHUTDOWN)",
+			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW CLOSES, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW CACHE, SHOW HAZARDS, SHOW EXPORT, SHOW REPORT, SHOW CONFIG, SHOW VERSION, MARK, RESET STATS, RELOAD, PAUSE, SUSPEND, RESUME, KILL, DISABLE, ENABLE, RECONNECT, WAIT_CLOSE, SHUTDOWN)",
 			sql);
 		wire_build_error(out, "ERROR", "42601", err);
 	}
@@ -736,7 +763,7 @@ void admin_input(struct client *cl)
 		len = wire_get_u32(hdr + 1);
 		if (wire_check_header(WIRE_FROM_CLIENT, hdr[0], len,
 				      ADMIN_QUERY_MAX) != PGP_OK) {
-			client_close(cl, "08P01",
+			client_close(cl, CLOSE_PROTOCOL, "08P01",
 				     "invalid message to admin console");
 			break;
 		}
@@ -744,7 +771,8 @@ void admin_input(struct client *cl)
 			break;
 		msg = evbuffer_pullup(in, (ssize_t)len + 1);
 		if (!msg) {
-			client_close(cl, "53200", "out of memory");
+			client_close(cl, CLOSE_RESOURCES, "53200",
+				     "out of memory");
 			break;
 		}
 		if (hdr[0] == 'Q' && !cl->fence_passed &&
@@ -762,7 +790,8 @@ void admin_input(struct client *cl)
 			cl->fence_passed = false;
 			evbuffer_drain(in, (size_t)len + 1);
 			if (!sql) {
-				client_close(cl, "53200", "out of memory");
+				client_close(cl, CLOSE_RESOURCES, "53200",
+					     "out of memory");
 				break;
 			}
 			if (admin_command(cl, sql, &out))
@@ -772,7 +801,8 @@ void admin_input(struct client *cl)
 		}
 		case 'X':
 			evbuffer_drain(in, (size_t)len + 1);
-			client_close(cl, NULL, "admin client terminated");
+			client_close(cl, CLOSE_TERMINATE, NULL,
+				     "admin client terminated");
 			break;
 		case 'S':
 			evbuffer_drain(in, (size_t)len + 1);
@@ -789,7 +819,8 @@ void admin_input(struct client *cl)
 			break;
 		}
 		if (!cl->c.closing && out.len && !conn_send(&cl->c, &out)) {
-			client_close(cl, NULL, "cannot send admin reply");
+			client_close(cl, CLOSE_DISCONNECT, NULL,
+				     "cannot send admin reply");
 			break;
 		}
 		wb_reset(&out);

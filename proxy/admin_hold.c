@@ -40,12 +40,14 @@ static bool matches(const struct pool *p, const char *db)
 	return !db || strcmp(p->database, db) == 0;
 }
 
-static void close_list(struct list *servers, const char *why)
+static void close_list(struct list *servers, enum close_reason reason,
+		       const char *why)
 {
 	struct list *pos, *tmp;
 
 	list_for_each_safe(pos, tmp, servers)
-		server_close(list_entry(pos, struct server, node), "%s", why);
+		server_close(list_entry(pos, struct server, node), reason, "%s",
+			     why);
 }
 
 static void mark_list(struct list *servers)
@@ -140,7 +142,8 @@ static void finish(struct client *cl, const char *error)
 	cl->hold_db = NULL;
 	if (!conn_send(&cl->c, &out)) {
 		wb_free(&out);
-		client_close(cl, NULL, "cannot send admin reply");
+		client_close(cl, CLOSE_DISCONNECT, NULL,
+			     "cannot send admin reply");
 		return;
 	}
 	wb_free(&out);
@@ -195,14 +198,14 @@ static bool wait_for(struct client *cl, int kind, const char *db)
 	struct pgperf *pp = cl->c.pp;
 
 	if (db && !(cl->hold_db = pgp_strdup(db))) {
-		client_close(cl, "53200", "out of memory");
+		client_close(cl, CLOSE_RESOURCES, "53200", "out of memory");
 		return false;
 	}
 	if (!pp->hold_timer &&
 	    !(pp->hold_timer = evtimer_new(pp->base, recheck_cb, pp))) {
 		pgp_free(cl->hold_db);
 		cl->hold_db = NULL;
-		client_close(cl, "53200", "out of memory");
+		client_close(cl, CLOSE_RESOURCES, "53200", "out of memory");
 		return false;
 	}
 	cl->hold_wait = kind;
@@ -230,7 +233,8 @@ static void close_servers(struct pgperf *pp, const char *db, const char *why,
 			mark_list(&p->active_servers);
 			mark_list(&p->tested_servers);
 		}
-		close_list(&p->idle_servers, why);
+		close_list(&p->idle_servers,
+			   mark ? CLOSE_RECONNECT : CLOSE_ADMIN, why);
 	}
 }
 
@@ -350,14 +354,14 @@ static void kill_db(struct pgperf *pp, const char *db)
 			list_for_each_safe(cpos, ctmp, lists[i])
 				client_close(
 					list_entry(cpos, struct client, node),
-					"57P01",
+					CLOSE_ADMIN, "57P01",
 					"terminating connection due to "
 					"administrator command (KILL)");
 		}
-		close_list(&p->login_servers, "KILL");
-		close_list(&p->idle_servers, "KILL");
-		close_list(&p->active_servers, "KILL");
-		close_list(&p->tested_servers, "KILL");
+		close_list(&p->login_servers, CLOSE_ADMIN, "KILL");
+		close_list(&p->idle_servers, CLOSE_ADMIN, "KILL");
+		close_list(&p->active_servers, CLOSE_ADMIN, "KILL");
+		close_list(&p->tested_servers, CLOSE_ADMIN, "KILL");
 	}
 }
 

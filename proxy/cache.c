@@ -555,7 +555,8 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 		if (!conn_send(&cl->c, &b)) {
 			wb_free(&b);
 			op_free(op);
-			client_close(cl, "53200", "out of memory");
+			client_close(cl, CLOSE_RESOURCES, "53200",
+				     "out of memory");
 			return;
 		}
 		wb_free(&b);

@@ -192,7 +192,7 @@ static void make_room_to_log_in(struct pgperf *pp, const char *addr)
 	if (cfg->max_login_clients_per_host > 0) {
 		victim = oldest_login(pp, addr, &here);
 		if (victim && here >= cfg->max_login_clients_per_host) {
-			client_close(victim, "53300",
+			client_close(victim, CLOSE_EVICTED, "53300",
 				     "too many connections logging in from %s",
 				     addr);
 			return;
@@ -200,7 +200,7 @@ static void make_room_to_log_in(struct pgperf *pp, const char *addr)
 	}
 	if (pp->nlogin >= cfg->max_login_clients &&
 	    (victim = oldest_login(pp, NULL, &here)))
-		client_close(victim, "53300",
+		client_close(victim, CLOSE_EVICTED, "53300",
 			     "too many connections logging in");
 }
 
@@ -251,7 +251,8 @@ void client_accept(struct pgperf *pp, int fd, const struct sockaddr *sa,
 	clog_debug(cl, "accepted");
 }
 
-void client_close(struct client *cl, const char *sqlstate, const char *fmt, ...)
+void client_close(struct client *cl, enum close_reason why,
+		  const char *sqlstate, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -259,6 +260,8 @@ void client_close(struct client *cl, const char *sqlstate, const char *fmt, ...)
 
 	if (cl->state == CL_CLOSING)
 		return;
+	if ((unsigned)why < CLOSE_REASON_COUNT)
+		cl->c.pp->client_closes[why]++;
 	if (cl->auth_step == AUTH_STEP_LOOKUP)
 		authq_cancel(cl->c.pp, cl);
 	va_start(ap, fmt);
@@ -322,7 +325,7 @@ void client_welcome(struct client *cl)
 	wire_build_ready(&b, sv->tx_status ? sv->tx_status : 'I');
 	if (!conn_send(&cl->c, &b)) {
 		wb_free(&b);
-		client_close(cl, "53200", "out of memory");
+		client_close(cl, CLOSE_RESOURCES, "53200", "out of memory");
 		return;
 	}
 	wb_free(&b);
@@ -332,7 +335,8 @@ void client_welcome(struct client *cl)
 
 		if (session_param_is_reported(p->name, strlen(p->name)) &&
 		    !kv_set(&cl->params, p->name, p->value)) {
-			client_close(cl, "53200", "out of memory");
+			client_close(cl, CLOSE_RESOURCES, "53200",
+				     "out of memory");
 			return;
 		}
 	}
@@ -391,7 +395,7 @@ void client_drain(struct client *cl)
 	case CL_ADMIN:
 	case CL_IDLE:
 		client_close(
-			cl, "57P01",
+			cl, CLOSE_ADMIN, "57P01",
 			"terminating connection due to administrator command");
 		return;
 	case CL_CLOSING:
@@ -704,11 +708,11 @@ void client_relay(struct client *cl)
 		cl->pool->st.recv += batch;
 	}
 	if (terminate) {
-		client_close(cl, NULL, "client terminated");
+		client_close(cl, CLOSE_TERMINATE, NULL, "client terminated");
 		return;
 	}
 	if (bad) {
-		client_close(cl, bad_state, bad, bad_arg);
+		client_close(cl, CLOSE_PROTOCOL, bad_state, bad, bad_arg);
 		return;
 	}
 	if (prep_answer_due(sv)) {
@@ -716,7 +720,8 @@ void client_relay(struct client *cl)
 		int ready = prep_emit_answers(sv);
 
 		if (ready < 0) {
-			client_close(cl, "53200", "out of memory");
+			client_close(cl, CLOSE_RESOURCES, "53200",
+				     "out of memory");
 			return;
 		}
 		if (ready > 0) {
@@ -753,7 +758,8 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 			r = prep_idle_answer(cl);
 
 		if (r < 0)
-			client_close(cl, "53200", "out of memory");
+			client_close(cl, CLOSE_RESOURCES, "53200",
+				     "out of memory");
 		else if (r == 0)
 			pool_request_server(cl->pool, cl);
 		break;
@@ -769,7 +775,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 			cl->c.throttled = true;
 			conn_read_disable(&cl->c);
 		} else {
-			client_close(cl, "08P01",
+			client_close(cl, CLOSE_PROTOCOL, "08P01",
 				     "too much data before login completed");
 		}
 		break;
@@ -812,7 +818,8 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR)
-		client_close(cl, NULL, "client connection error");
+		client_close(cl, CLOSE_DISCONNECT, NULL,
+			     "client connection error");
 	else
-		client_close(cl, NULL, "client disconnected");
+		client_close(cl, CLOSE_DISCONNECT, NULL, "client disconnected");
 }

@@ -129,7 +129,7 @@ static void handle_cancel(struct client *cl, uint32_t pid, uint32_t key)
 		}
 		break;
 	}
-	client_close(cl, NULL, "cancel request handled");
+	client_close(cl, CLOSE_CANCEL, NULL, "cancel request handled");
 }
 
 /* ---- startup ---- */
@@ -216,14 +216,16 @@ static void send_auth_request(struct client *cl, uint32_t code,
 	wb_init(&b);
 	wire_build_auth(&b, code, extra, len);
 	if (!conn_send(&cl->c, &b))
-		client_close(cl, NULL, "cannot send authentication request");
+		client_close(cl, CLOSE_DISCONNECT, NULL,
+			     "cannot send authentication request");
 	wb_free(&b);
 }
 
 static void start_md5(struct client *cl)
 {
 	if (RAND_bytes(cl->md5_salt, sizeof(cl->md5_salt)) != 1) {
-		client_close(cl, "XX000", "cannot generate a salt");
+		client_close(cl, CLOSE_RESOURCES, "XX000",
+			     "cannot generate a salt");
 		return;
 	}
 	cl->auth_step = AUTH_STEP_MD5;
@@ -249,7 +251,8 @@ static void start_sasl(struct client *cl, const struct auth_user *u)
 	bool ok = false;
 
 	if (!scram_stable_salt(cl->user, salt)) {
-		client_close(cl, "XX000", "cannot generate a salt");
+		client_close(cl, CLOSE_RESOURCES, "XX000",
+			     "cannot generate a salt");
 		return;
 	}
 	if (u && u->kind == SECRET_SCRAM) {
@@ -285,7 +288,8 @@ static void start_sasl(struct client *cl, const struct auth_user *u)
 		sec.iterations = SCRAM_DEFAULT_ITERATIONS;
 		if (RAND_bytes(sec.stored_key, SCRAM_KEY_LEN) != 1 ||
 		    RAND_bytes(sec.server_key, SCRAM_KEY_LEN) != 1) {
-			client_close(cl, "XX000", "cannot generate a key");
+			client_close(cl, CLOSE_RESOURCES, "XX000",
+				     "cannot generate a key");
 			return;
 		}
 		cl->auth_user_known = false;
@@ -364,7 +368,8 @@ void client_lookup_done(struct client *cl, const char *secret)
 	if (secret && *secret) {
 		cl->looked_up = auth_user_new(cl->user, secret);
 		if (!cl->looked_up) {
-			client_close(cl, "53200", "out of memory");
+			client_close(cl, CLOSE_RESOURCES, "53200",
+				     "out of memory");
 			return;
 		}
 	}
@@ -375,7 +380,7 @@ void client_lookup_done(struct client *cl, const char *secret)
 static void auth_failed(struct client *cl)
 {
 	clog_info(cl, "password authentication failed");
-	client_close(cl, "28P01",
+	client_close(cl, CLOSE_AUTH_FAILED, "28P01",
 		     "password authentication failed for user \"%s\"",
 		     cl->user);
 }
@@ -391,7 +396,7 @@ static void start_tls(struct client *cl)
 
 	tls = tls_wrap(pp->base, plain, pp->client_tls, true, NULL);
 	if (!tls) {
-		client_close(cl, NULL, "cannot start TLS: %s",
+		client_close(cl, CLOSE_TLS, NULL, "cannot start TLS: %s",
 			     tls_last_error());
 		return;
 	}
@@ -415,13 +420,13 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 	char err[256];
 
 	if (wire_parse_startup(buf, len, &sp, &why) != PGP_OK) {
-		client_close(cl, "08P01", "%s", why);
+		client_close(cl, CLOSE_BAD_STARTUP, "08P01", "%s", why);
 		return;
 	}
 	if (cl->direct_tls && !tls_alpn_postgresql(cl->c.bev)) {
 		/* as PostgreSQL 17: direct TLS needs ALPN, so that a TLS
 		 * connection meant for another protocol is not taken */
-		client_close(cl, "08P01",
+		client_close(cl, CLOSE_TLS, "08P01",
 			     "received direct SSL connection request without "
 			     "ALPN protocol negotiation extension");
 		return;
@@ -429,7 +434,8 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 	switch (sp.code) {
 	case WIRE_SSL_CODE: {
 		if (cl->c.tls) {
-			client_close(cl, "08P01", "SSLRequest inside TLS");
+			client_close(cl, CLOSE_PROTOCOL, "08P01",
+				     "SSLRequest inside TLS");
 			return;
 		}
 		if (!pp->client_tls || cl->unix_socket) {
@@ -439,7 +445,7 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 		/* bytes after the request would bypass TLS (CVE-2021-23222) */
 		if (evbuffer_get_length(bufferevent_get_input(cl->c.bev)) > 0) {
 			client_close(
-				cl, "08P01",
+				cl, CLOSE_PROTOCOL, "08P01",
 				"received unencrypted data after SSL request");
 			return;
 		}
@@ -460,7 +466,7 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 	cl->user = pgp_strdup(sp.user);
 	cl->database = pgp_strdup(sp.database);
 	if (!cl->user || !cl->database) {
-		client_close(cl, "53200", "out of memory");
+		client_close(cl, CLOSE_RESOURCES, "53200", "out of memory");
 		return;
 	}
 	cl->proto_minor = (int)(sp.code & 0xffff);
@@ -477,24 +483,26 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 			    strcmp(value, "off") != 0 &&
 			    strcmp(value, "no") != 0) {
 				client_close(
-					cl, "08P01",
+					cl, CLOSE_REFUSED, "08P01",
 					"replication connections are not supported by pgperf");
 				return;
 			}
 		} else if (strcmp(name, "options") == 0) {
 			if (!parse_options(cl, value, err, sizeof(err))) {
-				client_close(cl, "22023", "%s", err);
+				client_close(cl, CLOSE_REFUSED, "22023", "%s",
+					     err);
 				return;
 			}
 		} else if (!kv_set(&cl->params, name, value)) {
-			client_close(cl, "53200", "out of memory");
+			client_close(cl, CLOSE_RESOURCES, "53200",
+				     "out of memory");
 			return;
 		}
 	}
 
 	if (pp->cfg->client_tls_sslmode >= TLS_REQUIRE && !cl->c.tls &&
 	    !cl->unix_socket) {
-		client_close(cl, "28000",
+		client_close(cl, CLOSE_REFUSED, "28000",
 			     "TLS is required (client_tls_sslmode)");
 		return;
 	}
@@ -508,13 +516,14 @@ static void handle_startup(struct client *cl, const uint8_t *buf, size_t len)
 	      pp->nclients - pp->nlogin <
 		      pp->cfg->max_client_conn + ADMIN_RESERVED_SLOTS)) {
 		client_close(
-			cl, "53300",
+			cl, CLOSE_REFUSED, "53300",
 			"sorry, too many clients already (max_client_conn %d)",
 			pp->cfg->max_client_conn);
 		return;
 	}
 	if (pp->draining) {
-		client_close(cl, "57P03", "pgperf is shutting down");
+		client_close(cl, CLOSE_REFUSED, "57P03",
+			     "pgperf is shutting down");
 		return;
 	}
 	if (cl->proto_minor > 0 || nunknown > 0) {
@@ -547,7 +556,8 @@ static bool startup_step(struct client *cl)
 				clog_info(cl, "direct TLS connection, but TLS "
 					      "is off here");
 				cl->c.pp->startup_errors++;
-				client_close(cl, NULL, "direct TLS refused");
+				client_close(cl, CLOSE_BAD_STARTUP, NULL,
+					     "direct TLS refused");
 				return false;
 			}
 			cl->direct_tls = true;
@@ -564,7 +574,8 @@ static bool startup_step(struct client *cl)
 		 * connection it never started with a Terminate) */
 		clog_info(cl, "invalid length of startup packet");
 		cl->c.pp->startup_errors++;
-		client_close(cl, NULL, "invalid length of startup packet");
+		client_close(cl, CLOSE_BAD_STARTUP, NULL,
+			     "invalid length of startup packet");
 		return false;
 	}
 	if (evbuffer_get_length(in) < len)
@@ -589,7 +600,8 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 		char hash[36], expect[36];
 
 		if (!wc_cstr(&c, &resp, &rlen) || wc_remaining(&c) != 0) {
-			client_close(cl, "08P01", "malformed password message");
+			client_close(cl, CLOSE_PROTOCOL, "08P01",
+				     "malformed password message");
 			return;
 		}
 		if (!u || u->kind == SECRET_SCRAM || rlen != 35) {
@@ -620,7 +632,7 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 		if (!wc_cstr(&c, &mech, NULL) || !wc_i32(&c, &ilen) ||
 		    ilen < 0 || !wc_bytes(&c, (size_t)ilen, &data) ||
 		    wc_remaining(&c) != 0) {
-			client_close(cl, "08P01",
+			client_close(cl, CLOSE_PROTOCOL, "08P01",
 				     "malformed SASLInitialResponse message");
 			return;
 		}
@@ -628,7 +640,7 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 		if ((strcmp(mech, SCRAM_MECHANISM) != 0 && !plus) ||
 		    (plus && !cl->c.tls)) {
 			client_close(
-				cl, "08P01",
+				cl, CLOSE_PROTOCOL, "08P01",
 				"client selected an invalid SASL authentication mechanism");
 			return;
 		}
@@ -639,7 +651,7 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 				tls_server_end_point(cl->c.bev, cb, sizeof(cb));
 
 			if (!cblen && plus) {
-				client_close(cl, "XX000",
+				client_close(cl, CLOSE_RESOURCES, "XX000",
 					     "cannot compute channel-binding "
 					     "data for this certificate");
 				return;
@@ -653,12 +665,13 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 			 * client, so someone in between took it away */
 			clog_info(cl, "SCRAM channel binding was offered but "
 				      "the client did not see the offer");
-			client_close(cl, "28000",
+			client_close(cl, CLOSE_AUTH_FAILED, "28000",
 				     "SCRAM channel binding negotiation error");
 			return;
 		}
 		if (st != PGP_OK) {
-			client_close(cl, "08P01", "malformed SCRAM message");
+			client_close(cl, CLOSE_PROTOCOL, "08P01",
+				     "malformed SCRAM message");
 			return;
 		}
 		cl->auth_step = AUTH_STEP_SASL_FINAL;
@@ -680,7 +693,8 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 			return;
 		}
 		if (st != PGP_OK) {
-			client_close(cl, "08P01", "malformed SCRAM message");
+			client_close(cl, CLOSE_PROTOCOL, "08P01",
+				     "malformed SCRAM message");
 			return;
 		}
 		send_auth_request(cl, WIRE_AUTH_SASL_FINAL, reply,
@@ -695,7 +709,8 @@ static void handle_password(struct client *cl, const uint8_t *body, size_t len)
 	case AUTH_STEP_LOOKUP: /* nothing was asked of it yet */
 		break;
 	}
-	client_close(cl, "08P01", "unexpected password message");
+	client_close(cl, CLOSE_PROTOCOL, "08P01",
+		     "unexpected password message");
 }
 
 /* One step in CL_AUTH: false when more bytes are needed. */
@@ -710,18 +725,19 @@ static bool auth_step(struct client *cl)
 	evbuffer_copyout(in, hdr, 5);
 	len = wire_get_u32(hdr + 1);
 	if (hdr[0] == 'X') {
-		client_close(cl, NULL, "client gave up during authentication");
+		client_close(cl, CLOSE_DISCONNECT, NULL,
+			     "client gave up during authentication");
 		return false;
 	}
 	if (hdr[0] != 'p') {
-		client_close(cl, "08P01",
+		client_close(cl, CLOSE_PROTOCOL, "08P01",
 			     "expected password response, got message type %d",
 			     hdr[0]);
 		return false;
 	}
 	if (len < 4 || len > AUTH_MSG_MAX) {
-		client_close(cl, "08P01", "invalid password message length %u",
-			     len);
+		client_close(cl, CLOSE_PROTOCOL, "08P01",
+			     "invalid password message length %u", len);
 		return false;
 	}
 	if (evbuffer_get_length(in) < (size_t)len + 1)
@@ -766,7 +782,7 @@ static void client_auth_done(struct client *cl)
 
 		if (!admin && !stats) {
 			client_close(
-				cl, "28000",
+				cl, CLOSE_AUTH_FAILED, "28000",
 				"user \"%s\" is not allowed to use the admin console",
 				cl->user);
 			return;
@@ -778,14 +794,14 @@ static void client_auth_done(struct client *cl)
 		return;
 	}
 	if (!config_find_db(pp->cfg, cl->database)) {
-		client_close(cl, "3D000", "database \"%s\" does not exist",
-			     cl->database);
+		client_close(cl, CLOSE_REFUSED, "3D000",
+			     "database \"%s\" does not exist", cl->database);
 		return;
 	}
 	pool = pool_get(pp, cl->database, cl->user, err, sizeof(err),
 			&sqlstate);
 	if (!pool) {
-		client_close(cl, sqlstate, "%s", err);
+		client_close(cl, CLOSE_REFUSED, sqlstate, "%s", err);
 		return;
 	}
 	/* an auth_query user: its servers log in with what it proved */

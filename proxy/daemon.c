@@ -336,7 +336,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 				list_entry(pos, struct client, node);
 
 			if (now - cl->login_start_us > login_timeout * 1000)
-				client_close(cl, "08P01",
+				client_close(cl, CLOSE_LOGIN_TIMEOUT, "08P01",
 					     "client_login_timeout");
 		}
 	}
@@ -537,7 +537,7 @@ void daemon_free(struct pgperf *pp)
 
 		if (cl->state != CL_CLOSING)
 			client_close(
-				cl, "57P01",
+				cl, CLOSE_ADMIN, "57P01",
 				"terminating connection due to administrator command");
 	}
 	list_for_each_safe(pos, tmp, &pp->pools) {
@@ -551,7 +551,7 @@ void daemon_free(struct pgperf *pp)
 			list_for_each_safe(spos, stmp, lists[i])
 				server_close(
 					list_entry(spos, struct server, node),
-					"shutting down");
+					CLOSE_ADMIN, "shutting down");
 		}
 	}
 	/* give the last messages one chance to go out */

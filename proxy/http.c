@@ -399,6 +399,20 @@ static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 	     "as PostgreSQL does");
 	evbuffer_add_printf(b, "pgperf_startup_errors_total %llu\n",
 			    (unsigned long long)pp->startup_errors);
+	for (int side = 0; side < 2; side++) {
+		const char *name = side ? "pgperf_server_closes_total"
+					: "pgperf_client_closes_total";
+		const uint64_t *n =
+			side ? pp->server_closes : pp->client_closes;
+
+		help(b, name, "counter",
+		     side ? "server connections pgperf closed, by reason"
+			  : "client connections closed, by reason");
+		for (int r = 0; r < CLOSE_REASON_COUNT; r++)
+			evbuffer_add_printf(b, "%s{reason=\"%s\"} %llu\n", name,
+					    close_reason_name(r),
+					    (unsigned long long)n[r]);
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(pool_metrics); i++)
 		per_pool(b, pp, &pool_metrics[i]);
 	query_metrics(b, pp);

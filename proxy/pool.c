@@ -125,7 +125,7 @@ static void pool_retire(struct pool *p)
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		list_for_each_safe(pos, tmp, lists[i])
 			server_close(list_entry(pos, struct server, node),
-				     "pool retired");
+				     CLOSE_IDLE_TIMEOUT, "pool retired");
 }
 
 void pool_take_lookup(struct pool *p, const struct auth_user *u,
@@ -409,6 +409,8 @@ static struct server *pool_take_idle(struct pool *p)
 		     now - sv->created_us > cfg->server_lifetime * 1000)) {
 			server_close(
 				sv,
+				sv->close_needed ? CLOSE_RECONNECT
+						 : CLOSE_LIFETIME,
 				"server_lifetime reached or close requested");
 			continue;
 		}
@@ -451,12 +453,12 @@ void pool_server_ready(struct server *sv)
 
 	server_set_state(sv, SV_IDLE);
 	if (sv->close_needed) {
-		server_close(sv, "close requested");
+		server_close(sv, CLOSE_RECONNECT, "close requested");
 		return;
 	}
 	if (p->held || p->pp->paused) {
 		/* PAUSE: released servers go, so the database can restart */
-		server_close(sv, "paused");
+		server_close(sv, CLOSE_ADMIN, "paused");
 		return;
 	}
 	if (!list_empty(&p->waiting) && !p->pp->suspended) {
@@ -487,7 +489,7 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 	list_for_each_safe(pos, tmp, &p->waiting) {
 		struct client *cl = list_entry(pos, struct client, node);
 
-		client_close(cl, sqlstate, "%s", msg);
+		client_close(cl, CLOSE_SERVER_ERROR, sqlstate, "%s", msg);
 	}
 }
 
@@ -550,7 +552,7 @@ void pool_tick(struct pool *p, int64_t now)
 			if (now - cl->wait_start_us >
 			    cfg->query_wait_timeout * 1000)
 				client_close(
-					cl, "08P01",
+					cl, CLOSE_TIMEOUT, "08P01",
 					"query_wait_timeout: no server connection became free%s%s",
 					p->last_error[0] ? "; last error: "
 							 : "",
@@ -573,22 +575,24 @@ void pool_tick(struct pool *p, int64_t now)
 				 p->target.host, p->target.port);
 			pool_login_failed(p, "08006", msg);
 			sv->got_fatal = true;
-			server_close(sv, "%s", msg);
+			server_close(sv, CLOSE_LOGIN_FAILED, "%s", msg);
 		}
 	}
 	list_for_each_safe(pos, tmp, &p->idle_servers) {
 		struct server *sv = list_entry(pos, struct server, node);
 
 		if (sv->close_needed)
-			server_close(sv, "close requested");
+			server_close(sv, CLOSE_RECONNECT, "close requested");
 		else if (cfg->server_lifetime > 0 &&
 			 now - sv->created_us > cfg->server_lifetime * 1000)
-			server_close(sv, "server_lifetime reached");
+			server_close(sv, CLOSE_LIFETIME,
+				     "server_lifetime reached");
 		else if (cfg->server_idle_timeout > 0 &&
 			 now - sv->idle_since_us >
 				 cfg->server_idle_timeout * 1000 &&
 			 pool_server_count(p) > p->target.min_pool_size)
-			server_close(sv, "server_idle_timeout reached");
+			server_close(sv, CLOSE_IDLE_TIMEOUT,
+				     "server_idle_timeout reached");
 	}
 	/* keep min_pool_size warm */
 	while (!pool_held(p) &&

@@ -133,7 +133,8 @@ void server_install_callbacks(struct server *sv)
 	bufferevent_enable(sv->c.bev, EV_READ | EV_WRITE);
 }
 
-void server_close(struct server *sv, const char *fmt, ...)
+void server_close(struct server *sv, enum close_reason why, const char *fmt,
+		  ...)
 {
 	char msg[512];
 	va_list ap;
@@ -141,6 +142,8 @@ void server_close(struct server *sv, const char *fmt, ...)
 
 	if (sv->state == SV_CLOSING)
 		return;
+	if ((unsigned)why < CLOSE_REASON_COUNT)
+		sv->c.pp->server_closes[why]++;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -149,10 +152,11 @@ void server_close(struct server *sv, const char *fmt, ...)
 		sv->client = NULL;
 		cl->server = NULL;
 		if (sv->got_fatal)
-			client_close(cl, NULL, "server sent a fatal error");
+			client_close(cl, CLOSE_SERVER_ERROR, NULL,
+				     "server sent a fatal error");
 		else
 			client_close(
-				cl, "08006",
+				cl, CLOSE_SERVER_ERROR, "08006",
 				"server connection closed unexpectedly: %s",
 				msg);
 	}
@@ -335,7 +339,7 @@ void server_link(struct server *sv, struct client *cl)
 	sv->rfq_pending = 1;
 	server_set_state(sv, SV_SETUP);
 	if (!conn_send(&sv->c, &b))
-		server_close(sv, "cannot send parameters");
+		server_close(sv, CLOSE_DISCONNECT, "cannot send parameters");
 	wb_free(&b);
 }
 
@@ -389,24 +393,34 @@ static void server_clean(struct server *sv, bool reset)
 	}
 	server_set_state(sv, SV_RESET);
 	if (!send_own_queries(sv, sql, n))
-		server_close(sv, "cannot send reset query");
+		server_close(sv, CLOSE_DISCONNECT, "cannot send reset query");
 }
 
 void server_release(struct server *sv)
 {
 	struct pgperf *pp = sv->c.pp;
 	int64_t lifetime = pp->cfg->server_lifetime;
+	bool lifetime_up;
 
 	sv->client = NULL;
 	if (sv->state == SV_CLOSING)
 		return;
 	if (sv->state != SV_ACTIVE || !server_quiet(sv) || sv->got_fatal) {
-		server_close(sv, "client left with a query in flight");
+		server_close(sv,
+			     sv->got_fatal ? CLOSE_SERVER_ERROR
+					   : CLOSE_CLIENT_GONE,
+			     "client left with a query in flight");
 		return;
 	}
+	lifetime_up =
+		lifetime > 0 && pgp_now_us() - sv->created_us > lifetime * 1000;
 	if (sv->close_needed || pp->draining || sv->pool->held || pp->paused ||
-	    (lifetime > 0 && pgp_now_us() - sv->created_us > lifetime * 1000)) {
-		server_close(sv, "server_lifetime reached or close requested");
+	    lifetime_up) {
+		server_close(sv,
+			     sv->close_needed ? CLOSE_RECONNECT
+			     : lifetime_up    ? CLOSE_LIFETIME
+					      : CLOSE_ADMIN,
+			     "server_lifetime reached, or close requested");
 		return;
 	}
 	/* session mode resets always; transaction mode when state was left */
@@ -421,7 +435,7 @@ void server_start_check(struct server *sv)
 	clog_debug(sv, "running server_check_query before reuse");
 	server_set_state(sv, SV_CHECK);
 	if (!send_own_queries(sv, &sql, 1))
-		server_close(sv, "cannot send check query");
+		server_close(sv, CLOSE_DISCONNECT, "cannot send check query");
 }
 
 void server_note_request(struct server *sv)
@@ -446,7 +460,7 @@ void server_check_timeouts(struct server *sv, int64_t now)
 	    now - sv->query_since_us > cfg->query_timeout * 1000) {
 		clog_info(cl, "query_timeout: cancelling and disconnecting");
 		server_send_cancel(sv->c.pp, sv);
-		client_close(cl, "57014",
+		client_close(cl, CLOSE_TIMEOUT, "57014",
 			     "query_timeout: the query ran longer than %lld ms",
 			     (long long)cfg->query_timeout);
 		return;
@@ -457,7 +471,7 @@ void server_check_timeouts(struct server *sv, int64_t now)
 		if (busy)
 			server_send_cancel(sv->c.pp, sv);
 		client_close(
-			cl, "25P04",
+			cl, CLOSE_TIMEOUT, "25P04",
 			"transaction_timeout: the transaction lasted longer than %lld ms",
 			(long long)cfg->transaction_timeout);
 		return;
@@ -469,7 +483,7 @@ void server_check_timeouts(struct server *sv, int64_t now)
 		clog_info(cl, "idle_transaction_timeout: disconnecting");
 		/* its server rolls back and serves the next client */
 		client_close(
-			cl, "25P03",
+			cl, CLOSE_TIMEOUT, "25P03",
 			"idle_transaction_timeout: idle in a transaction for longer than %lld ms",
 			(long long)cfg->idle_transaction_timeout);
 	}
@@ -534,8 +548,8 @@ static void own_ready(struct server *sv)
 		if (sv->err_sqlstate[0]) {
 			/* PostgreSQL rejects bad startup settings the same way */
 			server_set_state(sv, SV_ACTIVE);
-			client_close(cl, sv->err_sqlstate, "%s",
-				     sv->err_message);
+			client_close(cl, CLOSE_SERVER_ERROR, sv->err_sqlstate,
+				     "%s", sv->err_message);
 			return;
 		}
 		if (cl->welcomed)
@@ -550,7 +564,8 @@ static void own_ready(struct server *sv)
 			clog_warning(sv, "%s failed: %s",
 				     sv->state == SV_RESET ? "reset" : "check",
 				     sv->err_message);
-			server_close(sv, "reset or check failed");
+			server_close(sv, CLOSE_RESET_FAILED,
+				     "reset or check failed");
 			return;
 		}
 		pool_server_ready(sv);
@@ -567,7 +582,8 @@ static void own_message(struct server *sv, uint8_t type, const uint8_t *body,
 	switch (type) {
 	case 'R': /* Authentication* */
 		if (sv->state != SV_LOGIN) {
-			server_close(sv, "unexpected authentication request");
+			server_close(sv, CLOSE_PROTOCOL,
+				     "unexpected authentication request");
 			return;
 		}
 		server_login_auth(sv, body, len);
@@ -578,7 +594,8 @@ static void own_message(struct server *sv, uint8_t type, const uint8_t *body,
 		wc_init(&c, body, len);
 		if (!wc_u32(&c, &sv->backend_pid) ||
 		    !wc_u32(&c, &sv->backend_key))
-			server_close(sv, "malformed BackendKeyData");
+			server_close(sv, CLOSE_PROTOCOL,
+				     "malformed BackendKeyData");
 		return;
 	}
 	case 'S': /* ParameterStatus */
@@ -594,10 +611,12 @@ static void own_message(struct server *sv, uint8_t type, const uint8_t *body,
 		if (sv->got_fatal) {
 			/* a client being set up hears it; releasing closes us */
 			if (sv->state == SV_SETUP && sv->client)
-				client_close(sv->client, sv->err_sqlstate, "%s",
+				client_close(sv->client, CLOSE_SERVER_ERROR,
+					     sv->err_sqlstate, "%s",
 					     sv->err_message);
 			else
-				server_close(sv, "server sent FATAL: %s",
+				server_close(sv, CLOSE_SERVER_ERROR,
+					     "server sent FATAL: %s",
 					     sv->err_message);
 		}
 		return;
@@ -605,7 +624,8 @@ static void own_message(struct server *sv, uint8_t type, const uint8_t *body,
 		if (len >= 1)
 			sv->tx_status = (char)body[0];
 		if (sv->state == SV_IDLE) {
-			server_close(sv, "unexpected ReadyForQuery while idle");
+			server_close(sv, CLOSE_PROTOCOL,
+				     "unexpected ReadyForQuery while idle");
 			return;
 		}
 		own_ready(sv);
@@ -777,7 +797,8 @@ static bool relay_notification(struct server *sv, struct client *cl,
 		head[8] = (uint8_t)told;
 		evbuffer_drain(in, sizeof(head));
 		if (bufferevent_write(cl->c.bev, head, sizeof(head)) != 0) {
-			client_close(cl, "53200", "out of memory");
+			client_close(cl, CLOSE_RESOURCES, "53200",
+				     "out of memory");
 			return false;
 		}
 		sv->pool->st.sent += sizeof(head);
@@ -816,7 +837,7 @@ static void relay_active(struct server *sv)
 			if (batch)
 				relay_move(sv, cl, batch);
 			server_close(
-				sv,
+				sv, CLOSE_PROTOCOL,
 				"invalid message from server (type %u, length %u)",
 				hdr[0], len);
 			return;
@@ -847,8 +868,8 @@ static void relay_active(struct server *sv)
 				batch = 0;
 				conn_span_take(&sp, in);
 				if ((ready = prep_emit_answers(sv)) < 0) {
-					client_close(cl, "53200",
-						     "out of memory");
+					client_close(cl, CLOSE_RESOURCES,
+						     "53200", "out of memory");
 					return;
 				}
 				saw_ready |= ready > 0;
@@ -909,7 +930,8 @@ static void relay_active(struct server *sv)
 				conn_span_copy(&sp, batch + 5, len - 4, copy);
 				body = copy;
 			} else {
-				server_close(sv, "out of memory");
+				server_close(sv, CLOSE_RESOURCES,
+					     "out of memory");
 				return;
 			}
 			inspect_reply(sv, hdr[0], body, len - 4);
@@ -929,7 +951,8 @@ static void relay_active(struct server *sv)
 		int ready = prep_emit_answers(sv);
 
 		if (ready < 0) {
-			client_close(cl, "53200", "out of memory");
+			client_close(cl, CLOSE_RESOURCES, "53200",
+				     "out of memory");
 			return;
 		}
 		saw_ready |= ready > 0;
@@ -960,7 +983,7 @@ static bool own_step(struct server *sv)
 				sv, "08P01",
 				"invalid message from server during login");
 		else
-			server_close(sv,
+			server_close(sv, CLOSE_PROTOCOL,
 				     "invalid message from server (type %u)",
 				     hdr[0]);
 		return false;
@@ -968,7 +991,7 @@ static bool own_step(struct server *sv)
 	if (avail < (size_t)len + 1)
 		return false;
 	if (len - 4 > sizeof(small) && !(body = pgp_malloc(len - 4))) {
-		server_close(sv, "out of memory");
+		server_close(sv, CLOSE_RESOURCES, "out of memory");
 		return false;
 	}
 	/* consume before handling: handling may hand the server to a client */
@@ -989,7 +1012,8 @@ void server_relay(struct server *sv)
 			return;
 		case SV_ACTIVE:
 			if (!sv->client) {
-				server_close(sv, "active without a client");
+				server_close(sv, CLOSE_PROTOCOL,
+					     "active without a client");
 				return;
 			}
 			relay_active(sv);
@@ -1078,8 +1102,9 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_ERROR)
 		server_close(
-			sv, "server connection error: %s",
+			sv, CLOSE_DISCONNECT, "server connection error: %s",
 			evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	else
-		server_close(sv, "server closed the connection");
+		server_close(sv, CLOSE_DISCONNECT,
+			     "server closed the connection");
 }

@@ -61,7 +61,7 @@ struct server *server_connect(struct pool *pool)
 	if (conn_connect(bev, t->host, t->port, sqlstate, msg, sizeof(msg)) !=
 	    PGP_OK) {
 		pool_login_failed(pool, sqlstate, msg);
-		server_close(sv, "%s", msg);
+		server_close(sv, CLOSE_LOGIN_FAILED, "%s", msg);
 		return NULL;
 	}
 	clog_debug(sv, "connecting");
@@ -79,7 +79,8 @@ void server_login_start(struct server *sv)
 	wire_build_startup(&b, params, 2);
 	if (!conn_send(&sv->c, &b)) {
 		wb_free(&b);
-		server_close(sv, "cannot send startup packet");
+		server_close(sv, CLOSE_LOGIN_FAILED,
+			     "cannot send startup packet");
 		return;
 	}
 	wb_free(&b);
@@ -98,7 +99,7 @@ void server_login_failed(struct server *sv, const char *sqlstate,
 	clog_warning(sv, "login failed: %s", msg);
 	pool_login_failed(sv->pool, sqlstate, msg);
 	sv->got_fatal = true; /* no Terminate after a failed login */
-	server_close(sv, "login failed");
+	server_close(sv, CLOSE_LOGIN_FAILED, "login failed");
 }
 
 static void send_password(struct server *sv, const void *p, size_t len)

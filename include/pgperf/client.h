@@ -20,8 +20,8 @@ void client_set_state(struct client *cl, enum client_state st);
  * leaves the client flushing in CL_CLOSING; the reaper frees it.  Safe to
  * call from the client's own callbacks.
  */
-void client_close(struct client *cl, const char *sqlstate, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
+void client_close(struct client *cl, enum close_reason why,
+		  const char *sqlstate, const char *fmt, ...) PRINTF_LIKE(4, 5);
 /* Free a closed client: reaper only. */
 void client_free(struct client *cl);
 /* Login phase: handle input in CL_STARTUP and CL_AUTH. */

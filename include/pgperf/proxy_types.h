@@ -11,6 +11,7 @@
 #ifndef PGPERF_PROXY_TYPES_H
 #define PGPERF_PROXY_TYPES_H
 
+#include "pgperf/close_reason.h"
 #include "pgperf/config.h"
 #include "pgperf/fence.h"
 #include "pgperf/kv.h"
@@ -347,6 +348,9 @@ struct pgperf {
 	int nclients;
 	int nlogin; /* of them, still logging in (CL_STARTUP, CL_AUTH) */
 	uint64_t startup_errors; /* startup packets closed unanswered */
+	/* connections closed, per side and reason (close_reason.h) */
+	uint64_t client_closes[CLOSE_REASON_COUNT];
+	uint64_t server_closes[CLOSE_REASON_COUNT];
 	uint64_t next_id;
 	/* PAUSE, SUSPEND, KILL, DISABLE (admin_hold.c): everything paused;
 	 * relaying reads stopped; the databases paused (or killed) and

@@ -17,7 +17,8 @@ void server_set_state(struct server *sv, enum server_state st);
  * too unless the server already sent it a FATAL error.  Safe to call from
  * the server's own callbacks.
  */
-void server_close(struct server *sv, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void server_close(struct server *sv, enum close_reason why, const char *fmt,
+		  ...) PRINTF_LIKE(3, 4);
 void server_free(struct server *sv);
 /* Give an idle server to a client; applies its parameters, then welcomes it. */
 void server_link(struct server *sv, struct client *cl);

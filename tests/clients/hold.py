@@ -184,6 +184,17 @@ def kill_db():
     assert late.wait("the login after RESUME") == [("k",)]
 
 
+def closes():
+    """SHOW CLOSES counts each close by side and reason."""
+    got = {(r["side"], r["reason"]): int(r["closed"]) for r in show("closes")}
+    for want in (("client", "admin"),        # KILL
+                 ("server", "admin"),        # PAUSE, KILL
+                 ("server", "close_needed"),  # RECONNECT
+                 ("client", "terminate")):   # every psycopg2 close()
+        assert got.get(want, 0) >= 1, (want, got)
+    assert got[("client", "protocol_error")] == 0, got
+
+
 def disable_enable():
     run(console(), "DISABLE appdb_tx")
     assert db_row("appdb_tx")["disabled"] == "1"
@@ -257,4 +268,5 @@ check("RECONNECT replaces servers as released; WAIT_CLOSE waits for it",
 check("SUSPEND stops relaying until RESUME", suspend_resume)
 check("SIGUSR1 pauses, SIGUSR2 resumes", signals)
 check("clear errors for misuse", errors)
+check("SHOW CLOSES counts closes by side and reason", closes)
 print("ok")

@@ -126,7 +126,7 @@ static inline bool prep_ops_check(struct prep_ops *o)
 		size_t count = 0;
 
 		for (int k = 0; k < OPS_NAMES; k++) {
-			char name[8];
+			char name[16];
 			const struct prep_stmt *st;
 
 			snprintf(name, sizeof(name), "s%d", k);
@@ -192,7 +192,7 @@ static inline bool prep_ops_step(struct prep_ops *o, uint8_t op, uint8_t a,
 {
 	int c = a % OPS_CLIENTS, k = (a / OPS_CLIENTS) % OPS_NAMES;
 	int s = a % OPS_SERVERS, body = b % OPS_BODIES;
-	char name[8];
+	char name[16];
 	struct prep_stmt *st;
 
 	snprintf(name, sizeof(name), "s%d", k);

@@ -39,7 +39,9 @@ got = s.recv(100)
 print("answer: %r" % got)
 sys.exit(0 if got == b"" else 1)
 PY
-	curl -sf "http://127.0.0.1:$http_port/metrics" | grep "^pgperf_startup_errors_total 1$"
+	curl -sf "http://127.0.0.1:$http_port/metrics" >"$dir/metrics.txt" &&
+		grep '^pgperf_client_closes_total{reason="bad_startup"} 1$' "$dir/metrics.txt" &&
+		grep "^pgperf_startup_errors_total 1$" "$dir/metrics.txt"
 }
 export -f session_pids transaction_pids direct_tls terminate_first
 CHECK_SHOW_LAST=1 check "session mode: the backend's own pid, in notifications too; cancels work" session_pids
