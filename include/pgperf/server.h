@@ -52,6 +52,10 @@ void server_note_request(struct server *sv);
 void server_check_timeouts(struct server *sv, int64_t now);
 /* Relay the server's input to the linked client. */
 void server_relay(struct server *sv);
+/* server_relay.c: relay what an active server sent to its client. */
+void server_relay_active(struct server *sv);
+/* Note a ParameterStatus the server sent (its params, their digest). */
+void server_record_param(struct server *sv, const uint8_t *body, size_t len);
 const char *server_state_name(enum server_state st);
 
 /* Between server.c and server_login.c only. */
