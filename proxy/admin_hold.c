@@ -441,20 +441,27 @@ static bool known_db(struct pgperf *pp, const char *db)
 	return false;
 }
 
-bool admin_hold_is_command(const char *sql)
+/* One of these commands, split into its word and database name (or ""). */
+static bool parse(const char *sql, char word[16], char db[128])
 {
 	static const char *const words[] = {
 		"pause",   "resume", "suspend",	  "kill",
 		"disable", "enable", "reconnect", "wait_close",
 	};
-	char word[16], db[128];
 
-	if (!split(sql, word, sizeof(word), db, sizeof(db)))
+	if (!split(sql, word, 16, db, 128))
 		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(words); i++)
 		if (strcmp(word, words[i]) == 0)
 			return true;
 	return false;
+}
+
+bool admin_hold_is_command(const char *sql)
+{
+	char word[16], db[128];
+
+	return parse(sql, word, db);
 }
 
 enum admin_hold_result admin_hold_command(struct client *cl, const char *sql,
@@ -464,8 +471,7 @@ enum admin_hold_result admin_hold_command(struct client *cl, const char *sql,
 	char word[16], dbname[128], err[300];
 	const char *db;
 
-	if (!admin_hold_is_command(sql) ||
-	    !split(sql, word, sizeof(word), dbname, sizeof(dbname)))
+	if (!parse(sql, word, dbname))
 		return ADMIN_HOLD_NOT_MINE;
 	db = *dbname ? dbname : NULL;
 	if (db && !known_db(pp, db)) {

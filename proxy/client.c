@@ -122,8 +122,8 @@ void client_set_state(struct client *cl, enum client_state st)
 		/* every server busy and no room for another: a wait for one
 		 * to come free (pool_saturation), not for a login or check */
 		cl->wait_saturated =
-			p->nidle == 0 && p->nlogin + p->nactive + p->ntested >=
-						 pool_effective_size(p);
+			p->nidle == 0 &&
+			pool_server_count(p) >= pool_effective_size(p);
 	}
 	cl->state = st;
 }

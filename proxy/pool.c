@@ -456,7 +456,7 @@ void pool_server_ready(struct server *sv)
 		server_close(sv, CLOSE_RECONNECT, "close requested");
 		return;
 	}
-	if (p->held || p->pp->paused) {
+	if (pool_paused(p)) {
 		/* PAUSE: released servers go, so the database can restart */
 		server_close(sv, CLOSE_ADMIN, "paused");
 		return;

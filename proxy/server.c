@@ -408,7 +408,7 @@ void server_release(struct server *sv)
 	}
 	lifetime_up =
 		lifetime > 0 && pgp_now_us() - sv->created_us > lifetime * 1000;
-	if (sv->close_needed || pp->draining || sv->pool->held || pp->paused ||
+	if (sv->close_needed || pp->draining || pool_paused(sv->pool) ||
 	    lifetime_up) {
 		server_close(sv,
 			     sv->close_needed ? CLOSE_RECONNECT

@@ -137,6 +137,13 @@ static void relay_move(struct server *sv, struct client *cl, size_t n)
 	sv->pool->st.sent += n;
 }
 
+/* Transaction mode: notifications are told as from their sending client
+ * (asked only when one arrives, not per batch of replies). */
+static bool renames_notifications(const struct server *sv)
+{
+	return pool_effective_mode(sv->pool) == POOL_TRANSACTION;
+}
+
 /*
  * A whole NotificationResponse at the head of the input, in transaction
  * mode: relayed with the pid of the client that sent it (notify.c) in
@@ -179,7 +186,6 @@ void server_relay_active(struct server *sv)
 	size_t avail = evbuffer_get_length(in), batch = 0;
 	uint8_t small[512], *copy;
 	bool saw_ready = false, obs = observe_on(sv->c.pp);
-	bool txn = pool_effective_mode(sv->pool) == POOL_TRANSACTION;
 
 	batch = conn_take_streaming(&sv->c, avail);
 	conn_span_take(&sp, in);
@@ -216,7 +222,8 @@ void server_relay_active(struct server *sv)
 		whole = inspect ||
 			(sv->track && (hdr[0] == '1' || hdr[0] == '3') &&
 			 len <= SERVER_INSPECT_MAX) ||
-			(hdr[0] == 'A' && txn && len <= SERVER_INSPECT_MAX);
+			(hdr[0] == 'A' && len <= SERVER_INSPECT_MAX &&
+			 renames_notifications(sv));
 		if (avail - batch < (size_t)len + 1 && whole)
 			break;
 		if (sv->track) {
@@ -253,8 +260,8 @@ void server_relay_active(struct server *sv)
 			cache_capture_abandon(cl); /* streamed, not whole */
 			break;
 		}
-		if (hdr[0] == 'A' && txn && len >= 8 &&
-		    len <= SERVER_INSPECT_MAX) {
+		if (hdr[0] == 'A' && len >= 8 && len <= SERVER_INSPECT_MAX &&
+		    renames_notifications(sv)) {
 			/* a notification: told as from its sending client */
 			if (batch)
 				relay_move(sv, cl, batch);

@@ -8,11 +8,17 @@
 
 #include "pgperf/proxy_types.h"
 
-/* No servers for this pool now: PAUSE, SUSPEND or KILL (admin_hold.c).
- * Its waiting clients wait; its servers close as they are released. */
+/* PAUSE or KILL (admin_hold.c): its servers close as they are released. */
+static inline bool pool_paused(const struct pool *p)
+{
+	return p->held || p->pp->paused;
+}
+
+/* No servers handed out for this pool now: paused, or SUSPEND.  Its
+ * waiting clients wait. */
 static inline bool pool_held(const struct pool *p)
 {
-	return p->held || p->pp->paused || p->pp->suspended;
+	return pool_paused(p) || p->pp->suspended;
 }
 
 /* Find or create the pool; NULL with a message in err (and the SQLSTATE

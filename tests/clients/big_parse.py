@@ -5,41 +5,11 @@ streamed in 1 MB pieces, and a Sync, printing the SQLSTATE of the error
 it gets; (2) prepares NSTMTS named statements, printing the SQLSTATE of
 the first refused (or "none"); (3) checks the session still answers
 "select 1".  Output: "big=STATE many=STATE@N alive=yes|no"."""
-import base64
-import hashlib
-import hmac
-import os
 import socket
 import struct
 import sys
 
-from pgwire import recv_msg, send, startup
-
-
-def login(s, user, password, db):
-    startup(s, user, db)
-    typ, p = recv_msg(s)
-    assert typ == b"R" and struct.unpack("!I", p[:4])[0] == 10, p
-    nonce = base64.b64encode(os.urandom(18)).decode()
-    bare = "n=,r=" + nonce
-    first = ("n,," + bare).encode()
-    send(s, b"p", b"SCRAM-SHA-256\0" + struct.pack("!I", len(first)) + first)
-    typ, p = recv_msg(s)
-    server_first = p[4:].decode()
-    f = dict(kv.split("=", 1) for kv in server_first.split(","))
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(f["s"]), int(f["i"]))
-    ckey = hmac.new(salted, b"Client Key", "sha256").digest()
-    without = "c=biws,r=" + f["r"]
-    auth = ",".join((bare, server_first, without)).encode()
-    sig = hmac.new(hashlib.sha256(ckey).digest(), auth, "sha256").digest()
-    proof = bytes(a ^ b for a, b in zip(ckey, sig))
-    send(s, b"p", (without + ",p=" + base64.b64encode(proof).decode()).encode())
-    while True:
-        typ, p = recv_msg(s)
-        if typ == b"E":
-            raise SystemExit("login failed: %r" % p)
-        if typ == b"Z":
-            return
+from pgwire import recv_msg, scram_login, send
 
 
 def until_ready(s):
@@ -58,7 +28,7 @@ def main():
     host, port, user, pw, db = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
     mb, nstmts = int(sys.argv[6]), int(sys.argv[7])
     s = socket.create_connection((host, port), timeout=60)
-    login(s, user, pw, db)
+    scram_login(s, user, pw, db)
     # (1) a named Parse of mb MB: "select '<x...>'" streamed
     text_len = mb * 1024 * 1024
     head = b"big\0select '"

@@ -1,5 +1,10 @@
 """pgwire.py -- the few pieces of PostgreSQL's v3 protocol the raw test
-clients (auth_probe.py, big_parse.py, fake_server.py) share."""
+clients (auth_probe.py, big_parse.py, direct_tls.py, fake_server.py)
+share."""
+import base64
+import hashlib
+import hmac
+import os
 import struct
 
 
@@ -31,3 +36,31 @@ def startup(s, user, db):
         body += k.encode() + b"\0" + v.encode() + b"\0"
     body += b"\0"
     s.sendall(struct.pack("!I", len(body) + 4) + body)
+
+
+def scram_login(s, user, password, db):
+    """Start up and log in with SCRAM-SHA-256 (no channel binding); returns
+    at ReadyForQuery, raises SystemExit on an ErrorResponse."""
+    startup(s, user, db)
+    typ, p = recv_msg(s)
+    assert typ == b"R" and struct.unpack("!I", p[:4])[0] == 10, p
+    nonce = base64.b64encode(os.urandom(18)).decode()
+    bare = "n=,r=" + nonce
+    first = ("n,," + bare).encode()
+    send(s, b"p", b"SCRAM-SHA-256\0" + struct.pack("!I", len(first)) + first)
+    typ, p = recv_msg(s)
+    server_first = p[4:].decode()
+    f = dict(kv.split("=", 1) for kv in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(f["s"]), int(f["i"]))
+    ckey = hmac.new(salted, b"Client Key", "sha256").digest()
+    without = "c=biws,r=" + f["r"]
+    auth = ",".join((bare, server_first, without)).encode()
+    sig = hmac.new(hashlib.sha256(ckey).digest(), auth, "sha256").digest()
+    proof = bytes(a ^ b for a, b in zip(ckey, sig))
+    send(s, b"p", (without + ",p=" + base64.b64encode(proof).decode()).encode())
+    while True:
+        typ, p = recv_msg(s)
+        if typ == b"E":
+            raise SystemExit("login failed: %r" % p)
+        if typ == b"Z":
+            return
