@@ -603,7 +603,7 @@ void reset_all(struct analyzer *a)
 	if (a->advisor)
 		advisor_reset(a->advisor);
 	win_free(a);
-	win_init(a, wall_us());
+	win_init(a, pgp_wall_us());
 }
 
 static void apply(struct analyzer *a, struct ana_event *ev)
@@ -635,14 +635,6 @@ static void apply(struct analyzer *a, struct ana_event *ev)
 	ev->detail = NULL;
 }
 
-int64_t wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Between batches: end idle requests, load the state file once. */
 static void housekeeping(struct analyzer *a)
 {
@@ -651,7 +643,7 @@ static void housekeeping(struct analyzer *a)
 	if (now >= a->next_tick_us) {
 		a->next_tick_us = now + TICK_US;
 		pthread_mutex_lock(&a->lock);
-		end_idle_requests(a, wall_us());
+		end_idle_requests(a, pgp_wall_us());
 		pthread_mutex_unlock(&a->lock);
 	}
 	state_load_step(a);
@@ -815,7 +807,7 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	a->advisor = advisor_new();
 	a->slow_query_ms = 100;
 	atomic_store(&a->state_every_us, 60 * 1000000LL);
-	win_init(a, wall_us());
+	win_init(a, pgp_wall_us());
 	a->catalog = catalog_new();
 	pthread_mutex_init(&a->lock, NULL);
 	a->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -246,7 +246,7 @@ void ana_advise_step(struct analyzer *a)
 		return;
 	}
 	advisor_update(a->advisor, stats_of, a);
-	check = advisor_next_check(a->advisor, wall_us(), &k);
+	check = advisor_next_check(a->advisor, pgp_wall_us(), &k);
 	job = pick_advice(a, pgp_now_us(), &j);
 	pthread_mutex_unlock(&a->lock);
 	if (check && catalog_table(a->catalog, k.database, k.table, &t)) {
@@ -255,7 +255,7 @@ void ana_advise_step(struct analyzer *a)
 			if (advisor_covers(t.indexes[i], k.columns)) {
 				pthread_mutex_lock(&a->lock);
 				advisor_index_seen(a->advisor, &k, stats_of, a,
-						   wall_us());
+						   pgp_wall_us());
 				pthread_mutex_unlock(&a->lock);
 				break;
 			}
@@ -265,7 +265,7 @@ void ana_advise_step(struct analyzer *a)
 	j.nparams = advisor_nparams(j.text);
 	n = advisor_run(a->catalog, &j, a->advice_min_rows, s, 4);
 	pthread_mutex_lock(&a->lock);
-	advisor_record(a->advisor, j.database, j.fp, s, n, wall_us());
+	advisor_record(a->advisor, j.database, j.fp, s, n, pgp_wall_us());
 	a->t.advice_checked++;
 	pthread_mutex_unlock(&a->lock);
 	free(j.text);

@@ -247,7 +247,6 @@ bool sql_cacheable(const struct sqlparse *p);
 /* shape_info.c: publish a newly parsed shape's facts for the cache */
 void publish_info(struct analyzer *a, uint64_t shape, const struct sqlparse *p);
 void join_tables(char *buf, size_t cap, char *const *t, int n);
-int64_t wall_us(void);
 /* analyzer.c: a client's entry by id (inserted when asked to). */
 struct client_ent *client_slot(struct analyzer *a, uint64_t id, bool insert);
 /* analyzer_track.c: requests, writes per table, hit potential. */

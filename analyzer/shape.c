@@ -117,63 +117,160 @@ static uint64_t hash_minus(uint64_t h)
 	return mix(mix(h, '-'), (unsigned char)(0x80 | SQLTOK_OP));
 }
 
+/* Shapes are computed token by token; the state between tokens. */
+struct shape_state {
+	uint64_t h;
+	/* a '-' where an operand is expected is held back: before a number
+	 * it is part of the literal, as PostgreSQL's parser folds it into
+	 * the constant ("+ -4" and "+ 39" are one shape) */
+	bool operand_expected, minus;
+};
+
+/*
+ * Before a token of kind `kind`: settle a held-back '-'.  False when the
+ * token is itself a '-' to hold back.
+ */
+static inline bool before_token(struct shape_state *st,
+				const struct sql_token *t)
+{
+	if (st->minus) {
+		st->minus = false;
+		if (t->kind != SQLTOK_NUMBER)
+			st->h = hash_minus(st->h);
+	} else if (t->kind == SQLTOK_OP && t->len == 1 && t->p[0] == '-' &&
+		   st->operand_expected) {
+		st->minus = true;
+		return false;
+	}
+	return true;
+}
+
+static inline void after_token(struct shape_state *st,
+			       const struct sql_token *t)
+{
+	st->h = mix(st->h, (unsigned char)(0x80 | t->kind)); /* boundary */
+	st->operand_expected =
+		t->kind == SQLTOK_OP ||
+		(t->kind == SQLTOK_PUNCT && t->p[0] != ')' && t->p[0] != ']');
+}
+
+/* One token of any kind into the shape. */
+static void add_token(struct shape_state *st, struct shape *out,
+		      const char *sql, const struct sql_token *t)
+{
+	uint64_t h;
+
+	if (t->kind == SQLTOK_COMMENT) {
+		comment_tags(out, sql, t);
+		return;
+	}
+	if (!before_token(st, t))
+		return;
+	h = st->h;
+	switch (t->kind) {
+	case SQLTOK_STRING:
+	case SQLTOK_BITSTRING:
+	case SQLTOK_NUMBER:
+		if (out->nliterals < SHAPE_MAX_LITERALS) {
+			out->lit[out->nliterals].off = (uint32_t)(t->p - sql);
+			out->lit[out->nliterals].len = (uint32_t)t->len;
+		}
+		out->nliterals++;
+		h = mix(h, '?');
+		break;
+	case SQLTOK_WORD:
+		for (size_t i = 0; i < t->len; i++)
+			h = mix(h, lower((unsigned char)t->p[i]));
+		break;
+	default: /* quoted names, $n, operators, punctuation: as written */
+		for (size_t i = 0; i < t->len; i++)
+			h = mix(h, (unsigned char)t->p[i]);
+		break;
+	}
+	st->h = h;
+	after_token(st, t);
+}
+
+static void shape_init(struct shape *out, struct shape_state *st)
+{
+	out->nliterals = 0;
+	out->ntags = 0;
+	st->h = FNV_OFFSET;
+	st->operand_expected = true;
+	st->minus = false;
+}
+
+static void shape_finish(struct shape *out, struct shape_state *st,
+			 const struct sql_scanner *s)
+{
+	if (st->minus)
+		st->h = hash_minus(st->h);
+	out->truncated = s->truncated;
+	out->hash = st->h;
+}
+
+void shape_compute_tokens(const char *sql, size_t len, struct shape *out)
+{
+	struct sql_scanner s;
+	struct sql_token t;
+	struct shape_state st;
+
+	shape_init(out, &st);
+	sqlscan_init(&s, sql, len);
+	while (sqlscan_next(&s, &t))
+		add_token(&st, out, sql, &t);
+	shape_finish(out, &st, &s);
+}
+
+/*
+ * The same shape in one pass where it is cheap: blanks are skipped and
+ * plain words hashed as they are scanned; every other token is read by
+ * sqlscan_next() and added as shape_compute_tokens() adds it.  A word is
+ * plain when the byte after its first is not a quote or '&' (E'', B'',
+ * X'', N'' and U&'' are strings there).
+ */
 void shape_compute(const char *sql, size_t len, struct shape *out)
 {
 	struct sql_scanner s;
 	struct sql_token t;
-	uint64_t h = FNV_OFFSET;
-	/* a '-' where an operand is expected is held back: before a number
-	 * it is part of the literal, as PostgreSQL's parser folds it into
-	 * the constant ("+ -4" and "+ 39" are one shape) */
-	bool operand_expected = true, minus = false;
+	struct shape_state st;
+	const char *p = sql, *e = sql + len;
 
-	out->nliterals = 0;
-	out->ntags = 0;
+	shape_init(out, &st);
 	sqlscan_init(&s, sql, len);
-	while (sqlscan_next(&s, &t)) {
-		if (t.kind == SQLTOK_COMMENT) {
-			comment_tags(out, sql, &t);
+	while (p < e) {
+		unsigned char c = (unsigned char)*p;
+
+		if (sqlscan_is_space(c)) {
+			p++;
 			continue;
 		}
-		if (minus) {
-			minus = false;
-			if (t.kind != SQLTOK_NUMBER)
-				h = hash_minus(h);
-		} else if (t.kind == SQLTOK_OP && t.len == 1 && t.p[0] == '-' &&
-			   operand_expected) {
-			minus = true;
+		if (sqlscan_ident_start(c) &&
+		    !(p + 1 < e && (p[1] == '\'' || p[1] == '&'))) {
+			uint64_t h;
+
+			t.kind = SQLTOK_WORD;
+			t.p = p;
+			t.len = 1; /* enough for before_token() */
+			before_token(&st, &t);
+			h = st.h;
+			do {
+				h = mix(h, lower((unsigned char)*p));
+				p++;
+			} while (p < e &&
+				 sqlscan_ident_cont((unsigned char)*p));
+			st.h = h;
+			t.len = (size_t)(p - t.p);
+			after_token(&st, &t);
 			continue;
 		}
-		switch (t.kind) {
-		case SQLTOK_STRING:
-		case SQLTOK_BITSTRING:
-		case SQLTOK_NUMBER:
-			if (out->nliterals < SHAPE_MAX_LITERALS) {
-				out->lit[out->nliterals].off =
-					(uint32_t)(t.p - sql);
-				out->lit[out->nliterals].len = (uint32_t)t.len;
-			}
-			out->nliterals++;
-			h = mix(h, '?');
+		s.p = p;
+		if (!sqlscan_next(&s, &t))
 			break;
-		case SQLTOK_WORD:
-			for (size_t i = 0; i < t.len; i++)
-				h = mix(h, lower((unsigned char)t.p[i]));
-			break;
-		default: /* quoted names, $n, operators, punctuation: as written */
-			for (size_t i = 0; i < t.len; i++)
-				h = mix(h, (unsigned char)t.p[i]);
-			break;
-		}
-		h = mix(h, (unsigned char)(0x80 | t.kind)); /* token boundary */
-		operand_expected =
-			t.kind == SQLTOK_OP || (t.kind == SQLTOK_PUNCT &&
-						t.p[0] != ')' && t.p[0] != ']');
+		add_token(&st, out, sql, &t);
+		p = s.p;
 	}
-	if (minus)
-		h = hash_minus(h);
-	out->truncated = s.truncated;
-	out->hash = h;
+	shape_finish(out, &st, &s);
 }
 
 static int hexval(unsigned char c)

@@ -83,7 +83,7 @@ void win_request(struct analyzer *a)
 void win_mark(struct analyzer *a, const struct ana_event *ev)
 {
 	struct mark *m;
-	int64_t now = ev->end_us ? ev->end_us : wall_us();
+	int64_t now = ev->end_us ? ev->end_us : pgp_wall_us();
 
 	if (a->nmarks == ANA_MAX_MARKS) {
 		hist_free(&a->marks[0].seg.hist);
@@ -235,7 +235,7 @@ static void changes_of(struct analyzer *a, struct ana_windows *out)
 
 void analyzer_windows(struct analyzer *a, struct ana_windows *out)
 {
-	int64_t now = wall_us();
+	int64_t now = pgp_wall_us();
 	int point = -1, prev = -1, start = -1, stop = -1;
 
 	memset(out, 0, sizeof(*out));

@@ -108,14 +108,6 @@ char *pgp_read_file(const char *path, size_t max, char *err, size_t errlen)
 	return text;
 }
 
-int64_t pgp_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 bool pgp_secure_equal(const void *a, const void *b, size_t n)
 {
 	const volatile unsigned char *x = a, *y = b;

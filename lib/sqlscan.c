@@ -7,90 +7,122 @@
 
 #include <string.h>
 
-/* Character classes, one table lookup each: the relay runs this on every
- * statement, and the lookups are the inner loops. */
-enum {
-	CC_SPACE = 1,	    /* whitespace */
-	CC_IDENT_START = 2, /* letters, _, bytes >= 0x80 */
-	CC_IDENT_CONT = 4,  /* ... and digits and $ */
-	CC_DIGIT = 8,
-	CC_OP = 16 /* characters PostgreSQL allows in operators */
-};
-
-static const unsigned char cc[256] = {
-	[' '] = CC_SPACE,      ['\t'] = CC_SPACE, ['\n'] = CC_SPACE,
-	['\r'] = CC_SPACE,     ['\f'] = CC_SPACE, ['\v'] = CC_SPACE,
-#define CC_LETTER(c) [c] = CC_IDENT_START | CC_IDENT_CONT
-	CC_LETTER('a'),	       CC_LETTER('b'),	  CC_LETTER('c'),
-	CC_LETTER('d'),	       CC_LETTER('e'),	  CC_LETTER('f'),
-	CC_LETTER('g'),	       CC_LETTER('h'),	  CC_LETTER('i'),
-	CC_LETTER('j'),	       CC_LETTER('k'),	  CC_LETTER('l'),
-	CC_LETTER('m'),	       CC_LETTER('n'),	  CC_LETTER('o'),
-	CC_LETTER('p'),	       CC_LETTER('q'),	  CC_LETTER('r'),
-	CC_LETTER('s'),	       CC_LETTER('t'),	  CC_LETTER('u'),
-	CC_LETTER('v'),	       CC_LETTER('w'),	  CC_LETTER('x'),
-	CC_LETTER('y'),	       CC_LETTER('z'),	  CC_LETTER('A'),
-	CC_LETTER('B'),	       CC_LETTER('C'),	  CC_LETTER('D'),
-	CC_LETTER('E'),	       CC_LETTER('F'),	  CC_LETTER('G'),
-	CC_LETTER('H'),	       CC_LETTER('I'),	  CC_LETTER('J'),
-	CC_LETTER('K'),	       CC_LETTER('L'),	  CC_LETTER('M'),
-	CC_LETTER('N'),	       CC_LETTER('O'),	  CC_LETTER('P'),
-	CC_LETTER('Q'),	       CC_LETTER('R'),	  CC_LETTER('S'),
-	CC_LETTER('T'),	       CC_LETTER('U'),	  CC_LETTER('V'),
-	CC_LETTER('W'),	       CC_LETTER('X'),	  CC_LETTER('Y'),
-	CC_LETTER('Z'),	       CC_LETTER('_'),
+/* The character classes (sqlscan.h). */
+const unsigned char sqlscan_cc[256] = {
+	[' '] = SQLCC_SPACE,
+	['\t'] = SQLCC_SPACE,
+	['\n'] = SQLCC_SPACE,
+	['\r'] = SQLCC_SPACE,
+	['\f'] = SQLCC_SPACE,
+	['\v'] = SQLCC_SPACE,
+#define CC_LETTER(c) [c] = SQLCC_IDENT_START | SQLCC_IDENT_CONT
+	CC_LETTER('a'),
+	CC_LETTER('b'),
+	CC_LETTER('c'),
+	CC_LETTER('d'),
+	CC_LETTER('e'),
+	CC_LETTER('f'),
+	CC_LETTER('g'),
+	CC_LETTER('h'),
+	CC_LETTER('i'),
+	CC_LETTER('j'),
+	CC_LETTER('k'),
+	CC_LETTER('l'),
+	CC_LETTER('m'),
+	CC_LETTER('n'),
+	CC_LETTER('o'),
+	CC_LETTER('p'),
+	CC_LETTER('q'),
+	CC_LETTER('r'),
+	CC_LETTER('s'),
+	CC_LETTER('t'),
+	CC_LETTER('u'),
+	CC_LETTER('v'),
+	CC_LETTER('w'),
+	CC_LETTER('x'),
+	CC_LETTER('y'),
+	CC_LETTER('z'),
+	CC_LETTER('A'),
+	CC_LETTER('B'),
+	CC_LETTER('C'),
+	CC_LETTER('D'),
+	CC_LETTER('E'),
+	CC_LETTER('F'),
+	CC_LETTER('G'),
+	CC_LETTER('H'),
+	CC_LETTER('I'),
+	CC_LETTER('J'),
+	CC_LETTER('K'),
+	CC_LETTER('L'),
+	CC_LETTER('M'),
+	CC_LETTER('N'),
+	CC_LETTER('O'),
+	CC_LETTER('P'),
+	CC_LETTER('Q'),
+	CC_LETTER('R'),
+	CC_LETTER('S'),
+	CC_LETTER('T'),
+	CC_LETTER('U'),
+	CC_LETTER('V'),
+	CC_LETTER('W'),
+	CC_LETTER('X'),
+	CC_LETTER('Y'),
+	CC_LETTER('Z'),
+	CC_LETTER('_'),
 #undef CC_LETTER
-#define CC_DIG(c) [c] = CC_DIGIT | CC_IDENT_CONT
-	CC_DIG('0'),	       CC_DIG('1'),	  CC_DIG('2'),
-	CC_DIG('3'),	       CC_DIG('4'),	  CC_DIG('5'),
-	CC_DIG('6'),	       CC_DIG('7'),	  CC_DIG('8'),
+#define CC_DIG(c) [c] = SQLCC_DIGIT | SQLCC_IDENT_CONT
+	CC_DIG('0'),
+	CC_DIG('1'),
+	CC_DIG('2'),
+	CC_DIG('3'),
+	CC_DIG('4'),
+	CC_DIG('5'),
+	CC_DIG('6'),
+	CC_DIG('7'),
+	CC_DIG('8'),
 	CC_DIG('9'),
 #undef CC_DIG
-	['$'] = CC_IDENT_CONT, ['+'] = CC_OP,	  ['-'] = CC_OP,
-	['*'] = CC_OP,	       ['/'] = CC_OP,	  ['<'] = CC_OP,
-	['>'] = CC_OP,	       ['='] = CC_OP,	  ['~'] = CC_OP,
-	['!'] = CC_OP,	       ['@'] = CC_OP,	  ['#'] = CC_OP,
-	['%'] = CC_OP,	       ['^'] = CC_OP,	  ['&'] = CC_OP,
-	['|'] = CC_OP,	       ['`'] = CC_OP,	  ['?'] = CC_OP,
-#define CC_HIGH(c) [c] = CC_IDENT_START | CC_IDENT_CONT
+	['$'] = SQLCC_IDENT_CONT,
+	['+'] = SQLCC_OP,
+	['-'] = SQLCC_OP,
+	['*'] = SQLCC_OP,
+	['/'] = SQLCC_OP,
+	['<'] = SQLCC_OP,
+	['>'] = SQLCC_OP,
+	['='] = SQLCC_OP,
+	['~'] = SQLCC_OP,
+	['!'] = SQLCC_OP,
+	['@'] = SQLCC_OP,
+	['#'] = SQLCC_OP,
+	['%'] = SQLCC_OP,
+	['^'] = SQLCC_OP,
+	['&'] = SQLCC_OP,
+	['|'] = SQLCC_OP,
+	['`'] = SQLCC_OP,
+	['?'] = SQLCC_OP,
+#define CC_HIGH(c) [c] = SQLCC_IDENT_START | SQLCC_IDENT_CONT
 #define CC_HIGH8(c)                                                 \
 	CC_HIGH(c), CC_HIGH(c + 1), CC_HIGH(c + 2), CC_HIGH(c + 3), \
 		CC_HIGH(c + 4), CC_HIGH(c + 5), CC_HIGH(c + 6), CC_HIGH(c + 7)
-	CC_HIGH8(0x80),	       CC_HIGH8(0x88),	  CC_HIGH8(0x90),
-	CC_HIGH8(0x98),	       CC_HIGH8(0xa0),	  CC_HIGH8(0xa8),
-	CC_HIGH8(0xb0),	       CC_HIGH8(0xb8),	  CC_HIGH8(0xc0),
-	CC_HIGH8(0xc8),	       CC_HIGH8(0xd0),	  CC_HIGH8(0xd8),
-	CC_HIGH8(0xe0),	       CC_HIGH8(0xe8),	  CC_HIGH8(0xf0),
+	CC_HIGH8(0x80),
+	CC_HIGH8(0x88),
+	CC_HIGH8(0x90),
+	CC_HIGH8(0x98),
+	CC_HIGH8(0xa0),
+	CC_HIGH8(0xa8),
+	CC_HIGH8(0xb0),
+	CC_HIGH8(0xb8),
+	CC_HIGH8(0xc0),
+	CC_HIGH8(0xc8),
+	CC_HIGH8(0xd0),
+	CC_HIGH8(0xd8),
+	CC_HIGH8(0xe0),
+	CC_HIGH8(0xe8),
+	CC_HIGH8(0xf0),
 	CC_HIGH8(0xf8),
 #undef CC_HIGH8
 #undef CC_HIGH
 };
-
-static inline bool is_space(unsigned char c)
-{
-	return cc[c] & CC_SPACE;
-}
-
-static inline bool ident_start(unsigned char c)
-{
-	return cc[c] & CC_IDENT_START;
-}
-
-static inline bool ident_cont(unsigned char c)
-{
-	return cc[c] & CC_IDENT_CONT;
-}
-
-static inline bool is_digit(unsigned char c)
-{
-	return cc[c] & CC_DIGIT;
-}
-
-/* Characters PostgreSQL allows in operators. */
-static inline bool op_char(unsigned char c)
-{
-	return cc[c] & CC_OP;
-}
 
 void sqlscan_init(struct sql_scanner *s, const char *text, size_t len)
 {
@@ -129,9 +161,9 @@ static size_t dollar_tag_len(const struct sql_scanner *s, const char *p)
 
 	if (q < s->end && *q == '$')
 		return 2;
-	if (q >= s->end || !ident_start((unsigned char)*q))
+	if (q >= s->end || !sqlscan_ident_start((unsigned char)*q))
 		return 0;
-	while (q < s->end && ident_cont((unsigned char)*q) && *q != '$')
+	while (q < s->end && sqlscan_ident_cont((unsigned char)*q) && *q != '$')
 		q++;
 	if (q < s->end && *q == '$')
 		return (size_t)(q - p) + 1;
@@ -144,16 +176,18 @@ static const char *scan_number(const struct sql_scanner *s, const char *p)
 
 	if (*p == '0' && p + 1 < e && strchr("xXoObB", p[1]) && p[1]) {
 		p += 2;
-		while (p < e && (ident_cont((unsigned char)*p)) && *p != '$')
+		while (p < e && (sqlscan_ident_cont((unsigned char)*p)) &&
+		       *p != '$')
 			p++; /* hex digits and _ ; junk is PostgreSQL's to reject */
 		return p;
 	}
-	while (p < e && (is_digit((unsigned char)*p) || *p == '_'))
+	while (p < e && (sqlscan_is_digit((unsigned char)*p) || *p == '_'))
 		p++;
 	/* a fraction, but not the ".." of a range or a following operator */
 	if (p < e && *p == '.' && !(p + 1 < e && p[1] == '.')) {
 		p++;
-		while (p < e && (is_digit((unsigned char)*p) || *p == '_'))
+		while (p < e &&
+		       (sqlscan_is_digit((unsigned char)*p) || *p == '_'))
 			p++;
 	}
 	if (p < e && (*p == 'e' || *p == 'E')) {
@@ -161,8 +195,8 @@ static const char *scan_number(const struct sql_scanner *s, const char *p)
 
 		if (q < e && (*q == '+' || *q == '-'))
 			q++;
-		if (q < e && is_digit((unsigned char)*q)) {
-			while (q < e && is_digit((unsigned char)*q))
+		if (q < e && sqlscan_is_digit((unsigned char)*q)) {
+			while (q < e && sqlscan_is_digit((unsigned char)*q))
 				q++;
 			p = q;
 		}
@@ -175,7 +209,7 @@ bool sqlscan_next(struct sql_scanner *s, struct sql_token *t)
 	const char *p = s->p, *e = s->end, *start;
 	unsigned char c;
 
-	while (p < e && is_space((unsigned char)*p))
+	while (p < e && sqlscan_is_space((unsigned char)*p))
 		p++;
 	if (p >= e) {
 		s->p = e;
@@ -237,8 +271,8 @@ bool sqlscan_next(struct sql_scanner *s, struct sql_token *t)
 		t->kind = q == '\'' ? SQLTOK_STRING : SQLTOK_QIDENT;
 		goto done;
 	}
-	if (ident_start(c)) {
-		while (p < e && ident_cont((unsigned char)*p))
+	if (sqlscan_ident_start(c)) {
+		while (p < e && sqlscan_ident_cont((unsigned char)*p))
 			p++;
 		t->kind = SQLTOK_WORD;
 		goto done;
@@ -275,9 +309,9 @@ bool sqlscan_next(struct sql_scanner *s, struct sql_token *t)
 			t->kind = SQLTOK_STRING;
 			goto done;
 		}
-		if (p + 1 < e && is_digit((unsigned char)p[1])) {
+		if (p + 1 < e && sqlscan_is_digit((unsigned char)p[1])) {
 			p++;
-			while (p < e && is_digit((unsigned char)*p))
+			while (p < e && sqlscan_is_digit((unsigned char)*p))
 				p++;
 			t->kind = SQLTOK_PARAM;
 			goto done;
@@ -286,8 +320,8 @@ bool sqlscan_next(struct sql_scanner *s, struct sql_token *t)
 		t->kind = SQLTOK_OP;
 		goto done;
 	}
-	if (is_digit(c) ||
-	    (c == '.' && p + 1 < e && is_digit((unsigned char)p[1]))) {
+	if (sqlscan_is_digit(c) ||
+	    (c == '.' && p + 1 < e && sqlscan_is_digit((unsigned char)p[1]))) {
 		p = scan_number(s, p);
 		t->kind = SQLTOK_NUMBER;
 		goto done;
@@ -302,9 +336,9 @@ bool sqlscan_next(struct sql_scanner *s, struct sql_token *t)
 		t->kind = SQLTOK_PUNCT;
 		goto done;
 	}
-	if (op_char(c)) {
+	if (sqlscan_op_char(c)) {
 		/* a run of operator characters, stopping where a comment starts */
-		while (p < e && op_char((unsigned char)*p)) {
+		while (p < e && sqlscan_op_char((unsigned char)*p)) {
 			if (p > start && p + 1 < e &&
 			    ((p[0] == '-' && p[1] == '-') ||
 			     (p[0] == '/' && p[1] == '*')))

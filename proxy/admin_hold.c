@@ -153,6 +153,7 @@ static void finish(struct client *cl, const char *error)
 
 static void recheck_cb(evutil_socket_t fd, short what, void *arg)
 {
+	pgp_clock_tick();
 	(void)fd;
 	(void)what;
 	admin_hold_check(arg);

@@ -139,6 +139,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg)
 	struct aq_req *r, *n;
 	uint64_t v;
 
+	pgp_clock_tick();
 	(void)what;
 	if (read(fd, &v, sizeof(v)) < 0)
 		(void)0;

@@ -338,6 +338,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct cache *c = arg;
 	int64_t now = pgp_now_us(), next = 0;
 
+	pgp_clock_tick();
 	(void)fd;
 	(void)what;
 	for (struct cache_op *op = c->ops.next; op != &c->ops; op = op->next)
@@ -497,6 +498,7 @@ static void to_server(struct client *cl, struct cache_op *op, bool hit_ok,
 
 static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 {
+	pgp_clock_tick();
 	struct cache_op *op = privdata;
 	struct cache *c = op->c;
 	redisReply *reply = r;
@@ -632,7 +634,7 @@ int cache_idle_input(struct client *cl)
 			c->st.bypassed++;
 			return 0;
 		}
-		int64_t now = pgp_now_us();
+		int64_t now = pgp_loop_us();
 		uint64_t writes = cache_writes_of(c, ci);
 		size_t i;
 

@@ -25,6 +25,7 @@ static void fill_done(redisAsyncContext *ac, void *r, void *privdata)
 	struct cache_op *op = privdata;
 	redisReply *reply = r;
 
+	pgp_clock_tick();
 	(void)ac;
 	if (!reply || reply->type == REDIS_REPLY_ERROR)
 		op->c->st.redis_errors++;
@@ -257,6 +258,8 @@ static void suspect_done(redisAsyncContext *ac, void *r, void *privdata)
 	redisReply *reply = r;
 	int i;
 
+	pgp_clock_tick();
+
 	if (c && (i = suspect_find(c, sb->db)) >= 0) {
 		if (reply && reply->type == REDIS_REPLY_INTEGER) {
 			/* cleared: the last one takes the slot */
@@ -299,6 +302,7 @@ static void inval_done(redisAsyncContext *ac, void *r, void *privdata)
 	struct client *cl;
 	struct server *sv;
 
+	pgp_clock_tick();
 	(void)ac;
 	if (!reply || reply->type == REDIS_REPLY_ERROR) {
 		op->failed = true;

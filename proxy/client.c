@@ -118,7 +118,7 @@ void client_set_state(struct client *cl, enum client_state st)
 		struct pool *p = cl->pool;
 
 		p->nwaiting++;
-		cl->wait_start_us = pgp_now_us();
+		cl->wait_start_us = pgp_loop_us();
 		/* every server busy and no room for another: a wait for one
 		 * to come free (pool_saturation), not for a login or check */
 		cl->wait_saturated =
@@ -693,7 +693,7 @@ void client_relay(struct client *cl)
 		if (terminate)
 			break;
 		if (hdr[0] == 'Q' || hdr[0] == 'S' || hdr[0] == 'F')
-			cl->request_us = conn_wall_us();
+			cl->request_us = pgp_loop_wall_us();
 		if (avail - batch >= (size_t)len + 1) {
 			batch += (size_t)len + 1;
 		} else {
@@ -737,6 +737,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
 
+	pgp_clock_tick();
 	switch (cl->state) {
 	case CL_STARTUP:
 	case CL_AUTH:
@@ -795,6 +796,7 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
 
+	pgp_clock_tick();
 	(void)bev;
 	if (cl->c.closing) {
 		daemon_schedule_reap(cl->c.pp);
@@ -808,6 +810,7 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client *cl = arg;
 
+	pgp_clock_tick();
 	(void)bev;
 	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
 		return;

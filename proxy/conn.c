@@ -22,7 +22,7 @@ void conn_init(struct conn *c, struct pgperf *pp, struct bufferevent *bev)
 	c->pp = pp;
 	c->bev = bev;
 	c->id = ++pp->next_id;
-	c->connect_us = conn_wall_us();
+	c->connect_us = pgp_wall_us();
 }
 
 /* Bytes asked for per read: what libevent's own reads use at most. */
@@ -354,12 +354,4 @@ void conn_describe_addr(const struct sockaddr *sa, char *addr, size_t len,
 	} else {
 		snprintf(addr, len, "unix");
 	}
-}
-
-int64_t conn_wall_us(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }

@@ -159,6 +159,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 
 	(void)l;
 	(void)salen;
+	pgp_clock_tick();
 	client_accept(pp, fd, sa, sa->sa_family == AF_UNIX);
 }
 
@@ -316,6 +317,7 @@ static void reap(struct pgperf *pp)
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
 {
+	pgp_clock_tick();
 	(void)fd;
 	(void)what;
 	reap(arg);
@@ -328,6 +330,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t now = pgp_now_us();
 	int64_t login_timeout = pp->cfg->client_login_timeout;
 
+	pgp_clock_tick();
 	(void)fd;
 	(void)what;
 	if (login_timeout > 0) {
@@ -475,6 +478,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct pgperf *pp = arg;
 	char err[512];
 
+	pgp_clock_tick();
 	(void)what;
 	switch (sig) {
 	case SIGHUP:

@@ -82,6 +82,7 @@ static void fence_notified(evutil_socket_t fd, short what, void *arg)
 {
 	uint64_t v;
 
+	pgp_clock_tick();
 	(void)what;
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_debug("fence: reading the analyzer's eventfd: %s",
@@ -91,6 +92,7 @@ static void fence_notified(evutil_socket_t fd, short what, void *arg)
 
 static void fence_check(evutil_socket_t fd, short what, void *arg)
 {
+	pgp_clock_tick();
 	(void)fd;
 	(void)what;
 	fence_run(arg);

@@ -410,14 +410,14 @@ static struct obs_pending *pend(struct client *cl, uint8_t kind, uint64_t shape)
 	o->n++;
 	if (kind != 'S' && !o->in_xact) {
 		o->in_xact = true;
-		o->xact_start_us = pgp_now_us();
+		o->xact_start_us = pgp_loop_us();
 		o->xact_shape = shape;
 		o->xact_slow_us = 0;
 	}
 	memset(p, 0, sizeof(*p));
 	p->kind = kind;
 	p->shape = shape;
-	p->start_us = pgp_now_us();
+	p->start_us = pgp_loop_us();
 	return p;
 }
 
@@ -542,7 +542,7 @@ void observe_parse(struct client *cl, const char *name, const char *query)
 static void complete(struct client *cl, struct obs_pending *p)
 {
 	struct ana_event ev;
-	int64_t dur = pgp_now_us() - p->start_us;
+	int64_t dur = pgp_loop_us() - p->start_us;
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = ANA_STMT;
@@ -555,7 +555,7 @@ static void complete(struct client *cl, struct obs_pending *p)
 		dur > 0 ? (uint32_t)(dur > UINT32_MAX ? UINT32_MAX : dur) : 0;
 	ev.wait_us = cl->obs.wait_us;
 	cl->obs.wait_us = 0;
-	ev.end_us = conn_wall_us();
+	ev.end_us = pgp_loop_wall_us();
 	if (ev.dur_us >= cl->obs.xact_slow_us) {
 		/* the transaction's slowest statement so far */
 		cl->obs.xact_slow_us = ev.dur_us;
@@ -623,7 +623,7 @@ static void observe_hold(struct pool *p, uint64_t us, uint64_t shape)
 	}
 	p->holds[i].us = us;
 	p->holds[i].shape = shape;
-	p->holds[i].at_us = conn_wall_us();
+	p->holds[i].at_us = pgp_wall_us();
 	p->holds[i].query[0] = '\0';
 }
 
@@ -641,7 +641,7 @@ void observe_reply(struct client *cl, uint8_t type, const uint8_t *body,
 	if (type == 'Z' && o->in_xact && body && n >= 1 && body[0] == 'I' &&
 	    cl->pool) {
 		/* the transaction ended (SHOW STATS) */
-		uint64_t us = (uint64_t)(pgp_now_us() - o->xact_start_us);
+		uint64_t us = (uint64_t)(pgp_loop_us() - o->xact_start_us);
 
 		o->in_xact = false;
 		cl->pool->st.xact_count++;

@@ -94,6 +94,7 @@ static bool target_same_server(const struct pool_target *a,
 
 static void pool_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
+	pgp_clock_tick();
 	(void)fd;
 	(void)what;
 	pool_dispatch(arg);
@@ -369,7 +370,7 @@ static int pool_limit(struct pool *p, int64_t now)
 static bool pool_can_connect(struct pool *p)
 {
 	struct pgperf *pp = p->pp;
-	int64_t now = pgp_now_us();
+	int64_t now = pgp_loop_us();
 
 	if (pp->draining || pool_server_count(p) >= pool_limit(p, now))
 		return false;
@@ -393,7 +394,7 @@ static bool pool_can_connect(struct pool *p)
 static struct server *pool_take_idle(struct pool *p)
 {
 	const struct config *cfg = p->pp->cfg;
-	int64_t now = pgp_now_us();
+	int64_t now = pgp_loop_us();
 
 	while (!list_empty(&p->idle_servers)) {
 		/* most recently used sits at the tail: its caches are the

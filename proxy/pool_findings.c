@@ -167,7 +167,7 @@ static void saturation_findings(struct pgperf *pp, struct list *pools,
 							    : "low";
 		o->executions = s->waited_count;
 		o->saved_us = s->wait_us;
-		o->last_seen_us = conn_wall_us();
+		o->last_seen_us = pgp_wall_us();
 		if (p->holds[0].query[0])
 			first = pgp_strdup(p->holds[0].query);
 		else if (p->holds[0].us && pp->ana)

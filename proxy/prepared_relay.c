@@ -464,7 +464,7 @@ bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 			prep_client_del(&sv->c.pp->prep, &cl->prep, name,
 					strlen(name), NULL);
 		}
-		cl->request_us = conn_wall_us();
+		cl->request_us = pgp_loop_wall_us();
 		break;
 	}
 	default:

@@ -347,7 +347,7 @@ void report_export(struct pgperf *pp, struct jbuf *b)
 
 	gather(pp, &g);
 	jb_printf(b, "{\"version\":%d", ANA_FINDINGS_VERSION);
-	jb_time(conn_wall_us(), t, sizeof(t));
+	jb_time(pgp_wall_us(), t, sizeof(t));
 	jb_kstr(b, "generated_at", t);
 	jb_key(b, "instance");
 	jb_put(b, "{", 1);
@@ -364,8 +364,8 @@ void report_export(struct pgperf *pp, struct jbuf *b)
 	jb_put(b, "}", 1);
 	jb_key(b, "window");
 	jb_put(b, "{", 1);
-	json_time(b, "from", g.w.started_us ? g.w.started_us : conn_wall_us());
-	json_time(b, "to", conn_wall_us());
+	json_time(b, "from", g.w.started_us ? g.w.started_us : pgp_wall_us());
+	json_time(b, "to", pgp_wall_us());
 	jb_printf(b, ",\"statements\":%llu,\"errors\":%llu}",
 		  (unsigned long long)g.t.calls,
 		  (unsigned long long)g.t.errors);
@@ -480,7 +480,7 @@ bool report_mark(struct pgperf *pp, const char *name, int kind, char *err,
 	memset(&ev, 0, sizeof(ev));
 	ev.type = ANA_MARK;
 	ev.rows = (uint64_t)kind;
-	ev.end_us = conn_wall_us();
+	ev.end_us = pgp_wall_us();
 	ev.text_len = (uint32_t)strlen(name);
 	if (!(ev.text = pgp_strdup(name))) {
 		snprintf(err, errlen, "out of memory");

@@ -111,7 +111,7 @@ void server_set_state(struct server *sv, enum server_state st)
 	list_del(&sv->node);
 	list_append(server_list_for(sv, st), &sv->node);
 	sv->state = st;
-	sv->state_since_us = pgp_now_us();
+	sv->state_since_us = pgp_loop_us();
 	if (st == SV_IDLE)
 		sv->idle_since_us = sv->state_since_us;
 }
@@ -244,14 +244,14 @@ void server_link(struct server *sv, struct client *cl)
 		"SELECT pg_catalog.set_config($1, (SELECT reset_val FROM pg_catalog.pg_settings WHERE name = $1), false)";
 	struct wbuf b;
 	int nreset = 0, nset = 0;
-	int64_t now = pgp_now_us();
+	int64_t now = pgp_loop_us();
 	struct kvlist want = {NULL, 0};
 
 	sv->client = cl;
 	cl->server = sv;
 	sv->track = pool_effective_mode(sv->pool) == POOL_TRANSACTION &&
 		    sv->c.pp->cfg->max_prepared_statements > 0;
-	sv->request_us = conn_wall_us();
+	sv->request_us = pgp_loop_wall_us();
 	sv->pool->total_wait_us += (uint64_t)(now - cl->wait_start_us);
 	sv->pool->st.wait_us += (uint64_t)(now - cl->wait_start_us);
 	sv->pool->st.wait_count++;
@@ -434,7 +434,7 @@ void server_start_check(struct server *sv)
 
 void server_note_request(struct server *sv)
 {
-	int64_t now = pgp_now_us();
+	int64_t now = pgp_loop_us();
 
 	sv->query_since_us = now;
 	if (sv->tx_status == 'I')
@@ -641,7 +641,7 @@ void server_maybe_release(struct server *sv)
 		for (int bit = 0; bit < POOL_HAZARD_KINDS; bit++)
 			if (fresh & (1u << bit)) {
 				sv->pool->hazard_clients[bit]++;
-				sv->pool->hazard_last_us[bit] = conn_wall_us();
+				sv->pool->hazard_last_us[bit] = pgp_wall_us();
 			}
 		cl->hazards_seen |= fresh;
 	}
@@ -733,6 +733,7 @@ void server_relay(struct server *sv)
 
 static void server_read_cb(struct bufferevent *bev, void *arg)
 {
+	pgp_clock_tick();
 	(void)bev;
 	server_relay(arg);
 }
@@ -741,6 +742,7 @@ static void server_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct server *sv = arg;
 
+	pgp_clock_tick();
 	(void)bev;
 	if (sv->c.closing) {
 		daemon_schedule_reap(sv->c.pp);
@@ -755,6 +757,7 @@ static void server_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct server *sv = arg;
 	struct pgperf *pp = sv->c.pp;
 
+	pgp_clock_tick();
 	if (what & BEV_EVENT_CONNECTED) {
 		if (sv->state != SV_CONNECTING)
 			return; /* TLS filter finished its handshake */

@@ -82,7 +82,7 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 			sv->rfq_pending--;
 		/* idle in a transaction from now (idle_transaction_timeout) */
 		if (sv->rfq_pending == 0 && sv->tx_status != 'I')
-			sv->idle_xact_since_us = pgp_now_us();
+			sv->idle_xact_since_us = pgp_loop_us();
 		if (sv->rfq_pending == 0 && sv->tx_status == 'I' &&
 		    (sv->notify_pid || sv->notify_sent))
 			notify_xact_ended(sv);

@@ -8,65 +8,6 @@
 
 /* ---- cursor ---- */
 
-bool wc_u8(struct wcursor *c, uint8_t *out)
-{
-	if (wc_remaining(c) < 1)
-		return false;
-	*out = c->p[c->pos++];
-	return true;
-}
-
-bool wc_u16(struct wcursor *c, uint16_t *out)
-{
-	if (wc_remaining(c) < 2)
-		return false;
-	*out = (uint16_t)((c->p[c->pos] << 8) | c->p[c->pos + 1]);
-	c->pos += 2;
-	return true;
-}
-
-bool wc_u32(struct wcursor *c, uint32_t *out)
-{
-	if (wc_remaining(c) < 4)
-		return false;
-	*out = wire_get_u32(c->p + c->pos);
-	c->pos += 4;
-	return true;
-}
-
-bool wc_i32(struct wcursor *c, int32_t *out)
-{
-	uint32_t v;
-
-	if (!wc_u32(c, &v))
-		return false;
-	*out = (int32_t)v;
-	return true;
-}
-
-bool wc_cstr(struct wcursor *c, const char **out, size_t *len)
-{
-	const uint8_t *start = c->p + c->pos;
-	const uint8_t *nul = memchr(start, '\0', wc_remaining(c));
-
-	if (!nul)
-		return false;
-	*out = (const char *)start;
-	if (len)
-		*len = (size_t)(nul - start);
-	c->pos += (size_t)(nul - start) + 1;
-	return true;
-}
-
-bool wc_bytes(struct wcursor *c, size_t n, const uint8_t **out)
-{
-	if (wc_remaining(c) < n)
-		return false;
-	*out = c->p + c->pos;
-	c->pos += n;
-	return true;
-}
-
 /* ---- builder ---- */
 
 void wb_init(struct wbuf *b)

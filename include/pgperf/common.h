@@ -5,6 +5,8 @@
 #ifndef PGPERF_COMMON_H
 #define PGPERF_COMMON_H
 
+#include "pgperf/clock.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,9 +94,6 @@ static inline uint64_t pgp_mix64(uint64_t x)
 	x ^= x >> 33;
 	return x;
 }
-
-/* Monotonic clock in microseconds. */
-int64_t pgp_now_us(void);
 
 /* Constant-time comparison for secrets. */
 bool pgp_secure_equal(const void *a, const void *b, size_t n);

@@ -71,8 +71,6 @@ void conn_tcp_options(int fd, const struct config *cfg);
 /* Fill addr/port fields from a socket address. */
 void conn_describe_addr(const struct sockaddr *sa, char *addr, size_t len,
 			int *port);
-/* Wall clock in microseconds, for SHOW columns. */
-int64_t conn_wall_us(void);
 
 /*
  * A view of a connection's input for reading messages in place: the

@@ -41,6 +41,9 @@ struct shape {
 
 /* The shape of `len` bytes of SQL. */
 void shape_compute(const char *sql, size_t len, struct shape *out);
+/* The same, a token at a time: the definition shape_compute() is
+ * tested against (it takes shortcuts for the common tokens). */
+void shape_compute_tokens(const char *sql, size_t len, struct shape *out);
 /*
  * URL-decode a tag value (%XX and nothing else) into buf with a NUL;
  * returns its length, truncated to cap - 1.

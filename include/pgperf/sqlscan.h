@@ -23,6 +23,45 @@ enum sql_token_kind {
 	SQLTOK_COMMENT,	  /* -- or block comment, delimiters included */
 };
 
+/* Character classes, one table lookup each: the relay runs the scanner on
+ * every statement, and the lookups are the inner loops. */
+enum sqlscan_class {
+	SQLCC_SPACE = 1,       /* whitespace */
+	SQLCC_IDENT_START = 2, /* letters, _, bytes >= 0x80 */
+	SQLCC_IDENT_CONT = 4,  /* ... and digits and $ */
+	SQLCC_DIGIT = 8,
+	SQLCC_OP = 16 /* characters PostgreSQL allows in operators */
+};
+extern const unsigned char sqlscan_cc[256];
+
+static inline bool sqlscan_is_space(unsigned char c)
+{
+	return sqlscan_cc[c] & SQLCC_SPACE;
+}
+
+/* Letters, _ and bytes >= 0x80. */
+static inline bool sqlscan_ident_start(unsigned char c)
+{
+	return sqlscan_cc[c] & SQLCC_IDENT_START;
+}
+
+/* ... and digits and $. */
+static inline bool sqlscan_ident_cont(unsigned char c)
+{
+	return sqlscan_cc[c] & SQLCC_IDENT_CONT;
+}
+
+static inline bool sqlscan_is_digit(unsigned char c)
+{
+	return sqlscan_cc[c] & SQLCC_DIGIT;
+}
+
+/* Characters PostgreSQL allows in operators. */
+static inline bool sqlscan_op_char(unsigned char c)
+{
+	return sqlscan_cc[c] & SQLCC_OP;
+}
+
 struct sql_token {
 	enum sql_token_kind kind;
 	const char *p; /* borrowed: points into the scanned text */

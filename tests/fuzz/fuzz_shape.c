@@ -2,7 +2,8 @@
  * fuzz_shape.c -- libFuzzer target for the shape lexer and its tag
  * decoder: literal and tag spans lie inside the input, counts stay within
  * their arrays, decoding never writes past its buffer, and the same input
- * always gives the same shape.  The input is split at the first NUL byte
+ * always gives the same shape, the one the token-at-a-time definition
+ * gives.  The input is split at the first NUL byte
  * (if any) into SQL and a second text handed to libpg_query's wrapper,
  * which must not crash on anything either, nor must the N+1 helpers that
  * find a parameter's filter column and rewrite it as `= ANY($n)`.
@@ -30,6 +31,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	shape_compute(text, size, &a);
 	shape_compute(text, size, &b);
 	if (a.hash != b.hash || a.ntags > SHAPE_MAX_TAGS)
+		__builtin_trap();
+	/* the one-pass shortcuts give what the token-at-a-time definition
+	 * gives, spans included */
+	shape_compute_tokens(text, size, &b);
+	if (a.hash != b.hash || a.nliterals != b.nliterals ||
+	    a.ntags != b.ntags || a.truncated != b.truncated ||
+	    memcmp(a.lit, b.lit,
+		   sizeof(a.lit[0]) * (a.nliterals < SHAPE_MAX_LITERALS
+					       ? a.nliterals
+					       : SHAPE_MAX_LITERALS)) != 0 ||
+	    memcmp(a.tag, b.tag, sizeof(a.tag[0]) * a.ntags) != 0)
 		__builtin_trap();
 	for (uint32_t i = 0; i < a.nliterals && i < SHAPE_MAX_LITERALS; i++)
 		check_span(&a.lit[i], size);

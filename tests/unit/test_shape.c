@@ -94,6 +94,46 @@ static void test_malformed(void **state)
 	assert_true(s.truncated);
 }
 
+/* shape_compute() takes shortcuts for blanks and plain words; on every
+ * lexical form it must agree with the token-at-a-time definition. */
+static void test_one_pass_matches_tokens(void **state)
+{
+	static const char *const texts[] = {
+		"SELECT abalance FROM pgbench_accounts WHERE aid = 12345;",
+		"select e'it''s', E'\\n', b'01', X'1F', n'x', N'y', u&'d', U&\"q\"",
+		"SELECT a&b, e&f, x || 'y', select'a', u &'b'",
+		"SELECT 1 - -2, a - -b, -c, - 3, (-4), x-- a comment\n+1",
+		"/* app='shop',route='/a' */ SELECT $1, $$body$$, $t$x$t$, ab$cd",
+		"SELECT \"Quoted Id\", _u, \xc3\xa9t\xc3\xa9, t1.c2 FROM t1",
+		"SELECT 1.5e10, .5, 0x1F, 1_000, 1..2, a::int, b[1]",
+		"SELECT 'unterminated",
+		"SELECT E'\\",
+		"U&",
+		"e",
+		"-",
+		"x -",
+		"\t\n SELECT\f1\v",
+		"",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct shape a, b;
+		size_t n = strlen(texts[i]);
+
+		shape_compute(texts[i], n, &a);
+		shape_compute_tokens(texts[i], n, &b);
+		if (a.hash != b.hash || a.nliterals != b.nliterals ||
+		    a.ntags != b.ntags || a.truncated != b.truncated)
+			fail_msg("one-pass shape differs on: %s", texts[i]);
+		for (uint32_t k = 0; k < a.nliterals && k < SHAPE_MAX_LITERALS;
+		     k++) {
+			assert_int_equal(a.lit[k].off, b.lit[k].off);
+			assert_int_equal(a.lit[k].len, b.lit[k].len);
+		}
+	}
+}
+
 static void tag_is(const char *sql, const struct shape *s, uint32_t i,
 		   const char *key, const char *value)
 {
@@ -247,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_literals_comments_case),
 		cmocka_unit_test(test_literal_spans),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_one_pass_matches_tokens),
 		cmocka_unit_test(test_tags),
 		cmocka_unit_test(test_same_shape_same_fingerprint),
 		cmocka_unit_test(test_parse_facts),
