@@ -321,13 +321,11 @@ static void inval_done(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	cl->cache.op = NULL;
 	cl->cache.released = true;
-	if (sv && cl->server == sv) {
-		conn_read_enable(&sv->c);
-		server_relay(sv);
-	}
+	if (sv && cl->server == sv)
+		server_resume_relay(sv); /* the held ReadyForQuery goes on */
 }
 
-bool cache_hold_ready(struct client *cl, struct server *sv)
+enum relay_verdict cache_ready_verdict(struct client *cl, struct server *sv)
 {
 	struct cache *c = cl->c.pp->cache;
 	struct cache_op *op;
@@ -336,15 +334,15 @@ bool cache_hold_ready(struct client *cl, struct server *sv)
 	int n = 0;
 
 	if (!c)
-		return false;
+		return RELAY_FORWARD;
 	if (cl->cache.op && cl->cache.op->kind == OP_INVAL)
-		return true; /* still waiting */
+		return RELAY_HOLD; /* still waiting */
 	if (cl->cache.released) {
 		cl->cache.released = false;
-		return false;
+		return RELAY_FORWARD;
 	}
 	if (!cl->cache.ninval && !cl->cache.inval_all)
-		return false;
+		return RELAY_FORWARD;
 	db = cache_db_hash(cl);
 	if (cl->cache.inval_all) {
 		cache_gen_key(keys[n++], sizeof(keys[0]), db, 0);
@@ -364,7 +362,7 @@ bool cache_hold_ready(struct client *cl, struct server *sv)
 		/* no Redis: everything of this database is dropped when it
 		 * is back, and nothing of it is served meanwhile */
 		cache_suspect(c, db);
-		return false;
+		return RELAY_FORWARD;
 	}
 	op->cl = cl;
 	op->sv = sv;
@@ -377,11 +375,10 @@ bool cache_hold_ready(struct client *cl, struct server *sv)
 	}
 	if (!op->pending) {
 		op_free(op);
-		return false;
+		return RELAY_FORWARD;
 	}
 	cl->cache.op = op;
-	conn_read_disable(&sv->c); /* the ReadyForQuery waits in the input */
-	return true;
+	return RELAY_HOLD;
 }
 
 void cache_client_gone(struct client *cl)

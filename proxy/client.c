@@ -21,6 +21,7 @@
 #include "pgperf/observe.h"
 #include "pgperf/pool.h"
 #include "pgperf/prepared_relay.h"
+#include "pgperf/relay.h"
 #include "pgperf/server.h"
 #include "pgperf/session_state.h"
 
@@ -557,9 +558,74 @@ static void read_message(struct client *cl, struct server *sv, bool txn,
 }
 
 /*
- * Relay the client's input to its server.  Headers are read in place
- * (evbuffer_copyout_from); every complete message found, plus the part of
- * one still arriving, moves to the server in a single conn_move().  With
+ * The statistics tap and transaction mode's session state on one request:
+ * RELAY_WAIT until the part they read is there (a Query, Parse or
+ * FunctionCall whole up to CLASSIFY_MAX, the start of a Bind or Close),
+ * else RELAY_FORWARD once they have seen it.
+ */
+static enum relay_verdict tap_verdict(struct client *cl, struct server *sv,
+				      bool txn, bool obs,
+				      const struct relay_msg *m,
+				      const struct conn_span *sp)
+{
+	uint8_t t = m->type;
+
+	if (cl->skip_until_sync && t != 'S')
+		return RELAY_FORWARD; /* an error skips to Sync: not run */
+	if ((txn && (t == 'Q' || t == 'P' || t == 'F')) ||
+	    (obs && observed_type(t))) {
+		size_t want = t == 'B' || t == 'C' ? (m->len - 4 < OBSERVE_PEEK
+							      ? m->len - 4
+							      : OBSERVE_PEEK)
+						   : m->len - 4;
+
+		if (want <= CLASSIFY_MAX && m->have < want + 5)
+			return RELAY_WAIT;
+		read_message(cl, sv, txn, obs, t, sp, m->off, m->len);
+	}
+	if (!obs && (t == 'Q' || t == 'E' || t == 'S'))
+		/* analysis off: timed only for SHOW STATS */
+		observe_request(cl, t, NULL, 0);
+	return RELAY_FORWARD;
+}
+
+/*
+ * A request relayed: what the server owes for it.  True for Terminate,
+ * which ends the relay (the server stays for the next client).
+ */
+static bool note_request(struct client *cl, struct server *sv, uint8_t t)
+{
+	switch (t) {
+	case 'X': /* Terminate */
+		return true;
+	case 'Q': /* Query: one ReadyForQuery ends it */
+	case 'F': /* FunctionCall: likewise */
+		sv->rfq_pending++;
+		cl->request_us = pgp_loop_wall_us();
+		break;
+	case 'S': /* Sync: ends an extended-protocol batch */
+		sv->rfq_pending++;
+		sv->unsynced = false;
+		cl->request_us = pgp_loop_wall_us();
+		break;
+	case 'P': /* Parse */
+	case 'B': /* Bind */
+	case 'E': /* Execute */
+	case 'D': /* Describe */
+	case 'C': /* Close */
+		sv->unsynced = true;
+		break;
+	default: /* Flush, COPY data, password: pass through */
+		break;
+	}
+	return false;
+}
+
+/*
+ * Relay the client's input to its server: one loop over its messages
+ * (relay.h).  Headers are read in place (evbuffer_copyout_from); every
+ * complete message that goes on unchanged, plus the part of one still
+ * arriving, moves to the server in a single conn_move().  With
  * prepared-statement tracking (transaction mode), the few messages that
  * must be renamed, dropped or answered by pgperf end the batch and are
  * handled by prepared_relay.c.
@@ -596,110 +662,65 @@ void client_relay(struct client *cl)
 	       avail - batch >= 5) {
 		uint8_t hbuf[5];
 		const uint8_t *hdr = conn_span_at(&sp, batch, 5, hbuf);
-		uint32_t len;
+		struct relay_msg m;
+		enum relay_verdict v;
 		enum pgp_status st;
 
-		len = wire_get_u32(hdr + 1);
-		st = wire_check_header(WIRE_FROM_CLIENT, hdr[0], len, max);
+		m.type = hdr[0];
+		m.len = wire_get_u32(hdr + 1);
+		m.off = batch;
+		m.have = avail - batch;
+		st = wire_check_header(WIRE_FROM_CLIENT, m.type, m.len, max);
 		if (st == PGP_ERR_TOO_BIG) {
 			bad = "message of %u bytes exceeds max_packet_size";
-			bad_arg = len;
+			bad_arg = m.len;
 			break;
 		}
 		if (st != PGP_OK) {
-			bad = len < 4 ? "invalid message length %u"
-				      : "invalid frontend message type %u";
-			bad_arg = len < 4 ? len : hdr[0];
+			bad = m.len < 4 ? "invalid message length %u"
+					: "invalid frontend message type %u";
+			bad_arg = m.len < 4 ? m.len : m.type;
 			break;
 		}
 		if (sv->rfq_pending == 0 && !sv->unsynced &&
-		    starts_request(hdr[0]))
+		    starts_request(m.type))
 			server_note_request(sv);
-		if (((txn &&
-		      (hdr[0] == 'Q' || hdr[0] == 'P' || hdr[0] == 'F')) ||
-		     (obs && observed_type(hdr[0]))) &&
-		    (!cl->skip_until_sync || hdr[0] == 'S')) {
-			/* transaction mode reads statement text for session
-			 * state, statistics for shapes and names */
-			size_t want = hdr[0] == 'B' || hdr[0] == 'C'
-					      ? (len - 4 < OBSERVE_PEEK
-							 ? len - 4
-							 : OBSERVE_PEEK)
-					      : len - 4;
-
-			if (want <= CLASSIFY_MAX && avail - batch < want + 5)
-				break; /* wait until it is there */
-			read_message(cl, sv, txn, obs, hdr[0], &sp, batch, len);
+		v = tap_verdict(cl, sv, txn, obs, &m, &sp);
+		if (v == RELAY_FORWARD && sv->track && m.type != 'X')
+			v = prep_request_peek(cl, sv, m.type, m.len, &sp, batch,
+					      m.have, &pk);
+		if (v == RELAY_WAIT)
+			break;
+		if (v == RELAY_NOMEM) {
+			bad = "out of memory";
+			bad_state = "53200";
+			break;
 		}
-		if (!obs && (hdr[0] == 'Q' || hdr[0] == 'E' || hdr[0] == 'S') &&
-		    (!cl->skip_until_sync || hdr[0] == 'S'))
-			/* analysis off: timed only for SHOW STATS */
-			observe_request(cl, hdr[0], NULL, 0);
-		if (sv->track && hdr[0] != 'X') {
-			enum prep_step ps =
-				prep_request_peek(cl, sv, hdr[0], len, &sp,
-						  batch, avail - batch, &pk);
-
-			if (ps == PREP_WAIT)
-				break;
-			if (ps == PREP_NOMEM) {
+		if (v == RELAY_REPLACE) {
+			/* what went before leaves first */
+			if (batch) {
+				conn_move(&cl->c, &sv->c, batch);
+				cl->pool->st.recv += batch;
+			}
+			batch = 0;
+			if (!prep_request_handle(cl, sv, m.type, m.len, &pk)) {
 				bad = "out of memory";
 				bad_state = "53200";
 				break;
 			}
-			if (ps == PREP_SPECIAL) {
-				uint8_t type = hdr[0]; /* the view changes */
-
-				if (batch) {
-					conn_move(&cl->c, &sv->c, batch);
-					cl->pool->st.recv += batch;
-				}
-				batch = 0;
-				if (!prep_request_handle(cl, sv, type, len,
-							 &pk)) {
-					bad = "out of memory";
-					bad_state = "53200";
-					break;
-				}
-				/* the rest of a renamed Bind streams on */
-				avail = evbuffer_get_length(in);
-				batch = conn_take_streaming(&cl->c, avail);
-				conn_span_take(&sp, in);
-				continue;
-			}
+			/* the rest of a renamed Bind streams on */
+			avail = evbuffer_get_length(in);
+			batch = conn_take_streaming(&cl->c, avail);
+			conn_span_take(&sp, in);
+			continue;
 		}
-		switch (hdr[0]) {
-		case 'X': /* Terminate: the server stays for the next client */
-			terminate = true;
+		if ((terminate = note_request(cl, sv, m.type)))
 			break;
-		case 'Q': /* Query: one ReadyForQuery ends it */
-		case 'F': /* FunctionCall: likewise */
-			sv->rfq_pending++;
-			break;
-		case 'S': /* Sync: ends an extended-protocol batch */
-			sv->rfq_pending++;
-			sv->unsynced = false;
-			break;
-		case 'P': /* Parse */
-		case 'B': /* Bind */
-		case 'E': /* Execute */
-		case 'D': /* Describe */
-		case 'C': /* Close */
-			sv->unsynced = true;
-			break;
-		default: /* Flush, COPY data, password: pass through */
-			break;
-		}
-		if (terminate)
-			break;
-		if (hdr[0] == 'Q' || hdr[0] == 'S' || hdr[0] == 'F')
-			cl->request_us = pgp_loop_wall_us();
-		if (avail - batch >= (size_t)len + 1) {
-			batch += (size_t)len + 1;
+		if (relay_msg_whole(&m)) {
+			batch += (size_t)m.len + 1;
 		} else {
 			/* the rest of this message streams through as it arrives */
-			cl->c.fwd_remaining =
-				(uint32_t)(len + 1 - (avail - batch));
+			cl->c.fwd_remaining = (uint32_t)(m.len + 1 - m.have);
 			batch = avail;
 		}
 	}

@@ -183,10 +183,10 @@ static const uint8_t *bind_names_end(const struct prep_peek *pk)
 /* Bytes of a Bind copied at first: enough for the usual short names. */
 #define BIND_PEEK_FIRST 64
 
-enum prep_step prep_request_peek(struct client *cl, struct server *sv,
-				 uint8_t type, uint32_t len,
-				 const struct conn_span *sp, size_t off,
-				 size_t avail, struct prep_peek *pk)
+enum relay_verdict prep_request_peek(struct client *cl, struct server *sv,
+				     uint8_t type, uint32_t len,
+				     const struct conn_span *sp, size_t off,
+				     size_t avail, struct prep_peek *pk)
 {
 	size_t need = len - 4;
 	bool whole = avail >= (size_t)len + 1;
@@ -194,7 +194,7 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 
 	pk->have = 0;
 	if (cl->skip_until_sync && type != 'S' && type != 'X')
-		return PREP_SPECIAL; /* dropped */
+		return RELAY_REPLACE; /* dropped */
 	switch (type) {
 	case 'P':
 		/* only the first byte says whether it is named; a named one
@@ -204,10 +204,10 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 		if (pk->have == 1 && pk->pre[0] != '\0')
 			return whole || need > (size_t)cl->c.pp->cfg
 							       ->max_prepared_statement_size
-				       ? PREP_SPECIAL
-				       : PREP_WAIT;
+				       ? RELAY_REPLACE
+				       : RELAY_WAIT;
 		if (pk->have == 0 && need)
-			return PREP_WAIT;
+			return RELAY_WAIT;
 		kind = PQ_PARSE;
 		break;
 	case 'B': {
@@ -221,12 +221,12 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 		}
 		if (!end) {
 			if (pk->have < need && pk->have < sizeof(pk->pre))
-				return PREP_WAIT;
+				return RELAY_WAIT;
 			kind = PQ_BIND; /* malformed or huge: the server judges */
 			break;
 		}
 		if (pk->pre[pgp_strnlen((char *)pk->pre, pk->have) + 1] != '\0')
-			return PREP_SPECIAL; /* a named statement */
+			return RELAY_REPLACE; /* a named statement */
 		kind = PQ_BIND;
 		break;
 	}
@@ -234,9 +234,9 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 	case 'C':
 		peek_body(pk, sp, off, avail, need, sizeof(pk->pre));
 		if (pk->have < need && pk->have < 2)
-			return PREP_WAIT;
+			return RELAY_WAIT;
 		if (pk->have >= 2 && pk->pre[0] == 'S' && pk->pre[1] != '\0')
-			return whole ? PREP_SPECIAL : PREP_WAIT;
+			return whole ? RELAY_REPLACE : RELAY_WAIT;
 		kind = type == 'D' ? PQ_DESCRIBE : PQ_CLOSE;
 		break;
 	case 'E':
@@ -259,7 +259,7 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 				    pgp_strnlen((char *)pk->pre, need), name,
 				    sizeof(name)) &&
 			    prep_client_get(&cl->prep, name, strlen(name)))
-				return PREP_SPECIAL;
+				return RELAY_REPLACE;
 		}
 		kind = PQ_QUERY;
 		break;
@@ -268,9 +268,9 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 		kind = PQ_QUERY;
 		break;
 	default:
-		return PREP_PASS; /* Flush, COPY data: no reply of their own */
+		return RELAY_FORWARD; /* Flush, COPY data: no reply of their own */
 	}
-	return queue(sv, kind, NULL, NULL) ? PREP_PASS : PREP_NOMEM;
+	return queue(sv, kind, NULL, NULL) ? RELAY_FORWARD : RELAY_NOMEM;
 }
 
 /* Drop the message at the start of the input, or as much as has come. */
@@ -514,14 +514,16 @@ static void undo(struct server *sv, struct pq_entry *e)
 	}
 }
 
-enum prep_reply prep_reply(struct server *sv, uint8_t type)
+enum relay_verdict prep_reply(struct server *sv, uint8_t type)
 {
 	struct prep_registry *reg = &sv->c.pp->prep;
 	struct pq_entry *e = pq_head(&sv->pq);
 	bool done = false;
 
+	if (prep_answer_due(sv))
+		return RELAY_ANSWER;
 	if (!e || type == 'N' || type == 'A' || type == 'S')
-		return PREP_REPLY_PASS; /* notices, notifications, settings */
+		return RELAY_FORWARD; /* notices, notifications, settings */
 	if (type == 'E' && e->kind != PQ_QUERY && e->kind != PQ_SYNC) {
 		/* the request failed; PostgreSQL skips the rest until Sync */
 		undo(sv, e);
@@ -530,7 +532,7 @@ enum prep_reply prep_reply(struct server *sv, uint8_t type)
 			undo(sv, e);
 			pq_pop(reg, &sv->pq);
 		}
-		return PREP_REPLY_PASS;
+		return RELAY_FORWARD;
 	}
 	switch (e->kind) {
 	case PQ_OWN_PARSE:
@@ -539,7 +541,7 @@ enum prep_reply prep_reply(struct server *sv, uint8_t type)
 			if (type == '1')
 				e->st->verified = true;
 			pq_pop(reg, &sv->pq);
-			return PREP_REPLY_SWALLOW;
+			return RELAY_DROP;
 		}
 		break;
 	case PQ_PARSE:
@@ -571,7 +573,7 @@ enum prep_reply prep_reply(struct server *sv, uint8_t type)
 	}
 	if (done)
 		pq_pop(reg, &sv->pq);
-	return PREP_REPLY_PASS;
+	return RELAY_FORWARD;
 }
 
 int prep_emit_answers(struct server *sv)

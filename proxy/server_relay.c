@@ -122,15 +122,6 @@ static void inspect_reply(struct server *sv, uint8_t type, const uint8_t *body,
 	}
 }
 
-/*
- * Stream replies to the linked client, batching every complete message into
- * one move.  ReadyForQuery, ParameterStatus and small ErrorResponses are
- * copied out and inspected on the way; everything else is only framed.
- * With prepared-statement tracking each reply is also matched to its
- * request: pgperf's own are swallowed and its answers to the client are
- * sent in their turn (prepared_relay.c).  Everything available has been
- * handled when it returns.
- */
 static void relay_move(struct server *sv, struct client *cl, size_t n)
 {
 	conn_move(&sv->c, &cl->c, n);
@@ -178,6 +169,56 @@ static bool relay_notification(struct server *sv, struct client *cl,
 	return true;
 }
 
+/* Replies read whole on the way: the state the relay tracks, and what
+ * statistics read (CommandComplete, and for the N+1 proof RowDescription
+ * and the first rows). */
+static bool inspected(const struct client *cl, const struct relay_msg *m,
+		      bool obs)
+{
+	uint8_t t = m->type;
+
+	return (t == 'Z' || t == 'S' || t == 'E' ||
+		(obs && (t == 'C' || t == 'T' ||
+			 (t == 'D' && observe_wants_row(&cl->obs))))) &&
+	       m->len <= SERVER_INSPECT_MAX;
+}
+
+/* What the features make of one reply, in their order (relay.h). */
+static enum relay_verdict reply_verdict(struct server *sv, struct client *cl,
+					const struct relay_msg *m, bool inspect)
+{
+	bool small = m->len <= SERVER_INSPECT_MAX;
+	bool notification = m->type == 'A' && small && m->len >= 8 &&
+			    renames_notifications(sv);
+	enum relay_verdict v;
+
+	/* read, or maybe dropped (pgperf's own ParseComplete and
+	 * CloseComplete) or rewritten: it must be whole first */
+	if ((inspect || notification ||
+	     (sv->track && (m->type == '1' || m->type == '3') && small)) &&
+	    !relay_msg_whole(m))
+		return RELAY_WAIT;
+	/* the result cache: the transaction's writes are invalidated before
+	 * its ReadyForQuery reaches the client (asked before the prepared-
+	 * statement queue, which a ReadyForQuery held and seen again would
+	 * otherwise advance twice) */
+	if (m->type == 'Z' && cl->c.pp->cache &&
+	    cache_ready_verdict(cl, sv) == RELAY_HOLD)
+		return RELAY_HOLD;
+	if (sv->track && (v = prep_reply(sv, m->type)) != RELAY_FORWARD)
+		return v;
+	if (notification)
+		return RELAY_REPLACE;
+	return RELAY_FORWARD;
+}
+
+/*
+ * Stream replies to the linked client, batching every complete message into
+ * one move.  ReadyForQuery, ParameterStatus and small ErrorResponses are
+ * copied out and inspected on the way; everything else is only framed.
+ * Everything available has been handled when it returns, unless a feature
+ * held the relay (the result cache before a ReadyForQuery).
+ */
 void server_relay_active(struct server *sv)
 {
 	struct client *cl = sv->client;
@@ -191,127 +232,105 @@ void server_relay_active(struct server *sv)
 	conn_span_take(&sp, in);
 	while (sv->c.fwd_remaining == 0 && avail - batch >= 5) {
 		uint8_t hdr[5];
-		uint32_t len;
-		bool inspect, whole;
+		struct relay_msg m;
+		enum relay_verdict v;
+		bool inspect;
 		const uint8_t *h = conn_span_at(&sp, batch, 5, hdr);
 
-		/* a copy: the view changes when a batch moves on */
-		if (h != hdr)
-			memcpy(hdr, h, 5);
-		len = wire_get_u32(hdr + 1);
-		if (wire_check_header(WIRE_FROM_SERVER, hdr[0], len,
+		m.type = h[0];
+		m.len = wire_get_u32(h + 1);
+		m.off = batch;
+		m.have = avail - batch;
+		if (wire_check_header(WIRE_FROM_SERVER, m.type, m.len,
 				      WIRE_MAX_MESSAGE_LEN) != PGP_OK) {
 			if (batch)
 				relay_move(sv, cl, batch);
 			server_close(
 				sv, CLOSE_PROTOCOL,
 				"invalid message from server (type %u, length %u)",
-				hdr[0], len);
+				m.type, m.len);
 			return;
 		}
-		/* statistics read CommandComplete, and sample results for
-		 * the N+1 proof: RowDescription and the first rows */
-		inspect =
-			(hdr[0] == 'Z' || hdr[0] == 'S' || hdr[0] == 'E' ||
-			 (obs &&
-			  (hdr[0] == 'C' || hdr[0] == 'T' ||
-			   (hdr[0] == 'D' && observe_wants_row(&cl->obs))))) &&
-			len <= SERVER_INSPECT_MAX;
-		/* read, or maybe swallowed (pgperf's own ParseComplete and
-		 * CloseComplete): wait until it is whole */
-		whole = inspect ||
-			(sv->track && (hdr[0] == '1' || hdr[0] == '3') &&
-			 len <= SERVER_INSPECT_MAX) ||
-			(hdr[0] == 'A' && len <= SERVER_INSPECT_MAX &&
-			 renames_notifications(sv));
-		if (avail - batch < (size_t)len + 1 && whole)
+		inspect = inspected(cl, &m, obs);
+		v = reply_verdict(sv, cl, &m, inspect);
+		if (v == RELAY_WAIT)
 			break;
-		if (sv->track) {
-			if (prep_answer_due(sv)) {
-				int ready;
+		if (v != RELAY_FORWARD) {
+			/* what went before leaves first */
+			if (batch)
+				relay_move(sv, cl, batch);
+			batch = 0;
+			switch (v) {
+			case RELAY_HOLD:
+				/* the ReadyForQuery waits in the input */
+				conn_read_disable(&sv->c);
+				return;
+			case RELAY_ANSWER: {
+				/* pgperf's answers, then this reply again */
+				int ready = prep_emit_answers(sv);
 
-				if (batch)
-					relay_move(sv, cl, batch);
-				avail -= batch;
-				batch = 0;
-				conn_span_take(&sp, in);
-				if ((ready = prep_emit_answers(sv)) < 0) {
+				if (ready < 0) {
 					client_close(cl, CLOSE_RESOURCES,
 						     "53200", "out of memory");
 					return;
 				}
 				saw_ready |= ready > 0;
+				break;
 			}
-			if (prep_reply(sv, hdr[0]) == PREP_REPLY_SWALLOW) {
-				/* pgperf's own ParseComplete or CloseComplete */
-				if (batch)
-					relay_move(sv, cl, batch);
-				evbuffer_drain(in, (size_t)len + 1);
-				avail = evbuffer_get_length(in);
-				batch = 0;
-				conn_span_take(&sp, in);
-				continue;
+			case RELAY_DROP:
+				evbuffer_drain(in, (size_t)m.len + 1);
+				break;
+			case RELAY_REPLACE:
+				if (!relay_notification(sv, cl, in, m.len))
+					return;
+				break;
+			default:
+				break;
 			}
-		}
-		if (avail - batch < (size_t)len + 1) {
-			sv->c.fwd_remaining =
-				(uint32_t)(len + 1 - (avail - batch));
-			batch = avail;
-			cache_capture_abandon(cl); /* streamed, not whole */
-			break;
-		}
-		if (hdr[0] == 'A' && len >= 8 && len <= SERVER_INSPECT_MAX &&
-		    renames_notifications(sv)) {
-			/* a notification: told as from its sending client */
-			if (batch)
-				relay_move(sv, cl, batch);
-			batch = 0;
-			if (!relay_notification(sv, cl, in, len))
-				return;
 			avail = evbuffer_get_length(in);
 			conn_span_take(&sp, in);
 			continue;
 		}
-		/* the result cache: the transaction's writes are invalidated
-		 * before its ReadyForQuery reaches the client */
-		if (hdr[0] == 'Z' && cache_hold_ready(cl, sv)) {
-			if (batch)
-				relay_move(sv, cl, batch);
-			return;
+		if (!relay_msg_whole(&m)) {
+			/* the rest of this one streams through as it arrives */
+			sv->c.fwd_remaining = (uint32_t)(m.len + 1 - m.have);
+			batch = avail;
+			cache_capture_abandon(cl); /* streamed, not whole */
+			break;
 		}
 		if (cl->cache.fill) {
 			struct evbuffer_ptr at;
 
 			evbuffer_ptr_set(in, &at, batch, EVBUFFER_PTR_SET);
-			cache_capture(cl, hdr[0], in, &at, len);
+			cache_capture(cl, m.type, in, &at, m.len);
 		}
 		if (inspect) {
 			const uint8_t *body;
+			size_t n = m.len - 4;
 
 			copy = NULL;
-			if (batch + 5 + (len - 4) <= sp.len) {
+			if (batch + 5 + n <= sp.len) {
 				body = sp.p + batch + 5; /* in place */
-			} else if (len - 4 <= sizeof(small)) {
-				conn_span_copy(&sp, batch + 5, len - 4, small);
+			} else if (n <= sizeof(small)) {
+				conn_span_copy(&sp, batch + 5, n, small);
 				body = small;
-			} else if ((copy = pgp_malloc(len - 4))) {
-				conn_span_copy(&sp, batch + 5, len - 4, copy);
+			} else if ((copy = pgp_malloc(n))) {
+				conn_span_copy(&sp, batch + 5, n, copy);
 				body = copy;
 			} else {
 				server_close(sv, CLOSE_RESOURCES,
 					     "out of memory");
 				return;
 			}
-			inspect_reply(sv, hdr[0], body, len - 4);
-			observe_reply(cl, hdr[0], body, len - 4,
-				      (size_t)len + 1);
+			inspect_reply(sv, m.type, body, n);
+			observe_reply(cl, m.type, body, n, (size_t)m.len + 1);
 			pgp_free(copy);
-			saw_ready |= hdr[0] == 'Z';
+			saw_ready |= m.type == 'Z';
 		} else {
 			/* also with analysis off: SHOW STATS times statements */
-			observe_reply(cl, hdr[0], NULL, 0, (size_t)len + 1);
+			observe_reply(cl, m.type, NULL, 0, (size_t)m.len + 1);
 		}
-		batch += (size_t)len + 1;
+		batch += (size_t)m.len + 1;
 	}
 	if (batch)
 		relay_move(sv, cl, batch);
@@ -330,4 +349,10 @@ void server_relay_active(struct server *sv)
 		client_drain(cl);
 	else if (saw_ready)
 		server_maybe_release(sv);
+}
+
+void server_resume_relay(struct server *sv)
+{
+	conn_read_enable(&sv->c);
+	server_relay(sv);
 }

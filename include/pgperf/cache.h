@@ -31,6 +31,7 @@
 #define PGPERF_CACHE_H
 
 #include "pgperf/common.h"
+#include "pgperf/relay.h"
 
 #include <event2/buffer.h>
 
@@ -89,10 +90,12 @@ void cache_capture(struct client *cl, uint8_t type, struct evbuffer *in,
 		   const struct evbuffer_ptr *at, uint32_t len);
 /* A message could not be captured whole: the fill is abandoned. */
 void cache_capture_abandon(struct client *cl);
-/* At a ReadyForQuery for this client: true when it must be held (the
- * relay stops before it) until the transaction's writes are
- * invalidated; the relay is resumed afterwards. */
-bool cache_hold_ready(struct client *cl, struct server *sv);
+/*
+ * At a ReadyForQuery for this client: RELAY_HOLD when it must wait (the
+ * relay stops before it) until the transaction's writes are invalidated;
+ * the cache then calls server_resume_relay().  Else RELAY_FORWARD.
+ */
+enum relay_verdict cache_ready_verdict(struct client *cl, struct server *sv);
 /* The client is being freed: forget its operations. */
 void cache_client_gone(struct client *cl);
 

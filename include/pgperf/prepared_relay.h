@@ -10,6 +10,7 @@
 
 #include "pgperf/conn.h"
 #include "pgperf/proxy_types.h"
+#include "pgperf/relay.h"
 
 struct evbuffer;
 struct evbuffer_ptr;
@@ -23,25 +24,19 @@ struct prep_peek {
 	size_t have;
 };
 
-enum prep_step {
-	PREP_PASS,    /* relay it unchanged (its reply is queued) */
-	PREP_WAIT,    /* more of the message is needed to decide */
-	PREP_SPECIAL, /* prep_request_handle() must take it */
-	PREP_NOMEM,
-};
-
 /*
  * Look at one client message (header at offset `off` of the input viewed
  * by `sp`, `avail` bytes of it and what follows present), copying only as
- * much of it into `pk` as the decision needs; PREP_PASS has queued its
- * reply.
+ * much of it into `pk` as the decision needs.  RELAY_FORWARD has queued
+ * its reply; RELAY_REPLACE asks for prep_request_handle(); RELAY_WAIT for
+ * more of it; RELAY_NOMEM.
  */
-enum prep_step prep_request_peek(struct client *cl, struct server *sv,
-				 uint8_t type, uint32_t len,
-				 const struct conn_span *sp, size_t off,
-				 size_t avail, struct prep_peek *pk);
+enum relay_verdict prep_request_peek(struct client *cl, struct server *sv,
+				     uint8_t type, uint32_t len,
+				     const struct conn_span *sp, size_t off,
+				     size_t avail, struct prep_peek *pk);
 /*
- * Take a PREP_SPECIAL message, now at the start of the client's input:
+ * Take a RELAY_REPLACE message, now at the start of the client's input:
  * drop, rename or answer it, reusing what the peek copied (`pk`).  Sets
  * cl->c.fwd_remaining when the rest of a
  * renamed Bind is still to stream through.  false on allocation failure.
@@ -49,9 +44,12 @@ enum prep_step prep_request_peek(struct client *cl, struct server *sv,
 bool prep_request_handle(struct client *cl, struct server *sv, uint8_t type,
 			 uint32_t len, const struct prep_peek *pk);
 
-enum prep_reply { PREP_REPLY_PASS, PREP_REPLY_SWALLOW };
-/* Match a reply of `type` to the queue; SWALLOW for pgperf's own. */
-enum prep_reply prep_reply(struct server *sv, uint8_t type);
+/*
+ * Match a reply of `type` to the queue: RELAY_ANSWER when answers pgperf
+ * owes the client come first (prep_emit_answers(), then ask again),
+ * RELAY_DROP for a reply to pgperf's own request, else RELAY_FORWARD.
+ */
+enum relay_verdict prep_reply(struct server *sv, uint8_t type);
 /*
  * Send the answers pgperf owes the client that are next in line.  Returns
  * the number of ReadyForQuery among them, or -1 when sending failed.

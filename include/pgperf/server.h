@@ -54,6 +54,8 @@ void server_check_timeouts(struct server *sv, int64_t now);
 void server_relay(struct server *sv);
 /* server_relay.c: relay what an active server sent to its client. */
 void server_relay_active(struct server *sv);
+/* Relaying stopped on a feature's RELAY_HOLD: read and relay again. */
+void server_resume_relay(struct server *sv);
 /* Note a ParameterStatus the server sent (its params, their digest). */
 void server_record_param(struct server *sv, const uint8_t *body, size_t len);
 const char *server_state_name(enum server_state st);
