@@ -1,13 +1,13 @@
 /*
  * advisor.c -- index advice (see advisor.h).
  */
-#include "pgperf/advisor.h"
+#include "analyzer/advisor.h"
 
-#include "pgperf/catalog.h"
-#include "pgperf/jsonbuf.h"
-#include "pgperf/serial.h"
-#include "pgperf/sqlparse.h"
-#include "pgperf/sqlscan.h"
+#include "analyzer/catalog.h"
+#include "lib/jsonbuf.h"
+#include "analyzer/serial.h"
+#include "analyzer/sqlparse.h"
+#include "lib/sqlscan.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,18 +9,18 @@
  * I/O thread asked to send texts again), 32 (database, user, application)
  * breakdowns per fingerprint (the rest merged into one).
  */
-#include "pgperf/analyzer.h"
+#include "analyzer/analyzer.h"
 
 #include "analyzer_int.h"
 
-#include "pgperf/advisor.h"
-#include "pgperf/catalog.h"
-#include "pgperf/findings.h"
-#include "pgperf/histogram.h"
-#include "pgperf/jsonbuf.h"
-#include "pgperf/log.h"
-#include "pgperf/requests.h"
-#include "pgperf/sqlparse.h"
+#include "analyzer/advisor.h"
+#include "analyzer/catalog.h"
+#include "analyzer/findings.h"
+#include "analyzer/histogram.h"
+#include "lib/jsonbuf.h"
+#include "lib/log.h"
+#include "analyzer/requests.h"
+#include "analyzer/sqlparse.h"
 
 #include <pg_query.h>
 #include <errno.h>

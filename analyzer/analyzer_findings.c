@@ -6,9 +6,9 @@
  */
 #include "analyzer_int.h"
 
-#include "pgperf/advisor.h"
-#include "pgperf/catalog.h"
-#include "pgperf/jsonbuf.h"
+#include "analyzer/advisor.h"
+#include "analyzer/catalog.h"
+#include "lib/jsonbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

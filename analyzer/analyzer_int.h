@@ -9,11 +9,11 @@
 #ifndef PGPERF_ANALYZER_INT_H
 #define PGPERF_ANALYZER_INT_H
 
-#include "pgperf/analyzer.h"
-#include "pgperf/findings.h"
-#include "pgperf/histogram.h"
-#include "pgperf/requests.h"
-#include "pgperf/sqlparse.h"
+#include "analyzer/analyzer.h"
+#include "analyzer/findings.h"
+#include "analyzer/histogram.h"
+#include "analyzer/requests.h"
+#include "analyzer/sqlparse.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

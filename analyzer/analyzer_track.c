@@ -7,7 +7,7 @@
  */
 #include "analyzer_int.h"
 
-#include "pgperf/requests.h"
+#include "analyzer/requests.h"
 
 #include <stdio.h>
 #include <stdlib.h>

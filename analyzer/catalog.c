@@ -1,9 +1,9 @@
 /*
  * catalog.c -- the analyzer's side connections (see catalog.h).
  */
-#include "pgperf/catalog.h"
+#include "analyzer/catalog.h"
 
-#include "pgperf/log.h"
+#include "lib/log.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>

@@ -2,11 +2,11 @@
  * findings.c -- de-duplicated findings and how they are explained (see
  * findings.h).
  */
-#include "pgperf/findings.h"
+#include "analyzer/findings.h"
 
-#include "pgperf/jsonbuf.h"
-#include "pgperf/serial.h"
-#include "pgperf/sqlparse.h"
+#include "lib/jsonbuf.h"
+#include "analyzer/serial.h"
+#include "analyzer/sqlparse.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /*
  * histogram.c -- log-linear histogram (see histogram.h for the layout).
  */
-#include "pgperf/histogram.h"
+#include "analyzer/histogram.h"
 
-#include "pgperf/serial.h"
+#include "analyzer/serial.h"
 
 #include <string.h>
 

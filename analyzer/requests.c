@@ -1,7 +1,7 @@
 /*
  * requests.c -- requests and the patterns found in them (see requests.h).
  */
-#include "pgperf/requests.h"
+#include "analyzer/requests.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,9 +6,9 @@
  * protobuf-c's descriptors, so every node type is visited without a
  * hand-written case for each.
  */
-#include "pgperf/sqlparse.h"
+#include "analyzer/sqlparse.h"
 
-#include "pgperf/sqlscan.h"
+#include "lib/sqlscan.h"
 
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>

@@ -17,9 +17,9 @@
  */
 #include "analyzer_int.h"
 
-#include "pgperf/advisor.h"
-#include "pgperf/log.h"
-#include "pgperf/serial.h"
+#include "analyzer/advisor.h"
+#include "lib/log.h"
+#include "analyzer/serial.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
  */
 #include "analyzer_int.h"
 
-#include "pgperf/serial.h"
+#include "analyzer/serial.h"
 
 #include <stdio.h>
 #include <string.h>

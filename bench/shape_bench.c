@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "pgperf/shape.h"
-#include "pgperf/sqlparse.h"
+#include "lib/shape.h"
+#include "analyzer/sqlparse.h"
 
 static const char *const corpus[] = {
 	"SELECT abalance FROM pgbench_accounts WHERE aid = 48213;",

@@ -1,7 +1,7 @@
 /*
  * clock.c -- pgperf's one clock (see clock.h).
  */
-#include "pgperf/clock.h"
+#include "lib/clock.h"
 
 #include <stdbool.h>
 #include <time.h>

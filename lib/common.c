@@ -2,7 +2,7 @@
  * common.c -- status names, allocation wrappers with failure injection, and
  * the clock.
  */
-#include "pgperf/common.h"
+#include "lib/common.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
  * kv.c -- name=value lists.
  */
-#include "pgperf/kv.h"
+#include "lib/kv.h"
 
 #include <string.h>
 

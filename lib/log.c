@@ -2,7 +2,7 @@
  * log.c -- the logger: one of the two pieces of mutable global state pgperf
  * allows (the other is signal plumbing).
  */
-#include "pgperf/log.h"
+#include "lib/log.h"
 
 #include <fcntl.h>
 #include <stdarg.h>

@@ -3,7 +3,7 @@
  * Malformed input never fails: an unterminated construct becomes one token
  * running to the end of the text and sets `truncated`.
  */
-#include "pgperf/sqlscan.h"
+#include "lib/sqlscan.h"
 
 #include <string.h>
 

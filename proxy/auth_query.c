@@ -13,12 +13,12 @@
  * conninfo kept open; requests and answers cross under `lock` (held for a
  * list operation only); answers wake the I/O thread through an eventfd.
  */
-#include "pgperf/auth_query.h"
+#include "proxy/auth_query.h"
 
-#include "pgperf/auth.h"
-#include "pgperf/client.h"
-#include "pgperf/config.h"
-#include "pgperf/log.h"
+#include "proto/auth.h"
+#include "proxy/client.h"
+#include "proxy/config.h"
+#include "lib/log.h"
 
 #include <event2/event.h>
 #include <libpq-fe.h>

@@ -6,24 +6,24 @@
  * bodies stream through without being copied whole, so a 50 MB COPY or a
  * 1 GB bytea costs no more memory than the back-pressure window.
  */
-#include "pgperf/client.h"
+#include "proxy/client.h"
 
-#include "pgperf/auth_query.h"
+#include "proxy/auth_query.h"
 
-#include "pgperf/cache.h"
+#include "cache/cache.h"
 
-#include "pgperf/admin.h"
-#include "pgperf/admin_hold.h"
-#include "pgperf/conn.h"
-#include "pgperf/daemon.h"
-#include "pgperf/log.h"
-#include "pgperf/notify.h"
-#include "pgperf/observe.h"
-#include "pgperf/pool.h"
-#include "pgperf/prepared_relay.h"
-#include "pgperf/relay.h"
-#include "pgperf/server.h"
-#include "pgperf/session_state.h"
+#include "console/admin.h"
+#include "console/admin_hold.h"
+#include "proxy/conn.h"
+#include "proxy/daemon.h"
+#include "lib/log.h"
+#include "proxy/notify.h"
+#include "tap/observe.h"
+#include "proxy/pool.h"
+#include "proxy/prepared_relay.h"
+#include "proto/relay.h"
+#include "proxy/server.h"
+#include "proto/session_state.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

@@ -5,14 +5,14 @@
  * "password authentication failed" (28P01): nothing about which part was
  * wrong, and nothing secret reaches the log.
  */
-#include "pgperf/admin.h"
-#include "pgperf/auth_query.h"
-#include "pgperf/client.h"
-#include "pgperf/conn.h"
-#include "pgperf/log.h"
-#include "pgperf/pool.h"
-#include "pgperf/server.h"
-#include "pgperf/tls.h"
+#include "console/admin.h"
+#include "proxy/auth_query.h"
+#include "proxy/client.h"
+#include "proxy/conn.h"
+#include "lib/log.h"
+#include "proxy/pool.h"
+#include "proxy/server.h"
+#include "proxy/tls.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

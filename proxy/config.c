@@ -3,11 +3,11 @@
  * default, bounds and whether RELOAD can change it.  Defaults go through the
  * same parser as user values, so a default can never be invalid.
  */
-#include "pgperf/config.h"
+#include "proxy/config.h"
 
-#include "pgperf/cache.h"
+#include "cache/cache.h"
 
-#include "pgperf/log.h"
+#include "lib/log.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -6,10 +6,10 @@
  * checked, and the auth file loaded.  Kept apart from config.c, which
  * parses and shows keys.
  */
-#include "pgperf/auth.h"
-#include "pgperf/cache.h"
-#include "pgperf/config.h"
-#include "pgperf/log.h"
+#include "proto/auth.h"
+#include "cache/cache.h"
+#include "proxy/config.h"
+#include "lib/log.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * conn.c -- shared connection plumbing: buffered sends, the relay's byte
  * moves and back-pressure.
  */
-#include "pgperf/conn.h"
+#include "proxy/conn.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>

@@ -7,23 +7,23 @@
  * made active for the next loop pass, frees them once their last bytes are
  * out (or a deadline passed).
  */
-#include "pgperf/http.h"
-#include "pgperf/admin.h"
-#include "pgperf/analyzer.h"
-#include "pgperf/cache.h"
-#include "pgperf/daemon.h"
-#include "pgperf/admin_hold.h"
+#include "console/http.h"
+#include "console/admin.h"
+#include "analyzer/analyzer.h"
+#include "cache/cache.h"
+#include "proxy/daemon.h"
+#include "console/admin_hold.h"
 
-#include "pgperf/auth_query.h"
-#include "pgperf/fence.h"
+#include "proxy/auth_query.h"
+#include "console/fence.h"
 
-#include "pgperf/client.h"
-#include "pgperf/log.h"
-#include "pgperf/pool.h"
-#include "pgperf/pool_state.h"
-#include "pgperf/server.h"
-#include "pgperf/tls.h"
-#include "pgperf/conn.h"
+#include "proxy/client.h"
+#include "lib/log.h"
+#include "proxy/pool.h"
+#include "proxy/pool_state.h"
+#include "proxy/server.h"
+#include "proxy/tls.h"
+#include "proxy/conn.h"
 
 #include <errno.h>
 #include <event2/bufferevent.h>

@@ -1,9 +1,9 @@
 /*
  * main.c -- the pgperf command line: options, daemonizing, the pid file.
  */
-#include "pgperf/bufpool.h"
-#include "pgperf/daemon.h"
-#include "pgperf/log.h"
+#include "proxy/bufpool.h"
+#include "proxy/daemon.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

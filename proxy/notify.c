@@ -12,7 +12,7 @@
  * later client is not told as the earlier one's: an unknown sender keeps
  * the backend's pid, which no client holds.
  */
-#include "pgperf/notify.h"
+#include "proxy/notify.h"
 
 #include <string.h>
 

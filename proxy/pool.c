@@ -9,13 +9,13 @@
  * way to reach PostgreSQL fails, waiting clients get PostgreSQL's own error
  * instead of waiting out query_wait_timeout.
  */
-#include "pgperf/pool.h"
-#include "pgperf/pool_state.h"
+#include "proxy/pool.h"
+#include "proxy/pool_state.h"
 
-#include "pgperf/client.h"
-#include "pgperf/daemon.h"
-#include "pgperf/log.h"
-#include "pgperf/server.h"
+#include "proxy/client.h"
+#include "proxy/daemon.h"
+#include "lib/log.h"
+#include "proxy/server.h"
 
 #include <assert.h>
 #include <stdio.h>

@@ -11,12 +11,12 @@
  * their first client logs in, so each saved record waits in pp->saved
  * until its pool appears.
  */
-#include "pgperf/pool_state.h"
+#include "proxy/pool_state.h"
 
-#include "pgperf/analyzer.h"
-#include "pgperf/config.h"
-#include "pgperf/log.h"
-#include "pgperf/serial.h"
+#include "analyzer/analyzer.h"
+#include "proxy/config.h"
+#include "lib/log.h"
+#include "analyzer/serial.h"
 
 #include <stdio.h>
 #include <stdlib.h>

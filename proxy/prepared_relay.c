@@ -21,15 +21,15 @@
  * answers are sent when their turn comes, and an ErrorResponse undoes what
  * the failed request and those PostgreSQL skips until Sync would have done.
  */
-#include "pgperf/prepared_relay.h"
+#include "proxy/prepared_relay.h"
 
-#include "pgperf/conn.h"
-#include "pgperf/log.h"
-#include "pgperf/notify.h"
-#include "pgperf/observe.h"
-#include "pgperf/pool.h"
-#include "pgperf/session_state.h"
-#include "pgperf/sqlscan.h"
+#include "proxy/conn.h"
+#include "lib/log.h"
+#include "proxy/notify.h"
+#include "tap/observe.h"
+#include "proxy/pool.h"
+#include "proto/session_state.h"
+#include "lib/sqlscan.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

@@ -6,18 +6,18 @@
  * While a server is linked and active, its replies are relayed by
  * server_relay.c; in every other state pgperf itself consumes them, here.
  */
-#include "pgperf/server.h"
+#include "proxy/server.h"
 
-#include "pgperf/auth.h"
-#include "pgperf/client.h"
-#include "pgperf/conn.h"
-#include "pgperf/daemon.h"
-#include "pgperf/log.h"
-#include "pgperf/observe.h"
-#include "pgperf/pool.h"
-#include "pgperf/prepared_relay.h"
-#include "pgperf/session_state.h"
-#include "pgperf/tls.h"
+#include "proto/auth.h"
+#include "proxy/client.h"
+#include "proxy/conn.h"
+#include "proxy/daemon.h"
+#include "lib/log.h"
+#include "tap/observe.h"
+#include "proxy/pool.h"
+#include "proxy/prepared_relay.h"
+#include "proto/session_state.h"
+#include "proxy/tls.h"
 
 #include <errno.h>
 #include <event2/buffer.h>

@@ -5,13 +5,13 @@
  * cleartext password.  A failed login reaches waiting clients through
  * pool_login_failed() with PostgreSQL's own SQLSTATE where there is one.
  */
-#include "pgperf/server.h"
+#include "proxy/server.h"
 
-#include "pgperf/auth.h"
-#include "pgperf/conn.h"
-#include "pgperf/log.h"
-#include "pgperf/pool.h"
-#include "pgperf/tls.h"
+#include "proto/auth.h"
+#include "proxy/conn.h"
+#include "lib/log.h"
+#include "proxy/pool.h"
+#include "proxy/tls.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

@@ -8,17 +8,17 @@
  * (prepared_relay.c), and the result cache sees what it captures.  The
  * states and the replies pgperf consumes itself are in server.c.
  */
-#include "pgperf/server.h"
+#include "proxy/server.h"
 
-#include "pgperf/cache.h"
-#include "pgperf/client.h"
-#include "pgperf/conn.h"
-#include "pgperf/log.h"
-#include "pgperf/notify.h"
-#include "pgperf/observe.h"
-#include "pgperf/pool.h"
-#include "pgperf/prepared_relay.h"
-#include "pgperf/session_state.h"
+#include "cache/cache.h"
+#include "proxy/client.h"
+#include "proxy/conn.h"
+#include "lib/log.h"
+#include "proxy/notify.h"
+#include "tap/observe.h"
+#include "proxy/pool.h"
+#include "proxy/prepared_relay.h"
+#include "proto/session_state.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

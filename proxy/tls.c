@@ -2,7 +2,7 @@
  * tls.c -- TLS through OpenSSL and libevent's TLS filter.  TLS 1.2 is the
  * minimum on both sides.
  */
-#include "pgperf/tls.h"
+#include "proxy/tls.h"
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>

@@ -74,6 +74,15 @@ else
 	echo "format: FAILED; run: git ls-files '*.c' '*.h' | xargs clang-format -i"
 	failed=$((failed + 1))
 fi
+# the include arrows between folders (docs/ARCHITECTURE.md, "Map")
+if arrows=$(python3 "$root/scripts/check_arrows.py" 2>&1); then
+	echo "include arrows: ok"
+	passed=$((passed + 1))
+else
+	echo "include arrows: FAILED"
+	sed 's/^/    /' <<<"$arrows"
+	failed=$((failed + 1))
+fi
 run_suite Debug
 run_suite Asan
 # run.sh and the benchmarks use the Release build: it must build cleanly too

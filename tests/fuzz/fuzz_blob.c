@@ -6,7 +6,7 @@
  * generation 0, so that the header parser, the bounds and the message walk
  * are all reachable.
  */
-#include "pgperf/cache.h"
+#include "cache/cache.h"
 
 #include <string.h>
 

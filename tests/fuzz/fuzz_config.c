@@ -2,8 +2,8 @@
  * fuzz_config.c -- libFuzzer target for the ini parser, connection
  * strings, the --upstream URL and the auth file parser.
  */
-#include "pgperf/config.h"
-#include "pgperf/log.h"
+#include "proxy/config.h"
+#include "lib/log.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * directions and the ErrorResponse parser: the input is a stream of typed
  * messages, walked the way client_relay() and server_relay() walk them.
  */
-#include "pgperf/wire.h"
+#include "proto/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * input is split at the first NUL into a first and a final message.
  */
 #define _GNU_SOURCE
-#include "pgperf/scram.h"
+#include "proto/scram.h"
 
 #include <string.h>
 

@@ -8,8 +8,8 @@
  * which must not crash on anything either, nor must the N+1 helpers that
  * find a parameter's filter column and rewrite it as `= ANY($n)`.
  */
-#include "pgperf/shape.h"
-#include "pgperf/sqlparse.h"
+#include "lib/shape.h"
+#include "analyzer/sqlparse.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,8 +4,8 @@
  * without overlap, and the scan must end; a plain SET's name and value are
  * NUL-terminated within their buffers.
  */
-#include "pgperf/session_state.h"
-#include "pgperf/sqlscan.h"
+#include "proto/session_state.h"
+#include "lib/sqlscan.h"
 
 #include <string.h>
 

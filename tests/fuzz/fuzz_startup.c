@@ -1,7 +1,7 @@
 /*
  * fuzz_startup.c -- libFuzzer target for the startup packet parser.
  */
-#include "pgperf/wire.h"
+#include "proto/wire.h"
 
 #include <string.h>
 

@@ -8,8 +8,8 @@
  * (proxy/pool_state.c) gets the raw input and whatever a loaded image
  * carried for it.
  */
-#include "pgperf/analyzer.h"
-#include "pgperf/pool_state.h"
+#include "analyzer/analyzer.h"
+#include "proxy/pool_state.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,13 +1,13 @@
 /*
  * fuzz_values.c -- libFuzzer target for the values N+1 detection reads
- * off the wire (proxy/values.c): a simple query's literals and tags, a
+ * off the wire (tap/values.c): a simple query's literals and tags, a
  * Bind's parameters, and a result sample (a RowDescription, then
  * DataRows).  The first byte picks the case; for a sample the rest is a
  * RowDescription body and DataRow bodies, each preceded by a 2-byte
  * big-endian length.  Counts must stay within their arrays.
  */
-#include "pgperf/shape.h"
-#include "pgperf/values.h"
+#include "lib/shape.h"
+#include "tap/values.h"
 
 #include <stdlib.h>
 #include <string.h>

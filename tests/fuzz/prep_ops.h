@@ -14,7 +14,7 @@
 #ifndef PGPERF_PREP_OPS_H
 #define PGPERF_PREP_OPS_H
 
-#include "pgperf/prepared.h"
+#include "proto/prepared.h"
 
 #include <stdio.h>
 #include <string.h>

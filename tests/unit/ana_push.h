@@ -6,8 +6,8 @@
 #ifndef PGPERF_TEST_ANA_PUSH_H
 #define PGPERF_TEST_ANA_PUSH_H
 
-#include "pgperf/analyzer.h"
-#include "pgperf/shape.h"
+#include "analyzer/analyzer.h"
+#include "lib/shape.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgperf/advisor.h"
-#include "pgperf/sqlparse.h"
+#include "analyzer/advisor.h"
+#include "analyzer/sqlparse.h"
 
 /* "table.column:role ..." of a statement's candidates */
 static void cols(const char *sql, char *buf, size_t cap)

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pgperf/analyzer.h"
-#include "pgperf/shape.h"
+#include "analyzer/analyzer.h"
+#include "lib/shape.h"
 
 #include "ana_push.h"
 

@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "pgperf/auth.h"
+#include "proto/auth.h"
 
 static void test_md5_hash(void **state)
 {

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgperf/config.h"
-#include "pgperf/log.h"
+#include "proxy/config.h"
+#include "lib/log.h"
 
 static struct config *parse_ok(const char *text)
 {

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "pgperf/histogram.h"
+#include "analyzer/histogram.h"
 
 static int cmp_u64(const void *a, const void *b)
 {

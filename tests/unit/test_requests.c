@@ -16,10 +16,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "pgperf/analyzer.h"
-#include "pgperf/findings.h"
-#include "pgperf/requests.h"
-#include "pgperf/shape.h"
+#include "analyzer/analyzer.h"
+#include "analyzer/findings.h"
+#include "analyzer/requests.h"
+#include "lib/shape.h"
 
 #include "ana_push.h"
 

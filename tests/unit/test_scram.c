@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgperf/scram.h"
+#include "proto/scram.h"
 
 #define RFC_CLIENT_NONCE "rOprNGfwEbeRWgbNEkqO"
 #define RFC_SERVER_NONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"

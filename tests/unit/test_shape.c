@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgperf/shape.h"
-#include "pgperf/sqlparse.h"
+#include "lib/shape.h"
+#include "analyzer/sqlparse.h"
 
 static uint64_t sh(const char *sql)
 {

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgperf/session_state.h"
-#include "pgperf/sqlscan.h"
+#include "proto/session_state.h"
+#include "lib/sqlscan.h"
 
 /* Tokens of `sql` as "kind:text" joined by spaces, comments included. */
 static const char *tokens(const char *sql)

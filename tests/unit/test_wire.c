@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pgperf/wire.h"
+#include "proto/wire.h"
 
 static void test_cursor_bounds(void **state)
 {

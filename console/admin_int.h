@@ -1,0 +1,41 @@
+/*
+ * admin_int.h -- what the admin console's files share (admin.c: the
+ * connection, the pooling and configuration commands, dispatch;
+ * admin_analysis.c: statistics, findings, the report, marks, the cache):
+ * building a result set, and formatting its values.
+ */
+#ifndef PGPERF_ADMIN_INT_H
+#define PGPERF_ADMIN_INT_H
+
+#include "proxy/proxy_types.h"
+#include "proto/wire.h"
+
+/* A result set under construction: rows are built straight into `out`. */
+struct admin_result {
+	struct wbuf *out;
+	int ncols;
+	int nrows;
+};
+
+void result_begin(struct admin_result *r, struct wbuf *out,
+		  const char *const *cols, int ncols);
+void result_row(struct admin_result *r, const char *const *vals);
+void result_end(struct admin_result *r, const char *tag);
+/* Formatting into caller-provided scratch buffers of 32 bytes. */
+const char *fmt_int(char *buf, long long v);
+const char *fmt_time(char *buf, int64_t wall_us); /* NULL when unset */
+const char *fmt_ms(char *buf, uint64_t us);
+/* a / b, 0 when b is 0 */
+uint64_t per(uint64_t a, uint64_t b);
+
+/* admin_analysis.c */
+void show_queries(struct pgperf *pp, struct wbuf *out);
+void show_findings(struct pgperf *pp, struct wbuf *out);
+void show_export(struct pgperf *pp, struct wbuf *out);
+void show_report(struct pgperf *pp, struct wbuf *out);
+void show_requests(struct pgperf *pp, struct wbuf *out);
+void show_cache(struct pgperf *pp, struct wbuf *out);
+/* MARK 'name' | MARK LOAD TEST START ['scenario'] | MARK LOAD TEST STOP */
+void admin_mark(struct pgperf *pp, const char *sql, struct wbuf *out);
+
+#endif

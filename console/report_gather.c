@@ -1,0 +1,314 @@
+/*
+ * report_gather.c -- the facts a report is made of, gathered once on the
+ * I/O thread when a reader asks: the findings (report_findings), the
+ * analyzer's statistics, routes and windows around marks, the cache's
+ * figures; the service levels checked against them; and the helpers that
+ * phrase a finding, shared by the JSON (report.c) and the text
+ * (report_text.c).  Nothing is kept between calls.
+ */
+#include "report_int.h"
+
+#include "proxy/config.h"
+#include "proxy/pool.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void breach(struct gather *g, int ck, const char *type,
+		   const char *subject, double value)
+{
+	struct check *c = &g->ck[ck];
+	struct breach *b;
+
+	c->breaches++;
+	if (g->nbr == MAX_BREACHES)
+		return;
+	b = &g->br[g->nbr++];
+	b->standard = c->standard;
+	b->subject_type = type;
+	snprintf(b->subject, sizeof(b->subject), "%s", subject);
+	b->value = value;
+	b->limit = c->limit;
+}
+
+static void seen(struct check *c, double v)
+{
+	if (c->worst < 0 || (c->higher_is_worse ? v > c->worst : v < c->worst))
+		c->worst = v;
+}
+
+static const char *route_name(const char *r)
+{
+	return r[0] ? r : "(untagged)";
+}
+
+/* The service levels of the configuration, checked. */
+static void check_standards(struct pgperf *pp, struct gather *g)
+{
+	const struct config *cfg = pp->cfg;
+	struct list *pos;
+	struct check init[CK_N] = {
+		{"route_p95_ms", "ms", cfg->slo_route_p95_ms, 0, -1, true, 0},
+		{"route_p99_ms", "ms", cfg->slo_route_p99_ms, 0, -1, true, 0},
+		{"queries_per_request", "queries", cfg->slo_queries_per_request,
+		 0, -1, true, 0},
+		{"cache_hit_pct", "%", cfg->slo_cache_hit_pct, 0, -1, false, 0},
+		{"error_rate_pct", "%", cfg->slo_error_rate_pct, 0, -1, true,
+		 0},
+		{"pool_size", "connections", cfg->slo_pool_size_max,
+		 cfg->slo_pool_size_min, -1, true, 0},
+	};
+
+	memcpy(g->ck, init, sizeof(init));
+	for (size_t i = 0; i < g->nr; i++) {
+		const struct ana_route *r = &g->r[i];
+		double p95 = (double)r->db_p95_us / 1000;
+		double p99 = (double)r->db_p99_us / 1000;
+
+		seen(&g->ck[CK_P95], p95);
+		seen(&g->ck[CK_P99], p99);
+		seen(&g->ck[CK_QPR], r->statements_mean);
+		if (p95 >= cfg->slo_route_p95_ms)
+			breach(g, CK_P95, "route", route_name(r->route), p95);
+		if (p99 >= cfg->slo_route_p99_ms)
+			breach(g, CK_P99, "route", route_name(r->route), p99);
+		if (r->statements_mean >= cfg->slo_queries_per_request)
+			breach(g, CK_QPR, "route", route_name(r->route),
+			       r->statements_mean);
+	}
+	for (size_t i = 0; i < g->ncf; i++) {
+		const struct cache_fp_stats *c = &g->cf[i];
+		uint64_t looked = c->hits + c->misses;
+		double pct;
+		char fp[24];
+
+		if (looked < 20) /* too few to judge */
+			continue;
+		pct = 100.0 * (double)c->hits / (double)looked;
+		seen(&g->ck[CK_CACHE], pct);
+		snprintf(fp, sizeof(fp), "%016llx",
+			 (unsigned long long)c->fingerprint);
+		if (pct < cfg->slo_cache_hit_pct)
+			breach(g, CK_CACHE, "fingerprint", fp, pct);
+	}
+	if (g->t.calls) {
+		double pct = 100.0 * (double)g->t.errors / (double)g->t.calls;
+
+		seen(&g->ck[CK_ERR], pct);
+		if (pct >= cfg->slo_error_rate_pct && g->t.errors)
+			breach(g, CK_ERR, "all", "all statements", pct);
+	}
+	for (size_t i = 0; i < g->nq; i++) {
+		const struct ana_query *q = &g->q[i];
+		double pct;
+		char fp[24];
+
+		if (q->calls < 100 || !q->errors)
+			continue;
+		pct = 100.0 * (double)q->errors / (double)q->calls;
+		snprintf(fp, sizeof(fp), "%016llx",
+			 (unsigned long long)q->fingerprint);
+		if (pct >= cfg->slo_error_rate_pct)
+			breach(g, CK_ERR, "fingerprint", fp, pct);
+	}
+	list_for_each(pos, &pp->pools) {
+		struct pool *p = list_entry(pos, struct pool, node);
+		char name[160];
+		int size = p->target.pool_size;
+
+		seen(&g->ck[CK_POOL], size);
+		snprintf(name, sizeof(name), "%s/%s", p->database, p->user);
+		if (size < cfg->slo_pool_size_min ||
+		    size > cfg->slo_pool_size_max)
+			breach(g, CK_POOL, "pool", name, size);
+	}
+}
+
+bool actionable(const struct ana_finding *f)
+{
+	return !(f->status && (strcmp(f->status, "kept") == 0 ||
+			       strcmp(f->status, "measuring") == 0));
+}
+
+bool index_in_place(const struct ana_finding *f)
+{
+	return strcmp(f->kind, "missing_index") == 0 && f->status && f->ddl &&
+	       (strcmp(f->status, "kept") == 0 ||
+		strcmp(f->status, "measuring") == 0 ||
+		strcmp(f->status, "retracted") == 0);
+}
+
+void gather(struct pgperf *pp, struct gather *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->top = -1;
+	g->nf = report_findings(pp, &g->f);
+	if (pp->ana) {
+		g->nq = analyzer_queries(pp->ana, &g->q, &g->t);
+		g->nr = analyzer_routes(pp->ana, &g->r);
+		analyzer_windows(pp->ana, &g->w);
+	}
+	if (pp->cache) {
+		g->cache = true;
+		cache_get_stats(pp->cache, &g->cs);
+		g->ncf = cache_fp_stats(pp->cache, &g->cf);
+	}
+	for (size_t i = 0; i < g->nf; i++)
+		if (actionable(&g->f[i]) &&
+		    strcmp(g->f[i].kind, "pooling_hazard") != 0) {
+			g->top = (int)i; /* sorted: the first is the worst */
+			break;
+		}
+	check_standards(pp, g);
+}
+
+void gather_free(struct gather *g)
+{
+	ana_findings_free(g->f, g->nf);
+	ana_queries_free(g->q, g->nq);
+	pgp_free(g->r);
+	pgp_free(g->cf);
+}
+
+const char *bottleneck_type(const char *kind)
+{
+	static const struct {
+		const char *kind, *type;
+	} map[] = {
+		{"n_plus_one", "n_plus_one"},
+		{"missing_index", "missing_index"},
+		{"pool_saturation", "pool_saturation"},
+		{"slow_query", "database_io"},
+		{"cacheable_query", "database_io"},
+		{"redundant_query", "redundant_queries"},
+		{"sequential_queries", "sequential_queries"},
+		{"pooling_hazard", "pool_pinning"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+		if (strcmp(map[i].kind, kind) == 0)
+			return map[i].type;
+	return "unknown";
+}
+
+/* A query cut to fit a sentence. */
+static void short_query(const char *q, char *buf, size_t cap)
+{
+	size_t n = strlen(q);
+
+	if (n + 1 <= cap)
+		snprintf(buf, cap, "%s", q);
+	else
+		snprintf(buf, cap, "%.*s...", (int)(cap - 4), q);
+}
+
+/* The bottleneck in one sentence. */
+void root_cause(const struct ana_finding *f, char *buf, size_t cap)
+{
+	char q[128];
+
+	short_query(f->query ? f->query : "", q, sizeof(q));
+	if (strcmp(f->kind, "n_plus_one") == 0)
+		snprintf(buf, cap,
+			 "The query \"%s\" runs once per row of the query "
+			 "before it (%.1f times per request on average), so "
+			 "each request waits for many round trips instead of "
+			 "one.",
+			 q, f->mean_repeats);
+	else if (strcmp(f->kind, "missing_index") == 0)
+		snprintf(buf, cap,
+			 "\"%s\" reads table %s without an index on the "
+			 "columns it filters by, so PostgreSQL scans the "
+			 "whole table on every call.",
+			 q, f->tables);
+	else if (strcmp(f->kind, "pool_saturation") == 0)
+		snprintf(buf, cap,
+			 "Every server connection of a pool was busy, so "
+			 "clients waited for one (%llu waits) before their "
+			 "queries could even start.",
+			 (unsigned long long)f->executions);
+	else if (strcmp(f->kind, "slow_query") == 0)
+		snprintf(buf, cap,
+			 "\"%s\" is slow in PostgreSQL itself: the database "
+			 "spends its time executing it.",
+			 q);
+	else if (strcmp(f->kind, "cacheable_query") == 0)
+		snprintf(buf, cap,
+			 "The same read-only query \"%s\" is asked again and "
+			 "again (%llu calls), and PostgreSQL computes the "
+			 "answer every time.",
+			 q, (unsigned long long)f->executions);
+	else if (strcmp(f->kind, "redundant_query") == 0)
+		snprintf(buf, cap,
+			 "Requests ask \"%s\" more than once with the same "
+			 "values.",
+			 q);
+	else if (strcmp(f->kind, "sequential_queries") == 0)
+		snprintf(buf, cap,
+			 "Independent slow reads run one after another "
+			 "within a request, starting with \"%s\".",
+			 q);
+	else
+		snprintf(buf, cap, "%s", f->suggestion);
+}
+
+double pct_change(uint64_t before, uint64_t after)
+{
+	return before ? 100.0 * ((double)before - (double)after) /
+				(double)before
+		      : 0;
+}
+
+void tool_of(const char *app, char *buf, size_t cap)
+{
+	static const char *const tools[] = {"pgbench", "k6",	  "locust",
+					    "jmeter",  "gatling", "wrk"};
+	char low[64];
+	size_t k;
+
+	for (k = 0; app[k] && k + 1 < sizeof(low); k++)
+		low[k] = (char)tolower((unsigned char)app[k]);
+	low[k] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(tools); i++)
+		if (strstr(low, tools[i])) {
+			snprintf(buf, cap, "%s", tools[i]);
+			return;
+		}
+	snprintf(buf, cap, "%s", app[0] ? app : "unknown");
+}
+
+/*
+ * The routes the findings worth acting on were seen on: the bottleneck's
+ * first, then those of every other high or medium one, each once.
+ */
+size_t report_endpoints(const struct gather *g, char (*out)[ANA_ROUTE_MAX])
+{
+	size_t n = 0;
+
+	for (size_t pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < g->nf; i++) {
+			const struct ana_finding *f = &g->f[i];
+			const char *csv = f->routes;
+
+			if ((pass == 0) != ((int)i == g->top) ||
+			    !actionable(f) || strcmp(f->severity, "low") == 0)
+				continue;
+			while (*csv && n < MAX_ENDPOINTS) {
+				const char *e = strchr(csv, ',');
+				size_t len =
+					e ? (size_t)(e - csv) : strlen(csv);
+				size_t k;
+
+				snprintf(out[n], ANA_ROUTE_MAX, "%.*s",
+					 (int)len, csv);
+				for (k = 0; k < n; k++)
+					if (strcmp(out[k], out[n]) == 0)
+						break;
+				n += k == n;
+				csv += len + (e ? 1 : 0);
+			}
+		}
+	return n;
+}
