@@ -447,7 +447,7 @@ static void export_one(struct adv_item *i, const struct adv_view *view,
 	memset(o, 0, sizeof(*o));
 	snprintf(o->id, sizeof(o->id), "ix-%016llx",
 		 (unsigned long long)pgp_hash_bytes(dd, strlen(dd)));
-	o->kind = "missing_index";
+	o->kind = FND_MISSING_INDEX;
 	o->severity = i->state == ADV_RETRACTED ? "low"
 		      : share >= 20		? "high"
 						: "medium";
@@ -470,7 +470,7 @@ static void export_one(struct adv_item *i, const struct adv_view *view,
 
 	jb_put(&b, "{", 1);
 	jb_kstr(&b, "id", o->id);
-	jb_kstr(&b, "kind", o->kind);
+	jb_kstr(&b, "kind", ana_finding_kind_name(o->kind));
 	jb_kstr(&b, "severity", o->severity);
 	jb_kstr(&b, "status", state);
 	jb_kstr(&b, "database", i->database);

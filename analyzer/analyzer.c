@@ -186,13 +186,13 @@ bool analyzer_wants_texts(struct analyzer *a)
 
 /* ---- tables ---- */
 
-void counters_free(struct counters *c)
+void ana_counters_free(struct counters *c)
 {
 	hist_free(&c->hist);
 	memset(c, 0, sizeof(*c));
 }
 
-bool counters_merge(struct counters *d, const struct counters *s)
+bool ana_counters_merge(struct counters *d, const struct counters *s)
 {
 	d->calls += s->calls;
 	d->errors += s->errors;
@@ -209,12 +209,12 @@ static void qstat_free_parts(struct qstat *q)
 	pgp_free(q->hp);
 	q->hp = NULL;
 	sqlparse_free(&q->parse);
-	counters_free(&q->c);
+	ana_counters_free(&q->c);
 	free(q->sample);
 	q->sample = NULL;
 	for (s = q->subs; s; s = n) {
 		n = s->next;
-		counters_free(&s->c);
+		ana_counters_free(&s->c);
 		free(s->who);
 		pgp_free(s);
 	}
@@ -222,7 +222,7 @@ static void qstat_free_parts(struct qstat *q)
 	q->nsubs = 0;
 }
 
-struct qstat *fp_find(struct analyzer *a, uint64_t fp)
+struct qstat *ana_fp_find(struct analyzer *a, uint64_t fp)
 {
 	struct qstat *q;
 
@@ -272,7 +272,7 @@ static void evict(struct analyzer *a)
 	for (size_t i = 0; i < k && i < n; i++) {
 		struct qstat *q = all[i];
 
-		(void)counters_merge(&a->other.c, &q->c);
+		(void)ana_counters_merge(&a->other.c, &q->c);
 		if (!a->other.first_seen || q->first_seen < a->other.first_seen)
 			a->other.first_seen = q->first_seen;
 		if (q->last_seen > a->other.last_seen)
@@ -286,7 +286,8 @@ static void evict(struct analyzer *a)
 	a->t.fingerprints = a->nfp;
 }
 
-struct qstat *fp_add(struct analyzer *a, uint64_t fp, struct sqlparse *parse)
+struct qstat *ana_fp_add(struct analyzer *a, uint64_t fp,
+			 struct sqlparse *parse)
 {
 	struct qstat *q;
 	size_t k;
@@ -326,7 +327,7 @@ static void shapes_clear(struct analyzer *a)
 	atomic_store(&a->wants_texts, true);
 }
 
-struct client_ent *client_slot(struct analyzer *a, uint64_t id, bool insert)
+struct client_ent *ana_client_slot(struct analyzer *a, uint64_t id, bool insert)
 {
 	size_t mask = a->nclient_slots - 1, i = pgp_mix64(id) & mask;
 	struct client_ent *tomb = NULL;
@@ -357,8 +358,8 @@ static void on_text(struct analyzer *a, struct ana_event *ev)
 	if (se->shape) {
 		/* known already (texts resent): the I/O thread may have
 		 * forgotten its facts too */
-		if ((q = fp_find(a, se->fingerprint)))
-			publish_info(a, ev->shape, &q->parse);
+		if ((q = ana_fp_find(a, se->fingerprint)))
+			ana_publish_info(a, ev->shape, &q->parse);
 		return;
 	}
 	if (a->nshapes * 4 >= a->nshape_slots * 3)
@@ -375,17 +376,17 @@ static void on_text(struct analyzer *a, struct ana_event *ev)
 	}
 	if (!p.parsed)
 		a->t.unparsed++;
-	publish_info(a, ev->shape, &p);
+	ana_publish_info(a, ev->shape, &p);
 	se = shape_slot(a, ev->shape); /* the table may have changed */
 	se->shape = ev->shape;
 	se->fingerprint = p.fingerprint;
 	a->nshapes++;
 	a->t.shapes++;
-	if (!(q = fp_find(a, p.fingerprint)) &&
-	    !(q = fp_add(a, p.fingerprint, &p)))
+	if (!(q = ana_fp_find(a, p.fingerprint)) &&
+	    !(q = ana_fp_add(a, p.fingerprint, &p)))
 		log_warning("analyzer: out of memory adding a fingerprint");
 	if (q && !q->sample) {
-		struct client_ent *ce = client_slot(a, ev->client, false);
+		struct client_ent *ce = ana_client_slot(a, ev->client, false);
 
 		q->sample = ev->text; /* taken over */
 		ev->text = NULL;
@@ -456,7 +457,7 @@ static void count(struct counters *c, const struct ana_event *ev)
 
 /* ---- requests ---- */
 
-struct route_ent *route_for(struct analyzer *a, const char *route)
+struct route_ent *ana_route_for(struct analyzer *a, const char *route)
 {
 	size_t i;
 
@@ -478,7 +479,7 @@ struct route_ent *route_for(struct analyzer *a, const char *route)
 static void on_stmt(struct analyzer *a, const struct ana_event *ev)
 {
 	struct shape_ent *se = shape_slot(a, ev->shape ? ev->shape : 1);
-	struct qstat *q = se->shape ? fp_find(a, se->fingerprint) : NULL;
+	struct qstat *q = se->shape ? ana_fp_find(a, se->fingerprint) : NULL;
 	struct client_ent *ce;
 	struct sub *s;
 
@@ -507,16 +508,16 @@ static void on_stmt(struct analyzer *a, const struct ana_event *ev)
 			q->err[i].n++;
 		}
 	}
-	ce = client_slot(a, ev->client, false);
+	ce = ana_client_slot(a, ev->client, false);
 	win_stmt(a, ce, ev);
 	if (q != &a->other && (s = sub_for(q, ce)))
 		count(&s->c, ev);
 	if (!ev->sqlstate[0])
-		note_writes(a, q != &a->other ? q : NULL);
-	if (q != &a->other && sql_cacheable(&q->parse))
-		note_hit_potential(a, q, ev);
-	track_request(a, ev, se->shape ? se->fingerprint : ev->shape,
-		      q != &a->other ? &q->parse : NULL);
+		ana_note_writes(a, q != &a->other ? q : NULL);
+	if (q != &a->other && ana_sql_cacheable(&q->parse))
+		ana_note_hit_potential(a, q, ev);
+	ana_track_request(a, ev, se->shape ? se->fingerprint : ev->shape,
+			  q != &a->other ? &q->parse : NULL);
 }
 
 static void on_client(struct analyzer *a, struct ana_event *ev)
@@ -524,10 +525,10 @@ static void on_client(struct analyzer *a, struct ana_event *ev)
 	struct client_ent *ce;
 
 	if (ev->type == ANA_CLIENT_GONE) {
-		if ((ce = client_slot(a, ev->client, false))) {
+		if ((ce = ana_client_slot(a, ev->client, false))) {
 			if (ce->req) {
-				finish_request(a, ce->req);
-				creq_free(ce->req);
+				ana_finish_request(a, ce->req);
+				ana_creq_free(ce->req);
 				ce->req = NULL;
 			}
 			free(ce->who);
@@ -539,7 +540,7 @@ static void on_client(struct analyzer *a, struct ana_event *ev)
 	}
 	if (a->nclients * 2 >= a->nclient_slots)
 		return; /* more clients than ever expected: counted as "?" */
-	ce = client_slot(a, ev->client, true);
+	ce = ana_client_slot(a, ev->client, true);
 	if (ce->id == ev->client) {
 		free(ce->who);
 	} else {
@@ -561,7 +562,7 @@ static void on_client(struct analyzer *a, struct ana_event *ev)
 	}
 }
 
-void reset_all(struct analyzer *a)
+void ana_reset_all(struct analyzer *a)
 {
 	if (a->writes)
 		memset(a->writes, 0, WRITES_SLOTS * sizeof(*a->writes));
@@ -588,7 +589,7 @@ void reset_all(struct analyzer *a)
 		struct creq *c = a->creqs.next;
 
 		req_clear(&c->r);
-		creq_unlink(c);
+		ana_creq_unlink(c);
 	}
 	for (size_t i = 0; i <= MAX_ROUTES && a->routes; i++) {
 		hist_free(&a->routes[i].stmts);
@@ -621,7 +622,7 @@ static void apply(struct analyzer *a, struct ana_event *ev)
 		on_client(a, ev);
 		break;
 	case ANA_RESET:
-		reset_all(a);
+		ana_reset_all(a);
 		break;
 	case ANA_MARK:
 		win_mark(a, ev);
@@ -643,7 +644,7 @@ static void housekeeping(struct analyzer *a)
 	if (now >= a->next_tick_us) {
 		a->next_tick_us = now + TICK_US;
 		pthread_mutex_lock(&a->lock);
-		end_idle_requests(a, pgp_wall_us());
+		ana_end_idle_requests(a, pgp_wall_us());
 		pthread_mutex_unlock(&a->lock);
 	}
 	state_load_step(a);
@@ -855,12 +856,12 @@ void analyzer_stop(struct analyzer *a)
 	for (head = atomic_load(&a->fhead); head != atomic_load(&a->ftail);
 	     head++)
 		free(a->free_ring[head & (FREE_RING - 1)]);
-	reset_all(a);
+	ana_reset_all(a);
 	for (size_t i = 0; i < a->nclient_slots; i++)
 		if (a->clients[i].id && a->clients[i].id != UINT64_MAX) {
 			free(a->clients[i].who);
 			if (a->clients[i].req)
-				creq_free(a->clients[i].req);
+				ana_creq_free(a->clients[i].req);
 		}
 	analyzer_free(a);
 }
@@ -907,7 +908,7 @@ char *analyzer_shape_query(struct analyzer *a, uint64_t shape)
 
 	pthread_mutex_lock(&a->lock);
 	se = shape_slot(a, shape ? shape : 1);
-	if (se->shape && (q = fp_find(a, se->fingerprint)) &&
+	if (se->shape && (q = ana_fp_find(a, se->fingerprint)) &&
 	    q->parse.normalized)
 		t = strdup(q->parse.normalized);
 	pthread_mutex_unlock(&a->lock);

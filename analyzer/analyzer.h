@@ -116,7 +116,7 @@ struct ana_query {
 		char sqlstate[6];
 		uint64_t n;
 	} err[ANA_MAX_ERRS]; /* errors by SQLSTATE (the first few seen) */
-	struct ana_by *by;   /* owned: per (database, user, application) */
+	struct ana_by *by; /* owned: admin_per (database, user, application) */
 	size_t nby;
 	/* cumulative counts at the Prometheus bucket bounds (ana_bucket_us) */
 	uint64_t le[16];
@@ -137,10 +137,27 @@ extern const uint64_t ana_bucket_us[ANA_BUCKETS];
  * HTTP /findings): bumped when a field changes meaning. */
 #define ANA_FINDINGS_VERSION 1
 
+/* The kinds of finding.  Their names (ana_finding_kind_name()) are the
+ * export's "kind" values and the metrics' labels: never renamed. */
+enum ana_finding_kind {
+	FND_N_PLUS_ONE,
+	FND_REDUNDANT_QUERY,
+	FND_SEQUENTIAL_QUERIES,
+	FND_MISSING_INDEX,
+	FND_CACHEABLE_QUERY,
+	FND_SLOW_QUERY,
+	FND_POOLING_HAZARD,
+	FND_POOL_SATURATION,
+	FND_KINDS
+};
+
+/* "n_plus_one", "redundant_query", ... */
+const char *ana_finding_kind_name(enum ana_finding_kind k);
+
 /* One finding, as readers get it (see findings.h). */
 struct ana_finding {
 	char id[40];
-	const char *kind;     /* static: n_plus_one, redundant_query, ... */
+	enum ana_finding_kind kind;
 	const char *severity; /* static: high, medium, low */
 	bool proven;	      /* n_plus_one: the relation is proven */
 	char *query;	      /* owned: normalized (the child, for N+1) */

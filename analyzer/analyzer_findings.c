@@ -18,7 +18,7 @@
 
 static const struct sqlparse *parse_of(void *ctx, uint64_t fp)
 {
-	struct qstat *q = fp_find(ctx, fp);
+	struct qstat *q = ana_fp_find(ctx, fp);
 
 	return q ? &q->parse : NULL;
 }
@@ -119,7 +119,7 @@ void ana_lookup_one(struct analyzer *a)
 static bool stats_of(void *ctx, uint64_t fp, uint64_t *calls,
 		     uint64_t *total_us)
 {
-	struct qstat *q = fp_find(ctx, fp);
+	struct qstat *q = ana_fp_find(ctx, fp);
 
 	if (!q)
 		return false;
@@ -130,7 +130,7 @@ static bool stats_of(void *ctx, uint64_t fp, uint64_t *calls,
 
 static const char *query_of(void *ctx, uint64_t fp)
 {
-	struct qstat *q = fp_find(ctx, fp);
+	struct qstat *q = ana_fp_find(ctx, fp);
 
 	return q ? q->parse.normalized : NULL;
 }
@@ -277,7 +277,7 @@ void ana_advise_step(struct analyzer *a)
  */
 static void fp_finding_begin(struct jbuf *b, struct ana_finding *o,
 			     const struct qstat *q, const char *prefix,
-			     const char *kind, const char *severity)
+			     enum ana_finding_kind kind, const char *severity)
 {
 	const char *db = fp_database(q);
 	char fp[24];
@@ -291,11 +291,11 @@ static void fp_finding_begin(struct jbuf *b, struct ana_finding *o,
 	o->query = strdup(q->parse.normalized);
 	o->executions = q->c.calls;
 	o->last_seen_us = q->last_seen;
-	join_tables(o->tables, sizeof(o->tables), q->parse.read,
-		    q->parse.nread);
+	ana_join_tables(o->tables, sizeof(o->tables), q->parse.read,
+			q->parse.nread);
 	jb_put(b, "{", 1);
 	jb_kstr(b, "id", o->id);
-	jb_kstr(b, "kind", o->kind);
+	jb_kstr(b, "kind", ana_finding_kind_name(o->kind));
 	jb_kstr(b, "severity", o->severity);
 	jb_kstr(b, "database", db ? db : "");
 	jb_key(b, "tables");
@@ -348,7 +348,7 @@ static void top_insert_saving(struct qstat **top, int max, struct qstat *q)
  * cacheable_query: read-only, deterministic statements whose values come
  * back within the cache's TTL with no write to their tables in between
  * often enough that a cache would answer most of them (hit potential,
- * note_hit_potential()).  Never the child of an N+1: batching is the fix
+ * ana_note_hit_potential()).  Never the child of an N+1: batching is the fix
  * there, and its values rarely repeat anyway.
  */
 static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
@@ -359,7 +359,7 @@ static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
 
 	for (size_t b = 0; b < a->nfp_buckets; b++)
 		for (struct qstat *q = a->fp[b]; q; q = q->next)
-			if (q->hp && sql_cacheable(&q->parse) &&
+			if (q->hp && ana_sql_cacheable(&q->parse) &&
 			    q->hp->repeats >= CACHEABLE_MIN_REPEATS &&
 			    q->hp->repeats * 100 >=
 				    q->hp->execs * CACHEABLE_MIN_HIT_PCT &&
@@ -379,7 +379,7 @@ static void cacheable_findings(struct analyzer *a, struct ana_finding *out,
 			all ? 100.0 * (double)hp->repeat_us / all : 0;
 		char rule[40], line[512];
 
-		fp_finding_begin(&b, o, q, "cq", "cacheable_query",
+		fp_finding_begin(&b, o, q, "cq", FND_CACHEABLE_QUERY,
 				 saved_pct >= 20 ? "medium" : "low");
 		o->saved_us = hp->repeat_us;
 		snprintf(rule, sizeof(rule), "fingerprint:%016llx=%d",
@@ -439,7 +439,7 @@ static void slow_findings(struct analyzer *a, struct ana_finding *out,
 		double mean = (double)q->c.hist.sum / (double)q->c.calls;
 		char line[512];
 
-		fp_finding_begin(&b, o, q, "sl", "slow_query",
+		fp_finding_begin(&b, o, q, "sl", FND_SLOW_QUERY,
 				 p95 >= limit_us * 10 || share >= 25 ? "high"
 				 : share >= 5			     ? "medium"
 								     : "low");
@@ -502,19 +502,19 @@ static size_t fold_into_nplus1(struct ana_finding *v, size_t n)
 		size_t len;
 		char *json;
 
-		if (strcmp(v[i].kind, "n_plus_one") != 0 || !v[i].json)
+		if (v[i].kind != FND_N_PLUS_ONE || !v[i].json)
 			continue;
 		for (size_t k = 0; k < n; k++) {
 			if (k == i || !v[k].json ||
-			    (strcmp(v[k].kind, "redundant_query") != 0 &&
-			     strcmp(v[k].kind, "sequential_queries") != 0 &&
-			     strcmp(v[k].kind, "cacheable_query") != 0) ||
+			    (v[k].kind != FND_REDUNDANT_QUERY &&
+			     v[k].kind != FND_SEQUENTIAL_QUERIES &&
+			     v[k].kind != FND_CACHEABLE_QUERY) ||
 			    !about(&v[k], v[i].fp))
 				continue;
 			jb_put(&rel, rel.n ? "," : "[", 1);
 			jb_put(&rel, "{", 1);
 			jb_kstr(&rel, "id", v[k].id);
-			jb_kstr(&rel, "kind", v[k].kind);
+			jb_kstr(&rel, "kind", ana_finding_kind_name(v[k].kind));
 			jb_kstr(&rel, "summary", v[k].suggestion);
 			jb_put(&rel, "}", 1);
 			free(v[k].json); /* dropped below */

@@ -241,30 +241,33 @@ struct analyzer {
 };
 
 /* analyzer.c, for analyzer_findings.c (callers hold a->lock unless said) */
-struct qstat *fp_find(struct analyzer *a, uint64_t fp);
+struct qstat *ana_fp_find(struct analyzer *a, uint64_t fp);
 /* May the result cache keep this statement's replies? */
-bool sql_cacheable(const struct sqlparse *p);
+bool ana_sql_cacheable(const struct sqlparse *p);
 /* shape_info.c: publish a newly parsed shape's facts for the cache */
-void publish_info(struct analyzer *a, uint64_t shape, const struct sqlparse *p);
-void join_tables(char *buf, size_t cap, char *const *t, int n);
+void ana_publish_info(struct analyzer *a, uint64_t shape,
+		      const struct sqlparse *p);
+void ana_join_tables(char *buf, size_t cap, char *const *t, int n);
 /* analyzer.c: a client's entry by id (inserted when asked to). */
-struct client_ent *client_slot(struct analyzer *a, uint64_t id, bool insert);
+struct client_ent *ana_client_slot(struct analyzer *a, uint64_t id,
+				   bool insert);
 /* analyzer_track.c: requests, writes per table, hit potential. */
-void creq_unlink(struct creq *c);
-void creq_free(struct creq *c);
-void finish_request(struct analyzer *a, struct creq *c);
-void track_request(struct analyzer *a, const struct ana_event *ev, uint64_t fp,
-		   const struct sqlparse *parse);
-void end_idle_requests(struct analyzer *a, int64_t now_wall);
-void note_writes(struct analyzer *a, const struct qstat *q);
-void note_hit_potential(struct analyzer *a, struct qstat *q,
-			const struct ana_event *ev);
+void ana_creq_unlink(struct creq *c);
+void ana_creq_free(struct creq *c);
+void ana_finish_request(struct analyzer *a, struct creq *c);
+void ana_track_request(struct analyzer *a, const struct ana_event *ev,
+		       uint64_t fp, const struct sqlparse *parse);
+void ana_end_idle_requests(struct analyzer *a, int64_t now_wall);
+void ana_note_writes(struct analyzer *a, const struct qstat *q);
+void ana_note_hit_potential(struct analyzer *a, struct qstat *q,
+			    const struct ana_event *ev);
 
-bool counters_merge(struct counters *d, const struct counters *s);
-void counters_free(struct counters *c);
-struct qstat *fp_add(struct analyzer *a, uint64_t fp, struct sqlparse *parse);
-struct route_ent *route_for(struct analyzer *a, const char *route);
-void reset_all(struct analyzer *a); /* RESET STATS */
+bool ana_counters_merge(struct counters *d, const struct counters *s);
+void ana_counters_free(struct counters *c);
+struct qstat *ana_fp_add(struct analyzer *a, uint64_t fp,
+			 struct sqlparse *parse);
+struct route_ent *ana_route_for(struct analyzer *a, const char *route);
+void ana_reset_all(struct analyzer *a); /* RESET STATS */
 
 /* windows.c (lock held) */
 void win_init(struct analyzer *a, int64_t now_wall);
@@ -282,8 +285,8 @@ int64_t state_save_step(struct analyzer *a, int64_t now, int64_t next);
 void state_save_now(struct analyzer *a);
 /* wake a thread sleeping in poll() on an eventfd */
 void analyzer_kick_fd(int fd);
-void window_save(const struct window *w, struct jbuf *b);
-bool window_load(struct window *w, struct srd *r);
+void win_save(const struct window *w, struct jbuf *b);
+bool win_load(struct window *w, struct srd *r);
 
 /* analyzer_findings.c: the side thread's steps, with the lock not held */
 void ana_lookup_one(struct analyzer *a);  /* name one N+1 finding */

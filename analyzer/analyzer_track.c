@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void creq_unlink(struct creq *c)
+void ana_creq_unlink(struct creq *c)
 {
 	if (!c->linked)
 		return;
@@ -22,7 +22,7 @@ void creq_unlink(struct creq *c)
 	c->linked = false;
 }
 
-/* Requests with statements are listed, for end_idle_requests(). */
+/* Requests with statements are listed, for ana_end_idle_requests(). */
 static void creq_link(struct analyzer *a, struct creq *c)
 {
 	if (c->linked)
@@ -47,9 +47,9 @@ static struct ana_sample *shrink(struct ana_sample *s)
 }
 
 /* A request is over: count it for its route and look inside it. */
-void finish_request(struct analyzer *a, struct creq *c)
+void ana_finish_request(struct analyzer *a, struct creq *c)
 {
-	struct client_ent *ce = client_slot(a, c->client, false);
+	struct client_ent *ce = ana_client_slot(a, c->client, false);
 	struct request *r = &c->r;
 	struct req_finding f[MAX_FINDINGS_PER_REQUEST];
 	struct route_ent *re;
@@ -65,7 +65,7 @@ void finish_request(struct analyzer *a, struct creq *c)
 		nplus1 |= f[i].kind == REQ_NPLUS1;
 	}
 	win_request(a);
-	re = route_for(a, r->route);
+	re = ana_route_for(a, r->route);
 	re->requests++;
 	re->statements += r->nstmts;
 	re->nplus1 += nplus1;
@@ -74,13 +74,13 @@ void finish_request(struct analyzer *a, struct creq *c)
 	/* an idle client keeps no statement buffer (10,000 idle clients
 	 * would hold 20 MB of them) */
 	req_free(r);
-	creq_unlink(c);
+	ana_creq_unlink(c);
 }
 
-void track_request(struct analyzer *a, const struct ana_event *ev, uint64_t fp,
-		   const struct sqlparse *parse)
+void ana_track_request(struct analyzer *a, const struct ana_event *ev,
+		       uint64_t fp, const struct sqlparse *parse)
 {
-	struct client_ent *ce = client_slot(a, ev->client, false);
+	struct client_ent *ce = ana_client_slot(a, ev->client, false);
 	struct ana_detail *d = ev->detail;
 	struct req_stmt st;
 
@@ -111,27 +111,27 @@ void track_request(struct analyzer *a, const struct ana_event *ev, uint64_t fp,
 		d->sample = NULL; /* taken over */
 	}
 	if (req_boundary(&ce->req->r, d, st.start_us, &a->conf))
-		finish_request(a, ce->req);
+		ana_finish_request(a, ce->req);
 	if (!req_add(&ce->req->r, &st, d))
 		free(st.sample);
 	creq_link(a, ce->req);
 }
 
 /* End the requests that have been idle long enough. */
-void end_idle_requests(struct analyzer *a, int64_t now_wall)
+void ana_end_idle_requests(struct analyzer *a, int64_t now_wall)
 {
 	struct creq *c, *next;
 
 	for (c = a->creqs.next; c != &a->creqs; c = next) {
 		next = c->next; /* finishing unlinks it */
 		if (req_expired(&c->r, now_wall, &a->conf))
-			finish_request(a, c);
+			ana_finish_request(a, c);
 	}
 }
 
-void creq_free(struct creq *c)
+void ana_creq_free(struct creq *c)
 {
-	creq_unlink(c);
+	ana_creq_unlink(c);
 	req_free(&c->r);
 	pgp_free(c);
 }
@@ -165,7 +165,7 @@ static struct table_writes *writes_slot(struct analyzer *a, uint64_t table,
 }
 
 /* A statement that completed: count its writes by table. */
-void note_writes(struct analyzer *a, const struct qstat *q)
+void ana_note_writes(struct analyzer *a, const struct qstat *q)
 {
 	const struct sqlparse *p = q ? &q->parse : NULL;
 
@@ -189,8 +189,8 @@ void note_writes(struct analyzer *a, const struct qstat *q)
 
 /* Would a result cache have answered this execution of a cacheable
  * fingerprint?  Same values, within the TTL, no write in between. */
-void note_hit_potential(struct analyzer *a, struct qstat *q,
-			const struct ana_event *ev)
+void ana_note_hit_potential(struct analyzer *a, struct qstat *q,
+			    const struct ana_event *ev)
 {
 	const struct ana_detail *d = ev->detail;
 	uint64_t vals = 0x9e3779b97f4a7c15ull, writes = a->writes_unknown;

@@ -354,17 +354,34 @@ void fnd_hints(const struct fnd_names *n, char *sqlalchemy, char *django,
 
 /* ---- export ---- */
 
-static const char *kind_name(enum req_kind k)
+const char *ana_finding_kind_name(enum ana_finding_kind k)
+{
+	static const char *const names[FND_KINDS] = {
+		[FND_N_PLUS_ONE] = "n_plus_one",
+		[FND_REDUNDANT_QUERY] = "redundant_query",
+		[FND_SEQUENTIAL_QUERIES] = "sequential_queries",
+		[FND_MISSING_INDEX] = "missing_index",
+		[FND_CACHEABLE_QUERY] = "cacheable_query",
+		[FND_SLOW_QUERY] = "slow_query",
+		[FND_POOLING_HAZARD] = "pooling_hazard",
+		[FND_POOL_SATURATION] = "pool_saturation",
+	};
+
+	return (unsigned)k < FND_KINDS ? names[k] : "unknown";
+}
+
+/* A request finding's kind as readers know it. */
+static enum ana_finding_kind kind_of(enum req_kind k)
 {
 	switch (k) {
 	case REQ_NPLUS1:
-		return "n_plus_one";
+		return FND_N_PLUS_ONE;
 	case REQ_REDUNDANT:
-		return "redundant_query";
+		return FND_REDUNDANT_QUERY;
 	case REQ_SEQUENTIAL:
-		return "sequential_queries";
+		return FND_SEQUENTIAL_QUERIES;
 	}
-	return "unknown";
+	return FND_N_PLUS_ONE;
 }
 
 static const char *severity_of(const struct finding *f)
@@ -448,7 +465,7 @@ static void export_one(const struct finding *f, const struct sqlparse *pp,
 		: f->kind == REQ_REDUNDANT ? "rq"
 					   : "sq",
 		(unsigned long long)pgp_mix64(f->parent_fp * 31 + f->child_fp));
-	o->kind = kind_name(f->kind);
+	o->kind = kind_of(f->kind);
 	o->severity = sev;
 	o->proven = f->proven;
 	o->fp = f->child_fp;
@@ -479,7 +496,7 @@ static void export_one(const struct finding *f, const struct sqlparse *pp,
 
 	jb_put(&b, "{", 1);
 	jb_kstr(&b, "id", o->id);
-	jb_kstr(&b, "kind", o->kind);
+	jb_kstr(&b, "kind", ana_finding_kind_name(o->kind));
 	jb_kstr(&b, "severity", sev);
 	if (f->kind == REQ_NPLUS1)
 		jb_kstr(&b, "status", f->proven ? "proven" : "suspected");

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void join_tables(char *buf, size_t cap, char *const *t, int n)
+void ana_join_tables(char *buf, size_t cap, char *const *t, int n)
 {
 	size_t off = 0;
 
@@ -48,10 +48,10 @@ static bool fill(struct ana_query *o, const struct qstat *q, bool other)
 	o->p999_us = hist_quantile(h, 0.999);
 	o->first_seen_us = q->first_seen;
 	o->last_seen_us = q->last_seen;
-	join_tables(o->tables_read, sizeof(o->tables_read), q->parse.read,
-		    q->parse.nread);
-	join_tables(o->tables_written, sizeof(o->tables_written),
-		    q->parse.written, q->parse.nwritten);
+	ana_join_tables(o->tables_read, sizeof(o->tables_read), q->parse.read,
+			q->parse.nread);
+	ana_join_tables(o->tables_written, sizeof(o->tables_written),
+			q->parse.written, q->parse.nwritten);
 	for (int i = 0; i < MAX_ERRS; i++) {
 		memcpy(o->err[i].sqlstate, q->err[i].state, 6);
 		o->err[i].n = q->err[i].n;

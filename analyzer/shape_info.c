@@ -41,7 +41,7 @@ static bool catalog_table_name(const char *name)
 }
 
 /* May the result cache keep this statement's replies? */
-bool sql_cacheable(const struct sqlparse *p)
+bool ana_sql_cacheable(const struct sqlparse *p)
 {
 	if (!p->parsed || !p->kind || strcmp(p->kind, "SELECT") != 0 ||
 	    !p->read_only || !p->deterministic || !p->only_immutable ||
@@ -56,7 +56,8 @@ bool sql_cacheable(const struct sqlparse *p)
 /* Publish what the cache must know of a newly parsed shape (dropped when
  * the ring is full: the shape then stays unknown, never cached, and its
  * writes invalidate the whole database). */
-void publish_info(struct analyzer *a, uint64_t shape, const struct sqlparse *p)
+void ana_publish_info(struct analyzer *a, uint64_t shape,
+		      const struct sqlparse *p)
 {
 	uint32_t t = atomic_load_explicit(&a->itail, memory_order_relaxed);
 	uint32_t h = atomic_load_explicit(&a->ihead, memory_order_acquire);
@@ -69,7 +70,7 @@ void publish_info(struct analyzer *a, uint64_t shape, const struct sqlparse *p)
 	memset(si, 0, sizeof(*si));
 	si->shape = shape;
 	si->fingerprint = p->fingerprint;
-	cacheable = sql_cacheable(p);
+	cacheable = ana_sql_cacheable(p);
 	for (int i = 0; i < p->nread && i < ANA_INFO_TABLES; i++) {
 		const char *dot = strrchr(p->read[i], '.');
 

@@ -146,9 +146,9 @@ static void image(struct analyzer *a, struct jbuf *b)
 		ser_str(b, a->marks[i].name);
 		ser_u8(b, (uint8_t)a->marks[i].kind);
 		ser_u64(b, (uint64_t)a->marks[i].at_us);
-		window_save(&a->marks[i].seg, b);
+		win_save(&a->marks[i].seg, b);
 	}
-	window_save(&a->cur, b);
+	win_save(&a->cur, b);
 	ser_u32(b, (uint32_t)a->extra_out_len);
 	jb_put(b, (const char *)a->extra_out, a->extra_out_len);
 }
@@ -221,16 +221,16 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 		r->bad = true;
 	text = srd_take(r, tlen);
 	if (r->bad) {
-		counters_free(&c);
+		ana_counters_free(&c);
 		return;
 	}
-	if (!(q = fp_find(a, fp))) {
+	if (!(q = ana_fp_find(a, fp))) {
 		struct sqlparse p;
 		char *sql = malloc((size_t)tlen + 1);
 
 		if (!sql) {
 			r->bad = true;
-			counters_free(&c);
+			ana_counters_free(&c);
 			return;
 		}
 		memcpy(sql, text, tlen);
@@ -245,16 +245,16 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 		}
 		free(sql);
 		p.fingerprint = fp;
-		if (!(q = fp_add(a, fp, &p))) {
+		if (!(q = ana_fp_add(a, fp, &p))) {
 			sqlparse_free(&p);
 			r->bad = true;
-			counters_free(&c);
+			ana_counters_free(&c);
 			return;
 		}
 	}
-	if (!counters_merge(&q->c, &c))
+	if (!ana_counters_merge(&q->c, &c))
 		r->bad = true;
-	counters_free(&c);
+	ana_counters_free(&c);
 	for (int i = 0; i < 2; i++) {
 		q->mk_calls[i] += mk_calls[i];
 		q->mk_us[i] += mk_us[i];
@@ -297,7 +297,7 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 			break;
 		}
 		if (!counters_load(&c, r)) {
-			counters_free(&c);
+			ana_counters_free(&c);
 			break;
 		}
 		for (s = q->subs; s; s = s->next)
@@ -317,9 +317,9 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 				q->nsubs++;
 			}
 		}
-		if (s && !counters_merge(&s->c, &c))
+		if (s && !ana_counters_merge(&s->c, &c))
 			r->bad = true;
-		counters_free(&c);
+		ana_counters_free(&c);
 	}
 }
 
@@ -339,9 +339,9 @@ static void load_payload(struct analyzer *a, struct srd *r)
 	t.calls = srd_u64(r);
 	t.errors = srd_u64(r);
 	t.advice_checked = srd_u64(r);
-	if (!counters_load(&c, r) || !counters_merge(&a->other.c, &c))
+	if (!counters_load(&c, r) || !ana_counters_merge(&a->other.c, &c))
 		r->bad = true;
-	counters_free(&c);
+	ana_counters_free(&c);
 	n = srd_u32(r);
 	for (uint32_t i = 0; i < n && !r->bad; i++)
 		load_qstat(a, r);
@@ -356,7 +356,7 @@ static void load_payload(struct analyzer *a, struct srd *r)
 		hist_init(&h2);
 		if (r->bad)
 			break;
-		re = route_for(a, route);
+		re = ana_route_for(a, route);
 		re->requests += srd_u64(r);
 		re->statements += srd_u64(r);
 		re->nplus1 += srd_u64(r);
@@ -389,13 +389,13 @@ static void load_payload(struct analyzer *a, struct srd *r)
 			if (m.kind > ANA_MARK_LOAD_STOP)
 				r->bad = true;
 			m.at_us = (int64_t)srd_u64(r);
-			(void)window_load(&m.seg, r);
+			(void)win_load(&m.seg, r);
 			if (keep && !r->bad)
 				a->marks[a->nmarks++] = m;
 			else
 				hist_free(&m.seg.hist);
 		}
-		if (window_load(&w, r) && keep) {
+		if (win_load(&w, r) && keep) {
 			hist_free(&a->cur.hist);
 			a->cur = w;
 			a->win_gen++;
@@ -465,7 +465,7 @@ bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
 	if (!r.bad && r.off != r.n)
 		r.bad = true; /* bytes left over: not what was written */
 	if (r.bad) {
-		reset_all(a); /* nothing half-loaded */
+		ana_reset_all(a); /* nothing half-loaded */
 		free(a->extra_in);
 		a->extra_in = NULL;
 		a->extra_in_len = 0;

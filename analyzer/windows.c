@@ -276,7 +276,7 @@ void analyzer_windows(struct analyzer *a, struct ana_windows *out)
 
 /* ---- the state file ---- */
 
-void window_save(const struct window *w, struct jbuf *b)
+void win_save(const struct window *w, struct jbuf *b)
 {
 	ser_u64(b, (uint64_t)w->from_us);
 	ser_u64(b, w->calls);
@@ -291,7 +291,7 @@ void window_save(const struct window *w, struct jbuf *b)
 	}
 }
 
-bool window_load(struct window *w, struct srd *r)
+bool win_load(struct window *w, struct srd *r)
 {
 	memset(w, 0, sizeof(*w));
 	w->from_us = (int64_t)srd_u64(r);

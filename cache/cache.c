@@ -73,7 +73,7 @@ static int ttl_for(struct cache *c, const struct cinfo *ci, int *rule)
 
 /* ---- shapes ---- */
 
-struct cinfo *info_slot(struct cache *c, uint64_t shape)
+struct cinfo *cache_info_slot(struct cache *c, uint64_t shape)
 {
 	size_t mask = INFO_MAX * 2 - 1, i = pgp_mix64(shape) & mask;
 
@@ -91,14 +91,14 @@ static void info_forget_all(struct cache *c)
 	c->pp->known.n = 0;
 }
 
-struct cinfo *info_put(struct cache *c, uint64_t shape)
+struct cinfo *cache_info_put(struct cache *c, uint64_t shape)
 {
-	struct cinfo *ci = info_slot(c, shape);
+	struct cinfo *ci = cache_info_slot(c, shape);
 
 	if (!ci->shape) {
 		if (c->ninfo >= INFO_MAX) {
 			info_forget_all(c);
-			ci = info_slot(c, shape);
+			ci = cache_info_slot(c, shape);
 		}
 		ci->shape = shape;
 		c->ninfo++;
@@ -107,12 +107,12 @@ struct cinfo *info_put(struct cache *c, uint64_t shape)
 }
 
 /* Take in what the analyzer has published since the last look. */
-void info_drain(struct cache *c)
+void cache_info_drain(struct cache *c)
 {
 	struct ana_shape_info si;
 
 	while (c->pp->ana && analyzer_next_info(c->pp->ana, &si)) {
-		struct cinfo *ci = info_put(c, si.shape);
+		struct cinfo *ci = cache_info_put(c, si.shape);
 		struct cinfo keep = *ci;
 
 		memset(ci, 0, sizeof(*ci));
@@ -130,10 +130,10 @@ void info_drain(struct cache *c)
 		memcpy(ci->read, si.read, sizeof(ci->read));
 		memcpy(ci->written, si.written, sizeof(ci->written));
 		for (int i = 0; i < si.nwritten; i++)
-			name_table(c, si.written[i], si.written_name[i]);
+			cache_name_table(c, si.written[i], si.written_name[i]);
 		for (int i = 0; i < si.nread && (si.flags & ANA_SI_CACHEABLE);
 		     i++)
-			name_table(c, si.read[i], si.read_name[i]);
+			cache_name_table(c, si.read[i], si.read_name[i]);
 	}
 }
 
@@ -166,7 +166,7 @@ static struct cache_table_stats *table_stats(struct cache *c, uint64_t table)
 	return &c->tbl[0]; /* full: counted with another */
 }
 
-void count_table(struct cache *c, uint64_t table)
+void cache_count_table(struct cache *c, uint64_t table)
 {
 	table_stats(c, table)->invalidations++;
 }
@@ -180,7 +180,7 @@ uint64_t cache_writes_of(struct cache *c, const struct cinfo *ci)
 	return n;
 }
 
-void name_table(struct cache *c, uint64_t table, const char *name)
+void cache_name_table(struct cache *c, uint64_t table, const char *name)
 {
 	struct cache_table_stats *t = table_stats(c, table);
 
@@ -190,7 +190,7 @@ void name_table(struct cache *c, uint64_t table, const char *name)
 
 /* ---- Redis: connection and breaker ---- */
 
-void arm_timer(struct cache *c, int64_t us)
+void cache_arm_timer(struct cache *c, int64_t us)
 {
 	struct timeval tv = {(time_t)(us / 1000000),
 			     (suseconds_t)(us % 1000000)};
@@ -208,14 +208,14 @@ static void op_unlink(struct cache_op *op)
 	}
 }
 
-void op_free(struct cache_op *op)
+void cache_op_free(struct cache_op *op)
 {
 	op_unlink(op);
 	free(op->material);
 	pgp_free(op);
 }
 
-struct cache_op *op_new(struct cache *c, enum op_kind kind)
+struct cache_op *cache_op_new(struct cache *c, enum op_kind kind)
 {
 	struct cache_op *op = pgp_calloc(1, sizeof(*op));
 
@@ -229,11 +229,11 @@ struct cache_op *op_new(struct cache *c, enum op_kind kind)
 	op->prev = &c->ops;
 	c->ops.next->prev = op;
 	c->ops.next = op;
-	arm_timer(c, (int64_t)c->pp->cfg->redis_timeout_ms * 1000);
+	cache_arm_timer(c, (int64_t)c->pp->cfg->redis_timeout_ms * 1000);
 	return op;
 }
 
-bool redis_up(struct cache *c)
+bool cache_redis_up(struct cache *c)
 {
 	return c->ac && strcmp(c->state, "up") == 0;
 }
@@ -264,7 +264,7 @@ static void breaker_open(struct cache *c, const char *why)
 		redisAsyncFree(ac);
 	}
 	cache_suspects_idle(c);
-	arm_timer(c, BREAKER_OPEN_US);
+	cache_arm_timer(c, BREAKER_OPEN_US);
 }
 
 static void connect_redis(struct cache *c);
@@ -308,7 +308,7 @@ static void connect_redis(struct cache *c)
 		c->retry_at_us = pgp_now_us() + BREAKER_OPEN_US;
 		if (ac)
 			redisAsyncFree(ac);
-		arm_timer(c, BREAKER_OPEN_US);
+		cache_arm_timer(c, BREAKER_OPEN_US);
 		return;
 	}
 	ac->data = c;
@@ -362,7 +362,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	if (c->ops.next != &c->ops && !next)
 		next = (int64_t)c->pp->cfg->redis_timeout_ms * 1000;
 	if (next > 0)
-		arm_timer(c, next);
+		cache_arm_timer(c, next);
 }
 
 static bool parse_url(struct cache *c, const char *url)
@@ -450,7 +450,7 @@ void cache_free(struct cache *c)
 	}
 	cache_suspects_idle(c);
 	while (c->ops.next && c->ops.next != &c->ops)
-		op_free(c->ops.next);
+		cache_op_free(c->ops.next);
 	if (c->timer)
 		event_free(c->timer);
 	pgp_free(c->info);
@@ -527,7 +527,7 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 					reply->element[0]->len, op->ngens,
 					op->material, op->mlen, gens, &blen);
 	if (!cl) {
-		op_free(op);
+		cache_op_free(op);
 		return;
 	}
 	if (body) {
@@ -556,13 +556,13 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 		evbuffer_drain(in, op->drain);
 		if (!conn_send(&cl->c, &b)) {
 			wb_free(&b);
-			op_free(op);
+			cache_op_free(op);
 			client_close(cl, CLOSE_RESOURCES, "53200",
 				     "out of memory");
 			return;
 		}
 		wb_free(&b);
-		op_free(op);
+		cache_op_free(op);
 		resume_client(cl);
 		return;
 	}
@@ -575,7 +575,7 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 		c->st.bypassed++;
 	}
 	to_server(cl, op, ok, gens);
-	op_free(op);
+	cache_op_free(op);
 }
 
 int cache_idle_input(struct client *cl)
@@ -605,14 +605,14 @@ int cache_idle_input(struct client *cl)
 		return 0; /* not whole yet, too long, or another pattern */
 	}
 	c->st.lookups++;
-	if (!redis_up(c) || !c->pp->ana) {
+	if (!cache_redis_up(c) || !c->pp->ana) {
 		cache_view_free(&v);
 		c->st.bypassed++;
 		return 0;
 	}
-	info_drain(c);
+	cache_info_drain(c);
 	shape_compute(v.sql, v.sql_len, &sh);
-	ci = info_slot(c, sh.hash ? sh.hash : 1);
+	ci = cache_info_slot(c, sh.hash ? sh.hash : 1);
 	if (!ci->shape || ci->provisional || !(ci->flags & ANA_SI_CACHEABLE)) {
 		cache_view_free(&v);
 		c->st.bypassed++;
@@ -657,7 +657,7 @@ int cache_idle_input(struct client *cl)
 			ci->recent[i].writes = writes;
 		}
 		if (!(ttl = ttl_for(c, ci, &rule)) ||
-		    !(op = op_new(c, OP_LOOKUP))) {
+		    !(op = cache_op_new(c, OP_LOOKUP))) {
 			free(m);
 			cache_view_free(&v);
 			c->st.bypassed++;
@@ -689,7 +689,7 @@ int cache_idle_input(struct client *cl)
 		argv[i + 2] = op->gen_keys[i];
 	if (redisAsyncCommandArgv(c->ac, lookup_done, op, op->ngens + 2, argv,
 				  NULL) != REDIS_OK) {
-		op_free(op);
+		cache_op_free(op);
 		c->st.redis_errors++;
 		return 0;
 	}

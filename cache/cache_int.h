@@ -119,17 +119,17 @@ struct cache {
 };
 
 /* cache.c, for cache_write.c */
-void count_table(struct cache *c, uint64_t table);
+void cache_count_table(struct cache *c, uint64_t table);
 /* Invalidations seen of a shape's tables and of its whole database. */
 uint64_t cache_writes_of(struct cache *c, const struct cinfo *ci);
-void info_drain(struct cache *c);
-struct cinfo *info_put(struct cache *c, uint64_t shape);
-struct cinfo *info_slot(struct cache *c, uint64_t shape);
-void name_table(struct cache *c, uint64_t table, const char *name);
-void op_free(struct cache_op *op);
-struct cache_op *op_new(struct cache *c, enum op_kind kind);
-bool redis_up(struct cache *c);
-void arm_timer(struct cache *c, int64_t us);
+void cache_info_drain(struct cache *c);
+struct cinfo *cache_info_put(struct cache *c, uint64_t shape);
+struct cinfo *cache_info_slot(struct cache *c, uint64_t shape);
+void cache_name_table(struct cache *c, uint64_t table, const char *name);
+void cache_op_free(struct cache_op *op);
+struct cache_op *cache_op_new(struct cache *c, enum op_kind kind);
+bool cache_redis_up(struct cache *c);
+void cache_arm_timer(struct cache *c, int64_t us);
 
 /* cache_write.c, for cache.c: the databases lookups must skip */
 void cache_suspect(struct cache *c, uint64_t db);

@@ -29,7 +29,7 @@ static void fill_done(redisAsyncContext *ac, void *r, void *privdata)
 	(void)ac;
 	if (!reply || reply->type == REDIS_REPLY_ERROR)
 		op->c->st.redis_errors++;
-	op_free(op);
+	cache_op_free(op);
 }
 
 static void fill_free(struct client *cl)
@@ -55,7 +55,7 @@ static void fill_store(struct cache *c, struct cache_fill *f)
 	const char *argv[5];
 	size_t argl[5];
 
-	if (!b || !redis_up(c) || !(op = op_new(c, OP_FILL))) {
+	if (!b || !cache_redis_up(c) || !(op = cache_op_new(c, OP_FILL))) {
 		free(b);
 		c->st.fill_skipped++;
 		return;
@@ -85,7 +85,7 @@ static void fill_store(struct cache *c, struct cache_fill *f)
 		argl[i] = i == 2 ? n : strlen(argv[i]);
 	if (redisAsyncCommandArgv(c->ac, fill_done, op, 5, argv, argl) !=
 	    REDIS_OK) {
-		op_free(op);
+		cache_op_free(op);
 		c->st.fill_skipped++;
 	} else {
 		c->st.fills++;
@@ -166,9 +166,9 @@ void cache_learn_text(struct pgperf *pp, uint64_t shape, const char *text,
 
 	if (!c || !shape)
 		return;
-	info_drain(c);
-	ci = info_slot(c, shape);
-	if (!ci->shape && (ci = info_put(c, shape))) {
+	cache_info_drain(c);
+	ci = cache_info_slot(c, shape);
+	if (!ci->shape && (ci = cache_info_put(c, shape))) {
 		ci->provisional = true;
 		ci->flags = cache_guess_flags(text, len);
 	}
@@ -182,12 +182,12 @@ void cache_note_statement(struct client *cl, uint64_t shape, const char *text,
 
 	if (!c || !shape)
 		return;
-	info_drain(c);
-	ci = info_slot(c, shape);
+	cache_info_drain(c);
+	ci = cache_info_slot(c, shape);
 	if (!ci->shape) {
 		if (!text)
 			ci = NULL; /* an Execute of a shape never seen */
-		else if ((ci = info_put(c, shape))) {
+		else if ((ci = cache_info_put(c, shape))) {
 			ci->provisional = true;
 			ci->flags = cache_guess_flags(text, len);
 		}
@@ -232,7 +232,7 @@ void cache_suspect(struct cache *c, uint64_t db)
 	c->suspect[c->nsuspect] = db;
 	c->suspect_busy[c->nsuspect] = false;
 	c->nsuspect++;
-	arm_timer(c, 1000000); /* retried every second */
+	cache_arm_timer(c, 1000000); /* retried every second */
 }
 
 bool cache_is_suspect(const struct cache *c, uint64_t db)
@@ -276,7 +276,7 @@ static void suspect_done(redisAsyncContext *ac, void *r, void *privdata)
 
 void cache_retry_suspects(struct cache *c)
 {
-	if (!redis_up(c))
+	if (!cache_redis_up(c))
 		return;
 	for (int i = 0; i < c->nsuspect; i++) {
 		struct suspect_bump *sb;
@@ -316,7 +316,7 @@ static void inval_done(redisAsyncContext *ac, void *r, void *privdata)
 		/* these writes may not be invalidated: the database is not
 		 * served until its whole generation is bumped */
 		cache_suspect(op->c, cache_db_hash(cl));
-	op_free(op);
+	cache_op_free(op);
 	if (!cl)
 		return;
 	cl->cache.op = NULL;
@@ -347,18 +347,18 @@ enum relay_verdict cache_ready_verdict(struct client *cl, struct server *sv)
 	if (cl->cache.inval_all) {
 		cache_gen_key(keys[n++], sizeof(keys[0]), db, 0);
 		/* counted as one pseudo-table */
-		name_table(c, WHOLE_DB, "(whole database)");
-		count_table(c, WHOLE_DB);
+		cache_name_table(c, WHOLE_DB, "(whole database)");
+		cache_count_table(c, WHOLE_DB);
 	}
 	for (int i = 0; i < cl->cache.ninval; i++) {
 		cache_gen_key(keys[n++], sizeof(keys[0]), db,
 			      cl->cache.inval[i]);
-		count_table(c, cl->cache.inval[i]);
+		cache_count_table(c, cl->cache.inval[i]);
 	}
 	c->st.invalidations += (uint64_t)n;
 	cl->cache.ninval = 0;
 	cl->cache.inval_all = false;
-	if (!redis_up(c) || !(op = op_new(c, OP_INVAL))) {
+	if (!cache_redis_up(c) || !(op = cache_op_new(c, OP_INVAL))) {
 		/* no Redis: everything of this database is dropped when it
 		 * is back, and nothing of it is served meanwhile */
 		cache_suspect(c, db);
@@ -374,7 +374,7 @@ enum relay_verdict cache_ready_verdict(struct client *cl, struct server *sv)
 			op->pending++;
 	}
 	if (!op->pending) {
-		op_free(op);
+		cache_op_free(op);
 		return RELAY_FORWARD;
 	}
 	cl->cache.op = op;

@@ -35,8 +35,8 @@
 #define ADMIN_QUERY_MAX (64 * 1024)
 #define ADMIN_MAX_COLS 24
 
-void result_begin(struct admin_result *r, struct wbuf *out,
-		  const char *const *cols, int ncols)
+void admin_result_begin(struct admin_result *r, struct wbuf *out,
+			const char *const *cols, int ncols)
 {
 	r->out = out;
 	r->ncols = ncols;
@@ -44,25 +44,25 @@ void result_begin(struct admin_result *r, struct wbuf *out,
 	wire_build_row_description(out, cols, ncols);
 }
 
-void result_row(struct admin_result *r, const char *const *vals)
+void admin_result_row(struct admin_result *r, const char *const *vals)
 {
 	wire_build_data_row(r->out, vals, r->ncols);
 	r->nrows++;
 }
 
-void result_end(struct admin_result *r, const char *tag)
+void admin_result_end(struct admin_result *r, const char *tag)
 {
 	wire_build_command_complete(r->out, tag);
 }
 
 /* Formatting helpers writing into caller-provided scratch buffers. */
-const char *fmt_int(char *buf, long long v)
+const char *admin_fmt_int(char *buf, long long v)
 {
 	snprintf(buf, 32, "%lld", v);
 	return buf;
 }
 
-const char *fmt_time(char *buf, int64_t wall_us)
+const char *admin_fmt_time(char *buf, int64_t wall_us)
 {
 	time_t t = (time_t)(wall_us / 1000000);
 	struct tm tm;
@@ -74,7 +74,7 @@ const char *fmt_time(char *buf, int64_t wall_us)
 	return buf;
 }
 
-const char *fmt_ms(char *buf, uint64_t us)
+const char *admin_fmt_ms(char *buf, uint64_t us)
 {
 	snprintf(buf, 32, "%.3f", (double)us / 1000.0);
 	return buf;
@@ -131,7 +131,7 @@ static void show_pools(struct pgperf *pp, struct wbuf *out)
 	struct list *pos;
 	int64_t now = pgp_now_us();
 
-	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	list_for_each(pos, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 		char b[12][32];
@@ -156,27 +156,30 @@ static void show_pools(struct pgperf *pp, struct wbuf *out)
 		v[0] = p->database;
 		v[1] = p->user;
 		/* idle transaction-mode clients count as active, as in PgBouncer */
-		v[2] = fmt_int(b[0],
-			       (long long)(list_count(&p->active_clients) +
-					   list_count(&p->idle_clients)));
-		v[3] = fmt_int(b[1], (long long)list_count(&p->waiting));
+		v[2] = admin_fmt_int(
+			b[0], (long long)(list_count(&p->active_clients) +
+					  list_count(&p->idle_clients)));
+		v[3] = admin_fmt_int(b[1], (long long)list_count(&p->waiting));
 		v[4] = "0";
 		v[5] = "0";
-		v[6] = fmt_int(b[2], (long long)list_count(&p->active_servers));
+		v[6] = admin_fmt_int(b[2],
+				     (long long)list_count(&p->active_servers));
 		v[7] = "0";
 		v[8] = "0";
-		v[9] = fmt_int(b[3], (long long)list_count(&p->idle_servers));
+		v[9] = admin_fmt_int(b[3],
+				     (long long)list_count(&p->idle_servers));
 		v[10] = "0";
-		v[11] = fmt_int(b[4],
-				(long long)list_count(&p->tested_servers));
-		v[12] = fmt_int(b[5], (long long)list_count(&p->login_servers));
-		v[13] = fmt_int(b[6], (long long)(maxwait / 1000000));
-		v[14] = fmt_int(b[7], (long long)(maxwait % 1000000));
+		v[11] = admin_fmt_int(
+			b[4], (long long)list_count(&p->tested_servers));
+		v[12] = admin_fmt_int(b[5],
+				      (long long)list_count(&p->login_servers));
+		v[13] = admin_fmt_int(b[6], (long long)(maxwait / 1000000));
+		v[14] = admin_fmt_int(b[7], (long long)(maxwait % 1000000));
 		v[15] = config_pool_mode_name(pool_effective_mode(p));
-		v[16] = fmt_int(b[8], pinned);
-		result_row(&r, v);
+		v[16] = admin_fmt_int(b[8], pinned);
+		admin_result_row(&r, v);
 	}
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 /* SHOW CLIENTS: all but the last two; SHOW SERVERS adds those, what
@@ -203,14 +206,14 @@ static void client_row(struct admin_result *r, struct client *cl, int64_t now)
 	v[2] = cl->database ? cl->database : "";
 	v[3] = client_state_name(cl->state);
 	v[4] = cl->c.addr;
-	v[5] = fmt_int(b[0], cl->c.port);
+	v[5] = admin_fmt_int(b[0], cl->c.port);
 	v[6] = cl->c.local_addr;
-	v[7] = fmt_int(b[1], cl->c.local_port);
-	v[8] = fmt_time(b[2], cl->c.connect_us);
-	v[9] = fmt_time(b[3],
-			cl->request_us ? cl->request_us : cl->c.connect_us);
-	v[10] = fmt_int(b[4], (long long)(wait / 1000000));
-	v[11] = fmt_int(b[5], (long long)(wait % 1000000));
+	v[7] = admin_fmt_int(b[1], cl->c.local_port);
+	v[8] = admin_fmt_time(b[2], cl->c.connect_us);
+	v[9] = admin_fmt_time(b[3], cl->request_us ? cl->request_us
+						   : cl->c.connect_us);
+	v[10] = admin_fmt_int(b[4], (long long)(wait / 1000000));
+	v[11] = admin_fmt_int(b[5], (long long)(wait % 1000000));
 	v[12] = cl->drain_pending ? "1" : "0";
 	snprintf(b[6], sizeof(b[6]), "C-%llu", (unsigned long long)cl->c.id);
 	v[13] = b[6];
@@ -220,13 +223,13 @@ static void client_row(struct admin_result *r, struct client *cl, int64_t now)
 	else
 		b[7][0] = '\0';
 	v[14] = b[7];
-	v[15] = fmt_int(b[8], cl->cancel_pid);
+	v[15] = admin_fmt_int(b[8], cl->cancel_pid);
 	v[16] = cl->c.tls ? "TLS" : "";
 	v[17] = client_app_name(cl);
 	/* why a transaction-mode client is kept on its server */
 	v[18] = cl->server ? session_state_reason(cl->server->session_state)
 			   : "";
-	result_row(r, v);
+	admin_result_row(r, v);
 }
 
 static void show_clients(struct pgperf *pp, struct wbuf *out)
@@ -235,14 +238,14 @@ static void show_clients(struct pgperf *pp, struct wbuf *out)
 	struct list *pos;
 	int64_t now = pgp_now_us();
 
-	result_begin(&r, out, conn_cols, CLIENT_NCOLS);
+	admin_result_begin(&r, out, conn_cols, CLIENT_NCOLS);
 	list_for_each(pos, &pp->all_clients) {
 		struct client *cl = list_entry(pos, struct client, all_node);
 
 		if (cl->state != CL_CLOSING)
 			client_row(&r, cl, now);
 	}
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 static void server_row(struct admin_result *r, struct server *sv)
@@ -255,12 +258,12 @@ static void server_row(struct admin_result *r, struct server *sv)
 	v[2] = sv->pool->target.dbname;
 	v[3] = server_state_name(sv->state);
 	v[4] = sv->pool->target.host;
-	v[5] = fmt_int(b[0], sv->pool->target.port);
+	v[5] = admin_fmt_int(b[0], sv->pool->target.port);
 	v[6] = "";
 	v[7] = "0";
-	v[8] = fmt_time(b[1], sv->c.connect_us);
-	v[9] = fmt_time(b[2],
-			sv->request_us ? sv->request_us : sv->c.connect_us);
+	v[8] = admin_fmt_time(b[1], sv->c.connect_us);
+	v[9] = admin_fmt_time(b[2], sv->request_us ? sv->request_us
+						   : sv->c.connect_us);
 	v[10] = "0";
 	v[11] = "0";
 	v[12] = sv->close_needed ? "1" : "0";
@@ -272,7 +275,7 @@ static void server_row(struct admin_result *r, struct server *sv)
 	else
 		b[4][0] = '\0';
 	v[14] = b[4];
-	v[15] = fmt_int(b[5], sv->backend_pid);
+	v[15] = admin_fmt_int(b[5], sv->backend_pid);
 	v[16] = sv->c.tls ? "TLS" : "";
 	v[17] = kv_get(&sv->params, "application_name")
 			? kv_get(&sv->params, "application_name")
@@ -280,9 +283,9 @@ static void server_row(struct admin_result *r, struct server *sv)
 	/* the session state this connection holds, if any */
 	v[18] = session_state_reason(sv->session_state);
 	/* transaction mode: statements it holds, replies still due */
-	v[19] = fmt_int(b[6], (long long)prep_server_count(&sv->prep));
-	v[20] = fmt_int(b[7], (long long)sv->pq.n);
-	result_row(r, v);
+	v[19] = admin_fmt_int(b[6], (long long)prep_server_count(&sv->prep));
+	v[20] = admin_fmt_int(b[7], (long long)sv->pq.n);
+	admin_result_row(r, v);
 }
 
 static void show_servers(struct pgperf *pp, struct wbuf *out)
@@ -290,7 +293,7 @@ static void show_servers(struct pgperf *pp, struct wbuf *out)
 	struct admin_result r;
 	struct list *pos, *spos;
 
-	result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
+	admin_result_begin(&r, out, conn_cols, (int)ARRAY_SIZE(conn_cols));
 	list_for_each(pos, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 		struct list *lists[] = {&p->active_servers, &p->idle_servers,
@@ -301,7 +304,7 @@ static void show_servers(struct pgperf *pp, struct wbuf *out)
 				server_row(&r, list_entry(spos, struct server,
 							  node));
 	}
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 /*
@@ -321,7 +324,7 @@ static void show_hazards(struct pgperf *pp, struct wbuf *out)
 	struct admin_result r;
 	struct list *pos;
 
-	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	list_for_each(pos, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 
@@ -338,11 +341,11 @@ static void show_hazards(struct pgperf *pp, struct wbuf *out)
 			v[2] = reasons[k];
 			v[3] = n;
 			v[4] = pp->cfg->transaction_pinning ? "on" : "off";
-			v[5] = fmt_time(t, p->hazard_last_us[k]);
-			result_row(&r, v);
+			v[5] = admin_fmt_time(t, p->hazard_last_us[k]);
+			admin_result_row(&r, v);
 		}
 	}
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 static void show_databases(struct pgperf *pp, struct wbuf *out)
@@ -363,7 +366,7 @@ static void show_databases(struct pgperf *pp, struct wbuf *out)
 	struct admin_result r;
 	const struct config *cfg = pp->cfg;
 
-	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	for (int i = 0; i < cfg->ndbs; i++) {
 		const struct db_def *d = &cfg->dbs[i];
 		char b[6][32];
@@ -379,25 +382,25 @@ static void show_databases(struct pgperf *pp, struct wbuf *out)
 		}
 		v[0] = d->name;
 		v[1] = d->host;
-		v[2] = fmt_int(b[0], d->port);
+		v[2] = admin_fmt_int(b[0], d->port);
 		v[3] = d->dbname ? d->dbname : "";
 		v[4] = d->user ? d->user : "";
-		v[5] = fmt_int(b[1], d->pool_size >= 0
-					     ? d->pool_size
-					     : cfg->default_pool_size);
-		v[6] = fmt_int(b[2], d->min_pool_size >= 0
-					     ? d->min_pool_size
-					     : cfg->min_pool_size);
+		v[5] = admin_fmt_int(b[1], d->pool_size >= 0
+						   ? d->pool_size
+						   : cfg->default_pool_size);
+		v[6] = admin_fmt_int(b[2], d->min_pool_size >= 0
+						   ? d->min_pool_size
+						   : cfg->min_pool_size);
 		v[7] = "0";
 		v[8] = config_pool_mode_name(
 			d->pool_mode >= 0 ? d->pool_mode : cfg->pool_mode);
-		v[9] = fmt_int(b[3], cfg->max_db_connections);
-		v[10] = fmt_int(b[4], current);
+		v[9] = admin_fmt_int(b[3], cfg->max_db_connections);
+		v[10] = admin_fmt_int(b[4], current);
 		v[11] = admin_hold_db_paused(pp, d->name) ? "1" : "0";
 		v[12] = admin_hold_db_disabled(pp, d->name) ? "1" : "0";
-		result_row(&r, v);
+		admin_result_row(&r, v);
 	}
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 static void config_row(void *arg, const char *key, const char *value,
@@ -405,7 +408,7 @@ static void config_row(void *arg, const char *key, const char *value,
 {
 	const char *v[4] = {key, value, def, reloadable ? "yes" : "no"};
 
-	result_row(arg, v);
+	admin_result_row(arg, v);
 }
 
 static void show_config(struct pgperf *pp, struct wbuf *out)
@@ -414,9 +417,9 @@ static void show_config(struct pgperf *pp, struct wbuf *out)
 					   "changeable"};
 	struct admin_result r;
 
-	result_begin(&r, out, cols, 4);
+	admin_result_begin(&r, out, cols, 4);
 	config_show(pp->cfg, config_row, &r);
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 /* SHOW CLOSES: connections closed since start, per side and reason. */
@@ -426,7 +429,7 @@ static void show_closes(struct pgperf *pp, struct wbuf *out)
 					   "meaning"};
 	struct admin_result r;
 
-	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	for (int side = 0; side < 2; side++)
 		for (int k = 0; k < CLOSE_REASON_COUNT; k++) {
 			char n[32];
@@ -434,13 +437,13 @@ static void show_closes(struct pgperf *pp, struct wbuf *out)
 
 			v[0] = side ? "server" : "client";
 			v[1] = close_reason_name(k);
-			v[2] = fmt_int(
+			v[2] = admin_fmt_int(
 				n, (long long)(side ? pp->server_closes[k]
 						    : pp->client_closes[k]));
 			v[3] = close_reason_meaning(k);
-			result_row(&r, v);
+			admin_result_row(&r, v);
 		}
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 static void show_version(struct wbuf *out)
@@ -449,9 +452,9 @@ static void show_version(struct wbuf *out)
 	const char *v[] = {"pgperf " PGPERF_VERSION};
 	struct admin_result r;
 
-	result_begin(&r, out, cols, 1);
-	result_row(&r, v);
-	result_end(&r, "SHOW");
+	admin_result_begin(&r, out, cols, 1);
+	admin_result_row(&r, v);
+	admin_result_end(&r, "SHOW");
 }
 
 /* ---- statistics ---- */
@@ -468,7 +471,7 @@ static void add_stats(struct pool_stats *d, const struct pool_stats *s)
 	d->wait_count += s->wait_count;
 }
 
-uint64_t per(uint64_t a, uint64_t b)
+uint64_t admin_per(uint64_t a, uint64_t b)
 {
 	return b ? a / b : 0;
 }
@@ -485,7 +488,7 @@ static void show_stats(struct pgperf *pp, struct wbuf *out)
 	struct admin_result r;
 	struct list *pos, *pos2;
 
-	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	list_for_each(pos, &pp->pools) {
 		struct pool *p = list_entry(pos, struct pool, node);
 		struct pool_stats t = {0}, a = {0};
@@ -513,25 +516,25 @@ static void show_stats(struct pgperf *pp, struct wbuf *out)
 			add_stats(&a, &q->st_rate);
 		}
 		v[0] = p->database;
-		v[1] = fmt_int(b[0], (long long)t.xact_count);
-		v[2] = fmt_int(b[1], (long long)t.query_count);
-		v[3] = fmt_int(b[2], (long long)t.recv);
-		v[4] = fmt_int(b[3], (long long)t.sent);
-		v[5] = fmt_int(b[4], (long long)t.xact_us);
-		v[6] = fmt_int(b[5], (long long)t.query_us);
-		v[7] = fmt_int(b[6], (long long)t.wait_us);
+		v[1] = admin_fmt_int(b[0], (long long)t.xact_count);
+		v[2] = admin_fmt_int(b[1], (long long)t.query_count);
+		v[3] = admin_fmt_int(b[2], (long long)t.recv);
+		v[4] = admin_fmt_int(b[3], (long long)t.sent);
+		v[5] = admin_fmt_int(b[4], (long long)t.xact_us);
+		v[6] = admin_fmt_int(b[5], (long long)t.query_us);
+		v[7] = admin_fmt_int(b[6], (long long)t.wait_us);
 		/* st_rate holds the last period's per-second counts and the
 		 * totals that average times need */
-		v[8] = fmt_int(b[7], (long long)a.xact_count);
-		v[9] = fmt_int(b[8], (long long)a.query_count);
-		v[10] = fmt_int(b[9], (long long)a.recv);
-		v[11] = fmt_int(b[10], (long long)a.sent);
-		v[12] = fmt_int(b[11], (long long)a.xact_us);
-		v[13] = fmt_int(b[12], (long long)a.query_us);
-		v[14] = fmt_int(b[13], (long long)a.wait_us);
-		result_row(&r, v);
+		v[8] = admin_fmt_int(b[7], (long long)a.xact_count);
+		v[9] = admin_fmt_int(b[8], (long long)a.query_count);
+		v[10] = admin_fmt_int(b[9], (long long)a.recv);
+		v[11] = admin_fmt_int(b[10], (long long)a.sent);
+		v[12] = admin_fmt_int(b[11], (long long)a.xact_us);
+		v[13] = admin_fmt_int(b[12], (long long)a.query_us);
+		v[14] = admin_fmt_int(b[13], (long long)a.wait_us);
+		admin_result_row(&r, v);
 	}
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 void admin_stats_period(struct pgperf *pp, int64_t seconds)
@@ -549,12 +552,12 @@ void admin_stats_period(struct pgperf *pp, int64_t seconds)
 		r->recv = (c->recv - o->recv) / s;
 		r->sent = (c->sent - o->sent) / s;
 		/* average durations over the period, microseconds */
-		r->xact_us = per(c->xact_us - o->xact_us,
-				 c->xact_count - o->xact_count);
-		r->query_us = per(c->query_us - o->query_us,
-				  c->query_count - o->query_count);
-		r->wait_us = per(c->wait_us - o->wait_us,
-				 c->wait_count - o->wait_count);
+		r->xact_us = admin_per(c->xact_us - o->xact_us,
+				       c->xact_count - o->xact_count);
+		r->query_us = admin_per(c->query_us - o->query_us,
+					c->query_count - o->query_count);
+		r->wait_us = admin_per(c->wait_us - o->wait_us,
+				       c->wait_count - o->wait_count);
 		p->st_prev = p->st;
 	}
 }
@@ -648,17 +651,17 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	else if (cmd_is(sql, "show stats"))
 		show_stats(pp, out);
 	else if (cmd_is(sql, "show queries"))
-		show_queries(pp, out);
+		admin_show_queries(pp, out);
 	else if (cmd_is(sql, "show findings"))
-		show_findings(pp, out);
+		admin_show_findings(pp, out);
 	else if (cmd_is(sql, "show requests"))
-		show_requests(pp, out);
+		admin_show_requests(pp, out);
 	else if (cmd_is(sql, "show cache"))
-		show_cache(pp, out);
+		admin_show_cache(pp, out);
 	else if (cmd_is(sql, "show export"))
-		show_export(pp, out);
+		admin_show_export(pp, out);
 	else if (cmd_is(sql, "show report"))
-		show_report(pp, out);
+		admin_show_report(pp, out);
 	else if (strncasecmp(sql, "set ", 4) == 0)
 		/* drivers set things like application_name: accept quietly */
 		wire_build_command_complete(out, "SET");

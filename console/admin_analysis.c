@@ -18,7 +18,7 @@
 #include <strings.h>
 
 /* SHOW QUERIES: per fingerprint, most total time first. */
-void show_queries(struct pgperf *pp, struct wbuf *out)
+void admin_show_queries(struct pgperf *pp, struct wbuf *out)
 {
 	static const char *const cols[] = {
 		"fingerprint", "query",	   "calls",   "rows",	 "errors",
@@ -31,7 +31,7 @@ void show_queries(struct pgperf *pp, struct wbuf *out)
 
 	if (pp->ana)
 		n = analyzer_queries(pp->ana, &q, NULL);
-	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	for (size_t i = 0; i < n; i++) {
 		char b[16][32];
 		const char *v[17];
@@ -39,29 +39,29 @@ void show_queries(struct pgperf *pp, struct wbuf *out)
 		snprintf(b[0], 32, "%016" PRIx64, q[i].fingerprint);
 		v[0] = b[0];
 		v[1] = q[i].query;
-		v[2] = fmt_int(b[1], (long long)q[i].calls);
-		v[3] = fmt_int(b[2], (long long)q[i].rows);
-		v[4] = fmt_int(b[3], (long long)q[i].errors);
-		v[5] = fmt_ms(b[4], q[i].total_us);
-		v[6] = fmt_ms(b[5], per(q[i].total_us, q[i].calls));
-		v[7] = fmt_ms(b[6], q[i].p50_us);
-		v[8] = fmt_ms(b[7], q[i].p95_us);
-		v[9] = fmt_ms(b[8], q[i].p99_us);
-		v[10] = fmt_ms(b[9], q[i].max_us);
+		v[2] = admin_fmt_int(b[1], (long long)q[i].calls);
+		v[3] = admin_fmt_int(b[2], (long long)q[i].rows);
+		v[4] = admin_fmt_int(b[3], (long long)q[i].errors);
+		v[5] = admin_fmt_ms(b[4], q[i].total_us);
+		v[6] = admin_fmt_ms(b[5], admin_per(q[i].total_us, q[i].calls));
+		v[7] = admin_fmt_ms(b[6], q[i].p50_us);
+		v[8] = admin_fmt_ms(b[7], q[i].p95_us);
+		v[9] = admin_fmt_ms(b[8], q[i].p99_us);
+		v[10] = admin_fmt_ms(b[9], q[i].max_us);
 		v[11] = q[i].kind;
-		v[12] = fmt_ms(b[10], q[i].wait_us);
-		v[13] = fmt_ms(b[11], q[i].p999_us);
-		v[14] = fmt_ms(b[12], q[i].min_us);
-		v[15] = fmt_time(b[13], q[i].first_seen_us);
-		v[16] = fmt_time(b[14], q[i].last_seen_us);
-		result_row(&r, v);
+		v[12] = admin_fmt_ms(b[10], q[i].wait_us);
+		v[13] = admin_fmt_ms(b[11], q[i].p999_us);
+		v[14] = admin_fmt_ms(b[12], q[i].min_us);
+		v[15] = admin_fmt_time(b[13], q[i].first_seen_us);
+		v[16] = admin_fmt_time(b[14], q[i].last_seen_us);
+		admin_result_row(&r, v);
 	}
 	ana_queries_free(q, n);
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 /* SHOW FINDINGS: what the request detector found, most costly first. */
-void show_findings(struct pgperf *pp, struct wbuf *out)
+void admin_show_findings(struct pgperf *pp, struct wbuf *out)
 {
 	static const char *const cols[] = {
 		"id",	    "kind",	    "severity",	    "status",
@@ -73,35 +73,35 @@ void show_findings(struct pgperf *pp, struct wbuf *out)
 	size_t n = 0;
 
 	n = report_findings(pp, &f);
-	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	for (size_t i = 0; i < n; i++) {
 		char b[4][32];
 		const char *v[15];
 
 		v[0] = f[i].id;
-		v[1] = f[i].kind;
+		v[1] = ana_finding_kind_name(f[i].kind);
 		v[2] = f[i].severity;
 		v[3] = f[i].status ? f[i].status : "";
 		v[4] = f[i].tables;
 		v[5] = f[i].query;
 		v[6] = f[i].parent_query ? f[i].parent_query : "";
 		v[7] = f[i].relation;
-		v[8] = fmt_int(b[0], (long long)f[i].requests);
+		v[8] = admin_fmt_int(b[0], (long long)f[i].requests);
 		snprintf(b[1], sizeof(b[1]), "%.1f", f[i].mean_repeats);
 		v[9] = b[1];
-		v[10] = fmt_int(b[2], (long long)f[i].max_repeats);
-		v[11] = fmt_ms(b[3], f[i].saved_us);
+		v[10] = admin_fmt_int(b[2], (long long)f[i].max_repeats);
+		v[11] = admin_fmt_ms(b[3], f[i].saved_us);
 		v[12] = f[i].routes;
 		v[13] = f[i].suggestion;
 		v[14] = f[i].json;
-		result_row(&r, v);
+		admin_result_row(&r, v);
 	}
 	ana_findings_free(f, n);
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 /* SHOW EXPORT: the findings export document, one row, column "json". */
-void show_export(struct pgperf *pp, struct wbuf *out)
+void admin_show_export(struct pgperf *pp, struct wbuf *out)
 {
 	static const char *const cols[] = {"json"};
 	struct admin_result r;
@@ -115,15 +115,15 @@ void show_export(struct pgperf *pp, struct wbuf *out)
 				 "out of memory building the export");
 		return;
 	}
-	result_begin(&r, out, cols, 1);
+	admin_result_begin(&r, out, cols, 1);
 	v[0] = b.p;
-	result_row(&r, v);
-	result_end(&r, "SHOW");
+	admin_result_row(&r, v);
+	admin_result_end(&r, "SHOW");
 	free(b.p);
 }
 
 /* SHOW REPORT: the performance report as text, one row per line. */
-void show_report(struct pgperf *pp, struct wbuf *out)
+void admin_show_report(struct pgperf *pp, struct wbuf *out)
 {
 	static const char *const cols[] = {"report"};
 	struct admin_result r;
@@ -137,7 +137,7 @@ void show_report(struct pgperf *pp, struct wbuf *out)
 				 "out of memory building the report");
 		return;
 	}
-	result_begin(&r, out, cols, 1);
+	admin_result_begin(&r, out, cols, 1);
 	for (line = b.p; *line; line = next) {
 		const char *v[1];
 
@@ -147,9 +147,9 @@ void show_report(struct pgperf *pp, struct wbuf *out)
 		else
 			next = line + strlen(line);
 		v[0] = line;
-		result_row(&r, v);
+		admin_result_row(&r, v);
 	}
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 	free(b.p);
 }
 
@@ -216,7 +216,7 @@ void admin_mark(struct pgperf *pp, const char *sql, struct wbuf *out)
 }
 
 /* SHOW REQUESTS: application requests per route. */
-void show_requests(struct pgperf *pp, struct wbuf *out)
+void admin_show_requests(struct pgperf *pp, struct wbuf *out)
 {
 	static const char *const cols[] = {
 		"route",	  "requests",	    "statements_mean",
@@ -228,28 +228,29 @@ void show_requests(struct pgperf *pp, struct wbuf *out)
 
 	if (pp->ana)
 		n = analyzer_routes(pp->ana, &rt);
-	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	for (size_t i = 0; i < n; i++) {
 		char b[8][32];
 		const char *v[8];
 
 		v[0] = rt[i].route[0] ? rt[i].route : "(untagged)";
-		v[1] = fmt_int(b[0], (long long)rt[i].requests);
+		v[1] = admin_fmt_int(b[0], (long long)rt[i].requests);
 		snprintf(b[1], sizeof(b[1]), "%.1f", rt[i].statements_mean);
 		v[2] = b[1];
-		v[3] = fmt_int(b[2], (long long)rt[i].statements_p95);
-		v[4] = fmt_ms(b[3], per(rt[i].db_us, rt[i].requests));
-		v[5] = fmt_ms(b[4], rt[i].db_p95_us);
-		v[6] = fmt_ms(b[5], rt[i].db_us);
-		v[7] = fmt_int(b[6], (long long)rt[i].nplus1_requests);
-		result_row(&r, v);
+		v[3] = admin_fmt_int(b[2], (long long)rt[i].statements_p95);
+		v[4] = admin_fmt_ms(b[3],
+				    admin_per(rt[i].db_us, rt[i].requests));
+		v[5] = admin_fmt_ms(b[4], rt[i].db_p95_us);
+		v[6] = admin_fmt_ms(b[5], rt[i].db_us);
+		v[7] = admin_fmt_int(b[6], (long long)rt[i].nplus1_requests);
+		admin_result_row(&r, v);
 	}
 	pgp_free(rt);
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }
 
 /* SHOW CACHE: the result cache in all, per fingerprint, per table. */
-void show_cache(struct pgperf *pp, struct wbuf *out)
+void admin_show_cache(struct pgperf *pp, struct wbuf *out)
 {
 	static const char *const cols[] = {
 		"scope",     "name",  "query",	       "hits", "misses",
@@ -263,7 +264,7 @@ void show_cache(struct pgperf *pp, struct wbuf *out)
 	char b[8][64];
 	const char *v[9];
 
-	result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
 	if (!pp->cache) {
 		v[0] = "total";
 		v[1] = "";
@@ -271,25 +272,25 @@ void show_cache(struct pgperf *pp, struct wbuf *out)
 		v[3] = v[4] = v[6] = v[7] = "0";
 		v[5] = "0.000";
 		v[8] = "off";
-		result_row(&r, v);
-		result_end(&r, "SHOW");
+		admin_result_row(&r, v);
+		admin_result_end(&r, "SHOW");
 		return;
 	}
 	cache_get_stats(pp->cache, &st);
 	v[0] = "total";
 	v[1] = "";
 	v[2] = "";
-	v[3] = fmt_int(b[0], (long long)st.hits);
-	v[4] = fmt_int(b[1], (long long)st.misses);
+	v[3] = admin_fmt_int(b[0], (long long)st.hits);
+	v[4] = admin_fmt_int(b[1], (long long)st.misses);
 	snprintf(b[2], sizeof(b[2]), "%.3f",
 		 st.hits + st.misses
 			 ? (double)st.hits / (double)(st.hits + st.misses)
 			 : 0.0);
 	v[5] = b[2];
-	v[6] = fmt_int(b[3], (long long)st.hit_bytes);
-	v[7] = fmt_int(b[4], (long long)st.invalidations);
+	v[6] = admin_fmt_int(b[3], (long long)st.hit_bytes);
+	v[7] = admin_fmt_int(b[4], (long long)st.invalidations);
 	v[8] = st.redis_state;
-	result_row(&r, v);
+	admin_result_row(&r, v);
 	if (pp->ana)
 		nq = analyzer_queries(pp->ana, &q, NULL);
 	nf = cache_fp_stats(pp->cache, &fs);
@@ -303,18 +304,18 @@ void show_cache(struct pgperf *pp, struct wbuf *out)
 		snprintf(b[0], sizeof(b[0]), "%016" PRIx64, fs[i].fingerprint);
 		v[1] = b[0];
 		v[2] = text;
-		v[3] = fmt_int(b[1], (long long)fs[i].hits);
-		v[4] = fmt_int(b[2], (long long)fs[i].misses);
+		v[3] = admin_fmt_int(b[1], (long long)fs[i].hits);
+		v[4] = admin_fmt_int(b[2], (long long)fs[i].misses);
 		snprintf(b[3], sizeof(b[3]), "%.3f",
 			 fs[i].hits + fs[i].misses
 				 ? (double)fs[i].hits /
 					   (double)(fs[i].hits + fs[i].misses)
 				 : 0.0);
 		v[5] = b[3];
-		v[6] = fmt_int(b[4], (long long)fs[i].hit_bytes);
+		v[6] = admin_fmt_int(b[4], (long long)fs[i].hit_bytes);
 		v[7] = "";
 		v[8] = "";
-		result_row(&r, v);
+		admin_result_row(&r, v);
 	}
 	{
 		struct cache_rule_stats *rs = NULL;
@@ -324,8 +325,8 @@ void show_cache(struct pgperf *pp, struct wbuf *out)
 			v[0] = "rule";
 			v[1] = rs[i].rule;
 			v[2] = "";
-			v[3] = fmt_int(b[1], (long long)rs[i].hits);
-			v[4] = fmt_int(b[2], (long long)rs[i].misses);
+			v[3] = admin_fmt_int(b[1], (long long)rs[i].hits);
+			v[4] = admin_fmt_int(b[2], (long long)rs[i].misses);
 			snprintf(b[3], sizeof(b[3]), "%.3f",
 				 rs[i].hits + rs[i].misses
 					 ? (double)rs[i].hits /
@@ -333,10 +334,10 @@ void show_cache(struct pgperf *pp, struct wbuf *out)
 							    rs[i].misses)
 					 : 0.0);
 			v[5] = b[3];
-			v[6] = fmt_int(b[4], (long long)rs[i].hit_bytes);
+			v[6] = admin_fmt_int(b[4], (long long)rs[i].hit_bytes);
 			v[7] = "";
 			v[8] = "";
-			result_row(&r, v);
+			admin_result_row(&r, v);
 		}
 		pgp_free(rs);
 	}
@@ -354,12 +355,12 @@ void show_cache(struct pgperf *pp, struct wbuf *out)
 		v[2] = "";
 		v[3] = v[4] = v[6] = "";
 		v[5] = "";
-		v[7] = fmt_int(b[1], (long long)ts[i].invalidations);
+		v[7] = admin_fmt_int(b[1], (long long)ts[i].invalidations);
 		v[8] = "";
-		result_row(&r, v);
+		admin_result_row(&r, v);
 	}
 	ana_queries_free(q, nq);
 	pgp_free(fs);
 	pgp_free(ts);
-	result_end(&r, "SHOW");
+	admin_result_end(&r, "SHOW");
 }

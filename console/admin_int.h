@@ -17,24 +17,24 @@ struct admin_result {
 	int nrows;
 };
 
-void result_begin(struct admin_result *r, struct wbuf *out,
-		  const char *const *cols, int ncols);
-void result_row(struct admin_result *r, const char *const *vals);
-void result_end(struct admin_result *r, const char *tag);
+void admin_result_begin(struct admin_result *r, struct wbuf *out,
+			const char *const *cols, int ncols);
+void admin_result_row(struct admin_result *r, const char *const *vals);
+void admin_result_end(struct admin_result *r, const char *tag);
 /* Formatting into caller-provided scratch buffers of 32 bytes. */
-const char *fmt_int(char *buf, long long v);
-const char *fmt_time(char *buf, int64_t wall_us); /* NULL when unset */
-const char *fmt_ms(char *buf, uint64_t us);
+const char *admin_fmt_int(char *buf, long long v);
+const char *admin_fmt_time(char *buf, int64_t wall_us); /* NULL when unset */
+const char *admin_fmt_ms(char *buf, uint64_t us);
 /* a / b, 0 when b is 0 */
-uint64_t per(uint64_t a, uint64_t b);
+uint64_t admin_per(uint64_t a, uint64_t b);
 
 /* admin_analysis.c */
-void show_queries(struct pgperf *pp, struct wbuf *out);
-void show_findings(struct pgperf *pp, struct wbuf *out);
-void show_export(struct pgperf *pp, struct wbuf *out);
-void show_report(struct pgperf *pp, struct wbuf *out);
-void show_requests(struct pgperf *pp, struct wbuf *out);
-void show_cache(struct pgperf *pp, struct wbuf *out);
+void admin_show_queries(struct pgperf *pp, struct wbuf *out);
+void admin_show_findings(struct pgperf *pp, struct wbuf *out);
+void admin_show_export(struct pgperf *pp, struct wbuf *out);
+void admin_show_report(struct pgperf *pp, struct wbuf *out);
+void admin_show_requests(struct pgperf *pp, struct wbuf *out);
+void admin_show_cache(struct pgperf *pp, struct wbuf *out);
 /* MARK 'name' | MARK LOAD TEST START ['scenario'] | MARK LOAD TEST STOP */
 void admin_mark(struct pgperf *pp, const char *sql, struct wbuf *out);
 

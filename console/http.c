@@ -320,10 +320,6 @@ static void cache_metrics(struct evbuffer *b, struct pgperf *pp)
 /* Requests per route and findings per kind and severity. */
 static void request_metrics(struct evbuffer *b, struct pgperf *pp)
 {
-	static const char *const kinds[] = {
-		"n_plus_one",	  "redundant_query", "sequential_queries",
-		"missing_index",  "cacheable_query", "slow_query",
-		"pooling_hazard", "pool_saturation"};
 	static const char *const sev[] = {"high", "medium", "low"};
 	struct ana_route *rt = NULL;
 	struct ana_finding *f = NULL;
@@ -349,17 +345,18 @@ static void request_metrics(struct evbuffer *b, struct pgperf *pp)
 	}
 	help(b, "pgperf_findings", "gauge",
 	     "findings (SHOW FINDINGS), per kind and severity");
-	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++)
+	for (int k = 0; k < FND_KINDS; k++)
 		for (size_t v = 0; v < ARRAY_SIZE(sev); v++) {
 			size_t n = 0;
 
 			for (size_t i = 0; i < nf; i++)
-				n += strcmp(f[i].kind, kinds[k]) == 0 &&
+				n += f[i].kind == (enum ana_finding_kind)k &&
 				     strcmp(f[i].severity, sev[v]) == 0;
 			evbuffer_add_printf(
 				b,
 				"pgperf_findings{kind=\"%s\",severity=\"%s\"} %zu\n",
-				kinds[k], sev[v], n);
+				ana_finding_kind_name((enum ana_finding_kind)k),
+				sev[v], n);
 		}
 	pgp_free(rt);
 	ana_findings_free(f, nf);

@@ -48,7 +48,7 @@ static void finding_open(struct jbuf *b, struct ana_finding *o,
 {
 	jb_put(b, "{", 1);
 	jb_kstr(b, "id", o->id);
-	jb_kstr(b, "kind", o->kind);
+	jb_kstr(b, "kind", ana_finding_kind_name(o->kind));
 	jb_kstr(b, "severity", o->severity);
 	jb_kstr(b, "database", p->database);
 	jb_kstr(b, "user", p->user);
@@ -89,7 +89,7 @@ static void hazard_findings(struct pgperf *pp, struct list *pools,
 					 pgp_hash_bytes(p->user,
 							strlen(p->user)) +
 					 (uint64_t)k));
-			o->kind = "pooling_hazard";
+			o->kind = FND_POOLING_HAZARD;
 			o->severity = c >= (uint64_t)p->target.pool_size
 					      ? "high"
 				      : pinning ? "medium"
@@ -161,7 +161,7 @@ static void saturation_findings(struct pgperf *pp, struct list *pools,
 						strlen(p->database)) *
 					 31 +
 				 pgp_hash_bytes(p->user, strlen(p->user))));
-		o->kind = "pool_saturation";
+		o->kind = FND_POOL_SATURATION;
 		o->severity = mean_ms >= 100 || share >= 10 ? "high"
 			      : mean_ms >= 10		    ? "medium"
 							    : "low";

@@ -72,7 +72,7 @@ static void json_analysis(struct jbuf *b, const struct gather *g)
 		return;
 	}
 	f = &g->f[g->top];
-	jb_kstr(b, "bottleneck_type", bottleneck_type(f->kind));
+	jb_kstr(b, "bottleneck_type", report_bottleneck_type(f->kind));
 	jb_kstr(b, "severity", f->severity);
 	jb_kstr(b, "finding_id", f->id);
 	jb_key(b, "affected_endpoints");
@@ -84,7 +84,7 @@ static void json_analysis(struct jbuf *b, const struct gather *g)
 		jb_str(b, ep[i]);
 	}
 	jb_put(b, "]", 1);
-	root_cause(f, cause, sizeof(cause));
+	report_root_cause(f, cause, sizeof(cause));
 	jb_kstr(b, "root_cause", cause);
 	jb_put(b, "}", 1);
 }
@@ -102,10 +102,10 @@ static void json_metrics(struct jbuf *b, const struct gather *g)
 		jb_printf(b,
 			  "{\"p50_pct\":%.1f,\"p95_pct\":%.1f,"
 			  "\"p99_pct\":%.1f,\"mean_pct\":%.1f}",
-			  pct_change(be->p50_us, af->p50_us),
-			  pct_change(be->p95_us, af->p95_us),
-			  pct_change(be->p99_us, af->p99_us),
-			  pct_change(be->mean_us, af->mean_us));
+			  report_pct_change(be->p50_us, af->p50_us),
+			  report_pct_change(be->p95_us, af->p95_us),
+			  report_pct_change(be->p99_us, af->p99_us),
+			  report_pct_change(be->mean_us, af->mean_us));
 	else
 		jb_put(b, "null", 4);
 	/* the statements behind the change: each one's mean on both sides */
@@ -147,7 +147,7 @@ static void json_optimizations(struct pgperf *pp, struct jbuf *b,
 	for (size_t i = 0; i < g->nf; i++) {
 		const struct ana_finding *f = &g->f[i];
 
-		if (!index_in_place(f))
+		if (!report_index_in_place(f))
 			continue;
 		jb_obj_open(b);
 		jb_kstr(b, "type", "index");
@@ -236,15 +236,15 @@ static void json_recommendations(struct jbuf *b, const struct gather *g)
 	for (size_t i = 0; i < g->nf; i++) {
 		const struct ana_finding *f = &g->f[i];
 
-		if (!actionable(f))
+		if (!report_actionable(f))
 			continue;
 		jb_obj_open(b);
 		jb_printf(b, "\"priority\":%d", ++prio);
 		jb_kstr(b, "severity", f->severity);
-		jb_kstr(b, "kind", f->kind);
+		jb_kstr(b, "kind", ana_finding_kind_name(f->kind));
 		jb_kstr(b, "finding_id", f->id);
 		jb_kstr(b, "action",
-			f->ddl && strcmp(f->kind, "missing_index") == 0 &&
+			f->ddl && f->kind == FND_MISSING_INDEX &&
 					!(f->status &&
 					  strcmp(f->status, "retracted") == 0)
 				? f->ddl
@@ -271,7 +271,7 @@ static void json_load(struct jbuf *b, const struct gather *g)
 	secs = (double)(w->to_us - w->from_us) / 1e6;
 	if (secs <= 0)
 		secs = 1e-6;
-	tool_of(w->application, tool, sizeof(tool));
+	report_tool_of(w->application, tool, sizeof(tool));
 	jb_put(b, "{", 1);
 	jb_kstr(b, "tool", tool);
 	jb_kstr(b, "scenario", w->from_mark);
@@ -345,7 +345,7 @@ void report_export(struct pgperf *pp, struct jbuf *b)
 	struct gather g;
 	char t[32];
 
-	gather(pp, &g);
+	report_gather(pp, &g);
 	jb_printf(b, "{\"version\":%d", ANA_FINDINGS_VERSION);
 	jb_time(pgp_wall_us(), t, sizeof(t));
 	jb_kstr(b, "generated_at", t);
@@ -398,7 +398,7 @@ void report_export(struct pgperf *pp, struct jbuf *b)
 	json_load(b, &g);
 	json_standards(b, &g);
 	jb_put(b, "}}\n", 3);
-	gather_free(&g);
+	report_gather_free(&g);
 }
 
 void report_queries_json(struct jbuf *b, const struct ana_query *q, size_t n)

@@ -126,21 +126,21 @@ static void check_standards(struct pgperf *pp, struct gather *g)
 	}
 }
 
-bool actionable(const struct ana_finding *f)
+bool report_actionable(const struct ana_finding *f)
 {
 	return !(f->status && (strcmp(f->status, "kept") == 0 ||
 			       strcmp(f->status, "measuring") == 0));
 }
 
-bool index_in_place(const struct ana_finding *f)
+bool report_index_in_place(const struct ana_finding *f)
 {
-	return strcmp(f->kind, "missing_index") == 0 && f->status && f->ddl &&
+	return f->kind == FND_MISSING_INDEX && f->status && f->ddl &&
 	       (strcmp(f->status, "kept") == 0 ||
 		strcmp(f->status, "measuring") == 0 ||
 		strcmp(f->status, "retracted") == 0);
 }
 
-void gather(struct pgperf *pp, struct gather *g)
+void report_gather(struct pgperf *pp, struct gather *g)
 {
 	memset(g, 0, sizeof(*g));
 	g->top = -1;
@@ -156,15 +156,15 @@ void gather(struct pgperf *pp, struct gather *g)
 		g->ncf = cache_fp_stats(pp->cache, &g->cf);
 	}
 	for (size_t i = 0; i < g->nf; i++)
-		if (actionable(&g->f[i]) &&
-		    strcmp(g->f[i].kind, "pooling_hazard") != 0) {
+		if (report_actionable(&g->f[i]) &&
+		    g->f[i].kind != FND_POOLING_HAZARD) {
 			g->top = (int)i; /* sorted: the first is the worst */
 			break;
 		}
 	check_standards(pp, g);
 }
 
-void gather_free(struct gather *g)
+void report_gather_free(struct gather *g)
 {
 	ana_findings_free(g->f, g->nf);
 	ana_queries_free(g->q, g->nq);
@@ -172,25 +172,21 @@ void gather_free(struct gather *g)
 	pgp_free(g->cf);
 }
 
-const char *bottleneck_type(const char *kind)
+const char *report_bottleneck_type(enum ana_finding_kind kind)
 {
-	static const struct {
-		const char *kind, *type;
-	} map[] = {
-		{"n_plus_one", "n_plus_one"},
-		{"missing_index", "missing_index"},
-		{"pool_saturation", "pool_saturation"},
-		{"slow_query", "database_io"},
-		{"cacheable_query", "database_io"},
-		{"redundant_query", "redundant_queries"},
-		{"sequential_queries", "sequential_queries"},
-		{"pooling_hazard", "pool_pinning"},
+	static const char *const type[FND_KINDS] = {
+		[FND_N_PLUS_ONE] = "n_plus_one",
+		[FND_MISSING_INDEX] = "missing_index",
+		[FND_POOL_SATURATION] = "pool_saturation",
+		[FND_SLOW_QUERY] = "database_io",
+		[FND_CACHEABLE_QUERY] = "database_io",
+		[FND_REDUNDANT_QUERY] = "redundant_queries",
+		[FND_SEQUENTIAL_QUERIES] = "sequential_queries",
+		[FND_POOLING_HAZARD] = "pool_pinning",
 	};
 
-	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-		if (strcmp(map[i].kind, kind) == 0)
-			return map[i].type;
-	return "unknown";
+	return (unsigned)kind < FND_KINDS && type[kind] ? type[kind]
+							: "unknown";
 }
 
 /* A query cut to fit a sentence. */
@@ -205,47 +201,47 @@ static void short_query(const char *q, char *buf, size_t cap)
 }
 
 /* The bottleneck in one sentence. */
-void root_cause(const struct ana_finding *f, char *buf, size_t cap)
+void report_root_cause(const struct ana_finding *f, char *buf, size_t cap)
 {
 	char q[128];
 
 	short_query(f->query ? f->query : "", q, sizeof(q));
-	if (strcmp(f->kind, "n_plus_one") == 0)
+	if (f->kind == FND_N_PLUS_ONE)
 		snprintf(buf, cap,
 			 "The query \"%s\" runs once per row of the query "
 			 "before it (%.1f times per request on average), so "
 			 "each request waits for many round trips instead of "
 			 "one.",
 			 q, f->mean_repeats);
-	else if (strcmp(f->kind, "missing_index") == 0)
+	else if (f->kind == FND_MISSING_INDEX)
 		snprintf(buf, cap,
 			 "\"%s\" reads table %s without an index on the "
 			 "columns it filters by, so PostgreSQL scans the "
 			 "whole table on every call.",
 			 q, f->tables);
-	else if (strcmp(f->kind, "pool_saturation") == 0)
+	else if (f->kind == FND_POOL_SATURATION)
 		snprintf(buf, cap,
 			 "Every server connection of a pool was busy, so "
 			 "clients waited for one (%llu waits) before their "
 			 "queries could even start.",
 			 (unsigned long long)f->executions);
-	else if (strcmp(f->kind, "slow_query") == 0)
+	else if (f->kind == FND_SLOW_QUERY)
 		snprintf(buf, cap,
 			 "\"%s\" is slow in PostgreSQL itself: the database "
 			 "spends its time executing it.",
 			 q);
-	else if (strcmp(f->kind, "cacheable_query") == 0)
+	else if (f->kind == FND_CACHEABLE_QUERY)
 		snprintf(buf, cap,
 			 "The same read-only query \"%s\" is asked again and "
 			 "again (%llu calls), and PostgreSQL computes the "
 			 "answer every time.",
 			 q, (unsigned long long)f->executions);
-	else if (strcmp(f->kind, "redundant_query") == 0)
+	else if (f->kind == FND_REDUNDANT_QUERY)
 		snprintf(buf, cap,
 			 "Requests ask \"%s\" more than once with the same "
 			 "values.",
 			 q);
-	else if (strcmp(f->kind, "sequential_queries") == 0)
+	else if (f->kind == FND_SEQUENTIAL_QUERIES)
 		snprintf(buf, cap,
 			 "Independent slow reads run one after another "
 			 "within a request, starting with \"%s\".",
@@ -254,14 +250,14 @@ void root_cause(const struct ana_finding *f, char *buf, size_t cap)
 		snprintf(buf, cap, "%s", f->suggestion);
 }
 
-double pct_change(uint64_t before, uint64_t after)
+double report_pct_change(uint64_t before, uint64_t after)
 {
 	return before ? 100.0 * ((double)before - (double)after) /
 				(double)before
 		      : 0;
 }
 
-void tool_of(const char *app, char *buf, size_t cap)
+void report_tool_of(const char *app, char *buf, size_t cap)
 {
 	static const char *const tools[] = {"pgbench", "k6",	  "locust",
 					    "jmeter",  "gatling", "wrk"};
@@ -293,7 +289,8 @@ size_t report_endpoints(const struct gather *g, char (*out)[ANA_ROUTE_MAX])
 			const char *csv = f->routes;
 
 			if ((pass == 0) != ((int)i == g->top) ||
-			    !actionable(f) || strcmp(f->severity, "low") == 0)
+			    !report_actionable(f) ||
+			    strcmp(f->severity, "low") == 0)
 				continue;
 			while (*csv && n < MAX_ENDPOINTS) {
 				const char *e = strchr(csv, ',');

@@ -52,20 +52,20 @@ struct gather {
 #define MAX_ENDPOINTS 16
 
 /* Everything a report shows, copied once (gather_free). */
-void gather(struct pgperf *pp, struct gather *g);
-void gather_free(struct gather *g);
+void report_gather(struct pgperf *pp, struct gather *g);
+void report_gather_free(struct gather *g);
 /* Is a finding something to do (not an index already in place)? */
-bool actionable(const struct ana_finding *f);
+bool report_actionable(const struct ana_finding *f);
 /* A missing_index finding whose index now exists (measuring, kept,
  * retracted): an optimization applied. */
-bool index_in_place(const struct ana_finding *f);
-const char *bottleneck_type(const char *kind);
+bool report_index_in_place(const struct ana_finding *f);
+const char *report_bottleneck_type(enum ana_finding_kind kind);
 /* The bottleneck in one sentence. */
-void root_cause(const struct ana_finding *f, char *buf, size_t cap);
+void report_root_cause(const struct ana_finding *f, char *buf, size_t cap);
 /* How much smaller `after` is than `before`, in percent. */
-double pct_change(uint64_t before, uint64_t after);
+double report_pct_change(uint64_t before, uint64_t after);
 /* The load-test tool an application_name names, else the name. */
-void tool_of(const char *app, char *buf, size_t cap);
+void report_tool_of(const char *app, char *buf, size_t cap);
 /* The routes of the findings worth acting on, the bottleneck's first. */
 size_t report_endpoints(const struct gather *g, char (*out)[ANA_ROUTE_MAX]);
 

@@ -36,7 +36,7 @@ static void text_applied(struct pgperf *pp, struct jbuf *b,
 	for (size_t i = 0; i < g->nf; i++) {
 		const struct ana_finding *f = &g->f[i];
 
-		if (!index_in_place(f))
+		if (!report_index_in_place(f))
 			continue;
 		any = true;
 		if (strcmp(f->status, "measuring") == 0)
@@ -73,7 +73,7 @@ void report_text(struct pgperf *pp, struct jbuf *b)
 	char t[32], cause[512];
 	int prio = 0;
 
-	gather(pp, &g);
+	report_gather(pp, &g);
 	jb_time(g.w.started_us, t, sizeof(t));
 	jb_printf(b, "pgperf performance report (statistics since %s)\n", t);
 	jb_printf(b, "%llu statements, %llu errors, %zu findings\n\n",
@@ -85,12 +85,12 @@ void report_text(struct pgperf *pp, struct jbuf *b)
 	} else {
 		const struct ana_finding *f = &g.f[g.top];
 
-		root_cause(f, cause, sizeof(cause));
+		report_root_cause(f, cause, sizeof(cause));
 		char ep[MAX_ENDPOINTS][ANA_ROUTE_MAX];
 		size_t nep = report_endpoints(&g, ep);
 
 		jb_printf(b, "  bottleneck: %s (%s)\n",
-			  bottleneck_type(f->kind), f->severity);
+			  report_bottleneck_type(f->kind), f->severity);
 		for (size_t i = 0; i < nep; i++)
 			jb_printf(b, "%s%s",
 				  i ? ", " : "  endpoints:  ", ep[i]);
@@ -104,10 +104,10 @@ void report_text(struct pgperf *pp, struct jbuf *b)
 		text_window(b, "after", &g.w.after);
 		if (g.w.before.p95_us && g.w.after.calls)
 			jb_printf(b, "  p95 %+.1f%%, p99 %+.1f%%\n",
-				  -pct_change(g.w.before.p95_us,
-					      g.w.after.p95_us),
-				  -pct_change(g.w.before.p99_us,
-					      g.w.after.p99_us));
+				  -report_pct_change(g.w.before.p95_us,
+						     g.w.after.p95_us),
+				  -report_pct_change(g.w.before.p99_us,
+						     g.w.after.p99_us));
 		for (int i = 0; i < g.w.nchanges && i < 5; i++) {
 			const struct ana_fp_change *c = &g.w.changes[i];
 
@@ -128,7 +128,7 @@ void report_text(struct pgperf *pp, struct jbuf *b)
 		double secs = (double)(w->to_us - w->from_us) / 1e6;
 		char tool[64];
 
-		tool_of(w->application, tool, sizeof(tool));
+		report_tool_of(w->application, tool, sizeof(tool));
 		if (secs <= 0)
 			secs = 1e-6;
 		jb_printf(
@@ -147,12 +147,11 @@ void report_text(struct pgperf *pp, struct jbuf *b)
 	for (size_t i = 0; i < g.nf; i++) {
 		const struct ana_finding *f = &g.f[i];
 
-		if (!actionable(f))
+		if (!report_actionable(f))
 			continue;
 		jb_printf(b, "  %d. [%s] %s: %s\n", ++prio, f->severity,
-			  f->kind, f->suggestion);
-		if (f->query && f->query[0] &&
-		    strcmp(f->kind, "pooling_hazard") != 0)
+			  ana_finding_kind_name(f->kind), f->suggestion);
+		if (f->query && f->query[0] && f->kind != FND_POOLING_HAZARD)
 			jb_printf(b, "     query: %.300s\n", f->query);
 	}
 	if (!prio)
@@ -173,5 +172,5 @@ void report_text(struct pgperf *pp, struct jbuf *b)
 		jb_printf(b, "    %s: %s %s = %.3f (limit %g)\n",
 			  g.br[i].standard, g.br[i].subject_type,
 			  g.br[i].subject, g.br[i].value, g.br[i].limit);
-	gather_free(&g);
+	report_gather_free(&g);
 }

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum secret_kind secret_classify(const char *secret)
+enum secret_kind auth_secret_classify(const char *secret)
 {
 	size_t n = strlen(secret);
 
@@ -74,7 +74,7 @@ bool userlist_add(struct userlist *ul, const char *name, const char *secret)
 		pgp_free(u->secret);
 		return false;
 	}
-	u->kind = secret_classify(secret);
+	u->kind = auth_secret_classify(secret);
 	ul->n++;
 	return true;
 }
@@ -220,7 +220,7 @@ struct auth_user *auth_user_new(const char *name, const char *secret)
 		auth_user_free(u);
 		return NULL;
 	}
-	u->kind = secret_classify(secret);
+	u->kind = auth_secret_classify(secret);
 	return u;
 }
 

@@ -45,7 +45,7 @@ bool userlist_add(struct userlist *ul, const char *name,
 void userlist_free(struct userlist *ul);
 const struct auth_user *userlist_find(const struct userlist *ul,
 				      const char *name);
-enum secret_kind secret_classify(const char *secret);
+enum secret_kind auth_secret_classify(const char *secret);
 
 /* "md5" + hex(md5(password || user)): the form PostgreSQL stores. */
 void md5_password_hash(const char *user, const char *password, char out[36]);

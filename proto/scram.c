@@ -29,7 +29,7 @@
 static const char b64chars[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t b64_encode(const uint8_t *src, size_t len, char *dst)
+size_t scram_b64_encode(const uint8_t *src, size_t len, char *dst)
 {
 	size_t o = 0;
 
@@ -56,7 +56,7 @@ static int b64_value(char ch)
 	return p ? (int)(p - b64chars) : -1;
 }
 
-long b64_decode(const char *src, size_t len, uint8_t *dst, size_t dstcap)
+long scram_b64_decode(const char *src, size_t len, uint8_t *dst, size_t dstcap)
 {
 	size_t o = 0;
 
@@ -207,19 +207,19 @@ bool scram_parse_secret(const char *text, struct scram_secret *out)
 	dollar = strchr(colon + 1, '$');
 	if (!dollar)
 		return false;
-	n = b64_decode(colon + 1, (size_t)(dollar - colon - 1), out->salt,
-		       sizeof(out->salt));
+	n = scram_b64_decode(colon + 1, (size_t)(dollar - colon - 1), out->salt,
+			     sizeof(out->salt));
 	if (n <= 0)
 		return false;
 	out->salt_len = (size_t)n;
 	colon2 = strchr(dollar + 1, ':');
 	if (!colon2)
 		return false;
-	if (b64_decode(dollar + 1, (size_t)(colon2 - dollar - 1),
-		       out->stored_key, SCRAM_KEY_LEN) != SCRAM_KEY_LEN)
+	if (scram_b64_decode(dollar + 1, (size_t)(colon2 - dollar - 1),
+			     out->stored_key, SCRAM_KEY_LEN) != SCRAM_KEY_LEN)
 		return false;
-	if (b64_decode(colon2 + 1, strlen(colon2 + 1), out->server_key,
-		       SCRAM_KEY_LEN) != SCRAM_KEY_LEN)
+	if (scram_b64_decode(colon2 + 1, strlen(colon2 + 1), out->server_key,
+			     SCRAM_KEY_LEN) != SCRAM_KEY_LEN)
 		return false;
 	return true;
 }
@@ -246,7 +246,7 @@ static char *random_nonce(void)
 		pgp_free(out);
 		return NULL;
 	}
-	b64_encode(raw, sizeof(raw), out);
+	scram_b64_encode(raw, sizeof(raw), out);
 	return out;
 }
 
@@ -359,7 +359,7 @@ enum pgp_status scram_server_first(struct scram_server *s, const char *msg,
 	memcpy(s->nonce, val, cn_len);
 	strcpy(s->nonce + cn_len, server_nonce);
 	pgp_free(snonce);
-	b64_encode(s->secret.salt, s->secret.salt_len, salt64);
+	scram_b64_encode(s->secret.salt, s->secret.salt_len, salt64);
 	outcap = strlen(s->nonce) + strlen(salt64) + 32;
 	s->server_first = pgp_malloc(outcap);
 	if (!s->server_first)
@@ -393,7 +393,7 @@ enum pgp_status scram_server_final(struct scram_server *s, const char *msg,
 	 * -PLUS): a different one means someone in between */
 	if (!get_attr(&p, end, 'c', &val, &vlen))
 		return PGP_ERR_PROTO;
-	n = b64_decode(val, vlen, cbind, sizeof(cbind));
+	n = scram_b64_decode(val, vlen, cbind, sizeof(cbind));
 	{
 		size_t glen = strlen(s->gs2);
 		size_t want = glen + (s->plus ? s->cbind_len : 0);
@@ -419,7 +419,7 @@ enum pgp_status scram_server_final(struct scram_server *s, const char *msg,
 	without_proof_end = p - 1;
 	if (!get_attr(&p, end, 'p', &val, &vlen) || p != end)
 		return PGP_ERR_PROTO;
-	if (b64_decode(val, vlen, proof, sizeof(proof)) != SCRAM_KEY_LEN)
+	if (scram_b64_decode(val, vlen, proof, sizeof(proof)) != SCRAM_KEY_LEN)
 		return PGP_ERR_PROTO;
 
 	am_len = strlen(s->client_first_bare) + strlen(s->server_first) +
@@ -449,7 +449,7 @@ enum pgp_status scram_server_final(struct scram_server *s, const char *msg,
 	s->proven.salt_len = s->secret.salt_len;
 	s->proven.iterations = s->secret.iterations;
 	memset(client_key, 0, sizeof(client_key));
-	b64_encode(sig, SCRAM_KEY_LEN, sig64);
+	scram_b64_encode(sig, SCRAM_KEY_LEN, sig64);
 	*out = pgp_malloc(strlen(sig64) + 3);
 	if (!*out)
 		return PGP_ERR_NOMEM;
@@ -532,7 +532,7 @@ enum pgp_status scram_client_final(struct scram_client *c, const char *msg,
 	    memcmp(nonce, c->client_nonce, strlen(c->client_nonce)) != 0 ||
 	    !nonce_valid(nonce, nonce_len))
 		return PGP_ERR_PROTO;
-	slen = b64_decode(salt64, salt_len, salt, sizeof(salt));
+	slen = scram_b64_decode(salt64, salt_len, salt, sizeof(salt));
 	if (slen <= 0 || iter_len == 0 || iter_len >= sizeof(iterbuf))
 		return PGP_ERR_PROTO;
 	memcpy(iterbuf, iter_s, iter_len);
@@ -584,7 +584,7 @@ enum pgp_status scram_client_final(struct scram_client *c, const char *msg,
 	memset(salted, 0, sizeof(salted));
 	memset(client_key, 0, sizeof(client_key));
 
-	b64_encode(proof, SCRAM_KEY_LEN, proof64);
+	scram_b64_encode(proof, SCRAM_KEY_LEN, proof64);
 	cap = strlen(without_proof) + strlen(proof64) + 4;
 	*out = pgp_malloc(cap);
 	if (!*out) {
@@ -608,7 +608,7 @@ enum pgp_status scram_client_verify(struct scram_client *c, const char *msg,
 		return PGP_ERR_PROTO;
 	if (!get_attr(&p, end, 'v', &val, &vlen))
 		return PGP_ERR_AUTH; /* "e=..." error from the server */
-	if (b64_decode(val, vlen, sig, sizeof(sig)) != SCRAM_KEY_LEN)
+	if (scram_b64_decode(val, vlen, sig, sizeof(sig)) != SCRAM_KEY_LEN)
 		return PGP_ERR_PROTO;
 	if (!pgp_secure_equal(sig, c->server_signature, SCRAM_KEY_LEN))
 		return PGP_ERR_AUTH;

@@ -116,7 +116,7 @@ enum pgp_status scram_client_verify(struct scram_client *c, const char *msg,
 				    size_t len) WARN_UNUSED;
 
 /* Base64 (standard alphabet, padded).  Decode returns -1 on bad input. */
-size_t b64_encode(const uint8_t *src, size_t len, char *dst);
-long b64_decode(const char *src, size_t len, uint8_t *dst, size_t dstcap);
+size_t scram_b64_encode(const uint8_t *src, size_t len, char *dst);
+long scram_b64_decode(const char *src, size_t len, uint8_t *dst, size_t dstcap);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * pool.c -- server connection pools, one per (database, user).
+ * pool.c -- server connection pools, one admin_per (database, user).
  *
  * Waiting clients form a FIFO.  Idle servers are handed out most recently
  * used first (their caches are warmest); a server idle longer than

@@ -1,5 +1,5 @@
 /*
- * pool.h -- pools of server connections per (database, user): the FIFO
+ * pool.h -- pools of server connections admin_per (database, user): the FIFO
  * of waiting clients, handing out idle servers, growing up to the pool size,
  * back-off after failures, and once-a-second upkeep.
  */

@@ -118,7 +118,7 @@ void server_login_auth(struct server *sv, const uint8_t *body, size_t len)
 {
 	const struct pool_target *t = &sv->pool->target;
 	const char *pw = t->password;
-	bool pw_is_md5 = pw && secret_classify(pw) == SECRET_MD5;
+	bool pw_is_md5 = pw && auth_secret_classify(pw) == SECRET_MD5;
 	struct wcursor c;
 	uint32_t code;
 

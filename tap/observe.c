@@ -331,7 +331,8 @@ static void client_conninfo(const struct client *cl, char *buf, size_t cap)
 	     pgp_conninfo_add(buf, cap, "port", port) &&
 	     pgp_conninfo_add(buf, cap, "dbname", t->dbname) &&
 	     pgp_conninfo_add(buf, cap, "user", t->user) &&
-	     (!t->password || secret_classify(t->password) != SECRET_PLAIN ||
+	     (!t->password ||
+	      auth_secret_classify(t->password) != SECRET_PLAIN ||
 	      pgp_conninfo_add(buf, cap, "password", t->password)) &&
 	     pgp_conninfo_add(buf, cap, "application_name",
 			      "pgperf analyzer") &&

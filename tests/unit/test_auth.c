@@ -64,12 +64,14 @@ static void test_userlist_errors(void **state)
 static void test_secret_classify(void **state)
 {
 	(void)state;
-	assert_int_equal(secret_classify("md5"), SECRET_PLAIN);
-	assert_int_equal(secret_classify("md5ABCDEF0123456789abcdef012345678"),
-			 SECRET_PLAIN);
-	assert_int_equal(secret_classify("md50123456789abcdef0123456789abcdef"),
-			 SECRET_MD5);
-	assert_int_equal(secret_classify("SCRAM-SHA-256$1:x$y:z"),
+	assert_int_equal(auth_secret_classify("md5"), SECRET_PLAIN);
+	assert_int_equal(
+		auth_secret_classify("md5ABCDEF0123456789abcdef012345678"),
+		SECRET_PLAIN);
+	assert_int_equal(
+		auth_secret_classify("md50123456789abcdef0123456789abcdef"),
+		SECRET_MD5);
+	assert_int_equal(auth_secret_classify("SCRAM-SHA-256$1:x$y:z"),
 			 SECRET_SCRAM);
 }
 

@@ -478,7 +478,7 @@ static void test_interleaved_clients(void **state)
 		nanosleep(&ts, NULL);
 	}
 	assert_int_equal(n, 1);
-	assert_string_equal(f[0].kind, "n_plus_one");
+	assert_string_equal(ana_finding_kind_name(f[0].kind), "n_plus_one");
 	assert_true(f[0].proven);
 	assert_int_equal(f[0].requests, 2);
 	assert_int_equal(f[0].executions, 20);

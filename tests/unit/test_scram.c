@@ -25,7 +25,8 @@
 static void rfc_secret(struct scram_secret *sec)
 {
 	uint8_t salt[32];
-	long n = b64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, salt, sizeof(salt));
+	long n = scram_b64_decode("W22ZaJ0SNY7soEsUEjb6gQ==", 24, salt,
+				  sizeof(salt));
 
 	assert_int_equal(n, 16);
 	assert_true(scram_secret_from_password("pencil", salt, (size_t)n, 4096,
@@ -238,7 +239,7 @@ static void test_server_channel_binding(void **state)
 	glen = strlen("p=tls-server-end-point,,");
 	memcpy(gs2cb, "p=tls-server-end-point,,", glen);
 	memset(gs2cb + glen, 9, sizeof(cb)); /* not the certificate's */
-	b64_encode((const uint8_t *)gs2cb, glen + sizeof(cb), c64);
+	scram_b64_encode((const uint8_t *)gs2cb, glen + sizeof(cb), c64);
 	snprintf(final, sizeof(final),
 		 "c=%s,r=%s%s,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
 		 c64, RFC_CLIENT_NONCE, RFC_SERVER_NONCE);
@@ -260,9 +261,9 @@ static void test_secret_parse(void **state)
 
 	(void)state;
 	rfc_secret(&a);
-	b64_encode(a.salt, a.salt_len, salt64);
-	b64_encode(a.stored_key, 32, sk);
-	b64_encode(a.server_key, 32, svk);
+	scram_b64_encode(a.salt, a.salt_len, salt64);
+	scram_b64_encode(a.stored_key, 32, sk);
+	scram_b64_encode(a.server_key, 32, svk);
 	snprintf(text, sizeof(text), "SCRAM-SHA-256$4096:%s$%s:%s", salt64, sk,
 		 svk);
 	assert_true(scram_parse_secret(text, &b));
@@ -280,16 +281,17 @@ static void test_base64(void **state)
 	char enc[16];
 
 	(void)state;
-	assert_int_equal(b64_encode((const uint8_t *)"n,,", 3, enc), 4);
+	assert_int_equal(scram_b64_encode((const uint8_t *)"n,,", 3, enc), 4);
 	assert_string_equal(enc, "biws");
-	assert_int_equal(b64_encode((const uint8_t *)"ab", 2, enc), 4);
+	assert_int_equal(scram_b64_encode((const uint8_t *)"ab", 2, enc), 4);
 	assert_string_equal(enc, "YWI=");
-	assert_int_equal(b64_decode("YWI=", 4, out, sizeof(out)), 2);
+	assert_int_equal(scram_b64_decode("YWI=", 4, out, sizeof(out)), 2);
 	assert_memory_equal(out, "ab", 2);
-	assert_int_equal(b64_decode("YW=I", 4, out, sizeof(out)), -1);
-	assert_int_equal(b64_decode("YWI", 3, out, sizeof(out)), -1);
-	assert_int_equal(b64_decode("YW*=", 4, out, sizeof(out)), -1);
-	assert_int_equal(b64_decode("YWJjZA==", 8, out, 3), -1); /* too small */
+	assert_int_equal(scram_b64_decode("YW=I", 4, out, sizeof(out)), -1);
+	assert_int_equal(scram_b64_decode("YWI", 3, out, sizeof(out)), -1);
+	assert_int_equal(scram_b64_decode("YW*=", 4, out, sizeof(out)), -1);
+	assert_int_equal(scram_b64_decode("YWJjZA==", 8, out, 3),
+			 -1); /* too small */
 }
 
 int main(void)
