@@ -8,7 +8,6 @@
 #include "proxy/client.h"
 #include "proxy/conn.h"
 #include "lib/log.h"
-#include "proxy/pool.h"
 #include "proxy/proxy_types.h"
 #include "proxy/server.h"
 #include "lib/shape.h"
@@ -462,38 +461,27 @@ void cache_free(struct cache *c)
 
 /* ---- lookups ---- */
 
-static void resume_client(struct client *cl)
+/* A miss that may be filled: what to store when the reply is whole. */
+static void fill_begin(struct client *cl, struct cache_op *op,
+		       const uint64_t *gens)
 {
-	conn_read_enable(&cl->c);
-	if (evbuffer_get_length(bufferevent_get_input(cl->c.bev)))
-		client_input(cl);
-}
+	struct cache_fill *f;
 
-/* Go to PostgreSQL (after a miss, or without Redis). */
-static void to_server(struct client *cl, struct cache_op *op, bool hit_ok,
-		      const uint64_t *gens)
-{
-	if (op && op->fill && hit_ok &&
-	    (cl->cache.fill = pgp_calloc(1, sizeof(*cl->cache.fill)))) {
-		struct cache_fill *f = cl->cache.fill;
-
-		memcpy(f->key, op->key, sizeof(f->key));
-		f->material = op->material;
-		op->material = NULL;
-		f->mlen = op->mlen;
-		f->ngens = op->ngens;
-		memcpy(f->gens, gens, sizeof(f->gens));
-		f->ttl = op->ttl;
-		f->fp = op->info.fp;
-		if (!(f->body = evbuffer_new())) {
-			free(f->material);
-			pgp_free(f);
-			cl->cache.fill = NULL;
-		}
+	if (!(cl->cache.fill = f = pgp_calloc(1, sizeof(*cl->cache.fill))))
+		return;
+	memcpy(f->key, op->key, sizeof(f->key));
+	f->material = op->material;
+	op->material = NULL;
+	f->mlen = op->mlen;
+	f->ngens = op->ngens;
+	memcpy(f->gens, gens, sizeof(f->gens));
+	f->ttl = op->ttl;
+	f->fp = op->info.fp;
+	if (!(f->body = evbuffer_new())) {
+		free(f->material);
+		pgp_free(f);
+		cl->cache.fill = NULL;
 	}
-	conn_read_enable(&cl->c);
-	if (cl->state == CL_IDLE)
-		pool_request_server(cl->pool, cl);
 }
 
 static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
@@ -563,7 +551,7 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 		}
 		wb_free(&b);
 		cache_op_free(op);
-		resume_client(cl);
+		client_cache_done(cl, true);
 		return;
 	}
 	if (ok) {
@@ -574,11 +562,13 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 	} else {
 		c->st.bypassed++;
 	}
-	to_server(cl, op, ok, gens);
+	if (op->fill && ok)
+		fill_begin(cl, op, gens);
 	cache_op_free(op);
+	client_cache_done(cl, false); /* to PostgreSQL */
 }
 
-int cache_idle_input(struct client *cl)
+enum relay_verdict cache_idle_verdict(struct client *cl)
 {
 	struct cache *c = cl->c.pp->cache;
 	struct evbuffer *in;
@@ -591,24 +581,24 @@ int cache_idle_input(struct client *cl)
 	int ttl, rule;
 
 	if (!c)
-		return 0;
+		return RELAY_FORWARD;
 	if (cl->cache.op)
-		return 1; /* a lookup is in flight: the rest waits */
+		return RELAY_HOLD; /* a lookup is in flight: the rest waits */
 	in = bufferevent_get_input(cl->c.bev);
 	if (evbuffer_copyout(in, hdr, 5) < 5 ||
 	    (hdr[0] != 'Q' && hdr[0] != 'P' && hdr[0] != 'B'))
-		return 0;
+		return RELAY_FORWARD;
 	memset(&v, 0, sizeof(v));
 	if (!(hdr[0] == 'Q' ? cache_view_query(in, wire_get_u32(hdr + 1), &v)
 			    : cache_view_extended(cl, in, &v))) {
 		cache_view_free(&v);
-		return 0; /* not whole yet, too long, or another pattern */
+		return RELAY_FORWARD; /* not whole yet, too long, or another pattern */
 	}
 	c->st.lookups++;
 	if (!cache_redis_up(c) || !c->pp->ana) {
 		cache_view_free(&v);
 		c->st.bypassed++;
-		return 0;
+		return RELAY_FORWARD;
 	}
 	cache_info_drain(c);
 	shape_compute(v.sql, v.sql_len, &sh);
@@ -616,7 +606,7 @@ int cache_idle_input(struct client *cl)
 	if (!ci->shape || ci->provisional || !(ci->flags & ANA_SI_CACHEABLE)) {
 		cache_view_free(&v);
 		c->st.bypassed++;
-		return 0;
+		return RELAY_FORWARD;
 	}
 	{
 		size_t mlen;
@@ -632,7 +622,7 @@ int cache_idle_input(struct client *cl)
 			free(m);
 			cache_view_free(&v);
 			c->st.bypassed++;
-			return 0;
+			return RELAY_FORWARD;
 		}
 		int64_t now = pgp_loop_us();
 		uint64_t writes = cache_writes_of(c, ci);
@@ -661,7 +651,7 @@ int cache_idle_input(struct client *cl)
 			free(m);
 			cache_view_free(&v);
 			c->st.bypassed++;
-			return 0;
+			return RELAY_FORWARD;
 		}
 		op->material = m;
 		op->mlen = mlen;
@@ -691,12 +681,11 @@ int cache_idle_input(struct client *cl)
 				  NULL) != REDIS_OK) {
 		cache_op_free(op);
 		c->st.redis_errors++;
-		return 0;
+		return RELAY_FORWARD;
 	}
 	op->pending = 1;
 	cl->cache.op = op;
-	conn_read_disable(&cl->c); /* until Redis answers */
-	return 1;
+	return RELAY_HOLD; /* until Redis answers */
 }
 
 /* ---- visibility ---- */

@@ -73,9 +73,12 @@ struct cache_table_stats {
 struct cache *cache_new(struct pgperf *pp);
 void cache_free(struct cache *c);
 
-/* CL_IDLE input: 1 = the cache took it (answered, or a lookup is in
- * flight), 0 = carry on as without a cache, -1 = out of memory. */
-int cache_idle_input(struct client *cl);
+/*
+ * CL_IDLE input, a request between transactions: RELAY_HOLD when a
+ * lookup is in flight (the client stops reading until the cache calls
+ * client_cache_done()), RELAY_FORWARD to carry on as without a cache.
+ */
+enum relay_verdict cache_idle_verdict(struct client *cl);
 /* A Parse's text: what the first word says until the analyzer knows
  * more (so that its Executes are not taken for writes to anything). */
 void cache_learn_text(struct pgperf *pp, uint64_t shape, const char *text,

@@ -8,7 +8,6 @@
 #include "proxy/client.h"
 #include "proxy/conn.h"
 #include "lib/log.h"
-#include "proxy/pool.h"
 #include "proxy/server.h"
 #include "proto/wire.h"
 

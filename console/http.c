@@ -23,6 +23,7 @@
 #include "proxy/config.h"
 #include "lib/log.h"
 #include "proxy/pool.h"
+#include "proxy/pool_state.h"
 #include "console/report.h"
 
 #include <event2/buffer.h>
@@ -64,7 +65,7 @@ static void label(struct evbuffer *b, const char *name, const char *value)
 	evbuffer_add(b, "\"", 1);
 }
 
-static void pool_labels(struct evbuffer *b, const struct pool *p)
+static void pool_labels(struct evbuffer *b, const struct pool_view *p)
 {
 	evbuffer_add(b, "{", 1);
 	label(b, "database", p->database);
@@ -82,63 +83,60 @@ static void help(struct evbuffer *b, const char *name, const char *type,
 
 struct pool_metric {
 	const char *name, *type, *help;
-	double (*value)(const struct pool *p);
+	double (*value)(const struct pool_view *p);
 };
 
-/* One gauge or counter with a value per pool. */
-static void per_pool(struct evbuffer *b, struct pgperf *pp,
+/* One gauge or counter with a value per pool (the pools' snapshot). */
+static void per_pool(struct evbuffer *b, const struct pool_view *v, size_t n,
 		     const struct pool_metric *m)
 {
-	struct list *pos;
-
 	help(b, m->name, m->type, m->help);
-	list_for_each(pos, &pp->pools) {
-		const struct pool *p = list_entry(pos, struct pool, node);
-
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].live)
+			continue; /* saved, not running: findings only */
 		evbuffer_add_printf(b, "%s", m->name);
-		pool_labels(b, p);
-		evbuffer_add_printf(b, " %.6f\n", m->value(p));
+		pool_labels(b, &v[i]);
+		evbuffer_add_printf(b, " %.6f\n", m->value(&v[i]));
 	}
 }
 
-static double v_cl_active(const struct pool *p)
+static double v_cl_active(const struct pool_view *p)
 {
-	return (double)(list_count(&p->active_clients) +
-			list_count(&p->idle_clients));
+	return (double)p->clients;
 }
-static double v_cl_waiting(const struct pool *p)
+static double v_cl_waiting(const struct pool_view *p)
 {
-	return (double)list_count(&p->waiting);
+	return (double)p->waiting;
 }
-static double v_sv_active(const struct pool *p)
+static double v_sv_active(const struct pool_view *p)
 {
-	return (double)list_count(&p->active_servers);
+	return (double)p->servers_active;
 }
-static double v_sv_idle(const struct pool *p)
+static double v_sv_idle(const struct pool_view *p)
 {
-	return (double)list_count(&p->idle_servers);
+	return (double)p->servers_idle;
 }
-static double v_xacts(const struct pool *p)
+static double v_xacts(const struct pool_view *p)
 {
 	return (double)p->st.xact_count;
 }
-static double v_queries(const struct pool *p)
+static double v_queries(const struct pool_view *p)
 {
 	return (double)p->st.query_count;
 }
-static double v_recv(const struct pool *p)
+static double v_recv(const struct pool_view *p)
 {
 	return (double)p->st.recv;
 }
-static double v_sent(const struct pool *p)
+static double v_sent(const struct pool_view *p)
 {
 	return (double)p->st.sent;
 }
-static double v_query_s(const struct pool *p)
+static double v_query_s(const struct pool_view *p)
 {
 	return (double)p->st.query_us / 1e6;
 }
-static double v_wait_s(const struct pool *p)
+static double v_wait_s(const struct pool_view *p)
 {
 	return (double)p->st.wait_us / 1e6;
 }
@@ -387,6 +385,9 @@ static bool authorized(struct evhttp_request *req, const struct pgperf *pp)
 
 static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 {
+	struct pool_view *pools = NULL;
+	size_t npools;
+
 	help(b, "pgperf_up", "gauge", "1 while pgperf runs");
 	evbuffer_add_printf(b, "pgperf_up 1\n");
 	help(b, "pgperf_clients", "gauge", "client connections");
@@ -410,8 +411,10 @@ static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 					    close_reason_name(r),
 					    (unsigned long long)n[r]);
 	}
+	npools = pool_snapshot(pp, &pools);
 	for (size_t i = 0; i < ARRAY_SIZE(pool_metrics); i++)
-		per_pool(b, pp, &pool_metrics[i]);
+		per_pool(b, pools, npools, &pool_metrics[i]);
+	pgp_free(pools);
 	query_metrics(b, pp);
 	request_metrics(b, pp);
 	cache_metrics(b, pp);

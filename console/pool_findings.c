@@ -4,14 +4,13 @@
  * pooling_hazard (session features that pinned clients in transaction
  * mode) and pool_saturation (clients waiting for a server connection) --
  * including pools saved in the state file that no client has come back
- * to yet.
+ * to yet.  It reads a snapshot of the pools (pool_snapshot()), plain data,
+ * never the live pools.
  */
 #include "console/report.h"
 
 #include "proxy/config.h"
-#include "proxy/conn.h"
 #include "analyzer/findings.h"
-#include "proxy/pool.h"
 #include "proxy/pool_state.h"
 #include "proto/session_state.h"
 
@@ -44,7 +43,7 @@ static const char *const hazard_fix[POOL_HAZARD_KINDS] = {
 };
 
 static void finding_open(struct jbuf *b, struct ana_finding *o,
-			 const struct pool *p)
+			 const struct pool_view *p)
 {
 	jb_put(b, "{", 1);
 	jb_kstr(b, "id", o->id);
@@ -63,14 +62,13 @@ static void finding_open(struct jbuf *b, struct ana_finding *o,
  * transaction_pinning = on each of them kept a server to itself until it
  * disconnected; with off, the state was reset away under it.
  */
-static void hazard_findings(struct pgperf *pp, struct list *pools,
-			    struct ana_finding *v, size_t *n)
+static void hazard_findings(struct pgperf *pp, const struct pool_view *pools,
+			    size_t npools, struct ana_finding *v, size_t *n)
 {
-	struct list *pos;
 	bool pinning = pp->cfg->transaction_pinning != 0;
 
-	list_for_each(pos, pools) {
-		struct pool *p = list_entry(pos, struct pool, node);
+	for (size_t i = 0; i < npools; i++) {
+		const struct pool_view *p = &pools[i];
 
 		for (int k = 0; k < POOL_HAZARD_KINDS; k++) {
 			struct ana_finding *o = &v[*n];
@@ -90,10 +88,9 @@ static void hazard_findings(struct pgperf *pp, struct list *pools,
 							strlen(p->user)) +
 					 (uint64_t)k));
 			o->kind = FND_POOLING_HAZARD;
-			o->severity = c >= (uint64_t)p->target.pool_size
-					      ? "high"
-				      : pinning ? "medium"
-						: "low";
+			o->severity = c >= (uint64_t)p->pool_size ? "high"
+				      : pinning			  ? "medium"
+								  : "low";
 			o->status = pinning ? "pinned" : "reset";
 			o->executions = c;
 			o->last_seen_us = p->hazard_last_us[k];
@@ -116,7 +113,7 @@ static void hazard_findings(struct pgperf *pp, struct list *pools,
 			jb_printf(&b,
 				  ",\"evidence\":{\"clients\":%llu,"
 				  "\"pool_size\":%d,\"transaction_pinning\":%s",
-				  (unsigned long long)c, p->target.pool_size,
+				  (unsigned long long)c, p->pool_size,
 				  pinning ? "true" : "false");
 			jb_kstr(&b, "last_seen", t);
 			jb_put(&b, "}", 1);
@@ -134,13 +131,12 @@ static void hazard_findings(struct pgperf *pp, struct list *pools,
  * in a pool, with the wait and the transactions that held servers
  * longest.
  */
-static void saturation_findings(struct pgperf *pp, struct list *pools,
+static void saturation_findings(struct pgperf *pp,
+				const struct pool_view *pools, size_t npools,
 				struct ana_finding *v, size_t *n)
 {
-	struct list *pos;
-
-	list_for_each(pos, pools) {
-		struct pool *p = list_entry(pos, struct pool, node);
+	for (size_t j = 0; j < npools; j++) {
+		const struct pool_view *p = &pools[j];
 		const struct pool_stats *s = &p->st;
 		struct ana_finding *o = &v[*n];
 		struct jbuf b = {0};
@@ -186,7 +182,7 @@ static void saturation_findings(struct pgperf *pp, struct list *pools,
 			 "user think time inside them), then raise pool_size "
 			 "if PostgreSQL has the capacity%s",
 			 (unsigned long long)s->waited_count, p->database,
-			 p->user, p->target.pool_size, mean_ms,
+			 p->user, p->pool_size, mean_ms,
 			 (double)s->max_wait_us / 1000, tail);
 		o->suggestion = pgp_strdup(line);
 		finding_open(&b, o, p);
@@ -197,9 +193,8 @@ static void saturation_findings(struct pgperf *pp, struct list *pools,
 			  "\"pool_size\":%d,\"servers_active\":%zu",
 			  (unsigned long long)s->waited_count,
 			  (double)s->wait_us / 1000, mean_ms,
-			  (double)s->max_wait_us / 1000, share,
-			  list_count(&p->waiting), p->target.pool_size,
-			  list_count(&p->active_servers));
+			  (double)s->max_wait_us / 1000, share, p->waiting,
+			  p->pool_size, p->servers_active);
 		jb_key(&b, "longest_transactions");
 		jb_put(&b, "[", 1);
 		for (int i = 0; i < POOL_HOLDS && p->holds[i].us; i++) {
@@ -232,53 +227,23 @@ static void saturation_findings(struct pgperf *pp, struct list *pools,
 	}
 }
 
-/*
- * Saved pool counters whose pool has not appeared since the restart (no
- * client of it yet) still make findings: stand-in pools on `out`.
- */
-static size_t pending_pools(struct pgperf *pp, struct list *out)
-{
-	size_t n = 0;
-
-	list_init(out);
-	for (size_t i = 0; i < pp->nsaved; i++) {
-		const struct pool_saved *s = &pp->saved[i];
-		struct pool *p;
-
-		if (!s->database[0] || !(p = pgp_calloc(1, sizeof(*p))))
-			continue;
-		p->database = (char *)s->database;
-		p->user = (char *)s->user;
-		p->target.pool_size = pp->cfg->default_pool_size;
-		pool_state_add(p, s);
-		list_init(&p->waiting);
-		list_init(&p->active_servers);
-		list_append(out, &p->node);
-		n++;
-	}
-	return n;
-}
-
 size_t report_findings(struct pgperf *pp, struct ana_finding **out)
 {
 	struct ana_finding *v = NULL, *w;
-	size_t n = 0, extra = 0;
-	struct list *pos, *tmp, pending;
+	struct pool_view *pools = NULL;
+	size_t n = 0, npools;
 
 	if (pp->ana)
 		n = analyzer_findings(pp->ana, &v);
-	list_for_each(pos, &pp->pools)
-		extra += POOL_HAZARD_KINDS + 1;
-	extra += pending_pools(pp, &pending) * (POOL_HAZARD_KINDS + 1);
-	if ((w = realloc(v, (n + extra + 1) * sizeof(*v)))) {
+	/* the pools as plain data: live ones and those only saved */
+	npools = pool_snapshot(pp, &pools);
+	if ((w = realloc(v, (n + npools * (POOL_HAZARD_KINDS + 1) + 1) *
+				    sizeof(*v)))) {
 		v = w;
-		hazard_findings(pp, &pp->pools, v, &n);
-		hazard_findings(pp, &pending, v, &n);
-		saturation_findings(pp, &pp->pools, v, &n);
-		saturation_findings(pp, &pending, v, &n);
+		hazard_findings(pp, pools, npools, v, &n);
+		saturation_findings(pp, pools, npools, v, &n);
 	}
-	list_for_each_safe(pos, tmp, &pending)
-		pgp_free(list_entry(pos, struct pool, node));
+	pgp_free(pools);
 	findings_sort(v, n);
 	*out = v;
 	return n;

@@ -137,7 +137,6 @@ static void json_metrics(struct jbuf *b, const struct gather *g)
 static void json_optimizations(struct pgperf *pp, struct jbuf *b,
 			       const struct gather *g)
 {
-	struct list *pos;
 	uint64_t waits = 0, wait_us = 0, clients = 0;
 	int servers = 0, pools = 0;
 	char line[512];
@@ -192,18 +191,17 @@ static void json_optimizations(struct pgperf *pp, struct jbuf *b,
 		jb_kstr(b, "impact", line);
 		jb_printf(b, ",\"hit_ratio_pct\":%.1f}", ratio);
 	}
-	list_for_each(pos, &pp->pools) {
-		struct pool *p = list_entry(pos, struct pool, node);
+	for (size_t i = 0; i < g->npools; i++) {
+		const struct pool_view *p = &g->pools[i];
 
+		if (!p->live)
+			continue;
 		pools++;
 		waits += p->st.waited_count;
 		wait_us += p->st.wait_us;
-		clients += list_count(&p->active_clients) +
-			   list_count(&p->idle_clients) +
-			   list_count(&p->waiting);
-		servers += (int)(list_count(&p->active_servers) +
-				 list_count(&p->idle_servers) +
-				 list_count(&p->tested_servers));
+		clients += p->clients + p->waiting;
+		servers += (int)(p->servers_active + p->servers_idle +
+				 p->servers_tested);
 	}
 	if (pools) {
 		jb_obj_open(b);

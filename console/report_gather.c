@@ -48,7 +48,6 @@ static const char *route_name(const char *r)
 static void check_standards(struct pgperf *pp, struct gather *g)
 {
 	const struct config *cfg = pp->cfg;
-	struct list *pos;
 	struct check init[CK_N] = {
 		{"route_p95_ms", "ms", cfg->slo_route_p95_ms, 0, -1, true, 0},
 		{"route_p99_ms", "ms", cfg->slo_route_p99_ms, 0, -1, true, 0},
@@ -113,10 +112,13 @@ static void check_standards(struct pgperf *pp, struct gather *g)
 		if (pct >= cfg->slo_error_rate_pct)
 			breach(g, CK_ERR, "fingerprint", fp, pct);
 	}
-	list_for_each(pos, &pp->pools) {
-		struct pool *p = list_entry(pos, struct pool, node);
+	for (size_t i = 0; i < g->npools; i++) {
+		const struct pool_view *p = &g->pools[i];
 		char name[160];
-		int size = p->target.pool_size;
+		int size = p->pool_size;
+
+		if (!p->live)
+			continue;
 
 		seen(&g->ck[CK_POOL], size);
 		snprintf(name, sizeof(name), "%s/%s", p->database, p->user);
@@ -145,6 +147,7 @@ void report_gather(struct pgperf *pp, struct gather *g)
 	memset(g, 0, sizeof(*g));
 	g->top = -1;
 	g->nf = report_findings(pp, &g->f);
+	g->npools = pool_snapshot(pp, &g->pools);
 	if (pp->ana) {
 		g->nq = analyzer_queries(pp->ana, &g->q, &g->t);
 		g->nr = analyzer_routes(pp->ana, &g->r);
@@ -170,6 +173,7 @@ void report_gather_free(struct gather *g)
 	ana_queries_free(g->q, g->nq);
 	pgp_free(g->r);
 	pgp_free(g->cf);
+	pgp_free(g->pools);
 }
 
 const char *report_bottleneck_type(enum ana_finding_kind kind)

@@ -7,6 +7,7 @@
 #ifndef PGPERF_REPORT_INT_H
 #define PGPERF_REPORT_INT_H
 
+#include "proxy/pool_state.h"
 #include "cache/cache.h"
 #include "console/report.h"
 
@@ -46,7 +47,9 @@ struct gather {
 	struct breach br[MAX_BREACHES];
 	size_t nbr;
 	struct check ck[CK_N];
-	int top; /* the finding named the bottleneck, or -1 */
+	int top;		 /* the finding named the bottleneck, or -1 */
+	struct pool_view *pools; /* the pools, as plain data */
+	size_t npools;
 };
 
 #define MAX_ENDPOINTS 16

@@ -504,6 +504,19 @@ static bool observed_type(uint8_t t)
  * parameter values as far as they fit (N+1 detection). */
 #define OBSERVE_PEEK 2048
 
+/* The result cache learns from the tap which statements run (and so
+ * which tables the transaction writes) and the texts of Parses. */
+static void tap_to_cache(struct client *cl, const struct observe_seen *seen)
+{
+	if (!cl->c.pp->cache)
+		return;
+	if (seen->learned)
+		cache_learn_text(cl->c.pp, seen->learned, seen->text,
+				 seen->len);
+	if (seen->runs)
+		cache_note_statement(cl, seen->runs, seen->text, seen->len);
+}
+
 /*
  * What transaction mode and statistics read of one message: the body of a
  * Query, Parse or FunctionCall (whole, `len - 4` bytes, when not beyond
@@ -518,17 +531,19 @@ static void read_message(struct client *cl, struct server *sv, bool txn,
 	const char *body;
 	size_t n = len - 4;
 	bool inert = false;
+	struct observe_seen seen;
 
 	off += 5;
 	if (type == 'B' || type == 'C') {
 		if (n > OBSERVE_PEEK)
 			n = OBSERVE_PEEK;
 		body = (const char *)conn_span_at(sp, off, n, small);
-		observe_request(cl, type, body, n);
+		observe_request(cl, type, body, n, &seen);
 		return;
 	}
 	if (type == 'E' || type == 'S') {
-		observe_request(cl, type, NULL, 0);
+		observe_request(cl, type, NULL, 0, &seen);
+		tap_to_cache(cl, &seen);
 		return;
 	}
 	if (type == 'F' || n > CLASSIFY_MAX) {
@@ -550,8 +565,10 @@ static void read_message(struct client *cl, struct server *sv, bool txn,
 		return;
 	}
 	/* statistics first: they know whether the shape is inert */
-	if (obs)
-		inert = observe_request(cl, type, body, n);
+	if (obs) {
+		inert = observe_request(cl, type, body, n, &seen);
+		tap_to_cache(cl, &seen);
+	}
 	if (txn)
 		classify_message(sv, type, body, n, inert);
 	pgp_free(copy);
@@ -569,6 +586,7 @@ static enum relay_verdict tap_verdict(struct client *cl, struct server *sv,
 				      const struct conn_span *sp)
 {
 	uint8_t t = m->type;
+	struct observe_seen seen;
 
 	if (cl->skip_until_sync && t != 'S')
 		return RELAY_FORWARD; /* an error skips to Sync: not run */
@@ -585,7 +603,7 @@ static enum relay_verdict tap_verdict(struct client *cl, struct server *sv,
 	}
 	if (!obs && (t == 'Q' || t == 'E' || t == 'S'))
 		/* analysis off: timed only for SHOW STATS */
-		observe_request(cl, t, NULL, 0);
+		observe_request(cl, t, NULL, 0, &seen);
 	return RELAY_FORWARD;
 }
 
@@ -754,6 +772,38 @@ void client_relay(struct client *cl)
 	conn_throttle_if_full(&cl->c, &sv->c);
 }
 
+/*
+ * Transaction mode: the next transaction begins.  The result cache may
+ * answer it (`ask_cache`), or pgperf itself (a PQprepare()); else it gets
+ * a server.
+ */
+static void idle_input(struct client *cl, bool ask_cache)
+{
+	int r;
+
+	if (ask_cache && cache_idle_verdict(cl) == RELAY_HOLD) {
+		conn_read_disable(&cl->c); /* until client_cache_done() */
+		return;
+	}
+	r = prep_idle_answer(cl);
+	if (r < 0)
+		client_close(cl, CLOSE_RESOURCES, "53200", "out of memory");
+	else if (r == 0)
+		pool_request_server(cl->pool, cl);
+}
+
+void client_cache_done(struct client *cl, bool answered)
+{
+	conn_read_enable(&cl->c);
+	if (answered) {
+		/* the request was answered and taken off the input */
+		if (evbuffer_get_length(bufferevent_get_input(cl->c.bev)))
+			client_input(cl);
+	} else if (cl->state == CL_IDLE) {
+		idle_input(cl, false); /* to PostgreSQL */
+	}
+}
+
 static void client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
@@ -770,22 +820,9 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	case CL_ADMIN:
 		admin_input(cl);
 		break;
-	case CL_IDLE: {
-		/* transaction mode: the next transaction begins; get a server,
-		 * unless the result cache or pgperf itself (a PQprepare())
-		 * can answer */
-		int r = cache_idle_input(cl);
-
-		if (r == 0)
-			r = prep_idle_answer(cl);
-
-		if (r < 0)
-			client_close(cl, CLOSE_RESOURCES, "53200",
-				     "out of memory");
-		else if (r == 0)
-			pool_request_server(cl->pool, cl);
+	case CL_IDLE:
+		idle_input(cl, true);
 		break;
-	}
 	case CL_WAIT_SERVER:
 	case CL_SETUP:
 		/* kept until linked: between transactions it is back-pressure,

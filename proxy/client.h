@@ -35,6 +35,12 @@ void client_relay(struct client *cl);
 /* Handle what is in the client's input now, as a read would. */
 void client_input(struct client *cl);
 /*
+ * The result cache's lookup for this idle client is over: `answered` when
+ * the cache sent the answer and took the request off the input; else the
+ * request goes to PostgreSQL.
+ */
+void client_cache_done(struct client *cl, bool answered);
+/*
  * Between transactions with nothing in flight either way (or unlinked):
  * where a drain may close it and transaction mode may release its server.
  */

@@ -162,34 +162,90 @@ bool pool_state_parse(const void *buf, size_t len, struct pool_saved **out,
 	return true;
 }
 
-void pool_state_add(struct pool *p, const struct pool_saved *s)
+/* A saved record added to a pool's counters: they add up, holds merge. */
+static void add_saved(uint64_t *hazard_clients, int64_t *hazard_last_us,
+		      struct pool_stats *st, struct pool_hold *holds,
+		      const struct pool_saved *s)
 {
 	for (int k = 0; k < POOL_HAZARD_KINDS; k++) {
-		p->hazard_clients[k] += s->hazard_clients[k];
-		if (s->hazard_last_us[k] > p->hazard_last_us[k])
-			p->hazard_last_us[k] = s->hazard_last_us[k];
+		hazard_clients[k] += s->hazard_clients[k];
+		if (s->hazard_last_us[k] > hazard_last_us[k])
+			hazard_last_us[k] = s->hazard_last_us[k];
 	}
-	p->st.wait_count += s->wait_count;
-	p->st.wait_us += s->wait_us;
-	p->st.waited_count += s->waited_count;
-	p->st.query_us += s->query_us;
-	if (s->max_wait_us > p->st.max_wait_us)
-		p->st.max_wait_us = s->max_wait_us;
+	st->wait_count += s->wait_count;
+	st->wait_us += s->wait_us;
+	st->waited_count += s->waited_count;
+	st->query_us += s->query_us;
+	if (s->max_wait_us > st->max_wait_us)
+		st->max_wait_us = s->max_wait_us;
+	for (int i = 0; i < s->nholds; i++) {
+		int k = POOL_HOLDS - 1;
+
+		if (s->holds[i].us <= holds[k].us)
+			continue;
+		while (k > 0 && holds[k - 1].us < s->holds[i].us) {
+			holds[k] = holds[k - 1];
+			k--;
+		}
+		holds[k] = s->holds[i];
+	}
+}
+
+void pool_state_add(struct pool *p, const struct pool_saved *s)
+{
+	add_saved(p->hazard_clients, p->hazard_last_us, &p->st, p->holds, s);
 	/* SHOW STATS' per-period rates must not count these as new */
 	p->st_prev.wait_count += s->wait_count;
 	p->st_prev.wait_us += s->wait_us;
 	p->st_prev.query_us += s->query_us;
-	for (int i = 0; i < s->nholds; i++) {
-		int k = POOL_HOLDS - 1;
+}
 
-		if (s->holds[i].us <= p->holds[k].us)
-			continue;
-		while (k > 0 && p->holds[k - 1].us < s->holds[i].us) {
-			p->holds[k] = p->holds[k - 1];
-			k--;
-		}
-		p->holds[k] = s->holds[i];
+size_t pool_snapshot(struct pgperf *pp, struct pool_view **out)
+{
+	size_t n = 0, cap = pp->nsaved;
+	struct list *pos;
+	struct pool_view *v;
+
+	list_for_each(pos, &pp->pools)
+		cap++;
+	*out = v = pgp_calloc(cap ? cap : 1, sizeof(*v));
+	if (!v)
+		return 0;
+	list_for_each(pos, &pp->pools) {
+		const struct pool *p = list_entry(pos, struct pool, node);
+		struct pool_view *w = &v[n++];
+
+		snprintf(w->database, sizeof(w->database), "%s", p->database);
+		snprintf(w->user, sizeof(w->user), "%s", p->user);
+		w->pool_size = p->target.pool_size;
+		w->st = p->st;
+		memcpy(w->hazard_clients, p->hazard_clients,
+		       sizeof(w->hazard_clients));
+		memcpy(w->hazard_last_us, p->hazard_last_us,
+		       sizeof(w->hazard_last_us));
+		memcpy(w->holds, p->holds, sizeof(w->holds));
+		w->clients = list_count(&p->active_clients) +
+			     list_count(&p->idle_clients);
+		w->waiting = list_count(&p->waiting);
+		w->servers_active = list_count(&p->active_servers);
+		w->servers_idle = list_count(&p->idle_servers);
+		w->servers_tested = list_count(&p->tested_servers);
+		w->live = true;
 	}
+	for (size_t i = 0; i < pp->nsaved; i++) {
+		const struct pool_saved *s = &pp->saved[i];
+		struct pool_view *w;
+
+		if (!s->database[0])
+			continue; /* applied to its pool already */
+		w = &v[n++];
+		memcpy(w->database, s->database, sizeof(w->database));
+		memcpy(w->user, s->user, sizeof(w->user));
+		w->pool_size = pp->cfg->default_pool_size;
+		add_saved(w->hazard_clients, w->hazard_last_us, &w->st,
+			  w->holds, s);
+	}
+	return n;
 }
 
 void pool_state_apply(struct pgperf *pp, struct pool *p)

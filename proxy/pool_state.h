@@ -29,6 +29,27 @@ void pool_state_apply(struct pgperf *pp, struct pool *p);
 void pool_state_add(struct pool *p, const struct pool_saved *s);
 void pool_state_free(struct pgperf *pp);
 
+/*
+ * A pool as the read side sees it: plain data copied from a live pool, or
+ * from a saved record no client has brought back since the restart.
+ * Reports and findings read these, never the pools.
+ */
+struct pool_view {
+	char database[64], user[64];
+	int pool_size;
+	struct pool_stats st;
+	uint64_t hazard_clients[POOL_HAZARD_KINDS];
+	int64_t hazard_last_us[POOL_HAZARD_KINDS];
+	struct pool_hold holds[POOL_HOLDS];
+	/* connections now (0 for a saved record) */
+	size_t clients, waiting; /* logged-in clients; those waiting */
+	size_t servers_active, servers_idle, servers_tested;
+	bool live; /* a pool, not a saved record */
+};
+
+/* Every pool, then every unclaimed saved record (caller pgp_free()s). */
+size_t pool_snapshot(struct pgperf *pp, struct pool_view **out);
+
 /* The bytes <-> records; false if malformed (out: malloc'd array). */
 void *pool_state_serialize(struct pgperf *pp, size_t *len);
 bool pool_state_parse(const void *buf, size_t len, struct pool_saved **out,

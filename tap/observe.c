@@ -6,7 +6,6 @@
 
 #include "analyzer/analyzer.h"
 #include "proto/auth.h"
-#include "cache/cache.h"
 #include "proxy/client.h"
 #include "proxy/conn.h"
 #include "proxy/proxy_types.h"
@@ -431,13 +430,14 @@ static void detail_context(struct obs_client *o, struct ana_detail *d)
 }
 
 bool observe_request(struct client *cl, uint8_t type, const char *body,
-		     size_t n)
+		     size_t n, struct observe_seen *seen)
 {
 	struct pgperf *pp = cl->c.pp;
 	struct obs_client *o = &cl->obs;
 	size_t nlen;
 	bool inert = false, stats;
 
+	memset(seen, 0, sizeof(*seen)); /* nothing seen unless said below */
 	if (!observe_shapes(pp)) {
 		/* no shapes: statements are only timed, for SHOW STATS */
 		if (type == 'Q' || type == 'E' || type == 'S')
@@ -457,7 +457,9 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 
 		if (p && stats && (p->d = analyzer_detail_new(pp->ana)))
 			values_query(p->d, body, &sh);
-		cache_note_statement(cl, sh.hash, body, qlen);
+		seen->runs = sh.hash;
+		seen->text = body;
+		seen->len = qlen;
 		break;
 	}
 	case 'P': { /* name, query */
@@ -476,7 +478,9 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 				 : shape_of(pp, cl, q,
 					    pgp_strnlen(q, n - nlen - 1), &sh,
 					    &inert));
-		cache_learn_text(pp, sh.hash, q, pgp_strnlen(q, n - nlen - 1));
+		seen->learned = sh.hash;
+		seen->text = q;
+		seen->len = pgp_strnlen(q, n - nlen - 1);
 		if (nlen == 0 && stats) {
 			/* tags of unnamed statements (named: not tracked) */
 			ana_detail_free(o->unnamed_tags);
@@ -508,8 +512,7 @@ bool observe_request(struct client *cl, uint8_t type, const char *body,
 		if (o->portal_shape) {
 			struct obs_pending *p = pend(cl, 'E', o->portal_shape);
 
-			cache_note_statement(cl, o->portal_shape, NULL, 0);
-
+			seen->runs = o->portal_shape;
 			if (p) {
 				/* the portal's values: taken by its first
 				 * Execute */

@@ -87,6 +87,18 @@ void observe_client_gone(struct client *cl);
 /* The client waited `us` for the server it was just linked to. */
 void observe_linked(struct client *cl, int64_t waited_us);
 /*
+ * What observe_request() saw of a request that the result cache needs;
+ * the relay hands it on (the tap does not call the cache).  The text
+ * points into the request's body.
+ */
+struct observe_seen {
+	uint64_t runs;	  /* a statement of this shape runs, or 0 */
+	uint64_t learned; /* a Parse of this shape (its text), or 0 */
+	const char *text; /* the Query's or Parse's text, or NULL */
+	size_t len;
+};
+
+/*
  * A request from the client, with the part of its body read (Query and
  * Parse: all of it; Bind: at least its two names; Close: its name).
  */
@@ -96,7 +108,7 @@ void observe_linked(struct client *cl, int64_t waited_us);
  * caller may skip classifying it.  False when unknown or not inert.
  */
 bool observe_request(struct client *cl, uint8_t type, const char *body,
-		     size_t n);
+		     size_t n, struct observe_seen *seen);
 /* A named Parse pgperf answered itself (prep_idle_answer). */
 void observe_parse(struct client *cl, const char *name, const char *query);
 /* A reply is relayed to the client: `body` for C, E, T, and D while
