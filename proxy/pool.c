@@ -212,6 +212,17 @@ static bool autodb_room(struct pgperf *pp)
 	return true;
 }
 
+void pool_init_lists(struct pool *p)
+{
+	list_init(&p->waiting);
+	list_init(&p->active_clients);
+	list_init(&p->idle_clients);
+	list_init(&p->login_servers);
+	list_init(&p->idle_servers);
+	list_init(&p->active_servers);
+	list_init(&p->tested_servers);
+}
+
 struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 		      char *err, size_t errlen, const char **sqlstate)
 {
@@ -268,13 +279,7 @@ struct pool *pool_get(struct pgperf *pp, const char *database, const char *user,
 		pgp_free(p);
 		return NULL;
 	}
-	list_init(&p->waiting);
-	list_init(&p->active_clients);
-	list_init(&p->idle_clients);
-	list_init(&p->login_servers);
-	list_init(&p->idle_servers);
-	list_init(&p->active_servers);
-	list_init(&p->tested_servers);
+	pool_init_lists(p);
 	list_append(&pp->pools, &p->node);
 	p->held = kv_get(&pp->held_dbs, database) != NULL;
 	pool_state_apply(pp, p);

@@ -57,4 +57,7 @@ int pool_db_server_count(struct pgperf *pp, const struct pool *p);
 int pool_effective_size(const struct pool *p);
 int pool_effective_mode(const struct pool *p);
 
+/* A pool with its client and server lists empty (pool_get, tests). */
+void pool_init_lists(struct pool *p);
+
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "proxy/config.h"
+#include "proxy/pool.h"
 #include "proxy/pool_state.h"
 
 struct fixture {
@@ -47,13 +48,7 @@ static struct fixture *setup(void)
 	p->database = f->db;
 	p->user = f->user;
 	p->target.pool_size = 5;
-	list_init(&p->waiting);
-	list_init(&p->active_clients);
-	list_init(&p->idle_clients);
-	list_init(&p->login_servers);
-	list_init(&p->idle_servers);
-	list_init(&p->active_servers);
-	list_init(&p->tested_servers);
+	pool_init_lists(p);
 	p->st.waited_count = 3;
 	p->st.wait_us = 3000;
 	p->st.max_wait_us = 2000;
