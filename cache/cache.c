@@ -520,8 +520,8 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 	}
 	if (body) {
 		struct wbuf b;
-		struct evbuffer *in = bufferevent_get_input(cl->c.bev);
 		struct cache_fp_stats *fs = fp_stats(c, op->info.fp);
+		size_t drain = op->drain;
 
 		c->st.hits++;
 		c->st.hit_bytes += blen;
@@ -540,18 +540,9 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 		}
 		wb_bytes(&b, body, blen);
 		wire_build_ready(&b, 'I');
-		/* the request is answered: take it off the input */
-		evbuffer_drain(in, op->drain);
-		if (!conn_send(&cl->c, &b)) {
-			wb_free(&b);
-			cache_op_free(op);
-			client_close(cl, CLOSE_RESOURCES, "53200",
-				     "out of memory");
-			return;
-		}
-		wb_free(&b);
 		cache_op_free(op);
-		client_cache_done(cl, true);
+		client_cache_done(cl, &b, drain); /* a hit: the answer */
+		wb_free(&b);
 		return;
 	}
 	if (ok) {
@@ -565,7 +556,7 @@ static void lookup_done(redisAsyncContext *ac, void *r, void *privdata)
 	if (op->fill && ok)
 		fill_begin(cl, op, gens);
 	cache_op_free(op);
-	client_cache_done(cl, false); /* to PostgreSQL */
+	client_cache_done(cl, NULL, 0); /* a miss: to PostgreSQL */
 }
 
 enum relay_verdict cache_idle_verdict(struct client *cl)

@@ -397,6 +397,17 @@ static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 	     "as PostgreSQL does");
 	evbuffer_add_printf(b, "pgperf_startup_errors_total %llu\n",
 			    (unsigned long long)pp->startup_errors);
+	help(b, "pgperf_peer_cancels_total", "counter",
+	     "CancelRequests for another pgperf process ([peers]): forwarded, "
+	     "or dropped because that peer is not configured");
+	evbuffer_add_printf(b,
+			    "pgperf_peer_cancels_total{result=\"forwarded\"} "
+			    "%llu\n",
+			    (unsigned long long)pp->cancels_forwarded);
+	evbuffer_add_printf(b,
+			    "pgperf_peer_cancels_total{result=\"dropped\"} "
+			    "%llu\n",
+			    (unsigned long long)pp->cancels_dropped);
 	for (int side = 0; side < 2; side++) {
 		const char *name = side ? "pgperf_server_closes_total"
 					: "pgperf_client_closes_total";

@@ -152,6 +152,11 @@ static void client_make_cancel_key(struct client *cl)
 	/* a positive pid keeps tools that print it as signed happy */
 	cl->cancel_pid = (r[0] & 0x7fffffffu) | 1u;
 	cl->cancel_key = r[1];
+	/* one of several processes: the key's top byte says which, so a
+	 * CancelRequest landing on another finds its way (client_login.c) */
+	if (cl->c.pp->cfg->peer_id)
+		cl->cancel_key = (uint32_t)cl->c.pp->cfg->peer_id << 24 |
+				 (cl->cancel_key & 0xffffffu);
 }
 
 /*
@@ -772,6 +777,54 @@ void client_relay(struct client *cl)
 	conn_throttle_if_full(&cl->c, &sv->c);
 }
 
+bool client_cancel_waiting(struct client *cl)
+{
+	struct evbuffer *in;
+	struct conn_span sp;
+	size_t len, off = 0;
+	int ends = 0;
+	struct wbuf b;
+	bool ok;
+
+	if (cl->state != CL_WAIT_SERVER || !cl->welcomed || !cl->pool ||
+	    pool_effective_mode(cl->pool) != POOL_TRANSACTION)
+		return false;
+	in = bufferevent_get_input(cl->c.bev);
+	len = evbuffer_get_length(in);
+	conn_span_take(&sp, in);
+	/* whole messages only, and one Query or Sync, the last of them: the
+	 * client then waits for exactly one ReadyForQuery */
+	while (off + 5 <= len) {
+		uint8_t hbuf[5];
+		const uint8_t *h = conn_span_at(&sp, off, 5, hbuf);
+		uint32_t mlen = wire_get_u32(h + 1);
+
+		if (mlen < 4 || off + 1 + mlen > len)
+			return false;
+		ends += h[0] == 'Q' || h[0] == 'S';
+		off += 1 + (size_t)mlen;
+		if ((h[0] == 'Q' || h[0] == 'S') && off != len)
+			return false;
+	}
+	if (off != len || ends != 1)
+		return false;
+	evbuffer_drain(in, len);
+	client_set_state(cl, CL_IDLE); /* out of the pool's queue */
+	wb_init(&b);
+	wire_build_error(&b, "ERROR", "57014",
+			 "canceling statement due to user request");
+	wire_build_ready(&b, 'I');
+	ok = conn_send(&cl->c, &b);
+	wb_free(&b);
+	if (!ok)
+		client_close(cl, CLOSE_RESOURCES, "53200", "out of memory");
+	else if (cl->c.throttled) {
+		cl->c.throttled = false;
+		conn_read_enable(&cl->c);
+	}
+	return true;
+}
+
 /*
  * Transaction mode: the next transaction begins.  The result cache may
  * answer it (`ask_cache`), or pgperf itself (a PQprepare()); else it gets
@@ -792,16 +845,23 @@ static void idle_input(struct client *cl, bool ask_cache)
 		pool_request_server(cl->pool, cl);
 }
 
-void client_cache_done(struct client *cl, bool answered)
+void client_cache_done(struct client *cl, const struct wbuf *answer,
+		       size_t drain)
 {
 	conn_read_enable(&cl->c);
-	if (answered) {
-		/* the request was answered and taken off the input */
-		if (evbuffer_get_length(bufferevent_get_input(cl->c.bev)))
-			client_input(cl);
-	} else if (cl->state == CL_IDLE) {
-		idle_input(cl, false); /* to PostgreSQL */
+	if (!answer) {
+		if (cl->state == CL_IDLE)
+			idle_input(cl, false); /* to PostgreSQL */
+		return;
 	}
+	/* the request is answered: take it off the input */
+	evbuffer_drain(bufferevent_get_input(cl->c.bev), drain);
+	if (!conn_send(&cl->c, answer)) {
+		client_close(cl, CLOSE_RESOURCES, "53200", "out of memory");
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_input(cl->c.bev)))
+		client_input(cl);
 }
 
 static void client_read_cb(struct bufferevent *bev, void *arg)

@@ -35,11 +35,21 @@ void client_relay(struct client *cl);
 /* Handle what is in the client's input now, as a read would. */
 void client_input(struct client *cl);
 /*
- * The result cache's lookup for this idle client is over: `answered` when
- * the cache sent the answer and took the request off the input; else the
- * request goes to PostgreSQL.
+ * The result cache's lookup for this idle client is over.  A hit gives
+ * the `answer` to send in place of the request's first `drain` bytes of
+ * input; a miss (NULL) sends the request to PostgreSQL.
  */
-void client_cache_done(struct client *cl, bool answered);
+void client_cache_done(struct client *cl, const struct wbuf *answer,
+		       size_t drain);
+/*
+ * A CancelRequest for a transaction-mode client still waiting for a
+ * server connection: its request leaves the queue and fails with 57014,
+ * as a canceled statement does, and the client is between transactions
+ * again.  Only a request of one Query, or of extended-protocol messages
+ * ending with their one Sync, is answered so; anything else (a pipeline
+ * expecting several ReadyForQuery) waits on.  True when canceled.
+ */
+bool client_cancel_waiting(struct client *cl);
 /*
  * Between transactions with nothing in flight either way (or unlinked):
  * where a drain may close it and transaction mode may release its server.

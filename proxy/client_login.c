@@ -61,12 +61,14 @@ static void cancel_event_cb(struct bufferevent *bev, short what, void *arg)
 	cancel_free(arg);
 }
 
-void server_send_cancel(struct pgperf *pp, struct server *sv)
+/* A CancelRequest for (pid, key) to whoever listens at host:port: a
+ * PostgreSQL server, or another pgperf process (a peer). */
+static void send_cancel(struct pgperf *pp, const char *host, int port,
+			uint32_t pid, uint32_t key)
 {
 	struct cancel_req *cr;
 	struct wbuf b;
 	char sqlstate[6], err[300];
-	const struct pool_target *t = &sv->pool->target;
 
 	cr = pgp_calloc(1, sizeof(*cr));
 	if (!cr)
@@ -74,8 +76,8 @@ void server_send_cancel(struct pgperf *pp, struct server *sv)
 	wb_init(&b);
 	wb_u32(&b, 16);
 	wb_u32(&b, WIRE_CANCEL_CODE);
-	wb_u32(&b, sv->backend_pid);
-	wb_u32(&b, sv->backend_key);
+	wb_u32(&b, pid);
+	wb_u32(&b, key);
 	if (b.failed || b.len != 16) {
 		wb_free(&b);
 		pgp_free(cr);
@@ -99,18 +101,50 @@ void server_send_cancel(struct pgperf *pp, struct server *sv)
 		cancel_free(cr);
 		return;
 	}
-	if (conn_connect(cr->bev, t->host, t->port, sqlstate, err,
-			 sizeof(err)) != PGP_OK) {
+	if (conn_connect(cr->bev, host, port, sqlstate, err, sizeof(err)) !=
+	    PGP_OK) {
 		log_debug("cancel request not forwarded: %s", err);
 		cancel_free(cr);
 	}
 }
 
+void server_send_cancel(struct pgperf *pp, struct server *sv)
+{
+	const struct pool_target *t = &sv->pool->target;
+
+	send_cancel(pp, t->host, t->port, sv->backend_pid, sv->backend_key);
+}
+
+/*
+ * A CancelRequest.  One of several processes (peer_id) looks at the top
+ * byte of the key: another peer's client is that peer's to find, and the
+ * request goes there ([peers]); a peer not configured (gone, or a forged
+ * key) gets nothing, so a cancel is dropped rather than misapplied.  A
+ * client of this process running a query has it canceled on its server;
+ * one still waiting for a server has its request taken off the queue.
+ */
 static void handle_cancel(struct client *cl, uint32_t pid, uint32_t key)
 {
 	struct pgperf *pp = cl->c.pp;
+	int peer = (int)(key >> 24), self = pp->cfg->peer_id;
 	struct list *pos;
 
+	if (self && peer != self) {
+		const struct peer_def *d = config_peer(pp->cfg, peer);
+
+		if (d) {
+			log_debug("cancel request forwarded to peer %d", peer);
+			pp->cancels_forwarded++;
+			send_cancel(pp, d->host, d->port, pid, key);
+		} else {
+			log_info("cancel request for peer %d dropped: no such "
+				 "peer in [peers]",
+				 peer);
+			pp->cancels_dropped++;
+		}
+		client_close(cl, CLOSE_CANCEL, NULL, "cancel request handled");
+		return;
+	}
 	list_for_each(pos, &pp->all_clients) {
 		struct client *target =
 			list_entry(pos, struct client, all_node);
@@ -126,6 +160,9 @@ static void handle_cancel(struct client *cl, uint32_t pid, uint32_t key)
 		    target->state == CL_ACTIVE) {
 			clog_debug(target, "forwarding cancel request");
 			server_send_cancel(pp, target->server);
+		} else if (client_cancel_waiting(target)) {
+			clog_debug(target,
+				   "canceled while waiting for a server");
 		}
 		break;
 	}

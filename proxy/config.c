@@ -89,6 +89,8 @@ static const struct cfg_key keys[] = {
 	  true, 0, 0, NULL),
 	K(max_login_clients_per_host, CFG_INT, "0", true, 0, 1000000, NULL),
 	K(listen_backlog, CFG_INT, "1024", false, 1, 65535, NULL),
+	K(so_reuseport, CFG_ENUM, "off", false, 0, 0, on_off),
+	K(peer_id, CFG_INT, "0", false, 0, CONFIG_MAX_PEER_ID, NULL),
 	K(max_db_connections, CFG_INT, "0", true, 0, 1000000, NULL),
 	K(query_wait_timeout, CFG_MS, "120", true, 0, 0, NULL),
 	K(server_connect_timeout, CFG_MS, "15", true, 1, 0, NULL),
@@ -374,6 +376,9 @@ void config_free(struct config *cfg)
 	for (int i = 0; i < cfg->ndbs; i++)
 		db_def_free(&cfg->dbs[i]);
 	pgp_free(cfg->dbs);
+	for (int i = 0; i < cfg->npeers; i++)
+		pgp_free(cfg->peers[i].host);
+	pgp_free(cfg->peers);
 	userlist_free(&cfg->users);
 	pgp_free(cfg->path);
 	pgp_free(cfg);
@@ -573,6 +578,69 @@ fail:
 	return PGP_ERR_CONFIG;
 }
 
+static bool peer_param(void *arg, const char *k, const char *v, char *err,
+		       size_t errlen)
+{
+	struct peer_def *d = arg;
+
+	if (strcmp(k, "host") == 0)
+		return set_str(&d->host, v, err, errlen);
+	if (strcmp(k, "port") == 0) {
+		if (parse_small_int(v, 1, 65535, &d->port))
+			return true;
+		snprintf(err, errlen, "invalid port \"%s\"", v);
+		return false;
+	}
+	snprintf(err, errlen, "unknown parameter \"%s\" (host, port)", k);
+	return false;
+}
+
+/* One [peers] line: `id = host=... port=...` (PgBouncer's form). */
+static enum pgp_status config_add_peer(struct config *cfg, const char *id,
+				       const char *connstr, char *err,
+				       size_t errlen)
+{
+	struct peer_def d, *grown;
+
+	memset(&d, 0, sizeof(d));
+	d.port = 6432;
+	if (!parse_small_int(id, 1, CONFIG_MAX_PEER_ID, &d.id)) {
+		snprintf(err, errlen, "peer id must be 1..%d",
+			 CONFIG_MAX_PEER_ID);
+		return PGP_ERR_CONFIG;
+	}
+	if (config_peer(cfg, d.id)) {
+		snprintf(err, errlen, "defined twice");
+		return PGP_ERR_CONFIG;
+	}
+	if (!parse_connstr(connstr, peer_param, &d, err, errlen))
+		goto fail;
+	if (!d.host) {
+		snprintf(err, errlen, "host is missing");
+		goto fail;
+	}
+	grown = pgp_realloc(cfg->peers,
+			    sizeof(*grown) * (size_t)(cfg->npeers + 1));
+	if (!grown) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	cfg->peers = grown;
+	cfg->peers[cfg->npeers++] = d;
+	return PGP_OK;
+fail:
+	pgp_free(d.host);
+	return PGP_ERR_CONFIG;
+}
+
+const struct peer_def *config_peer(const struct config *cfg, int id)
+{
+	for (int i = 0; i < cfg->npeers; i++)
+		if (cfg->peers[i].id == id)
+			return &cfg->peers[i];
+	return NULL;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -588,7 +656,7 @@ static char *trim(char *s)
 enum pgp_status config_parse(struct config *cfg, const char *name,
 			     const char *text, char *err, size_t errlen)
 {
-	enum { SEC_NONE, SEC_PGPERF, SEC_DATABASES } sec = SEC_NONE;
+	enum { SEC_NONE, SEC_PGPERF, SEC_DATABASES, SEC_PEERS } sec = SEC_NONE;
 	char *copy = pgp_strdup(text), *line, *next;
 	int lineno = 0;
 	char sub[512];
@@ -624,10 +692,12 @@ enum pgp_status config_parse(struct config *cfg, const char *name,
 				sec = SEC_PGPERF;
 			} else if (strcmp(p, "databases") == 0) {
 				sec = SEC_DATABASES;
+			} else if (strcmp(p, "peers") == 0) {
+				sec = SEC_PEERS;
 			} else {
 				snprintf(
 					err, errlen,
-					"%s:%d: unknown section [%s] (known: [pgperf], [databases])",
+					"%s:%d: unknown section [%s] (known: [pgperf], [databases], [peers])",
 					name, lineno, p);
 				st = PGP_ERR_CONFIG;
 			}
@@ -664,6 +734,14 @@ enum pgp_status config_parse(struct config *cfg, const char *name,
 				snprintf(err, errlen,
 					 "%s:%d: database \"%s\": %s", name,
 					 lineno, key, sub);
+				st = PGP_ERR_CONFIG;
+			}
+			break;
+		case SEC_PEERS:
+			if (config_add_peer(cfg, key, val, sub, sizeof(sub)) !=
+			    PGP_OK) {
+				snprintf(err, errlen, "%s:%d: peer %s: %s",
+					 name, lineno, key, sub);
 				st = PGP_ERR_CONFIG;
 			}
 			break;

@@ -132,9 +132,29 @@ struct config {
 	struct db_def *dbs; /* owned array */
 	int ndbs;
 
+	/* several processes as one: SO_REUSEPORT, this process's id among
+	 * its peers, and [peers], where cancels for the others go */
+	int so_reuseport;
+	int peer_id; /* 1..CONFIG_MAX_PEER_ID; 0 = not one of several */
+	struct peer_def *peers; /* owned array */
+	int npeers;
+
 	/* the auth file (or the single user of --upstream), loaded with it */
 	struct userlist users;
 };
+
+/* The largest peer_id: it takes the top byte of the cancel key. */
+#define CONFIG_MAX_PEER_ID 255
+
+/* One [peers] entry: another pgperf process and where it listens. */
+struct peer_def {
+	int id;
+	char *host; /* owned: an address, a name or a unix socket directory */
+	int port;
+};
+
+/* The [peers] entry with this id, or NULL. */
+const struct peer_def *config_peer(const struct config *cfg, int id);
 
 struct config *config_new_defaults(void);
 void config_free(struct config *cfg);

@@ -195,12 +195,16 @@ static bool listen_tcp(struct pgperf *pp, const char *host, int port, char *err,
 
 		if (pp->nlisteners >= (int)ARRAY_SIZE(pp->listeners))
 			break;
-		l = evconnlistener_new_bind(pp->base, accept_cb, pp,
-					    LEV_OPT_CLOSE_ON_FREE |
-						    LEV_OPT_REUSEABLE |
-						    LEV_OPT_CLOSE_ON_EXEC,
-					    pp->cfg->listen_backlog,
-					    ai->ai_addr, (int)ai->ai_addrlen);
+		/* so_reuseport: several processes on one address and port,
+		 * the kernel spreading connections between them */
+		l = evconnlistener_new_bind(
+			pp->base, accept_cb, pp,
+			LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+				LEV_OPT_CLOSE_ON_EXEC |
+				(pp->cfg->so_reuseport ? LEV_OPT_REUSEABLE_PORT
+						       : 0),
+			pp->cfg->listen_backlog, ai->ai_addr,
+			(int)ai->ai_addrlen);
 		if (!l) {
 			/* "*" yields IPv4 and IPv6; one of them may be absent */
 			if (ai->ai_next || bound)

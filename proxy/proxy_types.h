@@ -321,6 +321,7 @@ struct pgperf {
 	SSL_CTX *client_tls; /* owned; NULL when client TLS is off */
 	SSL_CTX *server_tls; /* owned; NULL when server TLS is off */
 
+	uint64_t cancels_forwarded, cancels_dropped; /* to/for peers */
 	struct list pools;
 	struct prep_registry prep; /* distinct prepared statements */
 	struct analyzer *ana;	   /* owned: the analyzer thread */

@@ -40,7 +40,8 @@ def startup(s, user, db):
 
 def scram_login(s, user, password, db):
     """Start up and log in with SCRAM-SHA-256 (no channel binding); returns
-    at ReadyForQuery, raises SystemExit on an ErrorResponse."""
+    at ReadyForQuery the (pid, key) of BackendKeyData, raises SystemExit on
+    an ErrorResponse."""
     startup(s, user, db)
     typ, p = recv_msg(s)
     assert typ == b"R" and struct.unpack("!I", p[:4])[0] == 10, p
@@ -58,9 +59,35 @@ def scram_login(s, user, password, db):
     sig = hmac.new(hashlib.sha256(ckey).digest(), auth, "sha256").digest()
     proof = bytes(a ^ b for a, b in zip(ckey, sig))
     send(s, b"p", (without + ",p=" + base64.b64encode(proof).decode()).encode())
+    key = None
     while True:
         typ, p = recv_msg(s)
         if typ == b"E":
             raise SystemExit("login failed: %r" % p)
+        if typ == b"K":
+            key = struct.unpack("!II", p[:8])
         if typ == b"Z":
-            return
+            return key
+
+
+def cancel_request(s, pid, key):
+    """A CancelRequest for (pid, key) on a new connection s."""
+    s.sendall(struct.pack("!IIII", 16, 80877102, pid, key))
+
+
+def query(s, sql):
+    """A simple Query; returns (rows of the first column, sqlstate or None)
+    at ReadyForQuery."""
+    send(s, b"Q", sql.encode() + b"\0")
+    rows, state = [], None
+    while True:
+        typ, p = recv_msg(s)
+        if typ == b"D":
+            n = struct.unpack("!I", p[2:6])[0]
+            rows.append(p[6:6 + n].decode())
+        elif typ == b"E":
+            for f in p.split(b"\0"):
+                if f[:1] == b"C":
+                    state = f[1:].decode()
+        elif typ == b"Z":
+            return rows, state

@@ -123,6 +123,32 @@ static void test_bad_files(void **state)
 		    "reserved for the admin console");
 }
 
+/* Several processes as one: so_reuseport, peer_id and [peers]. */
+static void test_peers(void **state)
+{
+	struct config *cfg = parse_ok("[pgperf]\n"
+				      "so_reuseport = 1\n"
+				      "peer_id = 2\n"
+				      "[peers]\n"
+				      "1 = host=/run/pgperf/1 port=6432\n"
+				      "2 = host=10.0.0.2\n");
+
+	(void)state;
+	assert_int_equal(cfg->so_reuseport, 1);
+	assert_int_equal(cfg->peer_id, 2);
+	assert_int_equal(cfg->npeers, 2);
+	assert_string_equal(config_peer(cfg, 1)->host, "/run/pgperf/1");
+	assert_int_equal(config_peer(cfg, 2)->port, 6432);
+	assert_null(config_peer(cfg, 3));
+	config_free(cfg);
+	parse_fails("[peers]\n0 = host=x\n", "peer id must be 1..255");
+	parse_fails("[peers]\n256 = host=x\n", "peer id must be 1..255");
+	parse_fails("[peers]\n1 = port=5\n", "host is missing");
+	parse_fails("[peers]\n1 = host=a\n1 = host=b\n", "defined twice");
+	parse_fails("[peers]\n1 = host=a dbname=x\n", "unknown parameter");
+	parse_fails("[pgperf]\npeer_id = 256\n", "peer_id");
+}
+
 static void test_finish_checks(void **state)
 {
 	struct config *cfg;
@@ -285,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_good_file),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_peers),
 		cmocka_unit_test(test_finish_checks),
 		cmocka_unit_test(test_upstream_url),
 		cmocka_unit_test(test_shipped_example),

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# test_peers.sh -- several pgperf processes as one (issue 20, first part):
+# two processes share one TCP port (so_reuseport) and know each other
+# ([peers], peer_id); each also listens on a unix socket of its own, which
+# [peers] names.  A cancel reaches its query whichever process receives
+# it, a cancel naming an unknown peer is dropped, and a cancel for a
+# client still waiting for a server connection takes its request off the
+# queue with 57014 (tests/clients/peers.py).  Prints "N passed, N failed".
+set -uo pipefail
+
+. "${PGPERF_ITEST_ENV:?run through ctest}"
+. "$(dirname "$0")/lib.sh"
+itest_init peers 17000 "pool_mode = transaction
+admin_users = app
+so_reuseport = 1"
+itest_add_db appdb_one "host=127.0.0.1 port=$PG_PORT dbname=appdb pool_size=1 min_pool_size=0"
+src="$(cd "$(dirname "$0")/../clients" && pwd)"
+pids=()
+for n in 1 2; do
+	mkdir -p "$dir/s$n"
+	{
+		cat "$dir/pgperf.ini"
+		echo "peer_id = $n"
+		echo "unix_socket_dir = $dir/s$n"
+		echo "[peers]"
+		echo "1 = host=$dir/s1 port=$port"
+		echo "2 = host=$dir/s2 port=$port"
+	} >"$dir/pgperf-$n.ini"
+	"$PGPERF_BIN" "$dir/pgperf-$n.ini" >"$dir/pgperf-$n.log" 2>&1 &
+	pids+=($!)
+done
+trap 'kill -INT "${pids[@]}" 2>/dev/null' EXIT
+for n in 1 2; do
+	wait_for 10 test -S "$dir/s$n/.s.PGSQL.$port" || echo "process $n did not start: $(tail -3 "$dir/pgperf-$n.log")"
+done
+export PGPASSWORD=app-secret src port dir PGPERF_BIN
+
+both_listen() {
+	# a second process on the port is refused without so_reuseport
+	sed '/^so_reuseport/d; /^peer_id/d; s/^unix_socket_dir = .*/unix_socket_dir =/' \
+		"$dir/pgperf-1.ini" >"$dir/plain.ini"
+	sed -i '/^\[peers\]/,$d' "$dir/plain.ini"
+	timeout 5 "$PGPERF_BIN" "$dir/plain.ini" >"$dir/plain.log" 2>&1
+	grep -q "cannot listen" "$dir/plain.log" || { cat "$dir/plain.log"; return 1; }
+	echo "without so_reuseport a third process is refused: $(grep -o 'cannot listen.*' "$dir/plain.log")"
+}
+peers() {
+	cd "$src" && /usr/bin/python3 peers.py "$port" "$dir/s1" "$dir/s2" "$dir/pgperf-1.log"
+}
+export -f both_listen peers
+CHECK_SHOW_LAST=1 check "so_reuseport: a process without it cannot share the port" both_listen
+check "two processes: connections spread, cancels routed by peer, waiting requests canceled" peers
+sed 's/^/    /' "$dir/out" | head -8
+for i in 0 1; do
+	kill -INT "${pids[$i]}"
+	if wait "${pids[$i]}"; then
+		passed=$((passed + 1))
+		echo "ok: process $((i + 1)) exited cleanly"
+	else
+		failed=$((failed + 1))
+		echo "FAILED: process $((i + 1)) exit status"
+		tail -20 "$dir/pgperf-$((i + 1)).log"
+	fi
+done
+trap - EXIT
+itest_summary
