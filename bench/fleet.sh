@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# fleet.sh -- one pgperf process against two sharing a port (so_reuseport,
+# [peers]) and against PgBouncer: pgbench -S through each, interleaved
+# round by round, on one throwaway PostgreSQL reached over its unix socket,
+# all in transaction mode with 20 server connections in total (the pair:
+# 10 each).  Per run: tps, p99 and max latency, and the proxies' CPU
+# microseconds per transaction (all processes and threads, from
+# /proc/PID/task/*/schedstat).  Benchmarks print figures; they never fail
+# a test run.  On a 2-core machine PostgreSQL and pgbench take most of the
+# CPU, so a second process shows mostly what it costs, not what it gains.
+#
+#   bench/fleet.sh [SECONDS] [ROUNDS] [CLIENT_COUNTS]
+#   bench/fleet.sh 5 3 "64 256"        (the defaults)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-5}
+rounds=${2:-3}
+clients=${3:-"64 256"}
+"$root/scripts/deps.sh" bench
+build=$("$root/scripts/build.sh" Release)
+
+work=$(mktemp -d /tmp/pgperf-fleet.XXXXXX)
+chmod 755 "$work"
+free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
+pgport=$(free_port 26600)
+"$root/scripts/throwaway-pg.sh" start "$work/pg" "$pgport"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	sleep 0.5
+	"$root/scripts/throwaway-pg.sh" stop "$work/pg"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+"$root/scripts/throwaway-pg.sh" psql "$work/pg" \
+	-c "create role bench login password 'bench-secret'" -c "create database bench owner bench"
+sock="$work/pg"
+export PGPASSWORD=bench-secret
+pgbench -i -q -s 10 "host=$sock port=$pgport user=bench dbname=bench" >/dev/null 2>&1
+
+# PgBouncer (as the postgres user when root: it refuses to run as root)
+bport=$(free_port 26700)
+mkdir -p "$work/bouncer"
+printf '"bench" "bench-secret"\n' >"$work/bouncer/users.txt"
+chmod 600 "$work/bouncer/users.txt"
+cat >"$work/bouncer/pgbouncer.ini" <<INI
+[databases]
+bench = host=$sock port=$pgport dbname=bench
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+auth_type = scram-sha-256
+auth_file = $work/bouncer/users.txt
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 2000
+logfile = $work/bouncer/pgbouncer.log
+pidfile = $work/bouncer/pgbouncer.pid
+unix_socket_dir =
+INI
+as_bouncer=()
+if [ "$(id -u)" = 0 ]; then
+	chown -R postgres: "$work/bouncer"
+	as_bouncer=(runuser -u postgres --)
+fi
+setsid "${as_bouncer[@]}" pgbouncer "$work/bouncer/pgbouncer.ini" >/dev/null 2>&1 &
+for _ in $(seq 50); do [ -s "$work/bouncer/pgbouncer.pid" ] && break; sleep 0.1; done
+bpid=$(cat "$work/bouncer/pgbouncer.pid")
+pids+=("$bpid")
+
+printf '"bench" "bench-secret"\n' >"$work/users.txt"
+chmod 600 "$work/users.txt"
+base() { # port pool_size
+	cat <<INI
+[databases]
+bench = host=$sock port=$pgport dbname=bench
+[pgperf]
+listen_port = $1
+auth_file = $work/users.txt
+pool_mode = transaction
+default_pool_size = $2
+min_pool_size = 0
+server_tls_sslmode = disable
+log_level = warning
+max_client_conn = 2000
+INI
+}
+start() { # config -> pid
+	setsid "$build/pgperf" "$1" >"$1.log" 2>&1 &
+	echo $!
+}
+# one process
+oport=$(free_port 26800)
+base "$oport" 20 >"$work/one.ini"
+one=$(start "$work/one.ini")
+pids+=("$one")
+# two processes on one port
+tport=$(free_port 26900)
+pair=()
+for n in 1 2; do
+	mkdir -p "$work/s$n"
+	{
+		base "$tport" 10
+		printf 'so_reuseport = 1\npeer_id = %d\nunix_socket_dir = %s\n' "$n" "$work/s$n"
+		printf '[peers]\n1 = host=%s port=%d\n2 = host=%s port=%d\n' "$work/s1" "$tport" "$work/s2" "$tport"
+	} >"$work/pair$n.ini"
+	p=$(start "$work/pair$n.ini")
+	pair+=("$p")
+	pids+=("$p")
+done
+for port in "$oport" "$tport"; do
+	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+done
+
+cpu_ns() { # pids...: nanoseconds on CPU, all threads of all
+	local p
+	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
+		awk '{s += $1} END {printf "%.0f\n", s}'
+}
+run() { # port clients pids... -> "tps p99 max cpu_us"
+	local port=$1 c=$2 out c0 c1
+	shift 2
+	rm -f "$work"/lat.*
+	c0=$(cpu_ns "$@")
+	out=$(cd "$work" && pgbench -n -S -c "$c" -j 2 -T "$secs" -l --log-prefix=lat \
+		"host=127.0.0.1 port=$port user=bench dbname=bench sslmode=disable" 2>&1) || true
+	c1=$(cpu_ns "$@")
+	cat "$work"/lat.* 2>/dev/null | awk '{print $3}' | sort -n | awk -v out="$out" -v cpu=$((c1 - c0)) '
+		{ v[NR] = $1 }
+		END {
+			n = NR; tps = 0
+			split(out, lines, "\n")
+			for (i in lines) if (lines[i] ~ /^tps =/) { split(lines[i], f, " "); tps = f[3] }
+			if (!n) { print "0 0 0 0"; exit }
+			printf "%.0f %.3f %.3f %.2f\n", tps, v[int(n*0.99+0.999)]/1000, v[n]/1000, cpu/1000/n }'
+}
+
+printf 'transaction mode, 20 server connections in all; %s s per run, %s rounds\n' "$secs" "$rounds"
+printf '%4s %5s %-12s | %7s %8s %8s | %7s\n' c round proxy tps p99_ms max_ms cpu_us
+results="$work/results"
+: >"$results"
+for c in $clients; do
+	run "$bport" "$c" "$bpid" >/dev/null # warm-up
+	run "$oport" "$c" "$one" >/dev/null
+	run "$tport" "$c" "${pair[@]}" >/dev/null
+	for r in $(seq "$rounds"); do
+		# the order turns each round: no proxy always runs first
+		case $((r % 3)) in
+		1) order="pgbouncer pgperf pgperf-x2" ;;
+		2) order="pgperf pgperf-x2 pgbouncer" ;;
+		0) order="pgperf-x2 pgbouncer pgperf" ;;
+		esac
+		for who in $order; do
+			case $who in
+			pgbouncer) line=$(run "$bport" "$c" "$bpid") ;;
+			pgperf) line=$(run "$oport" "$c" "$one") ;;
+			pgperf-x2) line=$(run "$tport" "$c" "${pair[@]}") ;;
+			esac
+			echo "$c $r $who $line" >>"$results"
+			read -r tps p99 mx cpu <<<"$line"
+			printf '%4s %5s %-12s | %7s %8s %8s | %7s\n' "$c" "$r" "$who" "$tps" "$p99" "$mx" "$cpu"
+		done
+	done
+done
+printf '\nMedians of rounds\n%4s %-12s | %7s %7s | %7s\n' c proxy tps ratio cpu_us
+awk '
+function median(s,   a, n, i, j, t) {
+	n = split(s, a, " ")
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{ k = $1; ks[k] = 1; tps[k, $3] = tps[k, $3] " " $4; cpu[k, $3] = cpu[k, $3] " " $7 }
+END {
+	for (k in ks) {
+		b = median(tps[k, "pgbouncer"])
+		split("pgbouncer pgperf pgperf-x2", w, " ")
+		for (i = 1; i <= 3; i++)
+			printf "%4s %-12s | %7.0f %7.3f | %7.2f\n", k, w[i], median(tps[k, w[i]]),
+				median(tps[k, w[i]]) / b, median(cpu[k, w[i]])
+	}
+}' "$results" | sort -n -k1,1 -s
