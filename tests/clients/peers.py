@@ -1,8 +1,8 @@
-"""peers.py PORT DIR1 DIR2 LOG1 -- two pgperf processes as one (issue 20):
-both listen on 127.0.0.1:PORT (so_reuseport) and each on a unix socket of
-its own (DIR1, DIR2), with peer_id 1 and 2 and each other in [peers].
+"""peers.py PORT DIR1 DIR2 LOG1 [DIR...] -- pgperf processes as one (issue
+20): all listen on 127.0.0.1:PORT (so_reuseport) and each on a unix socket
+of its own (DIR1, DIR2, ...), with peer_id 1, 2, ... and all in [peers].
 Checks, one line each; exits non-zero on the first that fails:
-  reuseport  40 TCP connections are spread over both processes
+  reuseport  40 TCP connections are spread over all the processes
   peer       a cancel sent to process 2 for a query on process 1 cancels it
   dropped    a cancel naming a peer not in [peers] is dropped, harming none
   waiting    a cancel for a client waiting for a server connection takes its
@@ -17,6 +17,7 @@ import psycopg2
 import pgwire
 
 port, dir1, dir2, log1 = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+alldirs = [dir1, dir2] + sys.argv[5:]
 PASSWORD = "app-secret"
 
 
@@ -59,9 +60,10 @@ conns = [psycopg2.connect(host="127.0.0.1", port=port, user="app",
 for c in conns:
     c.autocommit = True  # no transaction left open to hold a server
     c.cursor().execute("select 1")
-n1, n2 = admin_count(dir1), admin_count(dir2)
-print("reuseport: 40 connections, %d on process 1 and %d on process 2" % (n1, n2))
-assert n1 > 0 and n2 > 0 and n1 + n2 == 40, "not spread over both"
+counts = [admin_count(d) for d in alldirs]
+print("reuseport: 40 connections, %s on processes 1..%d" %
+      (" + ".join(map(str, counts)), len(counts)))
+assert min(counts) > 0 and sum(counts) == 40, "not spread over all"
 for c in conns:
     c.close()
 
