@@ -371,16 +371,30 @@ static int pool_limit(struct pool *p, int64_t now)
 	return p->target.pool_size;
 }
 
+int pool_db_limit(const struct config *cfg)
+{
+	int lim = cfg->max_db_connections, n = cfg->npeers;
+
+	if (lim <= 0 || !cfg->peer_id)
+		return lim;
+	if (!config_peer(cfg, cfg->peer_id))
+		n++; /* [peers] lists the others only */
+	if (n <= 1)
+		return lim;
+	lim /= n;
+	return lim > 0 ? lim : 1;
+}
+
 /* May another server connection start now?  Schedules a retry if not yet. */
 static bool pool_can_connect(struct pool *p)
 {
 	struct pgperf *pp = p->pp;
 	int64_t now = pgp_loop_us();
+	int dblim = pool_db_limit(pp->cfg);
 
 	if (pp->draining || pool_server_count(p) >= pool_limit(p, now))
 		return false;
-	if (pp->cfg->max_db_connections > 0 &&
-	    pool_db_server_count(pp, p) >= pp->cfg->max_db_connections)
+	if (dblim > 0 && pool_db_server_count(pp, p) >= dblim)
 		return false;
 	if (now < p->next_connect_us) {
 		struct timeval tv;

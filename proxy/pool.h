@@ -57,6 +57,14 @@ int pool_db_server_count(struct pgperf *pp, const struct pool *p);
 int pool_effective_size(const struct pool *p);
 int pool_effective_mode(const struct pool *p);
 
+/*
+ * max_db_connections for this process.  One of several processes
+ * (peer_id, [peers]) takes an even share of it, at least 1, so that the
+ * processes together never open more than the setting, even with no way
+ * to agree.
+ */
+int pool_db_limit(const struct config *cfg);
+
 /* A pool with its client and server lists empty (pool_get, tests). */
 void pool_init_lists(struct pool *p);
 

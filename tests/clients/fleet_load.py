@@ -1,7 +1,9 @@
-"""fleet_load.py PORT DIR1 DIR2 DIR3 -- three pgperf processes on one port
-(so_reuseport, [peers]) under load; one line per check, exits non-zero on
-the first that fails:
-  load     200 clients x 50 transactions over the shared port, 0 errors
+"""fleet_load.py PORT DIR1 DIR2 DIR3 PG_PORT -- three pgperf processes on
+one port (so_reuseport, [peers], max_db_connections = 6) under load; one
+line per check, exits non-zero on the first that fails:
+  load     200 clients x 50 transactions over the shared port, 0 errors;
+           PostgreSQL never sees more than 6 connections to appdb from
+           the three (2 each)
   cancels  50 CancelRequests sent on new connections to the shared port
            (the kernel spreads them over the processes) each cancel their
            own client's query, and a bystander's query on every process
@@ -16,7 +18,7 @@ import psycopg2
 
 import pgwire
 
-port, dirs = int(sys.argv[1]), sys.argv[2:5]
+port, dirs, pg_port = int(sys.argv[1]), sys.argv[2:5], int(sys.argv[5])
 PASSWORD = "app-secret"
 
 
@@ -54,15 +56,39 @@ def client():
             errors.append(repr(e))
 
 
+peak, stop = [0], threading.Event()
+
+
+def watch():
+    """The most connections PostgreSQL saw to appdb at once, through any
+    pgperf (sampled from the postgres database, which is not appdb)."""
+    c = psycopg2.connect(host="127.0.0.1", port=pg_port, user="app",
+                         password=PASSWORD, dbname="postgres")
+    c.autocommit = True
+    cur = c.cursor()
+    while not stop.is_set():
+        cur.execute("select count(*) from pg_stat_activity "
+                    "where datname = 'appdb'")
+        peak[0] = max(peak[0], cur.fetchone()[0])
+        time.sleep(0.02)
+    c.close()
+
+
+w = threading.Thread(target=watch)
+w.start()
 t0 = time.time()
 ts = [threading.Thread(target=client) for _ in range(200)]
 for t in ts:
     t.start()
 for t in ts:
     t.join(120)
-print("load: %d clients x 50 transactions in %.1f s, %d errors %s" %
-      (done[0], time.time() - t0, len(errors), errors[:3]))
+stop.set()
+w.join()
+print("load: %d clients x 50 transactions in %.1f s, %d errors %s; "
+      "PostgreSQL saw at most %d connections to appdb" %
+      (done[0], time.time() - t0, len(errors), errors[:3], peak[0]))
 assert done[0] == 200 and not errors
+assert peak[0] <= 6, "more than max_db_connections from the three"
 
 # bystanders: a long query on each process, which no cancel may reach
 by = []

@@ -15,7 +15,9 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 itest_init peers 17000 "pool_mode = transaction
 admin_users = app
-so_reuseport = 1"
+so_reuseport = 1
+min_pool_size = 0
+server_idle_timeout = 1"
 itest_add_db appdb_one "host=127.0.0.1 port=$PG_PORT dbname=appdb pool_size=1 min_pool_size=0"
 src="$(cd "$(dirname "$0")/../clients" && pwd)"
 pids=()
@@ -34,11 +36,11 @@ for n in 1 2 3; do
 	pids+=($!)
 done
 trap 'kill -INT "${pids[@]}" 2>/dev/null' EXIT
-pid3=${pids[2]}
+pid1=${pids[0]} pid2=${pids[1]} pid3=${pids[2]}
 for n in 1 2 3; do
 	wait_for 10 test -S "$dir/s$n/.s.PGSQL.$port" || echo "process $n did not start: $(tail -3 "$dir/pgperf-$n.log")"
 done
-export PGPASSWORD=app-secret src port dir PGPERF_BIN pid3
+export PGPASSWORD=app-secret src port dir PGPERF_BIN pid1 pid2 pid3 PG_PORT
 
 both_listen() {
 	# a second process on the port is refused without so_reuseport
@@ -53,7 +55,16 @@ peers() {
 	cd "$src" && /usr/bin/python3 peers.py "$port" "$dir/s1" "$dir/s2" "$dir/pgperf-1.log" "$dir/s3"
 }
 fleet_load() {
-	cd "$src" && /usr/bin/python3 fleet_load.py "$port" "$dir/s1" "$dir/s2" "$dir/s3"
+	# max_db_connections = 6 for the fleet: 2 per process.  Applied by
+	# reload, once the servers of the checks before have idled out.
+	local n
+	for n in 1 2 3; do
+		sed -i 's/^min_pool_size = 0$/min_pool_size = 0\nmax_db_connections = 6/' "$dir/pgperf-$n.ini"
+	done
+	sleep 2
+	kill -HUP "$pid1" "$pid2" "$pid3"
+	sleep 1
+	cd "$src" && /usr/bin/python3 fleet_load.py "$port" "$dir/s1" "$dir/s2" "$dir/s3" "$PG_PORT"
 }
 # process 3 killed: the other two take every new connection
 survivors() {
@@ -68,7 +79,7 @@ export -f both_listen peers fleet_load survivors
 CHECK_SHOW_LAST=1 check "so_reuseport: a process without it cannot share the port" both_listen
 check "processes share a port: connections spread, cancels routed by peer, waiting requests canceled" peers
 sed 's/^/    /' "$dir/out" | head -8
-check "three processes: 200 clients x 50 transactions; 50 cancels over the shared port" fleet_load
+check "three processes: 200 clients x 50 transactions within max_db_connections; 50 cancels over the shared port" fleet_load
 sed 's/^/    /' "$dir/out" | head -4
 CHECK_SHOW_LAST=1 check "a process killed: the others serve every new connection" survivors
 wait "$pid3" 2>/dev/null

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proxy/config.h"
+#include "proxy/pool.h"
 #include "lib/log.h"
 
 static struct config *parse_ok(const char *text)
@@ -147,6 +148,27 @@ static void test_peers(void **state)
 	parse_fails("[peers]\n1 = host=a\n1 = host=b\n", "defined twice");
 	parse_fails("[peers]\n1 = host=a dbname=x\n", "unknown parameter");
 	parse_fails("[pgperf]\npeer_id = 256\n", "peer_id");
+
+	/* max_db_connections is shared out among the processes */
+	cfg = parse_ok("[pgperf]\nmax_db_connections = 20\n");
+	assert_int_equal(pool_db_limit(cfg), 20); /* one process */
+	config_free(cfg);
+	cfg = parse_ok("[pgperf]\nmax_db_connections = 20\npeer_id = 1\n"
+		       "[peers]\n1 = host=a\n2 = host=b\n3 = host=c\n");
+	assert_int_equal(pool_db_limit(cfg), 6);
+	config_free(cfg);
+	cfg = parse_ok("[pgperf]\nmax_db_connections = 20\npeer_id = 3\n"
+		       "[peers]\n1 = host=a\n2 = host=b\n");
+	assert_int_equal(pool_db_limit(cfg), 6); /* the others listed only */
+	config_free(cfg);
+	cfg = parse_ok("[pgperf]\nmax_db_connections = 2\npeer_id = 1\n"
+		       "[peers]\n1 = host=a\n2 = host=b\n3 = host=c\n");
+	assert_int_equal(pool_db_limit(cfg),
+			 1); /* never 0, which is no limit */
+	config_free(cfg);
+	cfg = parse_ok("[pgperf]\npeer_id = 1\n[peers]\n2 = host=b\n");
+	assert_int_equal(pool_db_limit(cfg), 0); /* no limit stays none */
+	config_free(cfg);
 }
 
 static void test_finish_checks(void **state)
