@@ -777,7 +777,8 @@ static void analyzer_free(struct analyzer *a)
 	pgp_free(a);
 }
 
-struct analyzer *analyzer_start(int max_tracked_queries)
+/* Everything but the threads (analyzer_start, analyzer_new_passive). */
+static struct analyzer *analyzer_alloc(int max_tracked_queries, bool threads)
 {
 	struct analyzer *a = pgp_calloc(1, sizeof(*a));
 
@@ -786,12 +787,19 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	a->max_fp = max_tracked_queries;
 	a->nfp_buckets = pow2_at_least((size_t)max_tracked_queries);
 	a->nshape_slots = pow2_at_least((size_t)max_tracked_queries * 8);
-	a->nclient_slots = 1 << 16;
-	a->ring = pgp_calloc(RING_SIZE, sizeof(*a->ring));
-	a->free_ring = pgp_calloc(FREE_RING, sizeof(*a->free_ring));
-	a->info_ring = pgp_calloc(INFO_RING, sizeof(*a->info_ring));
+	/* a passive analyzer sees no events: it needs no ring, no shape or
+	 * client tables worth the name */
+	a->nclient_slots = threads ? 1 << 16 : 16;
+	a->ring = pgp_calloc(threads ? RING_SIZE : 1, sizeof(*a->ring));
+	a->free_ring =
+		pgp_calloc(threads ? FREE_RING : 1, sizeof(*a->free_ring));
+	a->info_ring =
+		pgp_calloc(threads ? INFO_RING : 1, sizeof(*a->info_ring));
 	a->fp = pgp_calloc(a->nfp_buckets, sizeof(*a->fp));
-	a->shapes = pgp_calloc(a->nshape_slots, sizeof(*a->shapes));
+	a->shapes =
+		pgp_calloc(threads ? a->nshape_slots : 16, sizeof(*a->shapes));
+	if (!threads)
+		a->nshape_slots = 16;
 	a->clients = pgp_calloc(a->nclient_slots, sizeof(*a->clients));
 	hist_init(&a->other.c.hist);
 	a->creqs.next = a->creqs.prev = &a->creqs;
@@ -814,13 +822,25 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 	a->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	a->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	a->side_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (getenv("PGPERF_TEST_SLOW_ANALYZER_MS"))
-		a->test_delay_ms = atoi(getenv("PGPERF_TEST_SLOW_ANALYZER_MS"));
 	if (!a->ring || !a->free_ring || !a->info_ring || !a->fp ||
 	    !a->shapes || !a->clients || !a->routes || !a->findings ||
 	    !a->advisor || !a->catalog || a->wake_fd < 0 || a->notify_fd < 0 ||
-	    a->side_fd < 0 ||
-	    pthread_create(&a->thread, NULL, analyzer_main, a) != 0) {
+	    a->side_fd < 0) {
+		analyzer_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+struct analyzer *analyzer_start(int max_tracked_queries)
+{
+	struct analyzer *a = analyzer_alloc(max_tracked_queries, true);
+
+	if (!a)
+		return NULL;
+	if (getenv("PGPERF_TEST_SLOW_ANALYZER_MS"))
+		a->test_delay_ms = atoi(getenv("PGPERF_TEST_SLOW_ANALYZER_MS"));
+	if (pthread_create(&a->thread, NULL, analyzer_main, a) != 0) {
 		analyzer_free(a);
 		return NULL;
 	}
@@ -830,6 +850,19 @@ struct analyzer *analyzer_start(int max_tracked_queries)
 		log_warning("analyzer: cannot start the side thread: no "
 			    "catalog names, index advice or state saves");
 	return a;
+}
+
+struct analyzer *analyzer_new_passive(int max_tracked_queries)
+{
+	return analyzer_alloc(max_tracked_queries, false);
+}
+
+void analyzer_free_passive(struct analyzer *a)
+{
+	if (!a)
+		return;
+	ana_reset_all(a);
+	analyzer_free(a);
 }
 
 void analyzer_stop(struct analyzer *a)

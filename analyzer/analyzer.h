@@ -120,6 +120,7 @@ struct ana_query {
 	size_t nby;
 	/* cumulative counts at the Prometheus bucket bounds (ana_bucket_us) */
 	uint64_t le[16];
+	uint64_t members; /* merged images: a bit per process it ran on */
 };
 
 struct ana_totals {
@@ -181,6 +182,7 @@ struct ana_finding {
 	uint64_t fp;
 	uint64_t seq_fp[4];
 	uint32_t nseq;
+	uint64_t members; /* merged images: a bit per process it was seen on */
 };
 
 /* One route's requests, as readers get them. */
@@ -293,6 +295,14 @@ struct analyzer;
 
 /* Start the thread; NULL on failure. */
 struct analyzer *analyzer_start(int max_tracked_queries);
+/*
+ * An analyzer without threads, fed only by state images
+ * (analyzer_state_merge): the fleet view merges every process's image
+ * into one and reads it with the readers below.  Free it with
+ * analyzer_free_passive.
+ */
+struct analyzer *analyzer_new_passive(int max_tracked_queries);
+void analyzer_free_passive(struct analyzer *a);
 /* Set the request detector's thresholds (start and reload). */
 void analyzer_configure(struct analyzer *a, const struct ana_conf *c);
 /*
@@ -308,6 +318,16 @@ void *analyzer_state_image(struct analyzer *a, size_t *len);
  * nothing of it kept) when it is not a valid one. */
 bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
 			 char *err, size_t errlen);
+/*
+ * The same, marking what the image holds as `member`'s (a bit, one per
+ * process of a fleet): readers then say which processes each
+ * fingerprint and finding covers (ana_query.members,
+ * ana_finding.members).  Findings seen by several members add up.  The
+ * header and checksum are checked first; a payload bad past them (another
+ * version's) may leave part of itself in, and is reported.
+ */
+bool analyzer_state_merge(struct analyzer *a, const void *buf, size_t len,
+			  uint64_t member, char *err, size_t errlen);
 /*
  * What the I/O thread keeps in the state file (the pools' counters), as
  * opaque bytes: handed over to be written with the next save (takes over

@@ -577,6 +577,15 @@ size_t analyzer_findings(struct analyzer *a, struct ana_finding **out)
 			cacheable_findings(a, v, &n);
 		slow_findings(a, v, &n);
 		n = fold_into_nplus1(v, n);
+		/* merged images: a finding made from a fingerprint's figures
+		 * covers the processes the fingerprint ran on */
+		for (size_t i = 0; i < n; i++) {
+			const struct qstat *q;
+
+			if (!v[i].members && v[i].fp &&
+			    (q = ana_fp_find(a, v[i].fp)))
+				v[i].members = q->members;
+		}
 	}
 	pthread_mutex_unlock(&a->lock);
 	findings_sort(*out, n);

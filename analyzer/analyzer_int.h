@@ -84,6 +84,7 @@ struct qstat {
 	 * [0] and at the latest [1]: its before/after around marks */
 	uint64_t mk_calls[2], mk_us[2];
 	struct hit_pot *hp; /* owned: cacheable fingerprints only, or NULL */
+	uint64_t members;   /* merged images: the processes it ran on */
 };
 
 struct shape_ent {

@@ -39,6 +39,7 @@ struct finding {
 	int64_t retry_at; /* monotonic */
 	bool named;
 	struct fnd_names names;
+	uint64_t members; /* merged images: the processes it was seen on */
 };
 
 struct findings {
@@ -491,6 +492,7 @@ static void export_one(const struct finding *f, const struct sqlparse *pp,
 	o->mean_repeats = mean;
 	o->saved_us = f->saved_us;
 	o->last_seen_us = f->last_seen_us;
+	o->members = f->members;
 	if (f->kind == REQ_NPLUS1)
 		o->status = f->proven ? "proven" : "suspected";
 
@@ -838,7 +840,36 @@ static struct finding *load_one(struct srd *r)
 	return f;
 }
 
-bool findings_load(struct findings *fs, struct srd *r)
+/* One finding seen by two processes of a fleet: the figures add up. */
+static void add_member(struct finding *e, const struct finding *f)
+{
+	e->requests += f->requests;
+	e->executions += f->executions;
+	e->distinct += f->distinct;
+	e->matched += f->matched;
+	e->total_us += f->total_us;
+	e->saved_us += f->saved_us;
+	if (f->max_repeats > e->max_repeats)
+		e->max_repeats = f->max_repeats;
+	if (f->last_seen_us > e->last_seen_us)
+		e->last_seen_us = f->last_seen_us;
+	if (f->first_seen_us && f->first_seen_us < e->first_seen_us)
+		e->first_seen_us = f->first_seen_us;
+	e->proven = e->proven || f->proven;
+	for (uint32_t i = 0; i < f->nroutes; i++) {
+		uint32_t k;
+
+		for (k = 0; k < e->nroutes; k++)
+			if (strcmp(e->routes[k], f->routes[i]) == 0)
+				break;
+		if (k == e->nroutes && e->nroutes < MAX_ROUTES)
+			memcpy(e->routes[e->nroutes++], f->routes[i],
+			       sizeof(f->routes[i]));
+	}
+	e->members |= f->members;
+}
+
+bool findings_load(struct findings *fs, struct srd *r, uint64_t member)
 {
 	uint32_t count = srd_u32(r);
 
@@ -847,12 +878,15 @@ bool findings_load(struct findings *fs, struct srd *r)
 
 		if (!f)
 			break;
+		f->members = member;
 		for (e = fs->list; e; e = e->next)
 			if (e->kind == f->kind &&
 			    e->parent_fp == f->parent_fp &&
 			    e->child_fp == f->child_fp &&
 			    strcmp(e->database, f->database) == 0)
 				break;
+		if (e && member && !r->bad && !(e->members & member))
+			add_member(e, f);
 		if (e || fs->n >= FINDINGS_MAX) {
 			finding_free(f); /* seen since the start: keep that */
 			continue;

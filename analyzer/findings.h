@@ -81,7 +81,7 @@ struct srd;
 /* The state file's form of the findings, and reading it back (merged:
  * findings already present win); false (r->bad) if malformed. */
 void findings_save(const struct findings *fs, struct jbuf *b);
-bool findings_load(struct findings *fs, struct srd *r);
+bool findings_load(struct findings *fs, struct srd *r, uint64_t member);
 
 /*
  * Close a finding's JSON in `b` ("}}": its suggestion and itself) into

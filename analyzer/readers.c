@@ -47,6 +47,7 @@ static bool fill(struct ana_query *o, const struct qstat *q, bool other)
 	o->p99_us = hist_quantile(h, 0.99);
 	o->p999_us = hist_quantile(h, 0.999);
 	o->first_seen_us = q->first_seen;
+	o->members = q->members;
 	o->last_seen_us = q->last_seen;
 	ana_join_tables(o->tables_read, sizeof(o->tables_read), q->parse.read,
 			q->parse.nread);

@@ -48,6 +48,7 @@ struct srd {
 	size_t n, off;
 	bool bad;
 	uint32_t version; /* the format's, when it has one (state files) */
+	uint64_t member;  /* state images merged for a fleet: whose */
 };
 
 static inline const uint8_t *srd_take(struct srd *r, size_t n)

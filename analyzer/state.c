@@ -255,6 +255,7 @@ static void load_qstat(struct analyzer *a, struct srd *r)
 	if (!ana_counters_merge(&q->c, &c))
 		r->bad = true;
 	ana_counters_free(&c);
+	q->members |= r->member;
 	for (int i = 0; i < 2; i++) {
 		q->mk_calls[i] += mk_calls[i];
 		q->mk_us[i] += mk_us[i];
@@ -367,7 +368,7 @@ static void load_payload(struct analyzer *a, struct srd *r)
 		hist_free(&h2);
 	}
 	if (!r->bad)
-		(void)findings_load(a->findings, r);
+		(void)findings_load(a->findings, r, r->member);
 	if (!r->bad)
 		(void)advisor_load(a->advisor, r);
 	nmarks = srd_u8(r);
@@ -427,10 +428,10 @@ static void load_payload(struct analyzer *a, struct srd *r)
 	}
 }
 
-bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
-			 char *err, size_t errlen)
+static bool state_load(struct analyzer *a, const void *buf, size_t len,
+		       uint64_t member, char *err, size_t errlen)
 {
-	struct srd r = {buf, len, 0, false, 0};
+	struct srd r = {buf, len, 0, false, 0, member};
 	const uint8_t *magic = srd_take(&r, 8);
 	uint32_t version = srd_u32(&r);
 	uint64_t plen, hash;
@@ -464,7 +465,7 @@ bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
 	load_payload(a, &r);
 	if (!r.bad && r.off != r.n)
 		r.bad = true; /* bytes left over: not what was written */
-	if (r.bad) {
+	if (r.bad && !member) {
 		ana_reset_all(a); /* nothing half-loaded */
 		free(a->extra_in);
 		a->extra_in = NULL;
@@ -474,6 +475,18 @@ bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
 	if (r.bad)
 		snprintf(err, errlen, "malformed at byte %zu", r.off);
 	return !r.bad;
+}
+
+bool analyzer_state_load(struct analyzer *a, const void *buf, size_t len,
+			 char *err, size_t errlen)
+{
+	return state_load(a, buf, len, 0, err, errlen);
+}
+
+bool analyzer_state_merge(struct analyzer *a, const void *buf, size_t len,
+			  uint64_t member, char *err, size_t errlen)
+{
+	return state_load(a, buf, len, member ? member : 1, err, errlen);
 }
 
 /* ---- the file ---- */

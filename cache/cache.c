@@ -364,38 +364,6 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		cache_arm_timer(c, next);
 }
 
-static bool parse_url(struct cache *c, const char *url)
-{
-	const char *p = url, *at, *slash, *colon;
-	char hostport[256];
-
-	if (strncmp(p, "redis://", 8) != 0)
-		return false;
-	p += 8;
-	c->port = 6379;
-	snprintf(c->host, sizeof(c->host), "127.0.0.1");
-	if ((at = strchr(p, '@'))) {
-		const char *pc = memchr(p, ':', (size_t)(at - p));
-
-		if (pc)
-			snprintf(c->password, sizeof(c->password), "%.*s",
-				 (int)(at - pc - 1), pc + 1);
-		p = at + 1;
-	}
-	slash = strchr(p, '/');
-	snprintf(hostport, sizeof(hostport), "%.*s",
-		 (int)(slash ? (size_t)(slash - p) : strlen(p)), p);
-	if ((colon = strrchr(hostport, ':'))) {
-		c->port = atoi(colon + 1);
-		hostport[colon - hostport] = '\0';
-	}
-	if (hostport[0])
-		snprintf(c->host, sizeof(c->host), "%s", hostport);
-	if (slash && slash[1])
-		c->db = atoi(slash + 1);
-	return c->port > 0 && c->port < 65536 && c->db >= 0;
-}
-
 struct cache *cache_new(struct pgperf *pp)
 {
 	struct cache *c;
@@ -416,7 +384,9 @@ struct cache *cache_new(struct pgperf *pp)
 		cache_free(c);
 		return NULL;
 	}
-	if (!parse_url(c, pp->cfg->redis_url)) {
+	if (!config_parse_redis_url(pp->cfg->redis_url, c->host,
+				    sizeof(c->host), &c->port, c->password,
+				    sizeof(c->password), &c->db)) {
 		char shown[600];
 
 		config_mask_url(pp->cfg->redis_url, shown, sizeof(shown));

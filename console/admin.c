@@ -594,7 +594,7 @@ static bool reset_stats(struct pgperf *pp)
 /* ---- dispatch ---- */
 
 /* Does `cmd` equal `word` case-insensitively, ignoring repeated spaces? */
-static bool cmd_is(const char *cmd, const char *word)
+bool admin_cmd_is(const char *cmd, const char *word)
 {
 	while (*cmd && *word) {
 		if (*word == ' ') {
@@ -619,7 +619,7 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 {
 	struct pgperf *pp = cl->c.pp;
 	char *end = sql + strlen(sql);
-	char err[512];
+	char err[640];
 	enum admin_hold_result held;
 
 	while (isspace((unsigned char)*sql))
@@ -632,42 +632,45 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		wb_end(out, start);
 		return true;
 	}
-	if (cmd_is(sql, "show pools"))
+	if (admin_cmd_is(sql, "show pools"))
 		show_pools(pp, out);
-	else if (cmd_is(sql, "show clients"))
+	else if (admin_cmd_is(sql, "show clients"))
 		show_clients(pp, out);
-	else if (cmd_is(sql, "show servers"))
+	else if (admin_cmd_is(sql, "show servers"))
 		show_servers(pp, out);
-	else if (cmd_is(sql, "show hazards"))
+	else if (admin_cmd_is(sql, "show hazards"))
 		show_hazards(pp, out);
-	else if (cmd_is(sql, "show databases"))
+	else if (admin_cmd_is(sql, "show databases"))
 		show_databases(pp, out);
-	else if (cmd_is(sql, "show config"))
+	else if (admin_cmd_is(sql, "show config"))
 		show_config(pp, out);
-	else if (cmd_is(sql, "show version"))
+	else if (admin_cmd_is(sql, "show version"))
 		show_version(out);
-	else if (cmd_is(sql, "show closes"))
+	else if (admin_cmd_is(sql, "show closes"))
 		show_closes(pp, out);
-	else if (cmd_is(sql, "show stats"))
+	else if (admin_cmd_is(sql, "show stats"))
 		show_stats(pp, out);
-	else if (cmd_is(sql, "show queries"))
+	else if (admin_cmd_is(sql, "show queries"))
 		admin_show_queries(pp, out);
-	else if (cmd_is(sql, "show findings"))
+	else if (admin_cmd_is(sql, "show findings"))
 		admin_show_findings(pp, out);
-	else if (cmd_is(sql, "show requests"))
+	else if (admin_cmd_is(sql, "show requests"))
 		admin_show_requests(pp, out);
-	else if (cmd_is(sql, "show cache"))
+	else if (admin_cmd_is(sql, "show cache"))
 		admin_show_cache(pp, out);
-	else if (cmd_is(sql, "show export"))
+	else if (admin_cmd_is(sql, "show export"))
 		admin_show_export(pp, out);
-	else if (cmd_is(sql, "show report"))
+	else if (admin_cmd_is(sql, "show report"))
 		admin_show_report(pp, out);
+	else if (admin_fleet_command(pp, sql, out))
+		; /* SHOW FLEET ... */
 	else if (strncasecmp(sql, "set ", 4) == 0)
 		/* drivers set things like application_name: accept quietly */
 		wire_build_command_complete(out, "SET");
 	else if (cl->admin_readonly &&
-		 (cmd_is(sql, "reload") || admin_hold_is_command(sql) ||
-		  cmd_is(sql, "shutdown") || cmd_is(sql, "reset stats") ||
+		 (admin_cmd_is(sql, "reload") || admin_hold_is_command(sql) ||
+		  admin_cmd_is(sql, "shutdown") ||
+		  admin_cmd_is(sql, "reset stats") ||
 		  (strncasecmp(sql, "mark", 4) == 0 &&
 		   (!sql[4] || isspace((unsigned char)sql[4])))))
 		wire_build_error(out, "ERROR", "42501",
@@ -675,14 +678,14 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	else if (strncasecmp(sql, "mark", 4) == 0 &&
 		 (!sql[4] || isspace((unsigned char)sql[4])))
 		admin_mark(pp, sql, out);
-	else if (cmd_is(sql, "reset stats")) {
+	else if (admin_cmd_is(sql, "reset stats")) {
 		if (reset_stats(pp))
 			wire_build_command_complete(out, "RESET");
 		else
 			wire_build_error(
 				out, "ERROR", "53000",
 				"the analyzer is too busy to reset; try again");
-	} else if (cmd_is(sql, "reload")) {
+	} else if (admin_cmd_is(sql, "reload")) {
 		if (daemon_reload(pp, err, sizeof(err)))
 			wire_build_command_complete(out, "RELOAD");
 		else
@@ -691,7 +694,7 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 		   ADMIN_HOLD_NOT_MINE) {
 		/* answered, or answered later (PAUSE waits) */
 		return held == ADMIN_HOLD_DONE;
-	} else if (cmd_is(sql, "shutdown")) {
+	} else if (admin_cmd_is(sql, "shutdown")) {
 		log_info("%s: SHUTDOWN", cl->c.label);
 		daemon_stop_now(pp);
 		client_close(cl, CLOSE_ADMIN, "57P01",
@@ -700,7 +703,7 @@ static bool admin_command(struct client *cl, char *sql, struct wbuf *out)
 	} else {
 		snprintf(
 			err, sizeof(err),
-			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW CLOSES, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW CACHE, SHOW HAZARDS, SHOW EXPORT, SHOW REPORT, SHOW CONFIG, SHOW VERSION, MARK, RESET STATS, RELOAD, PAUSE, SUSPEND, RESUME, KILL, DISABLE, ENABLE, RECONNECT, WAIT_CLOSE, SHUTDOWN)",
+			"unknown admin command: %.100s (try SHOW POOLS, SHOW CLIENTS, SHOW SERVERS, SHOW DATABASES, SHOW STATS, SHOW CLOSES, SHOW QUERIES, SHOW FINDINGS, SHOW REQUESTS, SHOW CACHE, SHOW HAZARDS, SHOW EXPORT, SHOW REPORT, SHOW FLEET [QUERIES|STATS|POOLS|FINDINGS|EXPORT|REPORT], SHOW CONFIG, SHOW VERSION, MARK, RESET STATS, RELOAD, PAUSE, SUSPEND, RESUME, KILL, DISABLE, ENABLE, RECONNECT, WAIT_CLOSE, SHUTDOWN)",
 			sql);
 		wire_build_error(out, "ERROR", "42601", err);
 	}
@@ -732,7 +735,7 @@ static bool needs_analysis(const uint8_t *body, size_t n)
 	while (end > sql && (isspace((unsigned char)end[-1]) || end[-1] == ';'))
 		*--end = '\0';
 	for (size_t k = 0; k < ARRAY_SIZE(cmds); k++)
-		if (cmd_is(sql, cmds[k]))
+		if (admin_cmd_is(sql, cmds[k]))
 			return true;
 	return false;
 }

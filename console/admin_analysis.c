@@ -9,6 +9,8 @@
 #include "cache/cache.h"
 #include "lib/log.h"
 #include "console/report.h"
+#include "fleet/fleet.h"
+#include "lib/clock.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -17,24 +19,26 @@
 #include <string.h>
 #include <strings.h>
 
-/* SHOW QUERIES: per fingerprint, most total time first. */
-void admin_show_queries(struct pgperf *pp, struct wbuf *out)
+/* SHOW QUERIES (SHOW FLEET QUERIES): per fingerprint, most total time
+ * first; the fleet's say how many processes each covers. */
+void admin_show_queries_of(const struct report_src *s, struct wbuf *out)
 {
 	static const char *const cols[] = {
-		"fingerprint", "query",	   "calls",   "rows",	 "errors",
-		"total_ms",    "mean_ms",  "p50_ms",  "p95_ms",	 "p99_ms",
-		"max_ms",      "kind",	   "wait_ms", "p999_ms", "min_ms",
-		"first_seen",  "last_seen"};
+		"fingerprint", "query",	    "calls",	 "rows",    "errors",
+		"total_ms",    "mean_ms",   "p50_ms",	 "p95_ms",  "p99_ms",
+		"max_ms",      "kind",	    "wait_ms",	 "p999_ms", "min_ms",
+		"first_seen",  "last_seen", "processes", "stale"};
 	struct admin_result r;
 	struct ana_query *q = NULL;
 	size_t n = 0;
+	int ncols = (int)ARRAY_SIZE(cols) - (s->fleet ? 0 : 2);
 
-	if (pp->ana)
-		n = analyzer_queries(pp->ana, &q, NULL);
-	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	if (s->ana)
+		n = analyzer_queries(s->ana, &q, NULL);
+	admin_result_begin(&r, out, cols, ncols);
 	for (size_t i = 0; i < n; i++) {
-		char b[16][32];
-		const char *v[17];
+		char b[16][32], stale[512];
+		const char *v[19];
 
 		snprintf(b[0], 32, "%016" PRIx64, q[i].fingerprint);
 		v[0] = b[0];
@@ -54,29 +58,46 @@ void admin_show_queries(struct pgperf *pp, struct wbuf *out)
 		v[14] = admin_fmt_ms(b[12], q[i].min_us);
 		v[15] = admin_fmt_time(b[13], q[i].first_seen_us);
 		v[16] = admin_fmt_time(b[14], q[i].last_seen_us);
+		if (s->fleet) {
+			v[17] = admin_fmt_int(
+				b[15], fleet_count(s->fleet, q[i].members));
+			fleet_stale_ids(s->fleet, q[i].members, pgp_wall_us(),
+					stale, sizeof(stale));
+			v[18] = stale;
+		}
 		admin_result_row(&r, v);
 	}
 	ana_queries_free(q, n);
 	admin_result_end(&r, "SHOW");
 }
 
-/* SHOW FINDINGS: what the request detector found, most costly first. */
-void admin_show_findings(struct pgperf *pp, struct wbuf *out)
+void admin_show_queries(struct pgperf *pp, struct wbuf *out)
+{
+	struct report_src s = report_src_local(pp);
+
+	admin_show_queries_of(&s, out);
+}
+
+/* SHOW FINDINGS (SHOW FLEET FINDINGS): what was found, most costly
+ * first. */
+void admin_show_findings_of(const struct report_src *s, struct wbuf *out)
 {
 	static const char *const cols[] = {
 		"id",	    "kind",	    "severity",	    "status",
 		"tables",   "query",	    "parent_query", "relation",
 		"requests", "mean_repeats", "max_repeats",  "saved_ms",
-		"routes",   "suggestion",   "json"};
+		"routes",   "suggestion",   "json",	    "processes",
+		"stale"};
 	struct admin_result r;
 	struct ana_finding *f = NULL;
 	size_t n = 0;
+	int ncols = (int)ARRAY_SIZE(cols) - (s->fleet ? 0 : 2);
 
-	n = report_findings(pp, &f);
-	admin_result_begin(&r, out, cols, (int)ARRAY_SIZE(cols));
+	n = report_findings_of(s, &f);
+	admin_result_begin(&r, out, cols, ncols);
 	for (size_t i = 0; i < n; i++) {
-		char b[4][32];
-		const char *v[15];
+		char b[5][32], stale[512];
+		const char *v[17];
 
 		v[0] = f[i].id;
 		v[1] = ana_finding_kind_name(f[i].kind);
@@ -94,21 +115,35 @@ void admin_show_findings(struct pgperf *pp, struct wbuf *out)
 		v[12] = f[i].routes;
 		v[13] = f[i].suggestion;
 		v[14] = f[i].json;
+		if (s->fleet) {
+			v[15] = admin_fmt_int(
+				b[4], fleet_count(s->fleet, f[i].members));
+			fleet_stale_ids(s->fleet, f[i].members, pgp_wall_us(),
+					stale, sizeof(stale));
+			v[16] = stale;
+		}
 		admin_result_row(&r, v);
 	}
 	ana_findings_free(f, n);
 	admin_result_end(&r, "SHOW");
 }
 
+void admin_show_findings(struct pgperf *pp, struct wbuf *out)
+{
+	struct report_src s = report_src_local(pp);
+
+	admin_show_findings_of(&s, out);
+}
+
 /* SHOW EXPORT: the findings export document, one row, column "json". */
-void admin_show_export(struct pgperf *pp, struct wbuf *out)
+void admin_show_export_of(const struct report_src *s, struct wbuf *out)
 {
 	static const char *const cols[] = {"json"};
 	struct admin_result r;
 	struct jbuf b = {0};
 	const char *v[1];
 
-	report_export(pp, &b);
+	report_export_of(s, &b);
 	if (b.oom) {
 		free(b.p);
 		wire_build_error(out, "ERROR", "53200",
@@ -122,15 +157,22 @@ void admin_show_export(struct pgperf *pp, struct wbuf *out)
 	free(b.p);
 }
 
+void admin_show_export(struct pgperf *pp, struct wbuf *out)
+{
+	struct report_src s = report_src_local(pp);
+
+	admin_show_export_of(&s, out);
+}
+
 /* SHOW REPORT: the performance report as text, one row per line. */
-void admin_show_report(struct pgperf *pp, struct wbuf *out)
+void admin_show_report_of(const struct report_src *s, struct wbuf *out)
 {
 	static const char *const cols[] = {"report"};
 	struct admin_result r;
 	struct jbuf b = {0};
 	char *line, *next;
 
-	report_text(pp, &b);
+	report_text_of(s, &b);
 	if (b.oom || !b.p) {
 		free(b.p);
 		wire_build_error(out, "ERROR", "53200",
@@ -151,6 +193,13 @@ void admin_show_report(struct pgperf *pp, struct wbuf *out)
 	}
 	admin_result_end(&r, "SHOW");
 	free(b.p);
+}
+
+void admin_show_report(struct pgperf *pp, struct wbuf *out)
+{
+	struct report_src s = report_src_local(pp);
+
+	admin_show_report_of(&s, out);
 }
 
 /*

@@ -5,7 +5,10 @@
  *             queries only (the rest summed under fingerprint="other"),
  *             so the number of series stays bounded;
  *   /queries  the statement statistics as JSON (versioned);
- *   /healthz  "ok" while the daemon runs.
+ *   /healthz  "ok" while the daemon runs;
+ *   /fleet/metrics, /fleet/findings, /fleet/report  the same over every
+ *             process of the fleet (fleet/fleet.h), merged; 503 without
+ *             a fleet view.
  * Off unless http_listen_port is set; it listens on http_listen_addr
  * (127.0.0.1 by default).  With http_auth_token set, /metrics and /queries
  * need "Authorization: Bearer <token>" (compared in constant time);
@@ -17,8 +20,11 @@
 #include "console/http.h"
 
 #include "console/fence.h"
+#include "report_int.h"
 
 #include "analyzer/analyzer.h"
+#include "fleet/fleet.h"
+#include "lib/clock.h"
 #include "cache/cache.h"
 #include "proxy/config.h"
 #include "lib/log.h"
@@ -188,7 +194,7 @@ static void per_query(struct evbuffer *b, const char *name, const char *text,
 	}
 }
 
-static void query_metrics(struct evbuffer *b, struct pgperf *pp)
+static void query_metrics(struct evbuffer *b, struct analyzer *ana)
 {
 	struct ana_query *q = NULL, rest;
 	struct ana_totals t;
@@ -196,8 +202,8 @@ static void query_metrics(struct evbuffer *b, struct pgperf *pp)
 	char fp[24];
 
 	memset(&t, 0, sizeof(t));
-	if (pp->ana)
-		n = analyzer_queries(pp->ana, &q, &t);
+	if (ana)
+		n = analyzer_queries(ana, &q, &t);
 	help(b, "pgperf_analyzer_events_total", "counter",
 	     "statement events the analyzer applied");
 	evbuffer_add_printf(b, "pgperf_analyzer_events_total %" PRIu64 "\n",
@@ -316,16 +322,16 @@ static void cache_metrics(struct evbuffer *b, struct pgperf *pp)
 }
 
 /* Requests per route and findings per kind and severity. */
-static void request_metrics(struct evbuffer *b, struct pgperf *pp)
+static void request_metrics(struct evbuffer *b, const struct report_src *s)
 {
 	static const char *const sev[] = {"high", "medium", "low"};
 	struct ana_route *rt = NULL;
 	struct ana_finding *f = NULL;
 	size_t nr = 0, nf = 0;
 
-	if (pp->ana)
-		nr = analyzer_routes(pp->ana, &rt);
-	nf = report_findings(pp, &f);
+	if (s->ana)
+		nr = analyzer_routes(s->ana, &rt);
+	nf = report_findings_of(s, &f);
 	help(b, "pgperf_requests_total", "counter",
 	     "application requests seen, per route (sqlcommenter tags)");
 	for (size_t i = 0; i < nr; i++) {
@@ -383,11 +389,14 @@ static bool authorized(struct evhttp_request *req, const struct pgperf *pp)
 	return false;
 }
 
-static void write_metrics(struct evbuffer *b, struct pgperf *pp)
+static void write_metrics(struct evbuffer *b, struct pgperf *pp,
+			  const struct fleet_view *fv)
 {
 	struct pool_view *pools = NULL;
 	size_t npools;
+	struct report_src src = report_src_local(pp);
 
+	(void)fv;
 	help(b, "pgperf_up", "gauge", "1 while pgperf runs");
 	evbuffer_add_printf(b, "pgperf_up 1\n");
 	help(b, "pgperf_clients", "gauge", "client connections");
@@ -426,9 +435,58 @@ static void write_metrics(struct evbuffer *b, struct pgperf *pp)
 	for (size_t i = 0; i < ARRAY_SIZE(pool_metrics); i++)
 		per_pool(b, pools, npools, &pool_metrics[i]);
 	pgp_free(pools);
-	query_metrics(b, pp);
-	request_metrics(b, pp);
+	query_metrics(b, pp->ana);
+	request_metrics(b, &src);
 	cache_metrics(b, pp);
+}
+
+/*
+ * /fleet/metrics: the fleet's members, and the pools, statements and
+ * findings of all of them merged (the same series as /metrics; a scraper
+ * tells them apart by job).  Counters are sums of the members' own, as
+ * of each one's latest record.
+ */
+static void write_fleet_metrics(struct evbuffer *b, struct pgperf *pp,
+				const struct fleet_view *v)
+{
+	struct report_src src = report_src_fleet(pp, v);
+	struct pool_view *pools = NULL;
+	size_t npools;
+	int64_t now = pgp_wall_us();
+	int stale = 0;
+
+	for (size_t i = 0; i < v->nmembers; i++)
+		stale += fleet_member_stale(&v->members[i], now);
+	help(b, "pgperf_fleet_members", "gauge",
+	     "pgperf processes in the fleet view, live and stale");
+	evbuffer_add_printf(b, "pgperf_fleet_members %zu\n", v->nmembers);
+	help(b, "pgperf_fleet_members_stale", "gauge",
+	     "members whose latest record is older than two of their "
+	     "stats_period");
+	evbuffer_add_printf(b, "pgperf_fleet_members_stale %d\n", stale);
+	help(b, "pgperf_fleet_member_up", "gauge",
+	     "1 while a member publishes, 0 once it is stale");
+	for (size_t i = 0; i < v->nmembers; i++) {
+		evbuffer_add(b, "pgperf_fleet_member_up{", 23);
+		label(b, "member", v->members[i].id);
+		evbuffer_add_printf(b, "} %d\n",
+				    !fleet_member_stale(&v->members[i], now));
+	}
+	help(b, "pgperf_fleet_member_age_seconds", "gauge",
+	     "seconds since a member last published its record");
+	for (size_t i = 0; i < v->nmembers; i++) {
+		evbuffer_add(b, "pgperf_fleet_member_age_seconds{", 32);
+		label(b, "member", v->members[i].id);
+		evbuffer_add_printf(b, "} %.1f\n",
+				    (double)(now - v->members[i].published_us) /
+					    1e6);
+	}
+	npools = report_pools(&src, &pools);
+	for (size_t i = 0; i < ARRAY_SIZE(pool_metrics); i++)
+		per_pool(b, pools, npools, &pool_metrics[i]);
+	pgp_free(pools);
+	query_metrics(b, v->ana);
+	request_metrics(b, &src);
 }
 
 /* A JSON document built in `j` into the reply (and j freed). */
@@ -442,7 +500,8 @@ static void add_json(struct evbuffer *b, struct jbuf *j)
 	j->p = NULL;
 }
 
-static void write_queries(struct evbuffer *b, struct pgperf *pp)
+static void write_queries(struct evbuffer *b, struct pgperf *pp,
+			  const struct fleet_view *fv)
 {
 	struct ana_query *q = NULL;
 	struct ana_totals t;
@@ -456,24 +515,31 @@ static void write_queries(struct evbuffer *b, struct pgperf *pp)
 		  "{\"version\": 1, \"analysis\": %s, \"events\": %" PRIu64
 		  ", \"dropped\": %" PRIu64 ", \"queries\": ",
 		  pp->cfg->analysis ? "true" : "false", t.events, t.dropped);
-	report_queries_json(&j, q, n);
+	report_queries_json(&j, q, n, NULL);
 	jb_put(&j, "}\n", 2);
 	ana_queries_free(q, n);
 	add_json(b, &j);
+	(void)fv;
 }
 
-/* The findings export document (docs/findings.md), also /report. */
-static void write_export(struct evbuffer *b, struct pgperf *pp)
+/* The findings export document (docs/findings.md), also /report; the
+ * fleet's under /fleet/. */
+static void write_export(struct evbuffer *b, struct pgperf *pp,
+			 const struct fleet_view *fv)
 {
 	struct jbuf j = {0};
+	struct report_src s =
+		fv ? report_src_fleet(pp, fv) : report_src_local(pp);
 
-	report_export(pp, &j);
+	report_export_of(&s, &j);
 	add_json(b, &j);
 }
 
-static void write_healthz(struct evbuffer *b, struct pgperf *pp)
+static void write_healthz(struct evbuffer *b, struct pgperf *pp,
+			  const struct fleet_view *fv)
 {
 	(void)pp;
+	(void)fv;
 	evbuffer_add_printf(b, "ok\n");
 }
 
@@ -481,15 +547,23 @@ struct endpoint {
 	const char *path, *content_type;
 	bool needs_token;    /* when http_auth_token is set */
 	bool needs_analysis; /* waits for the analyzer (fence.h) */
-	void (*write)(struct evbuffer *b, struct pgperf *pp);
+	bool fleet;	     /* reads the fleet view (503 without one) */
+	void (*write)(struct evbuffer *b, struct pgperf *pp,
+		      const struct fleet_view *fv);
 };
 
 static const struct endpoint endpoints[] = {
-	{"/metrics", "text/plain; version=0.0.4", true, true, write_metrics},
-	{"/queries", "application/json", true, true, write_queries},
-	{"/findings", "application/json", true, true, write_export},
-	{"/report", "application/json", true, true, write_export},
-	{"/healthz", "text/plain", false, false, write_healthz},
+	{"/metrics", "text/plain; version=0.0.4", true, true, false,
+	 write_metrics},
+	{"/queries", "application/json", true, true, false, write_queries},
+	{"/findings", "application/json", true, true, false, write_export},
+	{"/report", "application/json", true, true, false, write_export},
+	{"/healthz", "text/plain", false, false, false, write_healthz},
+	{"/fleet/metrics", "text/plain; version=0.0.4", true, false, true,
+	 write_fleet_metrics},
+	{"/fleet/findings", "application/json", true, false, true,
+	 write_export},
+	{"/fleet/report", "application/json", true, false, true, write_export},
 };
 
 /* A request waiting for the analyzer to catch up. */
@@ -505,13 +579,28 @@ struct http_wait {
 static void reply(struct pgperf *pp, struct evhttp_request *req,
 		  const struct endpoint *e)
 {
-	struct evbuffer *b = evbuffer_new();
+	struct evbuffer *b;
+	struct fleet_view *v = NULL;
 
-	if (!b) {
+	if (e->fleet && !pp->fleet) {
+		evhttp_send_error(req, 503,
+				  "the fleet view is off: it needs redis_url "
+				  "(and fleet = on)");
+		return;
+	}
+	if (e->fleet && !(v = fleet_view_get(pp->fleet))) {
+		evhttp_send_error(req, 503,
+				  "no fleet view yet: the first is merged a "
+				  "moment after start");
+		return;
+	}
+	if (!(b = evbuffer_new())) {
+		fleet_view_put(v);
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
 		return;
 	}
-	e->write(b, pp);
+	e->write(b, pp, v);
+	fleet_view_put(v);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Content-Type", e->content_type);
 	/* if the client went away meanwhile, libevent frees the request */

@@ -8,6 +8,8 @@
  * never the live pools.
  */
 #include "console/report.h"
+#include "report_int.h"
+#include "fleet/fleet.h"
 
 #include "proxy/config.h"
 #include "analyzer/findings.h"
@@ -131,10 +133,12 @@ static void hazard_findings(struct pgperf *pp, const struct pool_view *pools,
  * in a pool, with the wait and the transactions that held servers
  * longest.
  */
-static void saturation_findings(struct pgperf *pp,
+static void saturation_findings(const struct report_src *src,
 				const struct pool_view *pools, size_t npools,
 				struct ana_finding *v, size_t *n)
 {
+	struct analyzer *ana = src->ana;
+
 	for (size_t j = 0; j < npools; j++) {
 		const struct pool_view *p = &pools[j];
 		const struct pool_stats *s = &p->st;
@@ -158,6 +162,9 @@ static void saturation_findings(struct pgperf *pp,
 					 31 +
 				 pgp_hash_bytes(p->user, strlen(p->user))));
 		o->kind = FND_POOL_SATURATION;
+		/* the fleet's pools come in the view's order */
+		if (src->fleet && j < src->fleet->npools)
+			o->members = src->fleet->pools[j].members;
 		o->severity = mean_ms >= 100 || share >= 10 ? "high"
 			      : mean_ms >= 10		    ? "medium"
 							    : "low";
@@ -166,9 +173,8 @@ static void saturation_findings(struct pgperf *pp,
 		o->last_seen_us = pgp_wall_us();
 		if (p->holds[0].query[0])
 			first = pgp_strdup(p->holds[0].query);
-		else if (p->holds[0].us && pp->ana)
-			first = analyzer_shape_query(pp->ana,
-						     p->holds[0].shape);
+		else if (p->holds[0].us && ana)
+			first = analyzer_shape_query(ana, p->holds[0].shape);
 		o->query = pgp_strdup(first ? first : "");
 		if (p->holds[0].us)
 			snprintf(tail, sizeof(tail),
@@ -201,10 +207,9 @@ static void saturation_findings(struct pgperf *pp,
 			char *q = i == 0 ? first
 				  : p->holds[i].query[0]
 					  ? pgp_strdup(p->holds[i].query)
-				  : pp->ana
-					  ? analyzer_shape_query(
-						    pp->ana, p->holds[i].shape)
-					  : NULL;
+				  : ana ? analyzer_shape_query(
+						  ana, p->holds[i].shape)
+					: NULL;
 
 			jb_obj_open(&b);
 			jb_printf(&b, "\"duration_ms\":%.3f",
@@ -227,24 +232,32 @@ static void saturation_findings(struct pgperf *pp,
 	}
 }
 
-size_t report_findings(struct pgperf *pp, struct ana_finding **out)
+size_t report_findings_of(const struct report_src *s, struct ana_finding **out)
 {
 	struct ana_finding *v = NULL, *w;
 	struct pool_view *pools = NULL;
 	size_t n = 0, npools;
 
-	if (pp->ana)
-		n = analyzer_findings(pp->ana, &v);
-	/* the pools as plain data: live ones and those only saved */
-	npools = pool_snapshot(pp, &pools);
+	if (s->ana)
+		n = analyzer_findings(s->ana, &v);
+	/* the pools as plain data: live ones and those only saved (or the
+	 * fleet's, summed) */
+	npools = report_pools(s, &pools);
 	if ((w = realloc(v, (n + npools * (POOL_HAZARD_KINDS + 1) + 1) *
 				    sizeof(*v)))) {
 		v = w;
-		hazard_findings(pp, pools, npools, v, &n);
-		saturation_findings(pp, pools, npools, v, &n);
+		hazard_findings(s->pp, pools, npools, v, &n);
+		saturation_findings(s, pools, npools, v, &n);
 	}
 	pgp_free(pools);
 	findings_sort(v, n);
 	*out = v;
 	return n;
+}
+
+size_t report_findings(struct pgperf *pp, struct ana_finding **out)
+{
+	struct report_src s = report_src_local(pp);
+
+	return report_findings_of(&s, out);
 }

@@ -5,6 +5,8 @@
  */
 #include "report_int.h"
 
+#include "fleet/fleet.h"
+
 #include "proxy/config.h"
 #include "proxy/conn.h"
 #include "proxy/pool.h"
@@ -338,12 +340,65 @@ static void json_standards(struct jbuf *b, const struct gather *g)
 	jb_put(b, "]}", 2);
 }
 
+void report_fleet_fields(struct jbuf *b, const struct fleet_view *v,
+			 uint64_t bits)
+{
+	int64_t now = pgp_wall_us();
+	bool any = false;
+
+	jb_printf(b, ",\"processes\":%d", fleet_count(v, bits));
+	jb_key(b, "stale");
+	jb_put(b, "[", 1);
+	for (size_t i = 0; i < v->nmembers && i < FLEET_MAX_MEMBERS; i++) {
+		if (!((bits >> i) & 1) ||
+		    !fleet_member_stale(&v->members[i], now))
+			continue;
+		if (any)
+			jb_put(b, ",", 1);
+		jb_str(b, v->members[i].id);
+		any = true;
+	}
+	jb_put(b, "]", 1);
+}
+
+/* The fleet's members, for the export's instance. */
+static void json_members(struct jbuf *b, const struct fleet_view *v)
+{
+	int64_t now = pgp_wall_us();
+	char t[32];
+
+	jb_key(b, "members");
+	jb_put(b, "[", 1);
+	for (size_t i = 0; i < v->nmembers; i++) {
+		const struct fleet_member *m = &v->members[i];
+
+		jb_obj_open(b);
+		jb_kstr(b, "id", m->id);
+		jb_printf(b, ",\"peer_id\":%d,\"pid\":%d", m->peer_id, m->pid);
+		jb_kstr(b, "host", m->host);
+		jb_kstr(b, "listen", m->listen);
+		jb_time(m->published_us, t, sizeof(t));
+		jb_kstr(b, "published_at", t);
+		jb_printf(b, ",\"stale\":%s}",
+			  fleet_member_stale(m, now) ? "true" : "false");
+	}
+	jb_put(b, "]", 1);
+}
+
 void report_export(struct pgperf *pp, struct jbuf *b)
 {
+	struct report_src s = report_src_local(pp);
+
+	report_export_of(&s, b);
+}
+
+void report_export_of(const struct report_src *s, struct jbuf *b)
+{
+	struct pgperf *pp = s->pp;
 	struct gather g;
 	char t[32];
 
-	report_gather(pp, &g);
+	report_gather(s, &g);
 	jb_printf(b, "{\"version\":%d", ANA_FINDINGS_VERSION);
 	jb_time(pgp_wall_us(), t, sizeof(t));
 	jb_kstr(b, "generated_at", t);
@@ -359,6 +414,20 @@ void report_export(struct pgperf *pp, struct jbuf *b)
 	jb_key(b, "analysis");
 	jb_put(b, pp->cfg->analysis ? "true" : "false",
 	       pp->cfg->analysis ? 4 : 5);
+	if (s->fleet) {
+		uint64_t all =
+			s->fleet->nmembers >= 64
+				? UINT64_MAX
+				: ((uint64_t)1 << s->fleet->nmembers) - 1;
+
+		jb_key(b, "fleet");
+		jb_put(b, "{", 1);
+		jb_time(s->fleet->built_us, t, sizeof(t));
+		jb_kstr(b, "merged_at", t);
+		report_fleet_fields(b, s->fleet, all);
+		json_members(b, s->fleet);
+		jb_put(b, "}", 1);
+	}
 	jb_put(b, "}", 1);
 	jb_key(b, "window");
 	jb_put(b, "{", 1);
@@ -380,13 +449,22 @@ void report_export(struct pgperf *pp, struct jbuf *b)
 	jb_key(b, "findings");
 	jb_put(b, "[", 1);
 	for (size_t i = 0; i < g.nf; i++) {
+		size_t len = strlen(g.f[i].json);
+
 		if (i)
 			jb_put(b, ",", 1);
-		jb_put(b, g.f[i].json, strlen(g.f[i].json));
+		if (!s->fleet || !len) {
+			jb_put(b, g.f[i].json, len);
+			continue;
+		}
+		/* the fleet's: the processes each finding covers */
+		jb_put(b, g.f[i].json, len - 1);
+		report_fleet_fields(b, s->fleet, g.f[i].members);
+		jb_put(b, "}", 1);
 	}
 	jb_put(b, "]", 1);
 	jb_key(b, "queries");
-	report_queries_json(b, g.q, g.nq);
+	report_queries_json(b, g.q, g.nq, s->fleet);
 	jb_key(b, "report");
 	jb_put(b, "{", 1);
 	json_analysis(b, &g);
@@ -399,7 +477,8 @@ void report_export(struct pgperf *pp, struct jbuf *b)
 	report_gather_free(&g);
 }
 
-void report_queries_json(struct jbuf *b, const struct ana_query *q, size_t n)
+void report_queries_json(struct jbuf *b, const struct ana_query *q, size_t n,
+			 const struct fleet_view *v)
 {
 	jb_put(b, "[", 1);
 	for (size_t i = 0; i < n; i++) {
@@ -461,7 +540,10 @@ void report_queries_json(struct jbuf *b, const struct ana_query *q, size_t n)
 				  y->total_us / 1e3, y->p50_us / 1e3,
 				  y->p95_us / 1e3, y->p99_us / 1e3);
 		}
-		jb_put(b, "]}", 2);
+		jb_put(b, "]", 1);
+		if (v)
+			report_fleet_fields(b, v, e->members);
+		jb_put(b, "}", 1);
 	}
 	jb_put(b, n ? "\n]" : "]", n ? 2 : 1);
 }

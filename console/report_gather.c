@@ -8,6 +8,8 @@
  */
 #include "report_int.h"
 
+#include "fleet/fleet.h"
+
 #include "proxy/config.h"
 #include "proxy/pool.h"
 
@@ -142,18 +144,72 @@ bool report_index_in_place(const struct ana_finding *f)
 		strcmp(f->status, "retracted") == 0);
 }
 
-void report_gather(struct pgperf *pp, struct gather *g)
+struct report_src report_src_local(struct pgperf *pp)
 {
+	struct report_src s = {pp, pp->ana, NULL};
+
+	return s;
+}
+
+struct report_src report_src_fleet(struct pgperf *pp,
+				   const struct fleet_view *v)
+{
+	struct report_src s = {pp, v->ana, v};
+
+	return s;
+}
+
+size_t report_pools(const struct report_src *s, struct pool_view **out)
+{
+	const struct fleet_view *v = s->fleet;
+	struct pool_view *o;
+
+	if (!v)
+		return pool_snapshot(s->pp, out);
+	*out = NULL;
+	if (!v->npools || !(o = pgp_calloc(v->npools, sizeof(*o))))
+		return 0;
+	for (size_t i = 0; i < v->npools; i++) {
+		const struct fleet_pool *f = &v->pools[i];
+
+		snprintf(o[i].database, sizeof(o[i].database), "%s",
+			 f->database);
+		snprintf(o[i].user, sizeof(o[i].user), "%s", f->user);
+		o[i].pool_size = (int)f->pool_size;
+		o[i].st.xact_count = f->xact_count;
+		o[i].st.query_count = f->query_count;
+		o[i].st.xact_us = f->xact_us;
+		o[i].st.query_us = f->query_us;
+		o[i].st.recv = f->recv;
+		o[i].st.sent = f->sent;
+		o[i].st.wait_us = f->wait_us;
+		o[i].st.wait_count = f->wait_count;
+		o[i].st.waited_count = f->waited_count;
+		o[i].st.max_wait_us = f->max_wait_us;
+		o[i].clients = f->cl_active;
+		o[i].waiting = f->cl_waiting;
+		o[i].servers_active = f->sv_active;
+		o[i].servers_idle = f->sv_idle;
+		o[i].live = true;
+	}
+	*out = o;
+	return v->npools;
+}
+
+void report_gather(const struct report_src *s, struct gather *g)
+{
+	struct pgperf *pp = s->pp;
+
 	memset(g, 0, sizeof(*g));
 	g->top = -1;
-	g->nf = report_findings(pp, &g->f);
-	g->npools = pool_snapshot(pp, &g->pools);
-	if (pp->ana) {
-		g->nq = analyzer_queries(pp->ana, &g->q, &g->t);
-		g->nr = analyzer_routes(pp->ana, &g->r);
-		analyzer_windows(pp->ana, &g->w);
+	g->nf = report_findings_of(s, &g->f);
+	g->npools = report_pools(s, &g->pools);
+	if (s->ana) {
+		g->nq = analyzer_queries(s->ana, &g->q, &g->t);
+		g->nr = analyzer_routes(s->ana, &g->r);
+		analyzer_windows(s->ana, &g->w);
 	}
-	if (pp->cache) {
+	if (pp->cache && !s->fleet) {
 		g->cache = true;
 		cache_get_stats(pp->cache, &g->cs);
 		g->ncf = cache_fp_stats(pp->cache, &g->cf);

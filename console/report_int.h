@@ -55,7 +55,10 @@ struct gather {
 #define MAX_ENDPOINTS 16
 
 /* Everything a report shows, copied once (gather_free). */
-void report_gather(struct pgperf *pp, struct gather *g);
+void report_gather(const struct report_src *s, struct gather *g);
+/* The pools as plain data: this process's (pool_snapshot), or the fleet
+ * view's summed rows (pgp_free). */
+size_t report_pools(const struct report_src *s, struct pool_view **out);
 void report_gather_free(struct gather *g);
 /* Is a finding something to do (not an index already in place)? */
 bool report_actionable(const struct ana_finding *f);

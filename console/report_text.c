@@ -5,6 +5,7 @@
  */
 #include "report_int.h"
 
+#include "fleet/fleet.h"
 #include "proxy/config.h"
 
 #include <stdio.h>
@@ -69,13 +70,34 @@ static void text_applied(struct pgperf *pp, struct jbuf *b,
 
 void report_text(struct pgperf *pp, struct jbuf *b)
 {
+	struct report_src s = report_src_local(pp);
+
+	report_text_of(&s, b);
+}
+
+void report_text_of(const struct report_src *s, struct jbuf *b)
+{
+	struct pgperf *pp = s->pp;
 	struct gather g;
 	char t[32], cause[512];
 	int prio = 0;
 
-	report_gather(pp, &g);
+	report_gather(s, &g);
 	jb_time(g.w.started_us, t, sizeof(t));
 	jb_printf(b, "pgperf performance report (statistics since %s)\n", t);
+	if (s->fleet) {
+		const struct fleet_view *v = s->fleet;
+		uint64_t all = v->nmembers >= 64
+				       ? UINT64_MAX
+				       : ((uint64_t)1 << v->nmembers) - 1;
+		char stale[512];
+
+		fleet_stale_ids(v, all, pgp_wall_us(), stale, sizeof(stale));
+		jb_printf(b, "fleet: %zu process%s%s%s%s\n", v->nmembers,
+			  v->nmembers == 1 ? "" : "es",
+			  stale[0] ? " (stale: " : "", stale,
+			  stale[0] ? ")" : "");
+	}
 	jb_printf(b, "%llu statements, %llu errors, %zu findings\n\n",
 		  (unsigned long long)g.t.calls, (unsigned long long)g.t.errors,
 		  g.nf);

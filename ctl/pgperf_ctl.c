@@ -40,6 +40,10 @@ static const struct command commands[] = {
 	 "the Redis result cache: hits, misses, invalidations, Redis state", 0},
 	{"pools", "SHOW POOLS", "pools: clients and servers per database/user",
 	 0},
+	{"fleet", "SHOW FLEET",
+	 "the pgperf processes sharing redis_url: when each last published, "
+	 "which are stale",
+	 0},
 	{"clients", "SHOW CLIENTS", "client connections", 0},
 	{"servers", "SHOW SERVERS", "server connections", 0},
 	{"databases", "SHOW DATABASES", "configured databases", 0},
@@ -80,7 +84,10 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: pgperf-ctl [-h HOST] [-p PORT] [-U USER] [--json] COMMAND\n"
 		"       pgperf-ctl queries [--sort total|mean|p99|calls] [--limit N]\n"
-		"       pgperf-ctl mark NAME | mark --load-test start [SCENARIO] | mark --load-test stop\n\n"
+		"       pgperf-ctl mark NAME | mark --load-test start [SCENARIO] | mark --load-test stop\n"
+		"       pgperf-ctl --fleet stats|queries|findings|report|pools: every process\n"
+		"                  sharing redis_url, merged; each row says how many processes\n"
+		"                  it covers and which are stale\n\n"
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
@@ -293,9 +300,19 @@ static void print_cols(const struct sorted *s, const char *const *names,
 	}
 }
 
+/* --fleet: every SHOW reads the fleet's merged view (SHOW FLEET ...) */
+static bool fleet;
+
 static PGresult *run(PGconn *conn, const char *sql)
 {
-	PGresult *res = PQexec(conn, sql);
+	char buf[128];
+	PGresult *res;
+
+	if (fleet && strncmp(sql, "SHOW ", 5) == 0) {
+		snprintf(buf, sizeof(buf), "SHOW FLEET %s", sql + 5);
+		sql = buf;
+	}
+	res = PQexec(conn, sql);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "pgperf-ctl: %s: %s", sql,
@@ -324,6 +341,9 @@ static int cmd_queries(PGconn *conn, const char *sort, int limit, bool json)
 	static const char *const cols[] = {
 		"calls",  "total_ms", "mean_ms", "p50_ms", "p95_ms",
 		"p99_ms", "max_ms",   "rows",	 "errors", "query"};
+	static const char *const fcols[] = {
+		"calls",  "total_ms", "mean_ms",   "p50_ms", "p95_ms", "p99_ms",
+		"max_ms", "rows",     "processes", "stale",  "query"};
 	PGresult *res = run(conn, "SHOW QUERIES");
 	struct sorted s;
 
@@ -337,8 +357,13 @@ static int cmd_queries(PGconn *conn, const char *sort, int limit, bool json)
 		print_json_rows(&s);
 		printf("\n");
 	} else {
-		print_cols(&s, cols, (int)(sizeof(cols) / sizeof(cols[0])),
-			   100);
+		if (fleet)
+			print_cols(&s, fcols,
+				   (int)(sizeof(fcols) / sizeof(fcols[0])),
+				   100);
+		else
+			print_cols(&s, cols,
+				   (int)(sizeof(cols) / sizeof(cols[0])), 100);
 	}
 	free(s.order);
 	PQclear(res);
@@ -560,6 +585,7 @@ int main(int argc, char **argv)
 		{"sort", required_argument, NULL, 's'},
 		{"limit", required_argument, NULL, 'l'},
 		{"load-test", required_argument, NULL, 't'},
+		{"fleet", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, '?'},
 		{NULL, 0, NULL, 0}};
 	const char *host = NULL, *port = NULL, *user = NULL;
@@ -587,6 +613,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'f':
+			fleet = true;
 			break;
 		case 's':
 			sort = optarg;
@@ -648,6 +677,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pgperf-ctl: unknown command \"%s\"\n",
 			argv[optind]);
 		usage(stderr);
+		return 2;
+	}
+	if (fleet && strcmp(cmd->name, "stats") != 0 &&
+	    strcmp(cmd->name, "queries") != 0 &&
+	    strcmp(cmd->name, "findings") != 0 &&
+	    strcmp(cmd->name, "report") != 0 &&
+	    strcmp(cmd->name, "pools") != 0) {
+		fprintf(stderr, "pgperf-ctl: --fleet goes with stats, queries, "
+				"findings, report or pools\n");
 		return 2;
 	}
 	if (!url || !*url) {
@@ -760,6 +798,11 @@ int main(int argc, char **argv)
 		*o = '\0';
 		res = PQexec(conn, sql);
 		free(sql);
+	} else if (fleet) {
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "SHOW FLEET %s", cmd->sql + 5);
+		res = PQexec(conn, sql);
 	} else {
 		res = PQexec(conn, cmd->sql);
 	}

@@ -45,7 +45,10 @@
 	  "RECONNECT, or RELOAD moved its database")                           \
 	X(CLOSE_ADMIN, "admin",                                                \
 	  "PAUSE, KILL, SHUTDOWN, SIGTERM's drain or SIGINT")                  \
-	X(CLOSE_RESOURCES, "out_of_memory", "memory or randomness ran out")
+	X(CLOSE_RESOURCES, "out_of_memory", "memory or randomness ran out")    \
+	X(CLOSE_SHARE, "over_share",                                           \
+	  "an idle server over this process's share of max_db_connections "    \
+	  "or max_user_connections (the fleet's leases)")
 
 enum close_reason {
 #define CLOSE_REASON_ENUM(code, name, meaning) code,

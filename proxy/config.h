@@ -58,7 +58,10 @@ struct config {
 	int slow_query_ms;	     /* p95 at least this: slow_query; 0 off */
 	int index_advice;	     /* on/off */
 	int index_min_table_rows;    /* smaller tables get no index advice */
-	char *redis_url;	     /* "" = no result cache */
+	char *redis_url;	     /* "" = no result cache, no fleet */
+	int fleet;		     /* on/off: fleet view and leases (with
+					redis_url) */
+	int fleet_lease_ttl;	     /* seconds: a lease's life */
 	char *cache_namespace;	     /* part of every key: pgperfs in front
 					of different clusters, one Redis */
 	int cache_mode;		     /* enum cache_mode */
@@ -97,6 +100,7 @@ struct config {
 	int max_login_clients_per_host; /* ... from one address; 0 = no cap */
 	int listen_backlog;
 	int max_db_connections;
+	int max_user_connections;	/* server connections per login user */
 	int64_t query_wait_timeout;	/* ms; 0 = forever */
 	int64_t server_connect_timeout; /* ms */
 	int64_t server_idle_timeout;	/* ms; 0 = never */
@@ -202,6 +206,12 @@ typedef void (*config_show_fn)(void *arg, const char *key, const char *value,
 /* Every key, its value and default, for SHOW CONFIG: secrets masked
  * (http_auth_token, the password in redis_url). */
 void config_show(const struct config *cfg, config_show_fn fn, void *arg);
+/*
+ * redis://[:password@]host[:port][/db] into its parts (host 127.0.0.1 and
+ * port 6379 when left out); false when it is not such a URL.
+ */
+bool config_parse_redis_url(const char *url, char *host, size_t hostcap,
+			    int *port, char *password, size_t pwcap, int *db);
 /* A URL with its password, if any, replaced by asterisks. */
 void config_mask_url(const char *url, char *buf, size_t len);
 /* Is a change of `key` between two snapshots only effective on restart? */

@@ -398,3 +398,38 @@ enum pgp_status config_apply_upstream(struct config *cfg, const char *url,
 		return PGP_ERR_CONFIG;
 	return PGP_OK;
 }
+
+bool config_parse_redis_url(const char *url, char *host, size_t hostcap,
+			    int *port, char *password, size_t pwcap, int *db)
+{
+	const char *p = url, *at, *slash, *colon;
+	char hostport[256];
+
+	if (strncmp(p, "redis://", 8) != 0)
+		return false;
+	p += 8;
+	*port = 6379;
+	*db = 0;
+	password[0] = '\0';
+	snprintf(host, hostcap, "127.0.0.1");
+	if ((at = strchr(p, '@'))) {
+		const char *pc = memchr(p, ':', (size_t)(at - p));
+
+		if (pc)
+			snprintf(password, pwcap, "%.*s", (int)(at - pc - 1),
+				 pc + 1);
+		p = at + 1;
+	}
+	slash = strchr(p, '/');
+	snprintf(hostport, sizeof(hostport), "%.*s",
+		 (int)(slash ? (size_t)(slash - p) : strlen(p)), p);
+	if ((colon = strrchr(hostport, ':'))) {
+		*port = atoi(colon + 1);
+		hostport[colon - hostport] = '\0';
+	}
+	if (hostport[0])
+		snprintf(host, hostcap, "%s", hostport);
+	if (slash && slash[1])
+		*db = atoi(slash + 1);
+	return *port > 0 && *port < 65536 && *db >= 0;
+}

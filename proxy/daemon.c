@@ -12,6 +12,7 @@
 #include "analyzer/analyzer.h"
 #include "cache/cache.h"
 #include "proxy/daemon.h"
+#include "proxy/fleet_link.h"
 #include "console/admin_hold.h"
 
 #include "proxy/auth_query.h"
@@ -357,6 +358,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		pool_tick(p, now);
 	}
 	pool_state_tick(pp);
+	fleet_link_tick(pp);
 	if (!pp->stats_tick_us)
 		pp->stats_tick_us = now;
 	if (now - pp->stats_tick_us >=
@@ -438,6 +440,7 @@ bool daemon_reload(struct pgperf *pp, char *err, size_t errlen)
 	log_current_level = (enum log_level)cfg->log_level;
 	if (pp->ana)
 		daemon_configure_analyzer(pp);
+	fleet_link_reload(pp);
 	list_for_each(pos, &pp->pools)
 		pool_retarget(list_entry(pos, struct pool, node));
 	daemon_schedule_reap(pp);
@@ -524,6 +527,8 @@ int daemon_run(struct pgperf *pp)
 		log_warning("the result cache needs the analyzer: it is off");
 	else
 		pp->cache = cache_new(pp);
+	/* after the analyzer: the fleet publishes its images */
+	(void)fleet_link_start(pp);
 	event_base_dispatch(pp->base);
 	return pp->exit_code;
 }
@@ -592,6 +597,7 @@ void daemon_free(struct pgperf *pp)
 	authq_stop(pp);
 	prep_registry_free(&pp->prep);
 	cache_free(pp->cache);
+	fleet_link_stop(pp); /* before the analyzer it reads */
 	analyzer_stop(pp->ana);
 	pool_state_free(pp);
 	observe_known_free(&pp->known);

@@ -10,6 +10,7 @@
  * instead of waiting out query_wait_timeout.
  */
 #include "proxy/pool.h"
+#include "proxy/fleet_link.h"
 #include "proxy/pool_state.h"
 
 #include "proxy/client.h"
@@ -320,6 +321,20 @@ int pool_db_server_count(struct pgperf *pp, const struct pool *p)
 	return n;
 }
 
+int pool_user_server_count(struct pgperf *pp, const struct pool *p)
+{
+	struct list *pos;
+	int n = 0;
+
+	list_for_each(pos, &pp->pools) {
+		const struct pool *o = list_entry(pos, struct pool, node);
+
+		if (strcmp(o->target.user, p->target.user) == 0)
+			n += pool_server_count(o);
+	}
+	return n;
+}
+
 int pool_effective_size(const struct pool *p)
 {
 	return p->target.pool_size;
@@ -371,18 +386,28 @@ static int pool_limit(struct pool *p, int64_t now)
 	return p->target.pool_size;
 }
 
-int pool_db_limit(const struct config *cfg)
+int pool_share(const struct config *cfg, int lim, int live)
 {
-	int lim = cfg->max_db_connections, n = cfg->npeers;
+	int n = live;
 
-	if (lim <= 0 || !cfg->peer_id)
+	if (lim <= 0)
 		return lim;
-	if (!config_peer(cfg, cfg->peer_id))
-		n++; /* [peers] lists the others only */
+	if (n <= 0) {
+		if (!cfg->peer_id)
+			return lim;
+		n = cfg->npeers;
+		if (!config_peer(cfg, cfg->peer_id))
+			n++; /* [peers] lists the others only */
+	}
 	if (n <= 1)
 		return lim;
 	lim /= n;
 	return lim > 0 ? lim : 1;
+}
+
+int pool_db_limit(const struct config *cfg)
+{
+	return pool_share(cfg, cfg->max_db_connections, 0);
 }
 
 /* May another server connection start now?  Schedules a retry if not yet. */
@@ -390,12 +415,19 @@ static bool pool_can_connect(struct pool *p)
 {
 	struct pgperf *pp = p->pp;
 	int64_t now = pgp_loop_us();
-	int dblim = pool_db_limit(pp->cfg);
+	int lim;
 
 	if (pp->draining || pool_server_count(p) >= pool_limit(p, now))
 		return false;
-	if (dblim > 0 && pool_db_server_count(pp, p) >= dblim)
+	if (((lim = fleet_link_db_limit(pp, p)) >= 0 &&
+	     pool_db_server_count(pp, p) >= lim) ||
+	    ((lim = fleet_link_user_limit(pp, p)) >= 0 &&
+	     pool_user_server_count(pp, p) >= lim)) {
+		/* the fleet may grant more: ask now if someone waits */
+		if (p->nwaiting)
+			fleet_link_wanted(pp);
 		return false;
+	}
 	if (now < p->next_connect_us) {
 		struct timeval tv;
 		int64_t d = p->next_connect_us - now;

@@ -64,6 +64,11 @@ int pool_effective_mode(const struct pool *p);
  * to agree.
  */
 int pool_db_limit(const struct config *cfg);
+/* A fleet-wide limit's even share: `lim` divided by `live` processes, or
+ * (live 0) by the peers [peers] lists; at least 1; lim when alone. */
+int pool_share(const struct config *cfg, int lim, int live);
+/* Server connections of every pool with the same login user. */
+int pool_user_server_count(struct pgperf *pp, const struct pool *p);
 
 /* A pool with its client and server lists empty (pool_get, tests). */
 void pool_init_lists(struct pool *p);

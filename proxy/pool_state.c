@@ -105,7 +105,7 @@ void *pool_state_serialize(struct pgperf *pp, size_t *len)
 bool pool_state_parse(const void *buf, size_t len, struct pool_saved **out,
 		      size_t *n)
 {
-	struct srd r = {buf, len, 0, false, 0};
+	struct srd r = {buf, len, 0, false, 0, 0};
 	struct pool_saved *v;
 	uint32_t count;
 

@@ -326,10 +326,18 @@ struct pgperf {
 	struct prep_registry prep; /* distinct prepared statements */
 	struct analyzer *ana;	   /* owned: the analyzer thread */
 	struct cache *cache;	   /* owned: the Redis result cache, or NULL */
-	struct obs_known known;	   /* shapes whose text the analyzer has */
-	struct evhttp *http;	   /* owned: /metrics etc., or NULL */
-	struct authq *authq;	   /* owned: auth_query lookups, or NULL */
-	struct list http_waiting;  /* HTTP requests waiting on a fence */
+	/* the fleet (fleet/fleet.h, proxy/fleet_link.c), or NULL */
+	struct fleet *fleet;	      /* owned */
+	struct event *fleet_ev;	      /* owned: its leases changed */
+	struct fleet_cap *fleet_caps; /* owned: the leases held */
+	size_t nfleet_caps;
+	int fleet_live;		  /* live members, as the leases last said */
+	int64_t fleet_nolease_us; /* monotonic: first found without one */
+	int64_t fleet_wanted_us;  /* monotonic: last urgent ask */
+	struct obs_known known;	  /* shapes whose text the analyzer has */
+	struct evhttp *http;	  /* owned: /metrics etc., or NULL */
+	struct authq *authq;	  /* owned: auth_query lookups, or NULL */
+	struct list http_waiting; /* HTTP requests waiting on a fence */
 	/* HTTP connections that have sent a request and are open */
 	struct evhttp_connection **http_conns; /* owned */
 	int nhttp_conns, http_conns_cap;

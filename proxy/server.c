@@ -7,6 +7,7 @@
  * server_relay.c; in every other state pgperf itself consumes them, here.
  */
 #include "proxy/server.h"
+#include "proxy/fleet_link.h"
 
 #include "proto/auth.h"
 #include "proxy/client.h"
@@ -415,6 +416,11 @@ void server_release(struct server *sv)
 			     : lifetime_up    ? CLOSE_LIFETIME
 					      : CLOSE_ADMIN,
 			     "server_lifetime reached, or close requested");
+		return;
+	}
+	if (fleet_link_over(pp, sv->pool)) {
+		server_close(sv, CLOSE_SHARE,
+			     "over this process's share of the fleet's limit");
 		return;
 	}
 	/* session mode resets always; transaction mode when state was left */

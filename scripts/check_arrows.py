@@ -19,8 +19,11 @@ ALLOWED = {
     "analyzer": {"lib"},                # the analyzer thread only
     "tap": {"lib", "proto", "analyzer", "proxy"},      # not cache, console
     "cache": {"lib", "proto", "analyzer", "proxy"},
-    "proxy": {"lib", "proto", "analyzer", "tap", "cache", "console"},
-    "console": {"lib", "proto", "analyzer", "tap", "cache", "proxy"},
+    "fleet": {"lib", "analyzer"},       # its own thread and Redis
+    "proxy": {"lib", "proto", "analyzer", "tap", "cache", "console",
+              "fleet"},
+    "console": {"lib", "proto", "analyzer", "tap", "cache", "proxy",
+                "fleet"},
 }
 
 # system headers a folder may not include
@@ -28,6 +31,7 @@ FORBIDDEN_SYSTEM = {
     "lib": ("event2/", "hiredis/", "libpq-fe.h", "openssl/", "pg_query"),
     "proto": ("event2/", "hiredis/", "libpq-fe.h", "pg_query"),
     "analyzer": ("event2/", "hiredis/"),
+    "fleet": ("event2/", "libpq-fe.h", "pg_query"),
 }
 
 # Arrows that exist and are wrong, each with why it is still there.  A new

@@ -14,8 +14,7 @@ import sys
 import threading
 import time
 
-import psycopg2
-
+import loadlib
 import pgwire
 
 port, dirs, pg_port = int(sys.argv[1]), sys.argv[2:5], int(sys.argv[5])
@@ -35,60 +34,12 @@ def unix(d):
 
 
 # load: 200 clients x 50 transactions
-errors, done = [], [0]
-lock = threading.Lock()
-
-
-def client():
-    try:
-        c = psycopg2.connect(host="127.0.0.1", port=port, user="app",
-                             password=PASSWORD, dbname="appdb")
-        c.autocommit = True
-        cur = c.cursor()
-        for i in range(50):
-            cur.execute("select %s", (i,))
-            assert cur.fetchone()[0] == i
-        c.close()
-        with lock:
-            done[0] += 1
-    except Exception as e:  # noqa: BLE001 -- counted and shown
-        with lock:
-            errors.append(repr(e))
-
-
-peak, stop = [0], threading.Event()
-
-
-def watch():
-    """The most connections PostgreSQL saw to appdb at once, through any
-    pgperf (sampled from the postgres database, which is not appdb)."""
-    c = psycopg2.connect(host="127.0.0.1", port=pg_port, user="app",
-                         password=PASSWORD, dbname="postgres")
-    c.autocommit = True
-    cur = c.cursor()
-    while not stop.is_set():
-        cur.execute("select count(*) from pg_stat_activity "
-                    "where datname = 'appdb'")
-        peak[0] = max(peak[0], cur.fetchone()[0])
-        time.sleep(0.02)
-    c.close()
-
-
-w = threading.Thread(target=watch)
-w.start()
-t0 = time.time()
-ts = [threading.Thread(target=client) for _ in range(200)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join(120)
-stop.set()
-w.join()
+done, errors, peak, secs = loadlib.load(port, pg_port, 200, 50)
 print("load: %d clients x 50 transactions in %.1f s, %d errors %s; "
       "PostgreSQL saw at most %d connections to appdb" %
-      (done[0], time.time() - t0, len(errors), errors[:3], peak[0]))
-assert done[0] == 200 and not errors
-assert peak[0] <= 6, "more than max_db_connections from the three"
+      (done, secs, len(errors), errors[:3], peak))
+assert done == 200 and not errors
+assert peak <= 6, "more than max_db_connections from the three"
 
 # bystanders: a long query on each process, which no cancel may reach
 by = []

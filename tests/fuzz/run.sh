@@ -9,9 +9,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}
 dir="$root/build-fuzz"
 CC=clang cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Asan -DPGPERF_FUZZ=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target fuzz_startup fuzz_messages fuzz_scram fuzz_config fuzz_sqlscan fuzz_shape fuzz_values fuzz_blob fuzz_state fuzz_prepared >/dev/null
+cmake --build "$dir" -j"$(nproc)" --target fuzz_startup fuzz_messages fuzz_scram fuzz_config fuzz_sqlscan fuzz_shape fuzz_values fuzz_blob fuzz_state fuzz_prepared fuzz_fleet >/dev/null
 status=0
-for t in startup messages scram config sqlscan shape values blob state prepared; do
+for t in startup messages scram config sqlscan shape values blob state prepared fleet; do
 	case $t in
 	startup) seeds=startup ;;
 	messages) seeds=client_msg ;;
@@ -23,6 +23,7 @@ for t in startup messages scram config sqlscan shape values blob state prepared;
 	blob) seeds=blob ;;
 	state) seeds=state ;;
 	prepared) seeds=prepared ;;
+	fleet) seeds=fleet ;;
 	esac
 	work="$dir/corpus-$t"
 	mkdir -p "$work"

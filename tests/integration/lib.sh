@@ -72,6 +72,24 @@ stop_pgperf() {
 	else failed=$((failed + 1)); echo "FAILED: pgperf exit status $rc"; tail -20 "$log"; fi
 }
 
+# Several pgperf processes (pgperf-N.log in $dir): SIGINT must end each
+# with status 0.  Arguments: "N:PID" pairs.
+stop_processes() {
+	local np n p
+	for np in "$@"; do
+		n=${np%%:*} p=${np#*:}
+		kill -INT "$p"
+		if wait "$p"; then
+			passed=$((passed + 1))
+			echo "ok: process $n exited cleanly"
+		else
+			failed=$((failed + 1))
+			echo "FAILED: process $n exit status"
+			tail -20 "$dir/pgperf-$n.log"
+		fi
+	done
+}
+
 # Run a command (a shell function too) for at most ITEST_TIMEOUT seconds.
 check() { # name, command...
 	local name=$1

@@ -83,16 +83,6 @@ check "three processes: 200 clients x 50 transactions within max_db_connections;
 sed 's/^/    /' "$dir/out" | head -4
 CHECK_SHOW_LAST=1 check "a process killed: the others serve every new connection" survivors
 wait "$pid3" 2>/dev/null
-for i in 0 1; do
-	kill -INT "${pids[$i]}"
-	if wait "${pids[$i]}"; then
-		passed=$((passed + 1))
-		echo "ok: process $((i + 1)) exited cleanly"
-	else
-		failed=$((failed + 1))
-		echo "FAILED: process $((i + 1)) exit status"
-		tail -20 "$dir/pgperf-$((i + 1)).log"
-	fi
-done
+stop_processes "1:${pids[0]}" "2:${pids[1]}"
 trap - EXIT
 itest_summary

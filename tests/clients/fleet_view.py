@@ -1,0 +1,89 @@
+"""fleet_view.py -- checks of the fleet view and its leases (issue 20),
+run by tests/integration/test_fleet.sh against three pgperf processes
+sharing one port, one Redis and max_db_connections = 20.
+
+  fleet_view.py load PORT PG_PORT CLIENTS XACTS LIMIT
+      CLIENTS clients x XACTS transactions over the shared port, 0 errors;
+      PostgreSQL never sees more than LIMIT connections to appdb
+  fleet_view.py sum PORT CTL DIR1 DIR2 ... EXPECTED
+      pgperf-ctl --fleet queries --json shows the probe's calls equal to
+      the sum of SHOW QUERIES over the processes (each asked on its own
+      unix socket) and to EXPECTED, the number the clients sent
+One line per check; exits non-zero when one fails."""
+import json
+import subprocess
+import sys
+import time
+
+import psycopg2
+
+import loadlib
+
+PASSWORD = "app-secret"
+PROBE = "fleet_probe"
+
+
+def load(port, pg_port, clients, xacts, limit):
+    done, errors, peak, secs = loadlib.load(
+        port, pg_port, clients, xacts, "select %s::int as " + PROBE)
+    print("load: %d clients x %d transactions in %.1f s, %d errors %s; "
+          "PostgreSQL saw at most %d connections to appdb (limit %d)" %
+          (done, xacts, secs, len(errors), errors[:3], peak, limit))
+    assert done == clients and not errors
+    assert peak <= limit, "more than max_db_connections from the fleet"
+
+
+def probe_calls(rows):
+    """The probe's calls in rows of SHOW QUERIES (dicts)."""
+    return sum(int(r["calls"]) for r in rows if PROBE in r["query"])
+
+
+def show_queries(d, port):
+    c = psycopg2.connect(host=d, port=port, user="app", password=PASSWORD,
+                         dbname="pgperf")
+    c.autocommit = True
+    cur = c.cursor()
+    cur.execute("SHOW QUERIES")
+    names = [x[0] for x in cur.description]
+    rows = [dict(zip(names, r)) for r in cur.fetchall()]
+    c.close()
+    return rows
+
+
+def fleet_sum(port, ctl, dirs, expected):
+    per = [probe_calls(show_queries(d, port)) for d in dirs]
+    env = {"PGPASSWORD": PASSWORD, "PATH": "/usr/bin:/bin"}
+    # the view is merged every stats_period from records published every
+    # stats_period: wait until it has caught up, at most 15 s
+    deadline = time.time() + 15
+    while True:
+        out = subprocess.run(
+            [ctl, "-h", "127.0.0.1", "-p", str(port), "-U", "app", "--fleet",
+             "queries", "--json"], capture_output=True, text=True, env=env,
+            timeout=10)
+        assert out.returncode == 0, out.stderr
+        rows = json.loads(out.stdout)
+        fleet = probe_calls(rows)
+        if fleet == expected or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    probe = [r for r in rows if PROBE in r["query"]]
+    print("fleet queries: %d calls of the probe; the processes say %s "
+          "(sum %d); the clients sent %d; processes column %s" %
+          (fleet, per, sum(per), expected,
+           [r["processes"] for r in probe]))
+    assert sum(per) == expected, "the processes lost statements"
+    assert fleet == expected, "the fleet view is not the sum"
+    assert len(probe) == 1, "one fingerprint, merged"
+    assert int(probe[0]["processes"]) == sum(1 for n in per if n), \
+        "the row does not say how many processes it covers"
+    assert probe[0]["stale"] == "", "no process is stale yet"
+
+
+if sys.argv[1] == "load":
+    load(*[int(x) for x in sys.argv[2:7]])
+elif sys.argv[1] == "sum":
+    fleet_sum(int(sys.argv[2]), sys.argv[3], sys.argv[4:-1],
+              int(sys.argv[-1]))
+else:
+    sys.exit("usage: see the docstring")

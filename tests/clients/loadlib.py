@@ -1,0 +1,59 @@
+"""loadlib.py -- the load the fleet tests share: many psycopg2 clients
+over one port, each running its transactions, while PostgreSQL's own
+count of connections to appdb is sampled every 20 ms."""
+import threading
+import time
+
+import psycopg2
+
+PASSWORD = "app-secret"
+
+
+def load(port, pg_port, clients, xacts, sql="select %s"):
+    """Run CLIENTS x XACTS transactions of `sql` (one %s, an int, read
+    back); return (clients done, errors, most connections PostgreSQL saw
+    to appdb at once, seconds)."""
+    errors, done = [], [0]
+    lock = threading.Lock()
+    peak, stop = [0], threading.Event()
+
+    def client():
+        try:
+            c = psycopg2.connect(host="127.0.0.1", port=port, user="app",
+                                 password=PASSWORD, dbname="appdb")
+            c.autocommit = True
+            cur = c.cursor()
+            for i in range(xacts):
+                cur.execute(sql, (i,))
+                assert cur.fetchone()[0] == i
+            c.close()
+            with lock:
+                done[0] += 1
+        except Exception as e:  # noqa: BLE001 -- counted and shown
+            with lock:
+                errors.append(repr(e))
+
+    def watch():
+        """Sampled from the postgres database, which is not appdb."""
+        c = psycopg2.connect(host="127.0.0.1", port=pg_port, user="app",
+                             password=PASSWORD, dbname="postgres")
+        c.autocommit = True
+        cur = c.cursor()
+        while not stop.is_set():
+            cur.execute("select count(*) from pg_stat_activity "
+                        "where datname = 'appdb'")
+            peak[0] = max(peak[0], cur.fetchone()[0])
+            time.sleep(0.02)
+        c.close()
+
+    w = threading.Thread(target=watch)
+    w.start()
+    t0 = time.time()
+    ts = [threading.Thread(target=client) for _ in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    stop.set()
+    w.join()
+    return done[0], errors, peak[0], time.time() - t0

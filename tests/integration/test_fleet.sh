@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# test_fleet.sh -- several pgperf processes as one system through the Redis
+# they share (issue 20): three processes on one port (so_reuseport), each
+# with its own peer_id and unix socket, redis_url set (so fleet = on),
+# stats_period = 1, fleet_lease_ttl = 2 and max_db_connections = 20 for
+# the whole fleet.  The fleet view lists the three; 200 clients x 50
+# transactions run with PostgreSQL never seeing more than 20 connections;
+# pgperf-ctl --fleet queries equals the sum over the processes and what
+# the clients sent (tests/clients/fleet_view.py); /fleet/metrics and
+# /fleet/findings say the same; a process killed under load is marked
+# stale and its lease expires while the others serve; with Redis gone the
+# processes keep to an even share and serve on.  Prints "N passed,
+# N failed".
+set -uo pipefail
+
+. "${PGPERF_ITEST_ENV:?run through ctest}"
+. "$(dirname "$0")/lib.sh"
+command -v redis-server >/dev/null || { echo "redis-server is not installed"; exit 1; }
+rport=$((27400 + $$ % 500))
+while (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null; do rport=$((rport + 1)); done
+itest_init fleet 18000 "pool_mode = transaction
+admin_users = app
+so_reuseport = 1
+min_pool_size = 0
+server_idle_timeout = 1
+max_db_connections = 20
+redis_url = redis://127.0.0.1:$rport/0
+stats_period = 1
+fleet_lease_ttl = 2"
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+	--daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+wait_for 5 redis-cli -p "$rport" ping >/dev/null 2>&1
+src="$(cd "$(dirname "$0")/../clients" && pwd)"
+http_port=$((port + 1))
+while (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; do http_port=$((http_port + 1)); done
+pids=()
+for n in 1 2 3; do
+	mkdir -p "$dir/s$n"
+	{
+		cat "$dir/pgperf.ini"
+		echo "peer_id = $n"
+		echo "unix_socket_dir = $dir/s$n"
+		[ "$n" = 1 ] && echo "http_listen_port = $http_port"
+	} >"$dir/pgperf-$n.ini"
+	"$PGPERF_BIN" "$dir/pgperf-$n.ini" >"$dir/pgperf-$n.log" 2>&1 &
+	pids+=($!)
+done
+cleanup() {
+	kill -INT "${pids[@]}" 2>/dev/null
+	[ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null
+}
+trap cleanup EXIT
+pid1=${pids[0]} pid2=${pids[1]} pid3=${pids[2]}
+for n in 1 2 3; do
+	wait_for 10 test -S "$dir/s$n/.s.PGSQL.$port" || echo "process $n did not start: $(tail -3 "$dir/pgperf-$n.log")"
+done
+ctl=$(dirname "$PGPERF_BIN")/pgperf-ctl
+lease_key="pgperf:fleet:lease:db:127.0.0.1:$PG_PORT/appdb"
+export PGPASSWORD=app-secret src port dir pid3 PG_PORT ctl rport http_port lease_key
+
+console() { # unix socket dir, command
+	psql -X -qAt -F '|' "host=$1 port=$port user=app dbname=pgperf" -c "$2"
+}
+export -f console
+
+members() {
+	# SHOW FLEET on process 2 lists all three, none stale
+	wait_for 10 bash -c '[ "$(console "$dir/s2" "show fleet" | grep -c "|no|[yn]")" = 3 ]' ||
+		{ console "$dir/s2" "show fleet"; return 1; }
+	console "$dir/s2" "show fleet" | cut -d'|' -f1,2,9,10 | tr '\n' ' '
+	echo
+}
+load_and_sum() {
+	cd "$src" || return 1
+	/usr/bin/python3 fleet_view.py load "$port" "$PG_PORT" 200 50 20 || return 1
+	/usr/bin/python3 fleet_view.py sum "$port" "$ctl" "$dir/s1" "$dir/s2" "$dir/s3" 10000
+}
+fleet_findings() {
+	curl -sf "http://127.0.0.1:$http_port/fleet/findings" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+fl = d["instance"]["fleet"]
+assert fl["processes"] == 3 and fl["stale"] == [], fl
+q = [x for x in d["queries"] if "fleet_probe" in x["query"]]
+assert len(q) == 1 and q[0]["calls"] == 10000, q
+print("/fleet/findings: %d members, the probe %d calls over %d processes"
+      % (len(fl["members"]), q[0]["calls"], q[0]["processes"]))'
+}
+fleet_http() {
+	local m
+	m=$(curl -sf "http://127.0.0.1:$http_port/fleet/metrics") || return 1
+	echo "$m" | grep -q '^pgperf_fleet_members 3$' || { echo "$m" | grep fleet; return 1; }
+	echo "$m" | grep -q '^pgperf_fleet_member_up{member="3"} 1$' || return 1
+	echo "$m" | grep -q '^pgperf_query_duration_seconds_count{fingerprint=' || return 1
+	# process 1's view catches up with every record within a period or two
+	wait_for 10 fleet_findings >/dev/null 2>&1
+	fleet_findings
+}
+killed() {
+	# load over the shared port while process 3 is killed: the clients
+	# on 1 and 2 carry on; then the view marks 3 stale and its lease on
+	# server connections is gone from Redis
+	cd "$src" || return 1
+	/usr/bin/python3 fleet_view.py load "$port" "$PG_PORT" 20 2000 20 &
+	local lp=$!
+	sleep 1
+	kill -KILL "$pid3"
+	wait "$lp" && { echo "no client was on process 3"; }
+	for i in $(seq 20); do
+		psql -X -qAt "host=127.0.0.1 port=$port user=app dbname=appdb" -c "select $i" >/dev/null || return 1
+	done
+	wait_for 10 bash -c 'console "$dir/s1" "show fleet" | grep -q "^3|3|.*|yes|no$"' ||
+		{ console "$dir/s1" "show fleet"; return 1; }
+	console "$dir/s1" "show fleet queries" | grep fleet_probe | grep -q '|3|3$' ||
+		{ console "$dir/s1" "show fleet queries" | grep fleet_probe; return 1; }
+	wait_for 10 bash -c '! redis-cli -p "$rport" hkeys "$lease_key" | grep -qx 3' ||
+		{ redis-cli -p "$rport" hgetall "$lease_key"; return 1; }
+	curl -sf "http://127.0.0.1:$http_port/fleet/metrics" | grep -q '^pgperf_fleet_member_up{member="3"} 0$' || return 1
+	echo "process 3 killed: 20 of 20 new connections served, SHOW FLEET marks it stale, its lease is gone ($(redis-cli -p "$rport" hkeys "$lease_key" | tr '\n' ' '))"
+}
+redis_gone() {
+	kill "$(cat "$dir/redis.pid")"
+	wait_for 5 bash -c '! redis-cli -p "$rport" ping >/dev/null 2>&1'
+	sleep 3 # the leases run out: each keeps to 20 / 2 live
+	cd "$src" && /usr/bin/python3 fleet_view.py load "$port" "$PG_PORT" 50 50 20 || return 1
+	console "$dir/s1" "show fleet" >/dev/null || return 1
+	echo "Redis stopped: 50 clients x 50 transactions served within the limit; SHOW FLEET still answers"
+}
+export -f members load_and_sum fleet_findings fleet_http killed redis_gone
+CHECK_SHOW_LAST=1 check "the fleet view lists three processes" members
+check "200 clients x 50 transactions within max_db_connections = 20 fleet-wide; --fleet queries is the sum" load_and_sum
+sed 's/^/    /' "$dir/out" | tail -2
+CHECK_SHOW_LAST=1 check "/fleet/metrics and /fleet/findings" fleet_http
+CHECK_SHOW_LAST=1 check "a process killed under load: stale in the view, its lease expires, the others serve" killed
+CHECK_SHOW_LAST=1 check "Redis gone: leases fall back to shares, clients are served" redis_gone
+wait "$pid3" 2>/dev/null
+stop_processes "1:${pids[0]}" "2:${pids[1]}"
+[ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null
+trap - EXIT
+itest_summary
