@@ -7,15 +7,22 @@
 # microseconds per transaction (all processes and threads, from
 # /proc/PID/task/*/schedstat).  Benchmarks print figures; they never fail
 # a test run.  On a 2-core machine PostgreSQL and pgbench take most of the
-# CPU, so a second process shows mostly what it costs, not what it gains.
+# CPU, so a second process shows mostly what it costs, not what it gains:
+# the "cache" workload therefore has the proxy do the work -- a hot
+# aggregate (one of ten groups of a 300,000-row table) that the Redis
+# result cache answers (cache_rules = table:hot=600), so PostgreSQL is
+# barely asked -- and shows how tps grows from one process to two.  Both
+# pgperf set-ups share the Redis, so the fleet is on (its records every
+# stats_period cost nothing measurable).
 #
-#   bench/fleet.sh [SECONDS] [ROUNDS] [CLIENT_COUNTS]
-#   bench/fleet.sh 5 3 "64 256"        (the defaults)
+#   bench/fleet.sh [SECONDS] [ROUNDS] [CLIENT_COUNTS] [WORKLOADS]
+#   bench/fleet.sh 5 3 "64 256" "select cache"     (the defaults)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-5}
 rounds=${2:-3}
 clients=${3:-"64 256"}
+workloads=${4:-"select cache"}
 "$root/scripts/deps.sh" bench
 build=$("$root/scripts/build.sh" Release)
 
@@ -27,6 +34,7 @@ pgport=$(free_port 26600)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	[ -f "$work/redis.pid" ] && kill "$(cat "$work/redis.pid")" 2>/dev/null || true
 	sleep 0.5
 	"$root/scripts/throwaway-pg.sh" stop "$work/pg"
 	rm -rf "$work"
@@ -37,6 +45,16 @@ trap cleanup EXIT
 sock="$work/pg"
 export PGPASSWORD=bench-secret
 pgbench -i -q -s 10 "host=$sock port=$pgport user=bench dbname=bench" >/dev/null 2>&1
+psql -X -q "host=$sock port=$pgport user=bench dbname=bench" <<'SQL'
+create table hot(id serial primary key, grp int, x int);
+insert into hot(grp, x) select g % 10, g % 1000 from generate_series(1, 300000) g;
+analyze hot;
+SQL
+printf '\\set g random(0, 9)\nselect sum(x) from hot where grp = :g;\n' >"$work/cache.sql"
+rport=$(free_port 26650)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
+	--daemonize yes --pidfile "$work/redis.pid" --logfile "$work/redis.log"
+for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 # PgBouncer (as the postgres user when root: it refuses to run as root)
 bport=$(free_port 26700)
@@ -83,6 +101,9 @@ min_pool_size = 0
 server_tls_sslmode = disable
 log_level = warning
 max_client_conn = 2000
+redis_url = redis://127.0.0.1:$rport/0
+cache_mode = rules
+cache_rules = table:hot=600
 INI
 }
 start() { # config -> pid
@@ -117,12 +138,13 @@ cpu_ns() { # pids...: nanoseconds on CPU, all threads of all
 	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
 		awk '{s += $1} END {printf "%.0f\n", s}'
 }
-run() { # port clients pids... -> "tps p99 max cpu_us"
-	local port=$1 c=$2 out c0 c1
+run() { # port clients pids... -> "tps p99 max cpu_us" ($workload)
+	local port=$1 c=$2 out c0 c1 what=(-S)
 	shift 2
+	[ "$workload" = cache ] && what=(-f "$work/cache.sql")
 	rm -f "$work"/lat.*
 	c0=$(cpu_ns "$@")
-	out=$(cd "$work" && pgbench -n -S -c "$c" -j 2 -T "$secs" -l --log-prefix=lat \
+	out=$(cd "$work" && pgbench -n "${what[@]}" -c "$c" -j 2 -T "$secs" -l --log-prefix=lat \
 		"host=127.0.0.1 port=$port user=bench dbname=bench sslmode=disable" 2>&1) || true
 	c1=$(cpu_ns "$@")
 	cat "$work"/lat.* 2>/dev/null | awk '{print $3}' | sort -n | awk -v out="$out" -v cpu=$((c1 - c0)) '
@@ -136,9 +158,10 @@ run() { # port clients pids... -> "tps p99 max cpu_us"
 }
 
 printf 'transaction mode, 20 server connections in all; %s s per run, %s rounds\n' "$secs" "$rounds"
-printf '%4s %5s %-12s | %7s %8s %8s | %7s\n' c round proxy tps p99_ms max_ms cpu_us
+printf '%-6s %4s %5s %-12s | %7s %8s %8s | %7s\n' load c round proxy tps p99_ms max_ms cpu_us
 results="$work/results"
 : >"$results"
+for workload in $workloads; do
 for c in $clients; do
 	run "$bport" "$c" "$bpid" >/dev/null # warm-up
 	run "$oport" "$c" "$one" >/dev/null
@@ -156,13 +179,14 @@ for c in $clients; do
 			pgperf) line=$(run "$oport" "$c" "$one") ;;
 			pgperf-x2) line=$(run "$tport" "$c" "${pair[@]}") ;;
 			esac
-			echo "$c $r $who $line" >>"$results"
+			echo "$workload/$c $r $who $line" >>"$results"
 			read -r tps p99 mx cpu <<<"$line"
-			printf '%4s %5s %-12s | %7s %8s %8s | %7s\n' "$c" "$r" "$who" "$tps" "$p99" "$mx" "$cpu"
+			printf '%-6s %4s %5s %-12s | %7s %8s %8s | %7s\n' "$workload" "$c" "$r" "$who" "$tps" "$p99" "$mx" "$cpu"
 		done
 	done
 done
-printf '\nMedians of rounds\n%4s %-12s | %7s %7s | %7s\n' c proxy tps ratio cpu_us
+done
+printf '\nMedians of rounds (ratio: to PgBouncer; x2/x1: two pgperf processes to one)\n%-11s %-12s | %7s %7s %6s | %7s\n' load/c proxy tps ratio x2/x1 cpu_us
 awk '
 function median(s,   a, n, i, j, t) {
 	n = split(s, a, " ")
@@ -174,8 +198,11 @@ END {
 	for (k in ks) {
 		b = median(tps[k, "pgbouncer"])
 		split("pgbouncer pgperf pgperf-x2", w, " ")
+		one = median(tps[k, "pgperf"])
 		for (i = 1; i <= 3; i++)
-			printf "%4s %-12s | %7.0f %7.3f | %7.2f\n", k, w[i], median(tps[k, w[i]]),
-				median(tps[k, w[i]]) / b, median(cpu[k, w[i]])
+			printf "%-11s %-12s | %7.0f %7.3f %6s | %7.2f\n", k, w[i], median(tps[k, w[i]]),
+				median(tps[k, w[i]]) / b,
+				w[i] == "pgperf-x2" && one ? sprintf("%.2f", median(tps[k, w[i]]) / one) : "",
+				median(cpu[k, w[i]])
 	}
-}' "$results" | sort -n -k1,1 -s
+}' "$results" | sort -k1,1 -s

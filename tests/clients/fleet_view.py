@@ -24,11 +24,13 @@ PROBE = "fleet_probe"
 
 
 def load(port, pg_port, clients, xacts, limit):
+    side = []
     done, errors, peak, secs = loadlib.load(
-        port, pg_port, clients, xacts, "select %s::int as " + PROBE)
+        port, pg_port, clients, xacts, "select %s::int as " + PROBE, side)
     print("load: %d clients x %d transactions in %.1f s, %d errors %s; "
-          "PostgreSQL saw at most %d connections to appdb (limit %d)" %
-          (done, xacts, secs, len(errors), errors[:3], peak, limit))
+          "PostgreSQL saw at most %d connections to appdb from the pools "
+          "(limit %d; %d with the analyzers' own)" %
+          (done, xacts, secs, len(errors), errors[:3], peak, limit, side[0]))
     assert done == clients and not errors
     assert peak <= limit, "more than max_db_connections from the fleet"
 

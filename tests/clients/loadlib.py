@@ -9,13 +9,16 @@ import psycopg2
 PASSWORD = "app-secret"
 
 
-def load(port, pg_port, clients, xacts, sql="select %s"):
+def load(port, pg_port, clients, xacts, sql="select %s", with_side=None):
     """Run CLIENTS x XACTS transactions of `sql` (one %s, an int, read
     back); return (clients done, errors, most connections PostgreSQL saw
-    to appdb at once, seconds)."""
+    to appdb at once, seconds).  The count leaves out the analyzer's own
+    catalog connections (application_name "pgperf analyzer"), which no
+    pool limit covers; `with_side`, a list, gets the most seen with them."""
     errors, done = [], [0]
     lock = threading.Lock()
     peak, stop = [0], threading.Event()
+    side = [0]
 
     def client():
         try:
@@ -40,9 +43,12 @@ def load(port, pg_port, clients, xacts, sql="select %s"):
         c.autocommit = True
         cur = c.cursor()
         while not stop.is_set():
-            cur.execute("select count(*) from pg_stat_activity "
-                        "where datname = 'appdb'")
-            peak[0] = max(peak[0], cur.fetchone()[0])
+            cur.execute("select count(*) filter (where application_name "
+                        "<> 'pgperf analyzer'), count(*) "
+                        "from pg_stat_activity where datname = 'appdb'")
+            pools, everything = cur.fetchone()
+            peak[0] = max(peak[0], pools)
+            side[0] = max(side[0], everything)
             time.sleep(0.02)
         c.close()
 
@@ -56,4 +62,23 @@ def load(port, pg_port, clients, xacts, sql="select %s"):
         t.join(120)
     stop.set()
     w.join()
+    if with_side is not None:
+        with_side.append(side[0])
     return done[0], errors, peak[0], time.time() - t0
+
+
+def terminate(pg_port, query):
+    """End the backends running `query` and wait until they are gone."""
+    c = psycopg2.connect(host="127.0.0.1", port=pg_port, user="app",
+                         password=PASSWORD, dbname="postgres")
+    c.autocommit = True
+    cur = c.cursor()
+    cur.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                "where query = %s", (query,))
+    for _ in range(50):
+        cur.execute("select count(*) from pg_stat_activity "
+                    "where query = %s", (query,))
+        if cur.fetchone()[0] == 0:
+            break
+        time.sleep(0.1)
+    c.close()

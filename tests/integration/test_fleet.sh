@@ -7,7 +7,8 @@
 # transactions run with PostgreSQL never seeing more than 20 connections;
 # pgperf-ctl --fleet queries equals the sum over the processes and what
 # the clients sent (tests/clients/fleet_view.py); /fleet/metrics and
-# /fleet/findings say the same; a process killed under load is marked
+# /fleet/findings say the same; max_user_connections holds for the fleet
+# too; a process killed under load is marked
 # stale and its lease expires while the others serve; with Redis gone the
 # processes keep to an even share and serve on.  Prints "N passed,
 # N failed".
@@ -56,7 +57,7 @@ for n in 1 2 3; do
 done
 ctl=$(dirname "$PGPERF_BIN")/pgperf-ctl
 lease_key="pgperf:fleet:lease:db:127.0.0.1:$PG_PORT/appdb"
-export PGPASSWORD=app-secret src port dir pid3 PG_PORT ctl rport http_port lease_key
+export PGPASSWORD=app-secret src port dir pid1 pid2 pid3 PG_PORT ctl rport http_port lease_key
 
 console() { # unix socket dir, command
 	psql -X -qAt -F '|' "host=$1 port=$port user=app dbname=pgperf" -c "$2"
@@ -96,6 +97,21 @@ fleet_http() {
 	wait_for 10 fleet_findings >/dev/null 2>&1
 	fleet_findings
 }
+user_limit() {
+	# max_user_connections = 8 for the fleet instead, by reload
+	local n
+	for n in 1 2 3; do
+		sed -i 's/^max_db_connections = 20$/max_db_connections = 0\nmax_user_connections = 8/' "$dir/pgperf-$n.ini"
+	done
+	kill -HUP "$pid1" "$pid2" "$pid3"
+	sleep 1
+	cd "$src" && /usr/bin/python3 fleet_view.py load "$port" "$PG_PORT" 100 20 8 || return 1
+	for n in 1 2 3; do
+		sed -i 's/^max_db_connections = 0$/max_db_connections = 20/; /^max_user_connections = 8$/d' "$dir/pgperf-$n.ini"
+	done
+	kill -HUP "$pid1" "$pid2" "$pid3"
+	sleep 1
+}
 killed() {
 	# load over the shared port while process 3 is killed: the clients
 	# on 1 and 2 carry on; then the view marks 3 stale and its lease on
@@ -126,11 +142,13 @@ redis_gone() {
 	console "$dir/s1" "show fleet" >/dev/null || return 1
 	echo "Redis stopped: 50 clients x 50 transactions served within the limit; SHOW FLEET still answers"
 }
-export -f members load_and_sum fleet_findings fleet_http killed redis_gone
+export -f members load_and_sum fleet_findings fleet_http user_limit killed redis_gone
 CHECK_SHOW_LAST=1 check "the fleet view lists three processes" members
 check "200 clients x 50 transactions within max_db_connections = 20 fleet-wide; --fleet queries is the sum" load_and_sum
 sed 's/^/    /' "$dir/out" | tail -2
 CHECK_SHOW_LAST=1 check "/fleet/metrics and /fleet/findings" fleet_http
+check "max_user_connections = 8 for the fleet (by reload)" user_limit
+sed 's/^/    /' "$dir/out" | tail -1
 CHECK_SHOW_LAST=1 check "a process killed under load: stale in the view, its lease expires, the others serve" killed
 CHECK_SHOW_LAST=1 check "Redis gone: leases fall back to shares, clients are served" redis_gone
 wait "$pid3" 2>/dev/null
