@@ -504,6 +504,11 @@ static int cmd_stats(PGconn *conn, bool json)
 	static const char *const pcols[] = {
 		"database", "user",    "cl_active", "cl_waiting", "sv_active",
 		"sv_idle",  "maxwait", "pool_mode", "cl_pinned"};
+	/* the fleet's pools: how many processes each covers, and which of
+	 * them are stale, in place of pinning (per process only) */
+	static const char *const fpcols[] = {
+		"database", "user",    "cl_active", "cl_waiting", "sv_active",
+		"sv_idle",  "maxwait", "pool_mode", "processes",  "stale"};
 	static const char *const scols[] = {
 		"database",	  "total_xact_count", "total_query_count",
 		"avg_xact_count", "avg_query_count",  "avg_query_time",
@@ -535,8 +540,13 @@ static int cmd_stats(PGconn *conn, bool json)
 		print_cols(&ss, scols, (int)(sizeof(scols) / sizeof(scols[0])),
 			   0);
 		printf("\nPools\n");
-		print_cols(&sp, pcols, (int)(sizeof(pcols) / sizeof(pcols[0])),
-			   0);
+		if (fleet)
+			print_cols(&sp, fpcols,
+				   (int)(sizeof(fpcols) / sizeof(fpcols[0])),
+				   0);
+		else
+			print_cols(&sp, pcols,
+				   (int)(sizeof(pcols) / sizeof(pcols[0])), 0);
 		printf("\nStatements: %.0f calls, %.3f ms mean; top %d by total time\n",
 		       calls, calls ? total / calls : 0.0, sq.n);
 		print_cols(&sq, qcols, (int)(sizeof(qcols) / sizeof(qcols[0])),

@@ -204,7 +204,10 @@ void fleet_pool_add(struct fleet_pool *d, const struct fleet_pool *s)
 	d->sv_login += s->sv_login;
 	if (s->maxwait_us > d->maxwait_us)
 		d->maxwait_us = s->maxwait_us;
-	d->pool_size += s->pool_size;
+	/* each process's setting, not a sum: the report checks it against
+	 * slo_pool_size_max per pool */
+	if (s->pool_size > d->pool_size)
+		d->pool_size = s->pool_size;
 	d->xact_count += s->xact_count;
 	d->query_count += s->query_count;
 	d->recv += s->recv;

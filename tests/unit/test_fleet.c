@@ -101,12 +101,14 @@ static void test_pools_add(void **state)
 	a.avg_xact_count = 10;
 	a.avg_xact_us = 1000;
 	a.maxwait_us = 50;
+	a.pool_size = 20;
 	a.members = 1;
 	b.cl_active = 4;
 	b.xact_count = 50;
 	b.avg_xact_count = 30;
 	b.avg_xact_us = 3000;
 	b.maxwait_us = 20;
+	b.pool_size = 20;
 	b.members = 4;
 	fleet_pool_add(&a, &b);
 	assert_int_equal(a.cl_active, 7);
@@ -115,6 +117,7 @@ static void test_pools_add(void **state)
 	/* a mean time is weighted by the counts behind it */
 	assert_int_equal(a.avg_xact_us, (10 * 1000 + 30 * 3000) / 40);
 	assert_int_equal(a.maxwait_us, 50); /* the longest, not a sum */
+	assert_int_equal(a.pool_size, 20);  /* the setting, not a sum */
 	assert_int_equal(a.members, 5);
 }
 
