@@ -43,7 +43,8 @@ struct fleet {
 	pthread_t thread;
 	int wake_fd, notify_fd;
 	_Atomic bool stop;
-	int64_t started_us; /* wall clock */
+	_Atomic bool redis_up; /* connected, or not yet failed to */
+	int64_t started_us;    /* wall clock */
 	int pid;
 	char host[64];
 
@@ -164,6 +165,7 @@ static void drop_conn(struct fleet *f, const char *why)
 		f->rc = NULL;
 		set_state(f, s);
 	}
+	atomic_store(&f->redis_up, false);
 	f->retry_us = pgp_now_us() + RECONNECT_US;
 }
 
@@ -206,6 +208,7 @@ static bool connected(struct fleet *f, const struct fleet_conf *c)
 				    "every second",
 				    c->host, c->port, s);
 		f->down_logged = true;
+		atomic_store(&f->redis_up, false);
 		if (f->rc)
 			redisFree(f->rc);
 		f->rc = NULL;
@@ -227,9 +230,11 @@ static bool connected(struct fleet *f, const struct fleet_conf *c)
 	if (f->down_logged)
 		log_info("fleet: Redis at %s:%d is back", c->host, c->port);
 	f->down_logged = false;
+	atomic_store(&f->redis_up, true);
 	set_state(f, "connected");
 	return true;
 refused:
+	atomic_store(&f->redis_up, false);
 	if (f->rc)
 		redisFree(f->rc);
 	f->rc = NULL;
@@ -697,6 +702,7 @@ struct fleet *fleet_start(const struct fleet_conf *c, struct analyzer *ana)
 	if (gethostname(f->host, sizeof(f->host) - 1) != 0)
 		snprintf(f->host, sizeof(f->host), "localhost");
 	snprintf(f->redis_state, sizeof(f->redis_state), "connecting");
+	atomic_init(&f->redis_up, true); /* until a connection fails */
 	pthread_mutex_init(&f->mu, NULL);
 	f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	f->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -810,6 +816,11 @@ void fleet_view_put(struct fleet_view *v)
 {
 	if (v && atomic_fetch_sub(&v->refs, 1) == 1)
 		view_free(v);
+}
+
+bool fleet_redis_up(const struct fleet *f)
+{
+	return atomic_load(&f->redis_up);
 }
 
 void fleet_redis_state(struct fleet *f, char *buf, size_t cap)

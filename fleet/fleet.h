@@ -164,6 +164,9 @@ size_t fleet_caps(struct fleet *f, struct fleet_cap *out, size_t cap,
 /* Readers: the latest view (NULL before the first), held until put. */
 struct fleet_view *fleet_view_get(struct fleet *f);
 void fleet_view_put(struct fleet_view *v);
+/* Any thread: is Redis connected (or still being reached for the first
+ * time)?  Leases are to be expected then. */
+bool fleet_redis_up(const struct fleet *f);
 /* Readers: "connected" or why Redis cannot be used now. */
 void fleet_redis_state(struct fleet *f, char *buf, size_t cap);
 

@@ -140,7 +140,10 @@ static const struct fleet_cap *cap_for(const struct pgperf *pp,
 	return NULL;
 }
 
-static int limit_of(struct pgperf *pp, const struct pool *p, enum fleet_scope s)
+/* `closing`: asked whether to close a released server, which a lease
+ * still on its way must not cause. */
+static int limit_of(struct pgperf *pp, const struct pool *p, enum fleet_scope s,
+		    bool closing)
 {
 	const struct config *cfg = pp->cfg;
 	int lim = s == FLEET_DB ? cfg->max_db_connections
@@ -159,33 +162,37 @@ static int limit_of(struct pgperf *pp, const struct pool *p, enum fleet_scope s)
 		user_scope(p, name, sizeof(name));
 	if ((k = cap_for(pp, s, name)) && k->until_us > now)
 		return k->grant;
-	/* no lease: while one may come (within a lease's life of first
-	 * asking), none; after that, the even share of the live members */
-	if (!pp->fleet_nolease_us)
-		pp->fleet_nolease_us = now;
-	if (now - pp->fleet_nolease_us <
-	    (int64_t)cfg->fleet_lease_ttl * 1000000)
-		return 0;
+	/* never had one, and Redis is there: the first lease is on its way
+	 * (asked for at once); none meanwhile, for at most a lease's life */
+	if (!k && fleet_redis_up(pp->fleet)) {
+		if (!pp->fleet_nolease_us)
+			pp->fleet_nolease_us = now;
+		if (now - pp->fleet_nolease_us <
+		    (int64_t)cfg->fleet_lease_ttl * 1000000)
+			return closing ? -1 : 0;
+	}
+	/* Redis gone, or a lease ran out unrenewed: the even share of the
+	 * live members, at once (no client waits for Redis) */
 	return pool_share(cfg, lim, pp->fleet_live);
 }
 
 int fleet_link_db_limit(struct pgperf *pp, const struct pool *p)
 {
-	return limit_of(pp, p, FLEET_DB);
+	return limit_of(pp, p, FLEET_DB, false);
 }
 
 int fleet_link_user_limit(struct pgperf *pp, const struct pool *p)
 {
-	return limit_of(pp, p, FLEET_USER);
+	return limit_of(pp, p, FLEET_USER, false);
 }
 
 bool fleet_link_over(struct pgperf *pp, const struct pool *p)
 {
-	int lim = fleet_link_db_limit(pp, p);
+	int lim = limit_of(pp, p, FLEET_DB, true);
 
 	if (lim >= 0 && pool_db_server_count(pp, p) > lim)
 		return true;
-	lim = fleet_link_user_limit(pp, p);
+	lim = limit_of(pp, p, FLEET_USER, true);
 	return lim >= 0 && pool_user_server_count(pp, p) > lim;
 }
 

@@ -5,6 +5,9 @@ sharing one port, one Redis and max_db_connections = 20.
   fleet_view.py load PORT PG_PORT CLIENTS XACTS LIMIT
       CLIENTS clients x XACTS transactions over the shared port, 0 errors;
       PostgreSQL never sees more than LIMIT connections to appdb
+  fleet_view.py steady PORT SECONDS MAX_MS
+      20 clients run transactions for SECONDS (meanwhile the shell test
+      stops Redis): 0 errors, and none waits longer than MAX_MS
   fleet_view.py sum PORT CTL DIR1 DIR2 ... EXPECTED
       pgperf-ctl --fleet queries --json shows the probe's calls equal to
       the sum of SHOW QUERIES over the processes (each asked on its own
@@ -33,6 +36,43 @@ def load(port, pg_port, clients, xacts, limit):
           (done, xacts, secs, len(errors), errors[:3], peak, limit, side[0]))
     assert done == clients and not errors
     assert peak <= limit, "more than max_db_connections from the fleet"
+
+
+def steady(port, seconds, max_ms):
+    import threading
+    errors, worst, count = [], [0.0], [0]
+    lock = threading.Lock()
+    end = time.time() + seconds
+
+    def client():
+        try:
+            c = psycopg2.connect(host="127.0.0.1", port=port, user="app",
+                                 password=PASSWORD, dbname="appdb")
+            c.autocommit = True
+            cur = c.cursor()
+            while time.time() < end:
+                t0 = time.time()
+                cur.execute("select 1")
+                cur.fetchone()
+                dt = time.time() - t0
+                with lock:
+                    worst[0] = max(worst[0], dt)
+                    count[0] += 1
+            c.close()
+        except Exception as e:  # noqa: BLE001 -- counted and shown
+            with lock:
+                errors.append(repr(e))
+
+    ts = [threading.Thread(target=client) for _ in range(20)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(seconds + 60)
+    print("steady: %d transactions in %d s, %d errors %s, the slowest "
+          "%.0f ms (at most %d)" % (count[0], seconds, len(errors),
+                                   errors[:3], worst[0] * 1000, max_ms))
+    assert not errors
+    assert worst[0] * 1000 <= max_ms, "clients stalled"
 
 
 def probe_calls(rows):
@@ -84,6 +124,8 @@ def fleet_sum(port, ctl, dirs, expected):
 
 if sys.argv[1] == "load":
     load(*[int(x) for x in sys.argv[2:7]])
+elif sys.argv[1] == "steady":
+    steady(*[int(x) for x in sys.argv[2:5]])
 elif sys.argv[1] == "sum":
     fleet_sum(int(sys.argv[2]), sys.argv[3], sys.argv[4:-1],
               int(sys.argv[-1]))
