@@ -933,6 +933,24 @@ void analyzer_configure(struct analyzer *a, const struct ana_conf *c)
 	pthread_mutex_unlock(&a->lock);
 }
 
+void analyzer_copy_conf(struct analyzer *dst, struct analyzer *src)
+{
+	struct ana_conf c;
+
+	pthread_mutex_lock(&src->lock);
+	c.request_idle_gap_ms = src->conf.idle_gap_ms;
+	c.nplus1_min_repeats = src->conf.min_repeats;
+	c.sequential_min_ms = src->conf.sequential_min_ms;
+	c.index_advice = src->advice;
+	c.index_min_table_rows = src->advice_min_rows;
+	c.cache_on = src->cache_on;
+	c.slow_query_ms = src->slow_query_ms;
+	c.cache_ttl_s = src->cache_ttl_s;
+	c.state_save_interval_ms = atomic_load(&src->state_every_us) / 1000;
+	pthread_mutex_unlock(&src->lock);
+	analyzer_configure(dst, &c);
+}
+
 char *analyzer_shape_query(struct analyzer *a, uint64_t shape)
 {
 	struct shape_ent *se;

@@ -305,6 +305,8 @@ struct analyzer *analyzer_new_passive(int max_tracked_queries);
 void analyzer_free_passive(struct analyzer *a);
 /* Set the request detector's thresholds (start and reload). */
 void analyzer_configure(struct analyzer *a, const struct ana_conf *c);
+/* Give `dst` (a fleet view's passive analyzer) the settings of `src`. */
+void analyzer_copy_conf(struct analyzer *dst, struct analyzer *src);
 /*
  * Keep statistics, requests, findings and marks in the state file at
  * `path` (start only): the analyzer thread loads it before applying any

@@ -57,7 +57,8 @@ struct fleet {
 	bool urgent;
 	struct fleet_cap *caps;
 	size_t ncaps;
-	int live;
+	int live;      /* the most members a lease round saw in a scope */
+	int view_live; /* members of the last view not stale */
 	struct fleet_view *view;
 	char redis_state[64];
 
@@ -68,7 +69,13 @@ struct fleet {
 	redisContext *rc;
 	int64_t retry_us;
 	bool down_logged;
+	int64_t next_lease; /* monotonic: when the next lease round is due */
+	int64_t refused_logged_us; /* monotonic: last error reply logged */
 };
+
+/* Redis said no (a wrong password, an ACL, a script error): the same
+ * answer comes every round, so it is logged once a minute at most. */
+#define REFUSED_LOG_US (60 * 1000000LL)
 
 /*
  * The grants of one scope in the last ISSUED_ROUNDS rounds: the I/O thread
@@ -169,6 +176,18 @@ static void drop_conn(struct fleet *f, const char *why)
 	f->retry_us = pgp_now_us() + RECONNECT_US;
 }
 
+static void log_refused(struct fleet *f, const char *what, const char *err)
+{
+	int64_t now = pgp_now_us();
+
+	if (f->refused_logged_us && now - f->refused_logged_us < REFUSED_LOG_US)
+		return;
+	f->refused_logged_us = now;
+	log_warning("fleet: Redis%s: %s (such errors are logged once a "
+		    "minute)",
+		    what, err);
+}
+
 static redisReply *command(struct fleet *f, const char *fmt, ...)
 {
 	va_list ap;
@@ -182,7 +201,7 @@ static redisReply *command(struct fleet *f, const char *fmt, ...)
 		return NULL;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
-		log_warning("fleet: Redis: %s", r->str);
+		log_refused(f, "", r->str);
 		freeReplyObject(r);
 		return NULL;
 	}
@@ -314,6 +333,28 @@ static void issued_note(struct fleet *f, const struct fleet_demand *d,
 	h->n++;
 }
 
+/* Append to caps[0..n) the old caps still running whose scope got no
+ * answer; caps has room for all of old.  Returns the new count. */
+static size_t keep_unanswered(struct fleet_cap *caps, size_t n,
+			      const struct fleet_cap *old, size_t nold,
+			      int64_t now)
+{
+	size_t answered = n;
+
+	for (size_t i = 0; i < nold; i++) {
+		bool found = false;
+
+		if (old[i].until_us <= now)
+			continue;
+		for (size_t k = 0; k < answered && !found; k++)
+			found = caps[k].scope == old[i].scope &&
+				strcmp(caps[k].name, old[i].name) == 0;
+		if (!found)
+			caps[n++] = old[i];
+	}
+	return n;
+}
+
 static void lease_round(struct fleet *f, const struct fleet_conf *c)
 {
 	struct fleet_demand *d;
@@ -332,7 +373,10 @@ static void lease_round(struct fleet *f, const struct fleet_conf *c)
 	pthread_mutex_unlock(&f->mu);
 	if (!d)
 		return;
-	caps = calloc(n, sizeof(*caps));
+	/* room for the old caps too (see keep_unanswered below) */
+	pthread_mutex_lock(&f->mu);
+	caps = calloc(n + f->ncaps, sizeof(*caps));
+	pthread_mutex_unlock(&f->mu);
 	if (!caps) {
 		free(d);
 		return;
@@ -373,12 +417,19 @@ static void lease_round(struct fleet *f, const struct fleet_conf *c)
 			if ((int)r->element[1]->integer > live)
 				live = (int)r->element[1]->integer;
 		} else if (r->type == REDIS_REPLY_ERROR) {
-			log_warning("fleet: lease script: %s", r->str);
+			log_refused(f, ", lease script", r->str);
 		}
 		freeReplyObject(r);
 	}
 	free(d);
 	pthread_mutex_lock(&f->mu);
+	/* scopes that got an error reply keep what they had while it
+	 * lasts; with the connection lost, nothing is kept: every scope
+	 * falls back to the share at once, so that no client waits for
+	 * Redis (a process over it closes servers as they are released) */
+	if (f->rc)
+		got = keep_unanswered(caps, got, f->caps, f->ncaps,
+				      pgp_now_us());
 	free(f->caps);
 	f->caps = caps;
 	f->ncaps = got;
@@ -462,6 +513,8 @@ static struct fleet_view *build_view(struct fleet *f,
 		view_free(v);
 		return NULL;
 	}
+	if (f->ana) /* its thresholds: slow_query_ms, cache on or not, ... */
+		analyzer_copy_conf(v->ana, f->ana);
 	for (size_t i = 0; i < nr; i++) {
 		v->members[i] = r[i].m;
 		if (r[i].image_len &&
@@ -473,7 +526,16 @@ static struct fleet_view *build_view(struct fleet *f,
 	}
 	v->nmembers = nr;
 	merge_pools(v, r, nr);
-	(void)f;
+	{
+		int64_t now = pgp_wall_us();
+		int live = 0;
+
+		for (size_t i = 0; i < nr; i++)
+			live += !fleet_member_stale(&v->members[i], now);
+		pthread_mutex_lock(&f->mu);
+		f->view_live = live;
+		pthread_mutex_unlock(&f->mu);
+	}
 	return v;
 }
 
@@ -573,6 +635,24 @@ static bool read_records(struct fleet *f, const char *pre, const char *self,
 	return ok;
 }
 
+/* A lease round if one is due or asked for urgently; the leases are
+ * renewed on time even while the view is being built. */
+static void lease_if_due(struct fleet *f, const struct fleet_conf *c)
+{
+	int64_t now = pgp_now_us();
+	bool urgent;
+
+	if (!f->rc)
+		return;
+	pthread_mutex_lock(&f->mu);
+	urgent = f->urgent;
+	pthread_mutex_unlock(&f->mu);
+	if (urgent || now >= f->next_lease) {
+		lease_round(f, c);
+		f->next_lease = now + (int64_t)c->lease_ttl_ms * 1000 / 3;
+	}
+}
+
 /* Publish this member's record, then read everyone's and build the view. */
 static void publish_and_merge(struct fleet *f, const struct fleet_conf *c)
 {
@@ -624,6 +704,8 @@ static void publish_and_merge(struct fleet *f, const struct fleet_conf *c)
 	freeReplyObject(rep);
 	/* a connection lost half-way still leaves what was read */
 	(void)read_records(f, pre, me.id, &recs, &bytes, &nrec);
+	/* leases first: merging the images may take a while */
+	lease_if_due(f, c);
 	v = nrec ? build_view(f, c, recs, nrec) : NULL;
 	for (size_t k = 0; k < nrec; k++) {
 		fleet_record_free(&recs[k]);
@@ -645,17 +727,16 @@ static void publish_and_merge(struct fleet *f, const struct fleet_conf *c)
 static void *fleet_main(void *arg)
 {
 	struct fleet *f = arg;
-	int64_t next_pub = 0, next_lease = 0;
+	int64_t next_pub = 0;
 
 	while (!atomic_load(&f->stop)) {
 		struct fleet_conf c;
 		int64_t now = pgp_now_us(), next = next_pub;
 		struct pollfd pfd = {f->wake_fd, POLLIN, 0};
 		uint64_t v;
-		bool urgent;
 
-		if (next_lease < next)
-			next = next_lease;
+		if (f->next_lease < next)
+			next = f->next_lease;
 		if (next > now)
 			(void)poll(&pfd, 1, (int)((next - now) / 1000 + 1));
 		if (read(f->wake_fd, &v, sizeof(v)) < 0) {
@@ -665,19 +746,15 @@ static void *fleet_main(void *arg)
 			break;
 		pthread_mutex_lock(&f->mu);
 		c = f->conf;
-		urgent = f->urgent;
 		pthread_mutex_unlock(&f->mu);
 		now = pgp_now_us();
 		if (!connected(f, &c)) {
 			int64_t retry = f->retry_us > now ? f->retry_us : now;
 
-			next_pub = next_lease = retry;
+			next_pub = f->next_lease = retry;
 			continue;
 		}
-		if (urgent || now >= next_lease) {
-			lease_round(f, &c);
-			next_lease = now + (int64_t)c.lease_ttl_ms * 1000 / 3;
-		}
+		lease_if_due(f, &c);
 		if (f->rc && now >= next_pub) {
 			publish_and_merge(f, &c);
 			next_pub = now + (int64_t)c.stats_period * 1000000;
@@ -796,7 +873,7 @@ size_t fleet_caps(struct fleet *f, struct fleet_cap *out, size_t cap, int *live)
 	n = f->ncaps < cap ? f->ncaps : cap;
 	if (n)
 		memcpy(out, f->caps, n * sizeof(*out));
-	*live = f->live;
+	*live = f->live > f->view_live ? f->live : f->view_live;
 	pthread_mutex_unlock(&f->mu);
 	return n;
 }

@@ -304,7 +304,8 @@ static void reap(struct pgperf *pp)
 	list_for_each_safe(pos, tmp, &pp->reap_servers) {
 		struct server *sv = list_entry(pos, struct server, node);
 
-		if (sv->c.dead || conn_pending_output(&sv->c) == 0 ||
+		if (sv->c.dead ||
+		    (!sv->await_eof && conn_pending_output(&sv->c) == 0) ||
 		    now > sv->c.close_deadline_us)
 			server_free(sv);
 	}

@@ -21,6 +21,13 @@
 #define MAX_CAPS 256
 #define WANTED_EVERY_US 20000 /* urgent asks at most this often */
 
+/* A scope this member needs a lease for and has none running. */
+struct fleet_pending {
+	enum fleet_scope scope;
+	char name[160];
+	int64_t since_us; /* monotonic */
+};
+
 /* The name a scope has in Redis: the server database, or login user. */
 static void db_scope(const struct pool *p, char *buf, size_t cap)
 {
@@ -50,6 +57,23 @@ static void fleet_conf_of(const struct pgperf *pp, struct fleet_conf *c)
 	c->max_tracked_queries = cfg->max_tracked_queries;
 }
 
+static const struct fleet_cap *cap_for(const struct pgperf *pp,
+				       enum fleet_scope s, const char *name);
+
+/* Scopes that got a lease are no longer waiting for one. */
+static void forget_granted(struct pgperf *pp)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < pp->nfleet_pending; i++) {
+		const struct fleet_pending *q = &pp->fleet_pending[i];
+
+		if (!cap_for(pp, q->scope, q->name))
+			pp->fleet_pending[w++] = *q;
+	}
+	pp->nfleet_pending = w;
+}
+
 /* The leases changed: take them, and let waiting clients try again. */
 static void caps_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -69,8 +93,7 @@ static void caps_cb(evutil_socket_t fd, short what, void *arg)
 		memcpy(pp->fleet_caps, caps, n * sizeof(*caps));
 	if (live)
 		pp->fleet_live = live;
-	if (pp->nfleet_caps)
-		pp->fleet_nolease_us = 0;
+	forget_granted(pp);
 	daemon_dispatch_all(pp);
 }
 
@@ -115,6 +138,9 @@ void fleet_link_stop(struct pgperf *pp)
 	pp->fleet = NULL;
 	free(pp->fleet_caps);
 	pp->fleet_caps = NULL;
+	free(pp->fleet_pending);
+	pp->fleet_pending = NULL;
+	pp->nfleet_pending = 0;
 	pp->nfleet_caps = 0;
 }
 
@@ -140,6 +166,29 @@ static const struct fleet_cap *cap_for(const struct pgperf *pp,
 	return NULL;
 }
 
+/* Since when the scope has waited for a lease (now, if it starts to);
+ * 0 when there is no room to remember it (then it does not wait). */
+static int64_t pending_since(struct pgperf *pp, enum fleet_scope s,
+			     const char *name, int64_t now)
+{
+	struct fleet_pending *q;
+
+	for (size_t i = 0; i < pp->nfleet_pending; i++)
+		if (pp->fleet_pending[i].scope == s &&
+		    strcmp(pp->fleet_pending[i].name, name) == 0)
+			return pp->fleet_pending[i].since_us;
+	if (!pp->fleet_pending &&
+	    !(pp->fleet_pending = calloc(MAX_CAPS, sizeof(*q))))
+		return 0;
+	if (pp->nfleet_pending >= MAX_CAPS)
+		return 0;
+	q = &pp->fleet_pending[pp->nfleet_pending++];
+	q->scope = s;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	q->since_us = now;
+	return now;
+}
+
 /* `closing`: asked whether to close a released server, which a lease
  * still on its way must not cause. */
 static int limit_of(struct pgperf *pp, const struct pool *p, enum fleet_scope s,
@@ -162,17 +211,22 @@ static int limit_of(struct pgperf *pp, const struct pool *p, enum fleet_scope s,
 		user_scope(p, name, sizeof(name));
 	if ((k = cap_for(pp, s, name)) && k->until_us > now)
 		return k->grant;
-	/* never had one, and Redis is there: the first lease is on its way
-	 * (asked for at once); none meanwhile, for at most a lease's life */
-	if (!k && fleet_redis_up(pp->fleet)) {
-		if (!pp->fleet_nolease_us)
-			pp->fleet_nolease_us = now;
-		if (now - pp->fleet_nolease_us <
-		    (int64_t)cfg->fleet_lease_ttl * 1000000)
+	/* Redis is there but this scope has no running lease: its first is
+	 * on its way, or the renewal is late (the fleet thread behind).
+	 * Asked for at once (pool_can_connect, for a waiting client);
+	 * meanwhile no new connection and none closed,
+	 * for at most a lease's life: the others may by now hold what an
+	 * even share would take */
+	if (fleet_redis_up(pp->fleet)) {
+		int64_t since =
+			k ? k->until_us : pending_since(pp, s, name, now);
+
+		if (since &&
+		    now - since < (int64_t)cfg->fleet_lease_ttl * 1000000)
 			return closing ? -1 : 0;
 	}
-	/* Redis gone, or a lease ran out unrenewed: the even share of the
-	 * live members, at once (no client waits for Redis) */
+	/* Redis gone, or no lease for a lease's life: the even share of
+	 * the live members, at once (no client waits for Redis) */
 	return pool_share(cfg, lim, pp->fleet_live);
 }
 
@@ -190,10 +244,10 @@ bool fleet_link_over(struct pgperf *pp, const struct pool *p)
 {
 	int lim = limit_of(pp, p, FLEET_DB, true);
 
-	if (lim >= 0 && pool_db_server_count(pp, p) > lim)
+	if (lim >= 0 && pool_db_server_count(pp, p, false) > lim)
 		return true;
 	lim = limit_of(pp, p, FLEET_USER, true);
-	return lim >= 0 && pool_user_server_count(pp, p) > lim;
+	return lim >= 0 && pool_user_server_count(pp, p, false) > lim;
 }
 
 /* ---- what is handed over ---- */
@@ -216,7 +270,7 @@ static void add_demand(struct fleet_demand *d, size_t *n, size_t cap,
 		d[i].limit = limit;
 		(*n)++;
 	}
-	d[i].open += pool_server_count(p);
+	d[i].open += pool_server_count(p) + p->nclosing;
 	d[i].waiting += p->nwaiting;
 }
 

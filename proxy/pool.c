@@ -305,7 +305,7 @@ int pool_server_count(const struct pool *p)
 	return p->nlogin + p->nidle + p->nactive + p->ntested;
 }
 
-int pool_db_server_count(struct pgperf *pp, const struct pool *p)
+int pool_db_server_count(struct pgperf *pp, const struct pool *p, bool closing)
 {
 	struct list *pos;
 	int n = 0;
@@ -316,12 +316,13 @@ int pool_db_server_count(struct pgperf *pp, const struct pool *p)
 		if (strcmp(o->target.host, p->target.host) == 0 &&
 		    o->target.port == p->target.port &&
 		    strcmp(o->target.dbname, p->target.dbname) == 0)
-			n += pool_server_count(o);
+			n += pool_server_count(o) + (closing ? o->nclosing : 0);
 	}
 	return n;
 }
 
-int pool_user_server_count(struct pgperf *pp, const struct pool *p)
+int pool_user_server_count(struct pgperf *pp, const struct pool *p,
+			   bool closing)
 {
 	struct list *pos;
 	int n = 0;
@@ -330,7 +331,7 @@ int pool_user_server_count(struct pgperf *pp, const struct pool *p)
 		const struct pool *o = list_entry(pos, struct pool, node);
 
 		if (strcmp(o->target.user, p->target.user) == 0)
-			n += pool_server_count(o);
+			n += pool_server_count(o) + (closing ? o->nclosing : 0);
 	}
 	return n;
 }
@@ -420,9 +421,9 @@ static bool pool_can_connect(struct pool *p)
 	if (pp->draining || pool_server_count(p) >= pool_limit(p, now))
 		return false;
 	if (((lim = fleet_link_db_limit(pp, p)) >= 0 &&
-	     pool_db_server_count(pp, p) >= lim) ||
+	     pool_db_server_count(pp, p, true) >= lim) ||
 	    ((lim = fleet_link_user_limit(pp, p)) >= 0 &&
-	     pool_user_server_count(pp, p) >= lim)) {
+	     pool_user_server_count(pp, p, true) >= lim)) {
 		/* the fleet may grant more: ask now if someone waits */
 		if (p->nwaiting)
 			fleet_link_wanted(pp);

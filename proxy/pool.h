@@ -52,8 +52,10 @@ void pool_tick(struct pool *p, int64_t now);
 void pool_retarget(struct pool *p);
 /* Servers in any state but closing. */
 int pool_server_count(const struct pool *p);
-/* Server connections to the same real database, across pools. */
-int pool_db_server_count(struct pgperf *pp, const struct pool *p);
+/* Server connections to the same real database, across pools; with
+ * `closing`, also those closed whose backends have not yet gone (which
+ * PostgreSQL still counts: the limits' view). */
+int pool_db_server_count(struct pgperf *pp, const struct pool *p, bool closing);
 int pool_effective_size(const struct pool *p);
 int pool_effective_mode(const struct pool *p);
 
@@ -67,8 +69,10 @@ int pool_db_limit(const struct config *cfg);
 /* A fleet-wide limit's even share: `lim` divided by `live` processes, or
  * (live 0) by the peers [peers] lists; at least 1; lim when alone. */
 int pool_share(const struct config *cfg, int lim, int live);
-/* Server connections of every pool with the same login user. */
-int pool_user_server_count(struct pgperf *pp, const struct pool *p);
+/* Server connections of every pool with the same login user (`closing`
+ * as above). */
+int pool_user_server_count(struct pgperf *pp, const struct pool *p,
+			   bool closing);
 
 /* A pool with its client and server lists empty (pool_get, tests). */
 void pool_init_lists(struct pool *p);

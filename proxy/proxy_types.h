@@ -184,6 +184,10 @@ struct server {
 	bool unsynced;	   /* extended-protocol messages without a Sync */
 	bool got_fatal;	   /* the server sent a FATAL error */
 	bool close_needed; /* close instead of reusing */
+	/* closing: its backend is alive until PostgreSQL closes the socket
+	 * (it leaves pg_stat_activity first), so the pool counts it until
+	 * then, within the close deadline */
+	bool await_eof;
 	/* session state left by its clients (session_state.h bits); in
 	 * transaction mode a non-zero value pins the client */
 	uint32_t session_state;
@@ -274,6 +278,7 @@ struct pool {
 	 * server_set_state() and client_set_state(), so that the hot path
 	 * never walks a list to count it */
 	int nlogin, nidle, nactive, ntested, nwaiting;
+	int nclosing; /* SV_CLOSING, its backend maybe still there */
 
 	bool dispatch_pending;	 /* the reaper should run pool_dispatch */
 	int64_t next_connect_us; /* monotonic; back-off after failures */
@@ -331,8 +336,11 @@ struct pgperf {
 	struct event *fleet_ev;	      /* owned: its leases changed */
 	struct fleet_cap *fleet_caps; /* owned: the leases held */
 	size_t nfleet_caps;
-	int fleet_live;		  /* live members, as the leases last said */
-	int64_t fleet_nolease_us; /* monotonic: first found without one */
+	int fleet_live; /* live members, as the leases and the view said */
+	/* owned: scopes found without a running lease while Redis was up,
+	 * and since when (fleet_link.c) */
+	struct fleet_pending *fleet_pending;
+	size_t nfleet_pending;
 	int64_t fleet_wanted_us;  /* monotonic: last urgent ask */
 	struct obs_known known;	  /* shapes whose text the analyzer has */
 	struct evhttp *http;	  /* owned: /metrics etc., or NULL */

@@ -89,7 +89,7 @@ static int *server_count_for(struct server *sv, enum server_state st)
 	case SV_CHECK:
 		return &p->ntested;
 	case SV_CLOSING:
-		return NULL;
+		return &p->nclosing;
 	}
 	return NULL;
 }
@@ -128,6 +128,10 @@ void server_install_callbacks(struct server *sv)
 	bufferevent_enable(sv->c.bev, EV_READ | EV_WRITE);
 }
 
+/* The longest a closed server connection is waited for to end (see
+ * server_close): a backend past this is let go, uncounted. */
+#define SERVER_GONE_WAIT_US (30 * 1000000LL)
+
 void server_close(struct server *sv, enum close_reason why, const char *fmt,
 		  ...)
 {
@@ -162,16 +166,34 @@ void server_close(struct server *sv, enum close_reason why, const char *fmt,
 
 		bufferevent_write(sv->c.bev, terminate, sizeof(terminate));
 	}
+	/* a backend that got this far shows in pg_stat_activity until it
+	 * has exited, which its closing the socket tells: wait for that
+	 * (reading and dropping what comes), so the limits on server
+	 * connections hold as PostgreSQL counts them */
+	sv->await_eof = sv->c.bev && !sv->c.dead &&
+			sv->state != SV_CONNECTING && sv->state != SV_TLS_WAIT;
 	server_set_state(sv, SV_CLOSING);
 	sv->c.closing = true;
-	sv->c.close_deadline_us = pgp_now_us() + 1000000;
-	conn_read_disable(&sv->c);
+	/* a backend busy with a query its client left reads the Terminate
+	 * only when the query ends: wait up to SERVER_GONE_WAIT_US for it */
+	sv->c.close_deadline_us =
+		pgp_now_us() + (sv->await_eof ? SERVER_GONE_WAIT_US : 1000000);
+	if (sv->await_eof) {
+		sv->c.throttled = false;
+		conn_read_enable(&sv->c);
+	} else {
+		conn_read_disable(&sv->c);
+	}
 	sv->pool->dispatch_pending = true;
 	daemon_schedule_reap(sv->c.pp);
 }
 
 void server_free(struct server *sv)
 {
+	if (sv->state == SV_CLOSING) {
+		sv->pool->nclosing--;
+		sv->pool->dispatch_pending = true; /* its slot is free now */
+	}
 	list_del(&sv->node);
 	conn_free_io(&sv->c);
 	kv_free(&sv->params);
@@ -739,9 +761,17 @@ void server_relay(struct server *sv)
 
 static void server_read_cb(struct bufferevent *bev, void *arg)
 {
+	struct server *sv = arg;
+
 	pgp_clock_tick();
-	(void)bev;
-	server_relay(arg);
+	if (sv->c.closing) {
+		/* waiting for the end: whatever comes first is dropped */
+		struct evbuffer *in = bufferevent_get_input(bev);
+
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	server_relay(sv);
 }
 
 static void server_write_cb(struct bufferevent *bev, void *arg)

@@ -35,7 +35,8 @@ def load(port, pg_port, clients, xacts, limit):
           "(limit %d; %d with the analyzers' own)" %
           (done, xacts, secs, len(errors), errors[:3], peak, limit, side[0]))
     assert done == clients and not errors
-    assert peak <= limit, "more than max_db_connections from the fleet"
+    assert peak <= limit, "more than max_db_connections from the fleet: %s" % \
+        loadlib.load.at_peak
 
 
 def steady(port, seconds, max_ms):

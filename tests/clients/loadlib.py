@@ -9,6 +9,16 @@ import psycopg2
 PASSWORD = "app-secret"
 
 
+def postgres(pg_port):
+    """A connection straight to PostgreSQL's postgres database (not appdb,
+    so it is not among what the checks count), autocommit, and its
+    cursor."""
+    c = psycopg2.connect(host="127.0.0.1", port=pg_port, user="app",
+                         password=PASSWORD, dbname="postgres")
+    c.autocommit = True
+    return c, c.cursor()
+
+
 def load(port, pg_port, clients, xacts, sql="select %s", with_side=None):
     """Run CLIENTS x XACTS transactions of `sql` (one %s, an int, read
     back); return (clients done, errors, most connections PostgreSQL saw
@@ -19,6 +29,7 @@ def load(port, pg_port, clients, xacts, sql="select %s", with_side=None):
     lock = threading.Lock()
     peak, stop = [0], threading.Event()
     side = [0]
+    at_peak = []
 
     def client():
         try:
@@ -37,18 +48,17 @@ def load(port, pg_port, clients, xacts, sql="select %s", with_side=None):
                 errors.append(repr(e))
 
     def watch():
-        """Sampled from the postgres database, which is not appdb."""
-        c = psycopg2.connect(host="127.0.0.1", port=pg_port, user="app",
-                             password=PASSWORD, dbname="postgres")
-        c.autocommit = True
-        cur = c.cursor()
+        c, cur = postgres(pg_port)
         while not stop.is_set():
-            cur.execute("select count(*) filter (where application_name "
-                        "<> 'pgperf analyzer'), count(*) "
+            cur.execute("select pid, application_name, state, "
+                        "now() - backend_start, left(query, 40) "
                         "from pg_stat_activity where datname = 'appdb'")
-            pools, everything = cur.fetchone()
-            peak[0] = max(peak[0], pools)
-            side[0] = max(side[0], everything)
+            rows = cur.fetchall()
+            pools = [r for r in rows if r[1] != "pgperf analyzer"]
+            if len(pools) > peak[0]:
+                peak[0] = len(pools)
+                at_peak[:] = pools
+            side[0] = max(side[0], len(rows))
             time.sleep(0.02)
         c.close()
 
@@ -64,15 +74,13 @@ def load(port, pg_port, clients, xacts, sql="select %s", with_side=None):
     w.join()
     if with_side is not None:
         with_side.append(side[0])
+    load.at_peak = at_peak  # the backends seen at the peak, for a failure
     return done[0], errors, peak[0], time.time() - t0
 
 
 def terminate(pg_port, query):
     """End the backends running `query` and wait until they are gone."""
-    c = psycopg2.connect(host="127.0.0.1", port=pg_port, user="app",
-                         password=PASSWORD, dbname="postgres")
-    c.autocommit = True
-    cur = c.cursor()
+    c, cur = postgres(pg_port)
     cur.execute("select pg_terminate_backend(pid) from pg_stat_activity "
                 "where query = %s", (query,))
     for _ in range(50):

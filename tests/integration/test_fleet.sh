@@ -9,7 +9,8 @@
 # the clients sent (tests/clients/fleet_view.py); /fleet/metrics and
 # /fleet/findings say the same; max_user_connections holds for the fleet
 # too; a process killed under load is marked
-# stale and its lease expires while the others serve; with Redis gone the
+# stale and its lease expires while the others serve; a database whose
+# lease Redis refuses falls back to the share; with Redis gone the
 # processes keep to an even share and serve on.  Prints "N passed,
 # N failed".
 set -uo pipefail
@@ -31,6 +32,8 @@ fleet_lease_ttl = 2"
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
 	--daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
 wait_for 5 redis-cli -p "$rport" ping >/dev/null 2>&1
+# a second database under the same limit, for the refused lease below
+itest_add_db pgdb "host=127.0.0.1 port=$PG_PORT dbname=postgres"
 src="$(cd "$(dirname "$0")/../clients" && pwd)"
 http_port=$((port + 1))
 while (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; do http_port=$((http_port + 1)); done
@@ -134,6 +137,22 @@ killed() {
 	curl -sf "http://127.0.0.1:$http_port/fleet/metrics" | grep -q '^pgperf_fleet_member_up{member="3"} 0$' || return 1
 	echo "process 3 killed: 20 of 20 new connections served, SHOW FLEET marks it stale, its lease is gone ($(redis-cli -p "$rport" hkeys "$lease_key" | tr '\n' ' '))"
 }
+refused() {
+	# Redis refuses the leases of one database (its key is outside what
+	# the ACL allows) while it grants the other's: after a lease's life
+	# without one, that database's clients get the even share
+	local t0 took rc
+	redis-cli -p "$rport" acl setuser default resetkeys '~pgperf:fleet:m:*' \
+		'~pgperf:fleet:members' "~$lease_key" '~pgperf:fleet:lease:user:*' >/dev/null || return 1
+	t0=$(date +%s%N)
+	timeout 10 psql -X -qAt "host=$dir/s1 port=$port user=app dbname=pgdb" -c "select 'served'" >"$dir/refused" 2>&1
+	rc=$?
+	took=$((($(date +%s%N) - t0) / 1000000))
+	redis-cli -p "$rport" acl setuser default allkeys >/dev/null
+	[ "$rc" = 0 ] && grep -qx served "$dir/refused" || { echo "not served within 10 s (rc $rc): $(cat "$dir/refused")"; return 1; }
+	grep -q "NOPERM" "$dir/pgperf-1.log" || { echo "no refusal was logged"; return 1; }
+	echo "a database whose lease Redis refuses was served after ${took} ms, on the even share"
+}
 redis_gone() {
 	# Redis stops while clients run: the leases run out and each process
 	# keeps to 20 / 2 live, with no client waiting for that
@@ -148,7 +167,7 @@ redis_gone() {
 	console "$dir/s1" "show fleet" >/dev/null || return 1
 	echo "Redis stopped under load: no client waited over 0.5 s; then 50 clients x 50 transactions within the limit; SHOW FLEET still answers"
 }
-export -f members load_and_sum fleet_findings fleet_http user_limit killed redis_gone
+export -f members load_and_sum fleet_findings fleet_http user_limit killed refused redis_gone
 CHECK_SHOW_LAST=1 check "the fleet view lists three processes" members
 check "200 clients x 50 transactions within max_db_connections = 20 fleet-wide; --fleet queries is the sum" load_and_sum
 sed 's/^/    /' "$dir/out" | tail -2
@@ -156,6 +175,7 @@ CHECK_SHOW_LAST=1 check "/fleet/metrics and /fleet/findings" fleet_http
 check "max_user_connections = 8 for the fleet (by reload)" user_limit
 sed 's/^/    /' "$dir/out" | tail -1
 CHECK_SHOW_LAST=1 check "a process killed under load: stale in the view, its lease expires, the others serve" killed
+CHECK_SHOW_LAST=1 check "a lease Redis refuses for one database: its clients get the share" refused
 CHECK_SHOW_LAST=1 check "Redis gone: leases fall back to shares, clients are served" redis_gone
 sed 's/^/    /' "$dir/out" | grep steady
 wait "$pid3" 2>/dev/null

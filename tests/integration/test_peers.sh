@@ -8,7 +8,9 @@
 # queue with 57014 (tests/clients/peers.py); under 200 clients every cancel
 # sent to the shared port reaches its own query and no other, and when one
 # process is killed the others serve every new connection
-# (tests/clients/fleet_load.py).  Prints "N passed, N failed".
+# (tests/clients/fleet_load.py); a server connection pgperf closes counts
+# against the limit until its backend has gone (tests/clients/close_wait.py).
+# Prints "N passed, N failed".
 set -uo pipefail
 
 . "${PGPERF_ITEST_ENV:?run through ctest}"
@@ -66,6 +68,11 @@ fleet_load() {
 	sleep 1
 	cd "$src" && /usr/bin/python3 fleet_load.py "$port" "$dir/s1" "$dir/s2" "$dir/s3" "$PG_PORT"
 }
+# a server connection pgperf closes counts until its backend has gone:
+# process 1 (share 2 of 6) never lets PostgreSQL see a third
+close_wait() {
+	cd "$src" && /usr/bin/python3 close_wait.py "$port" "$dir/s1" "$PG_PORT" 2
+}
 # process 3 killed: the other two take every new connection
 survivors() {
 	kill -KILL "$pid3"
@@ -75,12 +82,13 @@ survivors() {
 	done
 	echo "after process 3 was killed, 30 of 30 new connections were served"
 }
-export -f both_listen peers fleet_load survivors
+export -f both_listen peers fleet_load close_wait survivors
 CHECK_SHOW_LAST=1 check "so_reuseport: a process without it cannot share the port" both_listen
 check "processes share a port: connections spread, cancels routed by peer, waiting requests canceled" peers
 sed 's/^/    /' "$dir/out" | head -8
 check "three processes: 200 clients x 50 transactions within max_db_connections; 50 cancels over the shared port" fleet_load
 sed 's/^/    /' "$dir/out" | head -4
+CHECK_SHOW_LAST=1 check "a closed server connection counts until its backend has gone" close_wait
 CHECK_SHOW_LAST=1 check "a process killed: the others serve every new connection" survivors
 wait "$pid3" 2>/dev/null
 stop_processes "1:${pids[0]}" "2:${pids[1]}"
