@@ -819,13 +819,16 @@ static struct analyzer *analyzer_alloc(int max_tracked_queries, bool threads)
 	win_init(a, pgp_wall_us());
 	a->catalog = catalog_new();
 	pthread_mutex_init(&a->lock, NULL);
-	a->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	a->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	a->side_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* wake-ups are for threads: a passive analyzer has none (-1 makes
+	 * analyzer_kick_fd() a no-op) */
+	a->wake_fd = threads ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
+	a->notify_fd = threads ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
+	a->side_fd = threads ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
 	if (!a->ring || !a->free_ring || !a->info_ring || !a->fp ||
 	    !a->shapes || !a->clients || !a->routes || !a->findings ||
-	    !a->advisor || !a->catalog || a->wake_fd < 0 || a->notify_fd < 0 ||
-	    a->side_fd < 0) {
+	    !a->advisor || !a->catalog ||
+	    (threads &&
+	     (a->wake_fd < 0 || a->notify_fd < 0 || a->side_fd < 0))) {
 		analyzer_free(a);
 		return NULL;
 	}

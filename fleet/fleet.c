@@ -818,9 +818,28 @@ void fleet_stop(struct fleet *f)
 
 void fleet_configure(struct fleet *f, const struct fleet_conf *c)
 {
+	struct fleet_conf n = *c;
+	bool moved;
+
 	pthread_mutex_lock(&f->mu);
-	f->conf = *c;
+	/* where the fleet lives and who this member is stay as started: a
+	 * member that moved alone would split the fleet, each half holding
+	 * the whole limit */
+	moved = strcmp(n.host, f->conf.host) != 0 || n.port != f->conf.port ||
+		n.db != f->conf.db || strcmp(n.ns, f->conf.ns) != 0 ||
+		n.peer_id != f->conf.peer_id ||
+		strcmp(n.password, f->conf.password) != 0;
+	memcpy(n.host, f->conf.host, sizeof(n.host));
+	memcpy(n.password, f->conf.password, sizeof(n.password));
+	memcpy(n.ns, f->conf.ns, sizeof(n.ns));
+	n.port = f->conf.port;
+	n.db = f->conf.db;
+	n.peer_id = f->conf.peer_id;
+	f->conf = n;
 	pthread_mutex_unlock(&f->mu);
+	if (moved)
+		log_warning("fleet: redis_url, cache_namespace and peer_id "
+			    "changes take effect for the fleet at restart");
 	kick(f->wake_fd);
 }
 

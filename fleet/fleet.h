@@ -142,7 +142,8 @@ struct fleet;
  */
 struct fleet *fleet_start(const struct fleet_conf *c, struct analyzer *ana);
 void fleet_stop(struct fleet *f);
-/* Reload: new settings, applied from the next round. */
+/* Reload: new settings, applied from the next round; the Redis, the
+ * namespace and the member's id stay as started (logged if changed). */
 void fleet_configure(struct fleet *f, const struct fleet_conf *c);
 /* The eventfd written when leases changed (the I/O thread reads it). */
 int fleet_notify_fd(const struct fleet *f);

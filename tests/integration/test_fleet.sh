@@ -8,7 +8,8 @@
 # pgperf-ctl --fleet queries equals the sum over the processes and what
 # the clients sent (tests/clients/fleet_view.py); /fleet/metrics and
 # /fleet/findings say the same; max_user_connections holds for the fleet
-# too; a process killed under load is marked
+# too; a reload changing cache_namespace on one process does not take it
+# out of the fleet; a process killed under load is marked
 # stale and its lease expires while the others serve; a database whose
 # lease Redis refuses falls back to the share; with Redis gone the
 # processes keep to an even share and serve on.  Prints "N passed,
@@ -115,6 +116,21 @@ user_limit() {
 	kill -HUP "$pid1" "$pid2" "$pid3"
 	sleep 1
 }
+ns_reload() {
+	# a reload that changes cache_namespace on process 1 alone leaves it
+	# in the fleet (its lease stays under the old keys) until restart
+	sed -i 's/^peer_id = 1$/peer_id = 1\ncache_namespace = elsewhere/' "$dir/pgperf-1.ini"
+	kill -HUP "$pid1"
+	sleep 2
+	sed -i '/^cache_namespace = elsewhere$/d' "$dir/pgperf-1.ini"
+	redis-cli -p "$rport" hkeys "$lease_key" | grep -qx 1 ||
+		{ echo "process 1's lease left $lease_key: $(redis-cli -p "$rport" hkeys "$lease_key" | tr '\n' ' ')"; return 1; }
+	[ -z "$(redis-cli -p "$rport" --scan --pattern 'pgperf:fleet:elsewhere:*')" ] ||
+		{ echo "keys under the new namespace: $(redis-cli -p "$rport" --scan --pattern 'pgperf:fleet:elsewhere:*' | tr '\n' ' ')"; return 1; }
+	grep -q "take effect for the fleet at restart" "$dir/pgperf-1.log" || { echo "not logged"; return 1; }
+	kill -HUP "$pid1"
+	echo "after a reload with another cache_namespace, process 1 kept its lease in $lease_key and logged that the change waits for a restart"
+}
 killed() {
 	# load over the shared port while process 3 is killed: the clients
 	# on 1 and 2 carry on; then the view marks 3 stale and its lease on
@@ -167,13 +183,14 @@ redis_gone() {
 	console "$dir/s1" "show fleet" >/dev/null || return 1
 	echo "Redis stopped under load: no client waited over 0.5 s; then 50 clients x 50 transactions within the limit; SHOW FLEET still answers"
 }
-export -f members load_and_sum fleet_findings fleet_http user_limit killed refused redis_gone
+export -f members load_and_sum fleet_findings fleet_http user_limit ns_reload killed refused redis_gone
 CHECK_SHOW_LAST=1 check "the fleet view lists three processes" members
 check "200 clients x 50 transactions within max_db_connections = 20 fleet-wide; --fleet queries is the sum" load_and_sum
 sed 's/^/    /' "$dir/out" | tail -2
 CHECK_SHOW_LAST=1 check "/fleet/metrics and /fleet/findings" fleet_http
 check "max_user_connections = 8 for the fleet (by reload)" user_limit
 sed 's/^/    /' "$dir/out" | tail -1
+CHECK_SHOW_LAST=1 check "cache_namespace changed by reload on one process: it stays in the fleet" ns_reload
 CHECK_SHOW_LAST=1 check "a process killed under load: stale in the view, its lease expires, the others serve" killed
 CHECK_SHOW_LAST=1 check "a lease Redis refuses for one database: its clients get the share" refused
 CHECK_SHOW_LAST=1 check "Redis gone: leases fall back to shares, clients are served" redis_gone

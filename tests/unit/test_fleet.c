@@ -4,12 +4,16 @@
  * or written by something else; pools of one (database, user) add up;
  * two processes' state images merge into one passive analyzer whose
  * figures are the sums, each fingerprint saying which processes it ran
- * on; staleness follows each member's own stats_period.
+ * on, and whose findings keep this process's thresholds; a passive
+ * analyzer opens no files; staleness follows each member's own
+ * stats_period.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +161,30 @@ static void *image_of(int n, uint32_t us, const char *own_sql, int own,
 	return img;
 }
 
+static bool has_kind(struct analyzer *a, enum ana_finding_kind k)
+{
+	struct ana_finding *f;
+	size_t n = analyzer_findings(a, &f);
+	bool found = false;
+
+	for (size_t i = 0; i < n; i++)
+		found = found || f[i].kind == k;
+	ana_findings_free(f, n);
+	return found;
+}
+
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
 static void test_images_merge(void **state)
 {
 	size_t l1, l2, n;
@@ -206,7 +234,39 @@ static void test_images_merge(void **state)
 	free(bad);
 	free(i1);
 	free(i2);
+	/* the view's thresholds are this process's: p95 9 ms is no slow
+	 * query at the default 100 ms, and is one at 5 ms */
+	assert_false(has_kind(m, FND_SLOW_QUERY));
+	{
+		struct analyzer *src = analyzer_new_passive(10);
+		struct ana_conf c = {
+			.request_idle_gap_ms = 100,
+			.nplus1_min_repeats = 5,
+			.sequential_min_ms = 10,
+			.slow_query_ms = 5,
+			.cache_ttl_s = 60,
+		};
+
+		assert_non_null(src);
+		analyzer_configure(src, &c);
+		analyzer_copy_conf(m, src);
+		analyzer_free_passive(src);
+	}
+	assert_true(has_kind(m, FND_SLOW_QUERY));
 	analyzer_free_passive(m);
+}
+
+/* A view is built every period: its passive analyzer opens no files. */
+static void test_passive_no_fds(void **state)
+{
+	int before = open_fds(), during;
+	struct analyzer *m = analyzer_new_passive(100);
+
+	(void)state;
+	assert_non_null(m);
+	during = open_fds();
+	analyzer_free_passive(m);
+	assert_int_equal(during, before);
 }
 
 static void test_stale(void **state)
@@ -245,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_pools_add),
 		cmocka_unit_test(test_images_merge),
 		cmocka_unit_test(test_stale),
+		cmocka_unit_test(test_passive_no_fds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
