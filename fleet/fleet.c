@@ -57,8 +57,7 @@ struct fleet {
 	bool urgent;
 	struct fleet_cap *caps;
 	size_t ncaps;
-	int live;      /* the most members a lease round saw in a scope */
-	int view_live; /* members of the last view not stale */
+	int live; /* the most members a lease round saw in a scope */
 	struct fleet_view *view;
 	char redis_state[64];
 
@@ -526,16 +525,6 @@ static struct fleet_view *build_view(struct fleet *f,
 	}
 	v->nmembers = nr;
 	merge_pools(v, r, nr);
-	{
-		int64_t now = pgp_wall_us();
-		int live = 0;
-
-		for (size_t i = 0; i < nr; i++)
-			live += !fleet_member_stale(&v->members[i], now);
-		pthread_mutex_lock(&f->mu);
-		f->view_live = live;
-		pthread_mutex_unlock(&f->mu);
-	}
 	return v;
 }
 
@@ -892,7 +881,10 @@ size_t fleet_caps(struct fleet *f, struct fleet_cap *out, size_t cap, int *live)
 	n = f->ncaps < cap ? f->ncaps : cap;
 	if (n)
 		memcpy(out, f->caps, n * sizeof(*out));
-	*live = f->live > f->view_live ? f->live : f->view_live;
+	/* the most a lease round saw, or the view's members not stale */
+	*live = f->view ? fleet_live_members(f->view, pgp_wall_us()) : 0;
+	if (f->live > *live)
+		*live = f->live;
 	pthread_mutex_unlock(&f->mu);
 	return n;
 }

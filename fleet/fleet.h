@@ -67,6 +67,8 @@ struct fleet_view {
 /* Is member i stale at `now_us` (wall): no record for two of its
  * periods and two seconds more? */
 bool fleet_member_stale(const struct fleet_member *m, int64_t now_us);
+/* The view's members that are not stale. */
+int fleet_live_members(const struct fleet_view *v, int64_t now_us);
 /* How many of `bits` are members, and which of them are stale, as
  * "id,id" (empty when none). */
 int fleet_count(const struct fleet_view *v, uint64_t bits);

@@ -233,6 +233,15 @@ bool fleet_member_stale(const struct fleet_member *m, int64_t now_us)
 	return now_us - m->published_us > (2 * period + 2) * 1000000LL;
 }
 
+int fleet_live_members(const struct fleet_view *v, int64_t now_us)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < v->nmembers; i++)
+		n += !fleet_member_stale(&v->members[i], now_us);
+	return n;
+}
+
 int fleet_count(const struct fleet_view *v, uint64_t bits)
 {
 	int n = 0;
