@@ -101,6 +101,34 @@ fleet_http() {
 	wait_for 10 fleet_findings >/dev/null 2>&1
 	fleet_findings
 }
+fleet_slow() {
+	curl -sf "http://127.0.0.1:$http_port/fleet/findings" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+f = [x for x in d["findings"] if x.get("kind") == "slow_query" and
+     "fleet_slow_probe" in json.dumps(x)]
+assert f, "no slow_query finding for the probe"
+print("/fleet/findings: slow_query for the probe (%s)" % f[0].get("severity"))'
+}
+thresholds() {
+	# the view judges with the asking process's thresholds: process 1
+	# reloads with slow_query_ms = 1 (the others keep 100), and 12 calls
+	# of 5 ms, spread over the three, make a slow query in its view
+	local i
+	sed -i 's/^peer_id = 1$/peer_id = 1\nslow_query_ms = 1/' "$dir/pgperf-1.ini"
+	kill -HUP "$pid1"
+	sleep 0.5
+	for i in $(seq 12); do
+		psql -X -qAt "host=127.0.0.1 port=$port user=app dbname=appdb" \
+			-c "select pg_sleep(0.005) as fleet_slow_probe" >/dev/null || return 1
+	done
+	wait_for 10 fleet_slow >/dev/null 2>&1
+	fleet_slow
+	local rc=$?
+	sed -i '/^slow_query_ms = 1$/d' "$dir/pgperf-1.ini"
+	kill -HUP "$pid1"
+	return $rc
+}
 user_limit() {
 	# max_user_connections = 8 for the fleet instead, by reload
 	local n
@@ -186,11 +214,12 @@ redis_gone() {
 	console "$dir/s1" "show fleet" >/dev/null || return 1
 	echo "Redis stopped under load: no client waited over 0.3 s; 10 clients at once were served without waiting; then 50 clients x 50 transactions within the limit; SHOW FLEET still answers"
 }
-export -f members load_and_sum fleet_findings fleet_http user_limit ns_reload killed refused redis_gone
+export -f members load_and_sum fleet_findings fleet_http fleet_slow thresholds user_limit ns_reload killed refused redis_gone
 CHECK_SHOW_LAST=1 check "the fleet view lists three processes" members
 check "200 clients x 50 transactions within max_db_connections = 20 fleet-wide; --fleet queries is the sum" load_and_sum
 sed 's/^/    /' "$dir/out" | tail -2
 CHECK_SHOW_LAST=1 check "/fleet/metrics and /fleet/findings" fleet_http
+CHECK_SHOW_LAST=1 check "the view's findings use this process's thresholds (slow_query_ms by reload)" thresholds
 check "max_user_connections = 8 for the fleet (by reload)" user_limit
 sed 's/^/    /' "$dir/out" | tail -1
 CHECK_SHOW_LAST=1 check "cache_namespace changed by reload on one process: it stays in the fleet" ns_reload
