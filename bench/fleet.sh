@@ -3,9 +3,10 @@
 # [peers]) and against PgBouncer: pgbench -S through each, interleaved
 # round by round, on one throwaway PostgreSQL reached over its unix socket,
 # all in transaction mode with 20 server connections in total (the pair:
-# 10 each).  Per run: tps, p99 and max latency, and the proxies' CPU
-# microseconds per transaction (all processes and threads, from
-# /proc/PID/task/*/schedstat).  Benchmarks print figures; they never fail
+# 10 each), with PostgreSQL reached directly (over TCP) for reference.
+# Per run: tps, p99, p99.9 and max latency, the count of transactions
+# over 100 ms, and the proxies' CPU microseconds per transaction (all
+# processes and threads, from /proc/PID/task/*/schedstat).  Benchmarks print figures; they never fail
 # a test run.  On a 2-core machine PostgreSQL and pgbench take most of the
 # CPU, so a second process shows mostly what it costs, not what it gains:
 # the "cache" workload therefore has the proxy do the work -- a hot
@@ -30,7 +31,8 @@ work=$(mktemp -d /tmp/pgperf-fleet.XXXXXX)
 chmod 755 "$work"
 free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
 pgport=$(free_port 26600)
-"$root/scripts/throwaway-pg.sh" start "$work/pg" "$pgport"
+# room for 256 clients straight to PostgreSQL beside the proxies' pools
+PG_MAX_CONNECTIONS=400 "$root/scripts/throwaway-pg.sh" start "$work/pg" "$pgport"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
@@ -138,27 +140,28 @@ cpu_ns() { # pids...: nanoseconds on CPU, all threads of all
 	for p in "$@"; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done |
 		awk '{s += $1} END {printf "%.0f\n", s}'
 }
-run() { # port clients pids... -> "tps p99 max cpu_us" ($workload)
+run() { # port clients pids... -> "tps p99 p99.9 max slow cpu_us" ($workload)
 	local port=$1 c=$2 out c0 c1 what=(-S)
 	shift 2
 	[ "$workload" = cache ] && what=(-f "$work/cache.sql")
 	rm -f "$work"/lat.*
 	c0=$(cpu_ns "$@")
-	out=$(cd "$work" && pgbench -n "${what[@]}" -c "$c" -j 2 -T "$secs" -l --log-prefix=lat \
+	out=$(cd "$work" && pgbench -n "${what[@]}" -c "$c" -j 2 -T "$((secs + ${extra:-0}))" -l --log-prefix=lat \
 		"host=127.0.0.1 port=$port user=bench dbname=bench sslmode=disable" 2>&1) || true
 	c1=$(cpu_ns "$@")
 	cat "$work"/lat.* 2>/dev/null | awk '{print $3}' | sort -n | awk -v out="$out" -v cpu=$((c1 - c0)) '
-		{ v[NR] = $1 }
+		{ v[NR] = $1; if ($1 > 100000) slow++ }
 		END {
 			n = NR; tps = 0
 			split(out, lines, "\n")
 			for (i in lines) if (lines[i] ~ /^tps =/) { split(lines[i], f, " "); tps = f[3] }
-			if (!n) { print "0 0 0 0"; exit }
-			printf "%.0f %.3f %.3f %.2f\n", tps, v[int(n*0.99+0.999)]/1000, v[n]/1000, cpu/1000/n }'
+			if (!n) { print "0 0 0 0 0 0"; exit }
+			printf "%.0f %.3f %.3f %.3f %d %.2f\n", tps, v[int(n*0.99+0.999)]/1000,
+				v[int(n*0.999+0.999)]/1000, v[n]/1000, slow + 0, cpu/1000/n }'
 }
 
 printf 'transaction mode, 20 server connections in all; %s s per run, %s rounds\n' "$secs" "$rounds"
-printf '%-6s %4s %5s %-12s | %7s %8s %8s | %7s\n' load c round proxy tps p99_ms max_ms cpu_us
+printf '%-6s %4s %5s %-12s | %7s %8s %8s %8s %5s | %7s\n' load c round proxy tps p99_ms p99.9_ms max_ms slow cpu_us
 results="$work/results"
 : >"$results"
 for workload in $workloads; do
@@ -167,42 +170,60 @@ for c in $clients; do
 	run "$oport" "$c" "$one" >/dev/null
 	run "$tport" "$c" "${pair[@]}" >/dev/null
 	for r in $(seq "$rounds"); do
-		# the order turns each round: no proxy always runs first
-		case $((r % 3)) in
-		1) order="pgbouncer pgperf pgperf-x2" ;;
-		2) order="pgperf pgperf-x2 pgbouncer" ;;
-		0) order="pgperf-x2 pgbouncer pgperf" ;;
+		# the order turns each round: no set-up always runs first
+		case $((r % 4)) in
+		1) order="pgbouncer pgperf pgperf-x2 direct" ;;
+		2) order="pgperf pgperf-x2 direct pgbouncer" ;;
+		3) order="pgperf-x2 direct pgbouncer pgperf" ;;
+		0) order="direct pgbouncer pgperf pgperf-x2" ;;
 		esac
 		for who in $order; do
 			case $who in
 			pgbouncer) line=$(run "$bport" "$c" "$bpid") ;;
 			pgperf) line=$(run "$oport" "$c" "$one") ;;
 			pgperf-x2) line=$(run "$tport" "$c" "${pair[@]}") ;;
+			direct)
+				# a backend and a SCRAM exchange per client take
+				# about 5 s for 256 of them before the clock starts
+				# (tps is without that time): room for it
+				line=$(extra=10 run "$pgport" "$c") ;;
 			esac
 			echo "$workload/$c $r $who $line" >>"$results"
-			read -r tps p99 mx cpu <<<"$line"
-			printf '%-6s %4s %5s %-12s | %7s %8s %8s | %7s\n' "$workload" "$c" "$r" "$who" "$tps" "$p99" "$mx" "$cpu"
+			read -r tps p99 p999 mx slow cpu <<<"$line"
+			[ "$who" = direct ] && cpu=- # no proxy
+			printf '%-6s %4s %5s %-12s | %7s %8s %8s %8s %5s | %7s\n' "$workload" "$c" "$r" "$who" \
+				"$tps" "$p99" "$p999" "$mx" "$slow" "$cpu"
 		done
 	done
 done
 done
-printf '\nMedians of rounds (ratio: to PgBouncer; x2/x1: two pgperf processes to one)\n%-11s %-12s | %7s %7s %6s | %7s\n' load/c proxy tps ratio x2/x1 cpu_us
+printf '\nPer load (tps, cpu: median of rounds; ratio: to PgBouncer; /direct: to PostgreSQL without a proxy;\n'
+printf 'x2/x1: two pgperf processes to one; p99.9 and max: worst round; slow: transactions over 100 ms, all rounds)\n'
+printf '%-11s %-12s | %7s %6s %7s %6s | %8s %8s %5s | %7s\n' load/c proxy tps ratio /direct x2/x1 p99.9_ms max_ms slow cpu_us
 awk '
 function median(s,   a, n, i, j, t) {
 	n = split(s, a, " ")
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-{ k = $1; ks[k] = 1; tps[k, $3] = tps[k, $3] " " $4; cpu[k, $3] = cpu[k, $3] " " $7 }
+{
+	k = $1; w = $3; ks[k] = 1
+	tps[k, w] = tps[k, w] " " $4; cpu[k, w] = cpu[k, w] " " $9
+	if ($6 > p999[k, w]) p999[k, w] = $6
+	if ($7 > mx[k, w]) mx[k, w] = $7
+	slow[k, w] += $8
+}
 END {
+	split("pgbouncer pgperf pgperf-x2 direct", who, " ")
 	for (k in ks) {
-		b = median(tps[k, "pgbouncer"])
-		split("pgbouncer pgperf pgperf-x2", w, " ")
-		one = median(tps[k, "pgperf"])
-		for (i = 1; i <= 3; i++)
-			printf "%-11s %-12s | %7.0f %7.3f %6s | %7.2f\n", k, w[i], median(tps[k, w[i]]),
-				median(tps[k, w[i]]) / b,
-				w[i] == "pgperf-x2" && one ? sprintf("%.2f", median(tps[k, w[i]]) / one) : "",
-				median(cpu[k, w[i]])
+		b = median(tps[k, "pgbouncer"]); d = median(tps[k, "direct"]); one = median(tps[k, "pgperf"])
+		for (i = 1; i <= 4; i++) {
+			w = who[i]; t = median(tps[k, w])
+			printf "%-11s %-12s | %7.0f %6.3f %7.3f %6s | %8.3f %8.3f %5d | %7s\n", k, w, t,
+				b ? t / b : 0, d ? t / d : 0,
+				w == "pgperf-x2" && one ? sprintf("%.2f", t / one) : "",
+				p999[k, w], mx[k, w], slow[k, w],
+				w == "direct" ? "-" : sprintf("%.2f", median(cpu[k, w]))
+		}
 	}
 }' "$results" | sort -k1,1 -s

@@ -7,6 +7,8 @@
 #   throwaway-pg.sh start DIR PORT   initdb DIR (if new) and start on PORT
 #   throwaway-pg.sh stop DIR         stop it (fast shutdown) by its pid
 #   throwaway-pg.sh psql DIR [ARGS]  psql as superuser over the unix socket
+#
+# PG_MAX_CONNECTIONS (default 300) sets max_connections for a start.
 set -euo pipefail
 
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
@@ -35,7 +37,7 @@ start)
 			{ cat "$dir/initdb.log" >&2; exit 1; }
 	fi
 	as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-		-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c max_connections=300 -c fsync=off -c shared_buffers=64MB" \
+		-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c max_connections=${PG_MAX_CONNECTIONS:-300} -c fsync=off -c shared_buffers=64MB" \
 		start >/dev/null || { tail -20 "$dir/postgres.log" >&2; exit 1; }
 	;;
 stop)
