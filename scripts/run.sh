@@ -28,12 +28,6 @@ while ! port_free "$http" || [ "$http" = "$listen" ]; do http=$((http + 1)); don
 dir=$(mktemp -d /tmp/pgperf-quickstart.XXXXXX)
 chmod 755 "$dir"
 password=$(openssl rand -hex 12)
-echo "run: starting a throwaway PostgreSQL 15 on 127.0.0.1:$pgport" >&2
-"$root/scripts/throwaway-pg.sh" start "$dir/pg" $pgport
-# HypoPG lets index advice check a suggestion with the planner
-"$root/scripts/throwaway-pg.sh" psql "$dir/pg" \
-	-c "create role app login password '$password'" -c "create database app owner app" \
-	-c "\\c app" -c "create extension if not exists hypopg" >/dev/null
 cleanup() {
 	[ -n "${pid:-}" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	"$root/scripts/throwaway-pg.sh" stop "$dir/pg"
@@ -41,6 +35,24 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# a port nothing answers on may still be the local end of a connection
+# (55432 lies in the kernel's ephemeral range): it cannot be bound, so
+# on "Address already in use" the next free port is tried
+for try in 1 2 3 4 5; do
+	echo "run: starting a throwaway PostgreSQL 15 on 127.0.0.1:$pgport" >&2
+	"$root/scripts/throwaway-pg.sh" start "$dir/pg" $pgport 2>"$dir/start.err" && break
+	if [ "$try" = 5 ] || ! grep -q "Address already in use" "$dir/start.err"; then
+		cat "$dir/start.err" >&2
+		exit 1
+	fi
+	echo "run: 127.0.0.1:$pgport is taken; trying the next port" >&2
+	pgport=$((pgport + 1))
+	while ! port_free $pgport; do pgport=$((pgport + 1)); done
+done
+# HypoPG lets index advice check a suggestion with the planner
+"$root/scripts/throwaway-pg.sh" psql "$dir/pg" \
+	-c "create role app login password '$password'" -c "create database app owner app" \
+	-c "\\c app" -c "create extension if not exists hypopg" >/dev/null
 # the metrics endpoint, on loopback only; the URL's user reads the console
 # as a stats user (the quick start names no admin)
 cat >"$dir/pgperf.ini" <<INI

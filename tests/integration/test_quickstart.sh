@@ -28,11 +28,31 @@ http=$(free_port $((port + 1)))
 (cd "$ROOT_DIR" && git ls-files -z --cached --others --exclude-standard |
 	tar --null -T - -cf -) | tar -xf - -C "$copy"
 
+# 55432, run.sh's first choice for its PostgreSQL, lies in the kernel's
+# ephemeral range: held as the local end of a connection (as a busy
+# machine's clients may hold it), it answers no connect yet cannot be
+# bound, and run.sh must move on to the next port
+/usr/bin/python3 -c '
+import socket, time
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen()
+h = socket.socket()
+try:
+    h.bind(("127.0.0.1", 55432))
+except OSError:
+    raise SystemExit(0)  # taken already: run.sh skips it anyway
+h.connect(l.getsockname())
+print("held", flush=True)
+time.sleep(900)
+' >"$dir/held" 2>&1 &
+holder=$!
+for _ in $(seq 50); do [ -s "$dir/held" ] || ! kill -0 $holder 2>/dev/null && break; sleep 0.1; done
 set -m # run.sh as a job of its own, so that SIGINT reaches it as Ctrl-C would
 PGPERF_PORT=$port PGPERF_HTTP_PORT=$http "$copy/scripts/run.sh" >"$dir/run.out" 2>&1 &
 run=$!
 set +m
-trap 'kill -INT $run 2>/dev/null' EXIT
+trap 'kill -INT $run 2>/dev/null; kill $holder 2>/dev/null' EXIT
 export dir copy run port http
 
 started() {
@@ -96,7 +116,7 @@ stopped() {
 	pgdir=$(sed -n 's/.*data in \(.*\)\/pg$/\1/p' "$dir/run.out" | head -1)
 	kill -INT "$run"
 	wait "$run"
-	trap - EXIT
+	trap 'kill $holder 2>/dev/null' EXIT
 	if pgrep -f "$copy/" >/dev/null || pgrep -f "${pgdir:-/nonexistent}" >/dev/null; then
 		pgrep -af "$copy/|${pgdir:-/nonexistent}"
 		echo "left running"
@@ -108,6 +128,11 @@ stopped() {
 export -f started url psql_through ctl_stats printed_next demo stopped
 
 ITEST_TIMEOUT=960 CHECK_SHOW_LAST=1 check "run.sh from a clean copy prints a DATABASE_URL" started
+if grep -qx held "$dir/held"; then
+	check "run.sh's PostgreSQL moved past 55432, which a connection held" \
+		grep -q "PostgreSQL 15 (throwaway) on 127.0.0.1:5543[3-9]" "$dir/run.out"
+fi
+kill $holder 2>/dev/null
 if [ "$failed" = 0 ]; then
 	check "psql through the printed URL, on the free port" psql_through
 	check "pgperf-ctl stats with only DATABASE_URL set" ctl_stats
