@@ -114,17 +114,19 @@ thresholds() {
 	# the view judges with the asking process's thresholds: process 1
 	# reloads with slow_query_ms = 1 (the others keep 100), and 12 calls
 	# of 5 ms, spread over the three, make a slow query in its view
-	local i
+	local i rc=0
 	sed -i 's/^peer_id = 1$/peer_id = 1\nslow_query_ms = 1/' "$dir/pgperf-1.ini"
 	kill -HUP "$pid1"
 	sleep 0.5
 	for i in $(seq 12); do
 		psql -X -qAt "host=127.0.0.1 port=$port user=app dbname=appdb" \
-			-c "select pg_sleep(0.005) as fleet_slow_probe" >/dev/null || return 1
+			-c "select pg_sleep(0.005) as fleet_slow_probe" >/dev/null || { rc=1; break; }
 	done
-	wait_for 10 fleet_slow >/dev/null 2>&1
-	fleet_slow
-	local rc=$?
+	if [ "$rc" = 0 ]; then
+		wait_for 10 fleet_slow >/dev/null 2>&1
+		fleet_slow
+		rc=$?
+	fi
 	sed -i '/^slow_query_ms = 1$/d' "$dir/pgperf-1.ini"
 	kill -HUP "$pid1"
 	return $rc
