@@ -32,7 +32,7 @@ PROBE = "fleet_probe"
 # steady's clients pause this long between transactions, so that the CPU
 # is not saturated and a tail means a client waited in pgperf, not that
 # two cores were busy (without the pause, the slowest of 20 saturating
-# threads reached 250-490 ms with Redis left alone)
+# threads reached 195-330 ms with Redis left alone)
 PACE_S = 0.002
 
 
