@@ -40,6 +40,7 @@ trap 'exit 130' INT TERM
 # on "Address already in use" the next free port is tried
 for try in 1 2 3 4 5; do
 	echo "run: starting a throwaway PostgreSQL 15 on 127.0.0.1:$pgport" >&2
+	rm -f "$dir/pg/postgres.log" # pg_ctl appends: only this try's errors
 	"$root/scripts/throwaway-pg.sh" start "$dir/pg" $pgport 2>"$dir/start.err" && break
 	if [ "$try" = 5 ] || ! grep -q "Address already in use" "$dir/start.err"; then
 		cat "$dir/start.err" >&2

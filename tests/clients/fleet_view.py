@@ -11,13 +11,15 @@ sharing one port, one Redis and max_db_connections = 20.
       client pauses 2 ms between transactions (see PACE_S)
   fleet_view.py burst PORT CLIENTS SLEEP MAX_S
       CLIENTS clients run pg_sleep(SLEEP) at the same moment: every one is
-      done within MAX_S (none waited for a server connection)
+      done within MAX_S (none waited for a server connection, when MAX_S
+      is well under twice SLEEP)
   fleet_view.py sum PORT CTL DIR1 DIR2 ... EXPECTED
       pgperf-ctl --fleet queries --json shows the probe's calls equal to
       the sum of SHOW QUERIES over the processes (each asked on its own
       unix socket) and to EXPECTED, the number the clients sent
 One line per check; exits non-zero when one fails."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -77,21 +79,28 @@ def steady(port, seconds, max_ms):
             with lock:
                 errors.append(repr(e))
 
-    ts = [threading.Thread(target=client) for _ in range(20)]
+    ts = [threading.Thread(target=client, daemon=True) for _ in range(20)]
     for t in ts:
         t.start()
+    deadline = end + max_ms / 1000.0 + 5
     for t in ts:
-        t.join(seconds + 60)
-    lat.sort()
+        t.join(max(0.0, deadline - time.time()))
+    stuck = sum(1 for t in ts if t.is_alive())
+    with lock:
+        lat = sorted(lat)
+        errors = list(errors)
     worst = lat[-1] if lat else 0.0
-    p999 = lat[int(len(lat) * 0.999)] if lat else 0.0
-    print("steady: %d transactions in %d s, %d errors %s, p99.9 %.0f ms, "
-          "%d over 100 ms, the slowest %.0f ms (at most %d)" %
-          (len(lat), seconds, len(errors), errors[:3], p999 * 1000,
-           len(slow), worst * 1000, max_ms))
+    p999 = lat[math.ceil(len(lat) * 0.999) - 1] if lat else 0.0
+    print("steady: %d transactions in %d s, %d errors %s, %d clients still "
+          "in a transaction at the end, p99.9 %.0f ms, %d over 100 ms, the "
+          "slowest %.0f ms (at most %d)" %
+          (len(lat), seconds, len(errors), errors[:3], stuck, p999 * 1000,
+           len(slow), worst * 1000, max_ms), flush=True)
     for t0, dt in sorted(slow, key=lambda x: -x[1])[:5]:
         print("  slow: started at %.3f s (%.3f wall), took %.0f ms" %
-              (t0, start + t0, dt * 1000))
+              (t0, start + t0, dt * 1000), flush=True)
+    if stuck:
+        os._exit(1)  # their connections are still in use: leave them
     assert not errors
     assert worst * 1000 <= max_ms, "clients stalled"
 
@@ -122,7 +131,7 @@ def burst(port, clients, sleep_s, max_s):
     def client(c):
         try:
             cur = c.cursor()
-            go.wait(30)
+            go.wait(max_s + 4)  # within the deadline below
             t0 = time.time()
             cur.execute("select pg_sleep(%s)", (sleep_s,))
             dt = time.time() - t0

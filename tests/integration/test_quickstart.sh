@@ -33,7 +33,7 @@ http=$(free_port $((port + 1)))
 # machine's clients may hold it), it answers no connect yet cannot be
 # bound, and run.sh must move on to the next port
 /usr/bin/python3 -c '
-import socket, time
+import os, socket, time
 l = socket.socket()
 l.bind(("127.0.0.1", 0))
 l.listen()
@@ -44,7 +44,11 @@ except OSError:
     raise SystemExit(0)  # taken already: run.sh skips it anyway
 h.connect(l.getsockname())
 print("held", flush=True)
-time.sleep(900)
+parent = os.getppid()
+for _ in range(960):  # until released, or this test is gone
+    if os.getppid() != parent:
+        break
+    time.sleep(1)
 ' >"$dir/held" 2>&1 &
 holder=$!
 for _ in $(seq 50); do [ -s "$dir/held" ] || ! kill -0 $holder 2>/dev/null && break; sleep 0.1; done
@@ -52,7 +56,7 @@ set -m # run.sh as a job of its own, so that SIGINT reaches it as Ctrl-C would
 PGPERF_PORT=$port PGPERF_HTTP_PORT=$http "$copy/scripts/run.sh" >"$dir/run.out" 2>&1 &
 run=$!
 set +m
-trap 'kill -INT $run 2>/dev/null; kill $holder 2>/dev/null' EXIT
+trap 'kill -INT $run 2>/dev/null; [ -n "$holder" ] && kill $holder 2>/dev/null' EXIT
 export dir copy run port http
 
 started() {
@@ -116,7 +120,7 @@ stopped() {
 	pgdir=$(sed -n 's/.*data in \(.*\)\/pg$/\1/p' "$dir/run.out" | head -1)
 	kill -INT "$run"
 	wait "$run"
-	trap 'kill $holder 2>/dev/null' EXIT
+	trap - EXIT
 	if pgrep -f "$copy/" >/dev/null || pgrep -f "${pgdir:-/nonexistent}" >/dev/null; then
 		pgrep -af "$copy/|${pgdir:-/nonexistent}"
 		echo "left running"
@@ -133,6 +137,8 @@ if grep -qx held "$dir/held"; then
 		grep -q "PostgreSQL 15 (throwaway) on 127.0.0.1:5543[3-9]" "$dir/run.out"
 fi
 kill $holder 2>/dev/null
+wait $holder 2>/dev/null
+holder=
 if [ "$failed" = 0 ]; then
 	check "psql through the printed URL, on the free port" psql_through
 	check "pgperf-ctl stats with only DATABASE_URL set" ctl_stats
