@@ -4,10 +4,11 @@
 # round by round, on one throwaway PostgreSQL reached over its unix socket,
 # all in transaction mode with 20 server connections in total (the pair:
 # 10 each), with PostgreSQL reached directly (over TCP) for reference.
-# Per run: tps, p99, p99.9 and max latency, the count of transactions
-# over 100 ms, and the proxies' CPU microseconds per transaction (all
-# processes and threads, from /proc/PID/task/*/schedstat).  Benchmarks print figures; they never fail
-# a test run.  On a 2-core machine PostgreSQL and pgbench take most of the
+# Per run: tps, p99, p99.9 and max latency and the count of transactions
+# over 100 ms (of those that ended in the run's last SECONDS), and the
+# proxies' CPU microseconds per transaction (all processes and threads,
+# from /proc/PID/task/*/schedstat).  Benchmarks print figures; they never
+# fail a test run.  On a 2-core machine PostgreSQL and pgbench take most of the
 # CPU, so a second process shows mostly what it costs, not what it gains:
 # the "cache" workload therefore has the proxy do the work -- a hot
 # aggregate (one of ten groups of a 300,000-row table) that the Redis
@@ -141,7 +142,7 @@ cpu_ns() { # pids...: nanoseconds on CPU, all threads of all
 		awk '{s += $1} END {printf "%.0f\n", s}'
 }
 run() { # port clients pids... -> "tps p99 p99.9 max slow cpu_us" ($workload)
-	local port=$1 c=$2 out c0 c1 what=(-S)
+	local port=$1 c=$2 out c0 c1 all what=(-S)
 	shift 2
 	[ "$workload" = cache ] && what=(-f "$work/cache.sql")
 	rm -f "$work"/lat.*
@@ -149,7 +150,14 @@ run() { # port clients pids... -> "tps p99 p99.9 max slow cpu_us" ($workload)
 	out=$(cd "$work" && pgbench -n "${what[@]}" -c "$c" -j 2 -T "$((secs + ${extra:-0}))" -l --log-prefix=lat \
 		"host=127.0.0.1 port=$port user=bench dbname=bench sslmode=disable" 2>&1) || true
 	c1=$(cpu_ns "$@")
-	cat "$work"/lat.* 2>/dev/null | awk '{print $3}' | sort -n | awk -v out="$out" -v cpu=$((c1 - c0)) '
+	all=$(cat "$work"/lat.* 2>/dev/null | wc -l)
+	# latencies of the transactions that ended in the last $secs seconds
+	# (column 5 and 6: when each ended), so that a longer run (direct's)
+	# is judged over a window as long as the others'
+	cat "$work"/lat.* 2>/dev/null |
+		awk -v secs="$secs" '{ t[NR] = $5 + $6 / 1e6; l[NR] = $3; if (t[NR] > m) m = t[NR] }
+			END { for (i = 1; i <= NR; i++) if (t[i] > m - secs) print l[i] }' |
+		sort -n | awk -v out="$out" -v cpu=$((c1 - c0)) -v all="$all" '
 		{ v[NR] = $1; if ($1 > 100000) slow++ }
 		END {
 			n = NR; tps = 0
@@ -157,11 +165,11 @@ run() { # port clients pids... -> "tps p99 p99.9 max slow cpu_us" ($workload)
 			for (i in lines) if (lines[i] ~ /^tps =/) { split(lines[i], f, " "); tps = f[3] }
 			if (!n) { print "0 0 0 0 0 0"; exit }
 			printf "%.0f %.3f %.3f %.3f %d %.2f\n", tps, v[int(n*0.99+0.999)]/1000,
-				v[int(n*0.999+0.999)]/1000, v[n]/1000, slow + 0, cpu/1000/n }'
+				v[int(n*0.999+0.999)]/1000, v[n]/1000, slow + 0, cpu/1000/all }'
 }
 
 printf 'transaction mode, 20 server connections in all; %s s per run, %s rounds\n' "$secs" "$rounds"
-printf '%-6s %4s %5s %-12s | %7s %8s %8s %8s %5s | %7s\n' load c round proxy tps p99_ms p99.9_ms max_ms slow cpu_us
+printf '%-6s %4s %5s %-12s | %7s %8s %8s %8s %5s | %7s\n' load c round set-up tps p99_ms p99.9_ms max_ms slow cpu_us
 results="$work/results"
 : >"$results"
 for workload in $workloads; do
@@ -184,8 +192,9 @@ for c in $clients; do
 			pgperf-x2) line=$(run "$tport" "$c" "${pair[@]}") ;;
 			direct)
 				# a backend and a SCRAM exchange per client take
-				# about 5 s for 256 of them before the clock starts
-				# (tps is without that time): room for it
+				# about 5 s for 256 of them, inside -T (tps leaves
+				# that time out): room for it; the tails count the
+				# last $secs s only, as long as the others' runs
 				line=$(extra=10 run "$pgport" "$c") ;;
 			esac
 			echo "$workload/$c $r $who $line" >>"$results"
@@ -199,7 +208,7 @@ done
 done
 printf '\nPer load (tps, cpu: median of rounds; ratio: to PgBouncer; /direct: to PostgreSQL without a proxy;\n'
 printf 'x2/x1: two pgperf processes to one; p99.9 and max: worst round; slow: transactions over 100 ms, all rounds)\n'
-printf '%-11s %-12s | %7s %6s %7s %6s | %8s %8s %5s | %7s\n' load/c proxy tps ratio /direct x2/x1 p99.9_ms max_ms slow cpu_us
+printf '%-11s %-12s | %7s %6s %7s %6s | %8s %8s %5s | %7s\n' load/c set-up tps ratio /direct x2/x1 p99.9_ms max_ms slow cpu_us
 awk '
 function median(s,   a, n, i, j, t) {
 	n = split(s, a, " ")
