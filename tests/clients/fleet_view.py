@@ -38,6 +38,21 @@ PROBE = "fleet_probe"
 PACE_S = 0.002
 
 
+def connect(port, host="127.0.0.1", **kw):
+    """A connection as the tests' app user, in autocommit."""
+    c = psycopg2.connect(host=host, port=port, user="app", password=PASSWORD,
+                         dbname="appdb", **kw)
+    c.autocommit = True
+    return c
+
+
+def join_by(ts, deadline):
+    """Join the (daemon) threads until `deadline`; how many still run."""
+    for t in ts:
+        t.join(max(0.0, deadline - time.time()))
+    return sum(1 for t in ts if t.is_alive())
+
+
 def load(port, pg_port, clients, xacts, limit):
     side = []
     done, errors, peak, secs = loadlib.load(
@@ -60,9 +75,7 @@ def steady(port, seconds, max_ms):
 
     def client():
         try:
-            c = psycopg2.connect(host="127.0.0.1", port=port, user="app",
-                                 password=PASSWORD, dbname="appdb")
-            c.autocommit = True
+            c = connect(port)
             cur = c.cursor()
             while time.time() < end:
                 t0 = time.time()
@@ -82,10 +95,7 @@ def steady(port, seconds, max_ms):
     ts = [threading.Thread(target=client, daemon=True) for _ in range(20)]
     for t in ts:
         t.start()
-    deadline = end + max_ms / 1000.0 + 5
-    for t in ts:
-        t.join(max(0.0, deadline - time.time()))
-    stuck = sum(1 for t in ts if t.is_alive())
+    stuck = join_by(ts, end + max_ms / 1000.0 + 5)
     with lock:
         lat = sorted(lat)
         errors = list(errors)
@@ -115,14 +125,11 @@ def burst(port, clients, sleep_s, max_s):
         # a login waits for a server too: bounded, so that a pool that
         # may open none fails the check instead of hanging it
         try:
-            c = psycopg2.connect(host="127.0.0.1", port=port, user="app",
-                                 password=PASSWORD, dbname="appdb",
-                                 connect_timeout=int(max_s + 5))
+            c = connect(port, connect_timeout=int(max_s + 5))
         except psycopg2.OperationalError as e:
             print("burst: a login was not served within %.0f s: %s" %
                   (max_s + 5, str(e).strip()))
             sys.exit(1)
-        c.autocommit = True
         conns.append(c)
     took, errors = [], []
     lock = threading.Lock()
@@ -145,13 +152,10 @@ def burst(port, clients, sleep_s, max_s):
           for c in conns]
     for t in ts:
         t.start()
-    deadline = time.time() + max_s + 5
-    for t in ts:
-        t.join(max(0.0, deadline - time.time()))
+    stuck = join_by(ts, time.time() + max_s + 5)
     with lock:
         took = sorted(took)
         errors = list(errors)
-    stuck = clients - len(took) - len(errors)
     print("burst: %d clients ran pg_sleep(%.1f) at once, %d errors %s, %d "
           "still waiting after %.0f s; the fastest took %.0f ms, the "
           "slowest %.0f ms (at most %.0f)" %
